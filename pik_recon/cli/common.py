@@ -1,0 +1,63 @@
+"""What every command shares: the context object, config building, console output."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
+
+from pik_recon.config import Config, load_config
+from pik_recon.logs import setup_logging
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+@dataclass
+class AppContext:
+    """Global options, turned into a Config once a command needs it."""
+
+    config_path: str | None
+    db: str | None
+    verbose: bool
+    log_format: str
+    _config: Config | None = field(default=None, repr=False)
+
+    def config(self, **overrides: dict[str, Any]) -> Config:
+        if self._config is None:
+            self._config = load_config(config_path=self.config_path, db=self.db,
+                                       overrides=overrides or None)
+            secrets = [self._config.api_key] if self._config.api_key else []
+            setup_logging(fmt=self.log_format, verbose=self.verbose, secrets=secrets)
+        return self._config
+
+    @property
+    def interactive(self) -> bool:
+        return self.log_format == "text" and sys.stderr.isatty()
+
+
+class PageProgress:
+    """A progress bar of requests on a terminal; silent under cron."""
+
+    def __init__(self, enabled: bool, label: str = "requests") -> None:
+        self._bar = RichProgress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=Console(stderr=True),
+                                 transient=True, disable=not enabled)
+        self._task = self._bar.add_task(label, total=0)
+
+    def __enter__(self) -> PageProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def add_pages(self, pages: int) -> None:
+        task = self._bar.tasks[0]
+        self._bar.update(self._task, total=(task.total or 0) + pages)
+
+    def advance(self, pages: int = 1) -> None:
+        self._bar.advance(self._task, pages)

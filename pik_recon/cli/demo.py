@@ -1,0 +1,28 @@
+"""`pik-recon demo`: the whole nightly job on the embedded sandbox and sample_data/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pik_recon.cli.common import AppContext, console
+from pik_recon.cli.sync import print_sync_summary
+from pik_recon.demo import run_demo
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/demo"), show_default=True, help="Where the demo writes.")
+@click.pass_obj
+def demo(app: AppContext, out: Path) -> None:
+    """Run the nightly job on a local sandbox seeded from sample_data/.
+
+    \b
+    Example:
+      pik-recon demo
+    """
+    app.config()
+    result = run_demo(out)
+    print_sync_summary(result.sync)
+    console.print(f"warehouse: {result.warehouse}")

@@ -1,0 +1,82 @@
+"""`pik-recon sandbox ...`: the local PIK look-alike."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import click
+
+from pik_recon.cli.common import AppContext, console
+from pik_recon.sandbox.seed import sample_links_path, seed_from_file
+from pik_recon.sandbox.server import SandboxServer, check_loopback
+from pik_recon.sandbox.state import FAULT_KINDS, ORDERINGS, Faults, SandboxState, generate_links
+
+
+@click.group()
+def sandbox() -> None:
+    """The local PIK sandbox, for trying pik-recon without a key and for tests."""
+
+
+@sandbox.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address only.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--api-key", envvar="PIK_API_KEY", default="sk_sandbox_demo",
+              show_default="$PIK_API_KEY or sk_sandbox_demo", help="The key it accepts.")
+@click.option("--seed-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON-lines links to start with (default: sample_data/links.jsonl).")
+@click.option("--generate", type=click.IntRange(0), help="Start with N generated links instead.")
+@click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option("--fault-rate", default=0.0, type=click.FloatRange(0, 1), show_default=True,
+              help="Share of requests that fail.")
+@click.option("--faults", "fault_kinds", default=",".join(FAULT_KINDS), show_default=True,
+              help="Comma-separated fault kinds to draw from.")
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(0), show_default=True)
+@click.option("--drift", default=0, type=click.IntRange(0), show_default=True,
+              help="Changes (new links, status changes) before every page request past the "
+                   "first.")
+@click.option("--ordering", type=click.Choice(ORDERINGS), default="newest", show_default=True)
+@click.option("--no-rate-limit", is_flag=True, help="Do not enforce 300/min and 60/min.")
+@click.pass_obj
+def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path | None,
+          generate: int | None, seed: int, fault_rate: float, fault_kinds: str,
+          latency_ms: float, drift: int, ordering: str, no_rate_limit: bool) -> None:
+    """Serve the PIK API on loopback, with admin endpoints under /_admin.
+
+    \b
+    Example:
+      pik-recon sandbox serve --generate 20000 --fault-rate 0.1 --drift 50
+      PIK_BASE_URL=http://127.0.0.1:8765/v1 PIK_API_KEY=sk_sandbox_demo pik-recon sync
+    """
+    try:
+        check_loopback(host)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--host") from None
+    kinds = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
+    unknown = set(kinds) - set(FAULT_KINDS)
+    if unknown:
+        raise click.BadParameter(f"unknown fault kinds {sorted(unknown)}; choose from "
+                                 f"{', '.join(FAULT_KINDS)}", param_hint="--faults")
+    faults = Faults(rate=fault_rate, kinds=kinds, latency_ms=latency_ms, drift_per_page=drift,
+                    rate_limit_enabled=not no_rate_limit, ordering=ordering)
+    state = SandboxState(api_key=api_key, seed=seed, faults=faults)
+    if generate is not None:
+        generate_links(state, generate)
+    else:
+        seed_from_file(state, seed_file or sample_links_path())
+    server = SandboxServer(state, host, port).start()
+    console.print(f"PIK sandbox on {server.base_url} with {len(state.links)} links "
+                  f"(admin: {server.admin_url}); Ctrl-C to stop.")
+    try:
+        asyncio.run(_wait_for_signal())
+    finally:
+        server.stop()
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

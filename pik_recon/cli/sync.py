@@ -1,0 +1,73 @@
+"""`pik-recon sync`, `status` and `demo`."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from pik_recon.cli.common import AppContext, PageProgress, console
+from pik_recon.errors import IncompleteSyncError
+from pik_recon.links import STATUSES
+from pik_recon.status import last_sync_runs
+from pik_recon.sync import SyncResult, sync_links
+from pik_recon.warehouse import Warehouse
+
+
+def print_sync_summary(result: SyncResult) -> None:
+    table = Table(title=f"Sync run {result.run_id} ({result.mode})", show_header=True)
+    table.add_column("status")
+    table.add_column("warehouse", justify="right")
+    table.add_column("PIK total", justify="right")
+    for status in STATUSES:
+        table.add_row(status, str(result.counts.get(status, 0)),
+                      str(result.totals.get(status, "?")))
+    console.print(table)
+    console.print(f"new {result.new}, changed {result.changed}, quarantined "
+                  f"{result.quarantined}, requests {result.requests}, retries {result.retries}, "
+                  f"fetched by id {result.by_id}")
+    console.print(f"verdict: {result.verdict}")
+
+
+@click.command()
+@click.option("--full", is_flag=True, help="Sweep every status, even when an incremental "
+              "sync would do.")
+@click.option("--concurrency", type=click.IntRange(1, 64), help="Requests in flight at once "
+              "(default from config, 8).")
+@click.pass_obj
+def sync(app: AppContext, full: bool, concurrency: int | None) -> None:
+    """Pull every payment link from PIK into the warehouse and verify it is complete.
+
+    \b
+    Example:
+      PIK_API_KEY=... pik-recon sync
+    """
+    overrides = {"pik": {"concurrency": concurrency}} if concurrency else {}
+    config = app.config(**overrides)
+    with PageProgress(app.interactive) as progress:
+        result = sync_links(config, progress=progress)
+    print_sync_summary(result)
+    if not result.verified:
+        raise IncompleteSyncError(f"sync run {result.run_id} {result.verdict}")
+
+
+@click.command()
+@click.pass_obj
+def status(app: AppContext) -> None:
+    """Show the last sync runs and their completeness verdicts.
+
+    \b
+    Example:
+      pik-recon status
+    """
+    config = app.config()
+    with Warehouse.open(config.db_path, read_only=True) as warehouse:
+        runs = last_sync_runs(warehouse)
+    if not runs:
+        console.print("No sync has run yet: run `pik-recon sync`.")
+        return
+    table = Table(title="Sync runs")
+    for column in ("run", "mode", "started", "finished", "state", "requests", "verdict"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(*(str(v) if v is not None else "" for v in run))
+    console.print(table)

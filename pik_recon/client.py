@@ -1,0 +1,278 @@
+"""The PIK API client: httpx, a client-side rate limiter, retries, and typed errors.
+
+httpx's exceptions stop here: everything above sees only pik_recon.errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from pik_recon import __version__
+from pik_recon.config import PikSettings, Secret
+from pik_recon.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    InvalidRequestError,
+    MalformedResponseError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from pik_recon.logs import get_logger
+
+log = get_logger("client")
+PAGE_LIMIT = 100
+
+
+def check_base_url(base_url: str) -> str:
+    """HTTPS only, except to a loopback host (the sandbox)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return base_url.rstrip("/")
+    if parts.scheme == "http" and host:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if loopback:
+            return base_url.rstrip("/")
+        raise ConfigError(f"PIK base URL {base_url}: plain http:// is refused for {host}; "
+                          "use https:// (http is allowed only for a loopback sandbox)")
+    raise ConfigError(f"PIK base URL {base_url!r} is not an https:// URL")
+
+
+class RateLimiter:
+    """At most `per_minute` requests in any rolling 60-second window, shared by all tasks."""
+
+    MARGIN_SECONDS = 0.5  # our send time precedes PIK's arrival time; stay clear of its window
+
+    def __init__(self, per_minute: int, enabled: bool = True) -> None:
+        self.per_minute = per_minute
+        self.enabled = enabled
+        self._sent: deque[float] = deque()
+        self._lock = asyncio.Lock()
+        self._paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller back after a 429 (PIK's Retry-After)."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                if self._paused_until > now:
+                    await asyncio.sleep(self._paused_until - now)
+                    continue
+                if not self.enabled:
+                    return
+                window = 60.0 + self.MARGIN_SECONDS
+                while self._sent and self._sent[0] <= now - window:
+                    self._sent.popleft()
+                if len(self._sent) < self.per_minute:
+                    self._sent.append(now)
+                    return
+                await asyncio.sleep(self._sent[0] + window - now)
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page:
+    data: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+
+class PikClient:
+    """Async PIK API client; use as `async with PikClient(...) as client:`."""
+
+    def __init__(self, settings: PikSettings, api_key: Secret, *,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self.base_url = check_base_url(settings.base_url)
+        self._api_key = api_key
+        self.stats = ClientStats()
+        self.general = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_enabled)
+        self.creation = RateLimiter(settings.create_rate_limit_per_minute,
+                                    settings.rate_limit_enabled)
+        timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
+        limits = httpx.Limits(max_connections=max(settings.concurrency * 2, 10),
+                              max_keepalive_connections=max(settings.concurrency * 2, 10))
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, limits=limits,
+                                       transport=transport,
+                                       headers={"User-Agent": f"pik-recon/{__version__}"})
+
+    async def __aenter__(self) -> PikClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    # --- the API ---------------------------------------------------------------------------
+    async def list_page(self, status: str | None, offset: int, limit: int = PAGE_LIMIT) -> Page:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if status:
+            params["status"] = status
+        body = await self._with_retries("GET", "/payment-links", params=params)
+        if (not isinstance(body, dict) or not isinstance(body.get("data"), list)
+                or not isinstance(body.get("total"), int)):
+            raise MalformedResponseError("list response lacks 'data' or 'total'",
+                                         method="GET", path="/payment-links")
+        return Page(body["data"], body["total"], body.get("limit", limit),
+                    body.get("offset", offset))
+
+    async def get_link(self, link_id: str) -> dict[str, Any]:
+        body = await self._with_retries("GET", f"/payment-links/{link_id}")
+        if not isinstance(body, dict):
+            raise MalformedResponseError("link response is not an object", method="GET",
+                                         path="/payment-links/{id}")
+        return body
+
+    async def create_link(self, amount: str, currency: str, description: str | None
+                          ) -> dict[str, Any]:
+        """POST one link. Retries only what certainly created nothing (429, refused).
+
+        A timeout, dropped connection or 5xx after sending raises TransportError/ServerError:
+        the caller must find out on PIK whether the link exists before trying again.
+        """
+        payload: dict[str, Any] = {"amount": amount, "currency": currency}
+        if description is not None:
+            payload["description"] = description
+        body = await self._with_retries("POST", "/payment-links", json_body=payload,
+                                        retry_unsent_only=True)
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise MalformedResponseError("create response lacks 'id'", method="POST",
+                                         path="/payment-links")
+        return body
+
+    # --- plumbing ------------------------------------------------------------------------
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.settings.backoff_cap_seconds)
+        base = self.settings.backoff_base_seconds * 2 ** (state.attempt_number - 1)
+        return random.uniform(0, min(base, self.settings.backoff_cap_seconds))
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.debug("retrying after %s (attempt %d)", exc, state.attempt_number)
+
+    async def _with_retries(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                            json_body: Any = None, retry_unsent_only: bool = False) -> Any:
+        def retryable(exc: BaseException) -> bool:
+            if retry_unsent_only:
+                return isinstance(exc, RateLimitedError) or (
+                    isinstance(exc, TransportError) and not exc.sent)
+            return isinstance(exc, ApiError) and exc.transient
+
+        retrying = AsyncRetrying(retry=retry_if_exception(retryable),
+                                 stop=stop_after_attempt(self.settings.max_retries + 1),
+                                 wait=self._wait, before_sleep=self._before_sleep, reraise=True)
+        async for attempt in retrying:
+            with attempt:
+                return await self._request(method, path, params=params, json_body=json_body)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def _request(self, method: str, path: str, *, params: dict[str, Any] | None,
+                       json_body: Any) -> Any:
+        limiter = self.creation if method == "POST" else self.general
+        await limiter.acquire()
+        self.stats.requests += 1
+        headers = {"Authorization": f"Bearer {self._api_key.reveal()}"}
+        try:
+            response = await self._http.request(method, path, params=params, json=json_body,
+                                                headers=headers)
+        except httpx.ConnectError as exc:
+            raise self._count(TransportError(f"cannot connect to {self.base_url}: {exc}",
+                                             sent=False, method=method, path=path)) from None
+        except httpx.ConnectTimeout:
+            raise self._count(TransportError(f"connecting to {self.base_url} timed out",
+                                             sent=False, method=method, path=path)) from None
+        except httpx.TimeoutException:
+            raise self._count(TransportError(f"{method} {path} timed out waiting for PIK",
+                                             method=method, path=path)) from None
+        except httpx.TransportError as exc:
+            raise self._count(TransportError(f"{method} {path}: connection failed "
+                                             f"({type(exc).__name__})", method=method,
+                                             path=path)) from None
+        return self._decode(response, method, path, limiter)
+
+    def _count(self, exc: ApiError) -> ApiError:
+        name = type(exc).__name__
+        self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
+        return exc
+
+    def _decode(self, response: httpx.Response, method: str, path: str,
+                limiter: RateLimiter) -> Any:
+        status = response.status_code
+        where = {"status": status, "method": method, "path": path}
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if 200 <= status < 300:
+            if body is None:
+                raise self._count(MalformedResponseError(
+                    f"{method} {path}: PIK answered {status} with a body that is not JSON",
+                    **where))
+            return body
+        message = _error_message(body) or f"HTTP {status}"
+        if status in (401, 403):
+            raise self._count(AuthError(
+                f"PIK refused the API key ({status}: {message}). Check PIK_API_KEY and its "
+                "permissions.", **where))
+        if status == 404:
+            raise self._count(NotFoundError(f"{method} {path}: not found", **where))
+        if status == 429:
+            self.stats.rate_limited += 1
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                limiter.pause(retry_after)
+            raise self._count(RateLimitedError(f"{method} {path}: rate limited by PIK",
+                                               retry_after=retry_after, **where))
+        if status >= 500:
+            kind = "an HTML page" if body is None else message
+            raise self._count(ServerError(f"{method} {path}: PIK server error {status} "
+                                          f"({kind})", **where))
+        raise self._count(InvalidRequestError(f"{method} {path}: PIK rejected the request "
+                                              f"({status}: {message})", **where))
+
+
+def _error_message(body: Any) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        return f"{err.get('code', '?')}: {err.get('message', '')}"
+    return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

@@ -1,0 +1,136 @@
+"""The one exception tree of pik-recon; each error knows its exit code.
+
+    PikReconError (5, internal)
+    ├── UsageError (2): bad option, bad config, bad input file
+    │   ├── ConfigError: a config key is wrong (names the key and what is allowed)
+    │   └── InputError: a file's line/column is wrong (names file, line, column, reason)
+    ├── ApiError: PIK answered, or failed to
+    │   ├── AuthError (3): 401/403, the key is wrong or lacks permission
+    │   ├── NotFoundError (5): 404 for a single link
+    │   ├── InvalidRequestError (5): 400/422, PIK rejected what we sent
+    │   ├── MalformedResponseError (4, transient): the body is not what the API documents
+    │   └── TransientApiError (4, transient): worth retrying later
+    │       ├── RateLimitedError: 429 beyond the retry budget
+    │       ├── ServerError: 5xx
+    │       └── TransportError: timeout, refused, dropped connection
+    ├── WarehouseError (5)
+    │   └── WarehouseBusyError (4, transient): another process holds the warehouse
+    ├── LockHeldError (4, transient): another run of the same job holds its lock
+    └── IncompleteSyncError (4, transient): the sync could not be verified complete
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_TEMPORARY = 4
+EXIT_INTERNAL = 5
+
+
+class PikReconError(Exception):
+    """Root of pik-recon's errors."""
+
+    exit_code = EXIT_INTERNAL
+    transient = False
+
+
+class UsageError(PikReconError):
+    """A bad option, config or input file: the user can fix it."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(UsageError):
+    """A configuration value is missing or not allowed."""
+
+
+class InputError(UsageError):
+    """An input file cannot be used; carries every problem found."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = problems or []
+        full = message if not self.problems else message + "\n" + "\n".join(self.problems)
+        super().__init__(full)
+
+
+class ApiError(PikReconError):
+    """PIK answered with an error, or the answer never came."""
+
+    def __init__(self, message: str, *, status: int | None = None, method: str = "",
+                 path: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.method = method
+        self.path = path
+
+
+class AuthError(ApiError):
+    """401/403: the API key is wrong or lacks permission."""
+
+    exit_code = EXIT_AUTH
+
+
+class NotFoundError(ApiError):
+    """404: the link does not exist."""
+
+
+class InvalidRequestError(ApiError):
+    """400/422: PIK rejected the request as invalid."""
+
+
+class TransientApiError(ApiError):
+    """A failure worth retrying later."""
+
+    exit_code = EXIT_TEMPORARY
+    transient = True
+
+
+class MalformedResponseError(TransientApiError):
+    """The body is not the JSON the API documents (an HTML 5xx page, a cut-off body)."""
+
+
+class RateLimitedError(TransientApiError):
+    """429: too many requests."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(TransientApiError):
+    """5xx from PIK."""
+
+
+class TransportError(TransientApiError):
+    """Timeout, connection refused, or a dropped connection."""
+
+    def __init__(self, message: str, *, sent: bool = True, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.sent = sent
+
+
+class WarehouseError(PikReconError):
+    """The DuckDB warehouse failed."""
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another process is writing the warehouse."""
+
+    exit_code = EXIT_TEMPORARY
+    transient = True
+
+
+class LockHeldError(PikReconError):
+    """Another run of the same job holds its lock."""
+
+    exit_code = EXIT_TEMPORARY
+    transient = True
+
+
+class IncompleteSyncError(PikReconError):
+    """The sync finished but could not prove the warehouse complete."""
+
+    exit_code = EXIT_TEMPORARY
+    transient = True

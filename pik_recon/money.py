@@ -1,0 +1,49 @@
+"""Exact amounts: parse, validate and format decimals without ever touching float."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+# Decimals each asset allows; unknown codes fall back to 18 (the widest on PIK).
+CURRENCY_DECIMALS: dict[str, int] = {
+    "BTC": 8,
+    "ETH": 18,
+    "USDT": 6,
+    "USDC": 6,
+    "LTC": 8,
+    "TRX": 6,
+    "SOL": 9,
+    "BNB": 18,
+    "DAI": 18,
+    "DOGE": 8,
+    "XRP": 6,
+    "TON": 9,
+    "USD": 2,
+    "EUR": 2,
+}
+MAX_SCALE = 18
+MAX_INTEGER_DIGITS = 20  # DECIMAL(38,18)
+
+
+def parse_amount(text: object) -> Decimal:
+    """Parse an API amount string exactly; raise ValueError with a reason otherwise."""
+    if not isinstance(text, str):
+        raise ValueError(f"amount must be a decimal string, got {type(text).__name__}")
+    stripped = text.strip()
+    try:
+        value = Decimal(stripped)
+    except InvalidOperation:
+        raise ValueError(f"amount {text!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise ValueError(f"amount {text!r} is not a finite number")
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > MAX_SCALE:
+        raise ValueError(f"amount {text!r} has more than {MAX_SCALE} decimals")
+    if value.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ValueError(f"amount {text!r} is too large")
+    return value
+
+
+def currency_decimals(currency: str) -> int:
+    return CURRENCY_DECIMALS.get(currency.upper(), MAX_SCALE)

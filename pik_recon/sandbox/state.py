@@ -1,0 +1,333 @@
+"""The sandbox's state: links per status in a chosen order, a clock, drift and faults."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import random
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sortedcontainers import SortedKeyList
+
+STATUSES = ("active", "paid", "expired", "deactivated")
+FINAL_STATUSES = ("paid", "expired", "deactivated")
+ORDERINGS = ("newest", "oldest", "id", "shuffled")
+FAULT_KINDS = ("latency", "429", "429_no_retry_after", "500_html", "drop", "lost_response")
+SUPPORTED_CURRENCIES = ("USDT", "USDC", "BTC", "ETH", "LTC", "TRX", "SOL", "TON", "DOGE")
+URL_BASE = "https://pay.pik.global/l/"
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as PIK writes it."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True, eq=False)
+class Link:
+    """One payment link as the sandbox stores it."""
+
+    id: str
+    amount: str
+    currency: str
+    description: str | None
+    status: str
+    created_at: datetime
+    seq: int
+    paid_at: datetime | None = None
+    expires_at: datetime | None = None
+    raw: dict[str, Any] | None = None
+    _json: bytes | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.raw is not None:
+            return self.raw
+        body: dict[str, Any] = {
+            "id": self.id,
+            "url": URL_BASE + self.id,
+            "amount": self.amount,
+            "currency": self.currency,
+            "description": self.description,
+            "status": self.status,
+            "created_at": iso(self.created_at),
+        }
+        if self.paid_at is not None:
+            body["paid_at"] = iso(self.paid_at)
+        return body
+
+    def json_bytes(self) -> bytes:
+        if self._json is None:
+            self._json = json.dumps(self.as_dict(), ensure_ascii=False).encode()
+        return self._json
+
+
+@dataclass
+class Faults:
+    """What the network does wrong, switchable at run time."""
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    latency_ms: float = 0.0
+    fault_latency_ms: float = 300.0
+    retry_after_seconds: int = 1
+    drift_per_page: int = 0
+    drift_new_share: float = 0.5
+    rate_limit_enabled: bool = True
+    rate_limit_per_minute: int = 300
+    create_rate_limit_per_minute: int = 60
+    ordering: str = "newest"
+
+
+_ORDER_KEYS = {
+    "newest": lambda link: (-link.created_at.timestamp(), -link.seq),
+    "oldest": lambda link: (link.created_at.timestamp(), link.seq),
+    "id": lambda link: link.id,
+    "shuffled": lambda link: (-link.created_at.timestamp(), -link.seq),
+}
+
+
+@dataclass
+class RequestLog:
+    """What the sandbox was asked, for tests and benchmarks."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    limited_429: int = 0
+    fault_counts: Counter[str] = field(default_factory=Counter)
+
+
+class SandboxState:
+    """All links, their order per status, the clock, and the fault switches."""
+
+    def __init__(self, *, api_key: str = "sk_sandbox_demo", seed: int = 0,
+                 faults: Faults | None = None) -> None:
+        self.api_key = api_key
+        self.faults = faults or Faults()
+        self.rng = random.Random(seed)
+        self.lock = threading.RLock()
+        self.links: dict[str, Link] = {}
+        self._seq = 0
+        self._clock_offset = timedelta()
+        self._expiry_heap: list[tuple[float, int, str]] = []
+        self._windows: dict[str, deque[float]] = {"general": deque(), "create": deque()}
+        self.log = RequestLog()
+        self._by_status: dict[str, SortedKeyList] = {}
+        self._rebuild_order()
+
+    # --- clock -------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> int:
+        """Move the sandbox clock forward; links whose time is up expire. Returns how many."""
+        with self.lock:
+            self._clock_offset += timedelta(seconds=seconds)
+            return self.expire_due()
+
+    def expire_due(self) -> int:
+        now = self.now().timestamp()
+        expired = 0
+        while self._expiry_heap and self._expiry_heap[0][0] <= now:
+            _, _, link_id = heapq.heappop(self._expiry_heap)
+            link = self.links.get(link_id)
+            if link is not None and link.status == "active":
+                self.set_status(link, "expired")
+                expired += 1
+        return expired
+
+    # --- ordering ----------------------------------------------------------------------
+    def _rebuild_order(self) -> None:
+        key = _ORDER_KEYS[self.faults.ordering]
+        self._by_status = {s: SortedKeyList(key=key) for s in STATUSES}
+        self._by_status["_other"] = SortedKeyList(key=key)
+        for link in self.links.values():
+            self._list_for(link.status).add(link)
+
+    def set_ordering(self, ordering: str) -> None:
+        if ordering not in ORDERINGS:
+            raise ValueError(f"ordering must be one of {', '.join(ORDERINGS)}")
+        with self.lock:
+            self.faults.ordering = ordering
+            self._rebuild_order()
+
+    def _list_for(self, status: str) -> SortedKeyList:
+        return self._by_status.get(status, self._by_status["_other"])
+
+    # --- mutation ----------------------------------------------------------------------
+    def add(self, link: Link) -> Link:
+        link.seq = self._seq
+        self._seq += 1
+        self.links[link.id] = link
+        self._list_for(link.status).add(link)
+        if link.status == "active" and link.expires_at is not None:
+            heapq.heappush(self._expiry_heap, (link.expires_at.timestamp(), link.seq, link.id))
+        return link
+
+    def set_status(self, link: Link, status: str) -> None:
+        if link.status == status:
+            return
+        self._list_for(link.status).remove(link)
+        link.status = status
+        link.paid_at = self.now() if status == "paid" else None
+        link._json = None
+        self._list_for(status).add(link)
+
+    def new_id(self) -> str:
+        return "pl_" + "".join(self.rng.choice("0123456789abcdefghijklmnopqrstuvwxyz")
+                               for _ in range(20))
+
+    def create(self, amount: str, currency: str, description: str | None,
+               expires_in: timedelta | None = timedelta(days=3)) -> Link:
+        now = self.now()
+        link = Link(id=self.new_id(), amount=amount, currency=currency,
+                    description=description, status="active", created_at=now, seq=0,
+                    expires_at=now + expires_in if expires_in else None)
+        return self.add(link)
+
+    def inject_raw(self, raw: dict[str, Any], status: str = "paid") -> Link:
+        """Store a record served verbatim (for malformed-data tests)."""
+        created = self.now()
+        link = Link(id=str(raw.get("id", f"raw_{self._seq}")), amount="0", currency="X",
+                    description=None, status=status, created_at=created, seq=0, raw=raw)
+        return self.add(link)
+
+    def drift(self, changes: int) -> None:
+        """Links change status and new ones appear, as between two page requests."""
+        active = self._by_status["active"]
+        for _ in range(changes):
+            if self.rng.random() < self.faults.drift_new_share or len(active) == 0:
+                self.create(*random_amount(self.rng), description=random_description(self.rng))
+            else:
+                link = active[self.rng.randrange(len(active))]
+                self.set_status(link, self.rng.choice(("paid", "paid", "expired",
+                                                       "deactivated")))
+
+    # --- reading -----------------------------------------------------------------------
+    def count(self, status: str | None) -> int:
+        if status is None:
+            return len(self.links)
+        return len(self._by_status[status])
+
+    def page(self, status: str | None, offset: int, limit: int) -> tuple[list[Link], int]:
+        if status is None:
+            ordered = sorted(self.links.values(), key=_ORDER_KEYS[self.faults.ordering])
+            return ordered[offset:offset + limit], len(ordered)
+        items = self._by_status[status]
+        total = len(items)
+        if self.faults.ordering == "shuffled" and total:
+            stride = self._coprime_stride(total)
+            start = self.rng.randrange(total)
+            idx = range(offset, min(offset + limit, total))
+            return [items[(start + i * stride) % total] for i in idx], total
+        return list(items.islice(offset, offset + limit)), total
+
+    def _coprime_stride(self, n: int) -> int:
+        while True:
+            stride = self.rng.randrange(1, max(n, 2))
+            if math.gcd(stride, n) == 1:
+                return stride
+
+    def counts(self) -> dict[str, int]:
+        return {s: len(self._by_status[s]) for s in STATUSES}
+
+    # --- rate limiting -----------------------------------------------------------------
+    def take_rate_slot(self, bucket: str) -> float | None:
+        """Record a request in its rolling window; return seconds to wait if over the limit."""
+        if not self.faults.rate_limit_enabled:
+            return None
+        limit = (self.faults.create_rate_limit_per_minute if bucket == "create"
+                 else self.faults.rate_limit_per_minute)
+        window = self._windows[bucket]
+        now = time.monotonic()
+        while window and window[0] <= now - 60.0:
+            window.popleft()
+        if len(window) >= limit:
+            return window[0] + 60.0 - now
+        window.append(now)
+        return None
+
+
+def random_amount(rng: random.Random) -> tuple[str, str]:
+    """A realistic (amount, currency): 2-decimal fiat-like stablecoin prices, 8 for BTC..."""
+    currency = rng.choices(("USDT", "USDC", "BTC", "ETH", "LTC", "TRX", "SOL"),
+                           weights=(45, 12, 15, 15, 5, 4, 4))[0]
+    if currency in ("USDT", "USDC"):
+        cents = rng.choice((rng.randrange(100, 50_000_00), rng.randrange(100, 200_00)))
+        text = str(Decimal(cents).scaleb(-2))
+        if rng.random() < 0.15:
+            text = str(cents // 100)
+        return text, currency
+    if currency == "BTC":
+        return str(Decimal(rng.randrange(1_000, 50_000_000)).scaleb(-8)), currency
+    if currency == "ETH":
+        wei = rng.randrange(10**13, 5 * 10**18)
+        if rng.random() < 0.05:
+            wei = rng.randrange(1, 1000)
+        return _plain(Decimal(wei).scaleb(-18)), currency
+    if currency == "SOL":
+        return _plain(Decimal(rng.randrange(10**6, 10**11)).scaleb(-9)), currency
+    if currency == "TRX":
+        return _plain(Decimal(rng.randrange(10**6, 10**10)).scaleb(-6)), currency
+    return _plain(Decimal(rng.randrange(10**5, 10**10)).scaleb(-8)), currency
+
+
+def _plain(value: Decimal) -> str:
+    return format(value, "f")
+
+
+_DESCRIPTIONS = (
+    "Order #{n}", "Order #{n}", "Order #{n}", "Invoice INV-2026-{n:05d}",
+    "Café crème ×{k} — order {n}", "Подписка на {k} мес.", "注文 {n}", "Top-up {n} 🚀",
+    'Order "{n}" (gift)', "Renewal, plan {k}; ref {n}",
+)
+
+
+def random_description(rng: random.Random) -> str | None:
+    if rng.random() < 0.03:
+        return None
+    return rng.choice(_DESCRIPTIONS).format(n=rng.randrange(1, 10_000_000), k=rng.randrange(1, 13))
+
+
+def generate_links(state: SandboxState, count: int, *, days: int = 180) -> None:
+    """Seed `count` links created over the past `days`, with statuses fitting their age."""
+    rng = state.rng
+    now = state.now()
+    for _ in range(count):
+        age = timedelta(seconds=rng.uniform(0, days * 86_400))
+        created = now - age
+        long_lived = rng.random() < 0.03
+        if age < timedelta(days=3) or (long_lived and rng.random() < 0.5):
+            status = rng.choices(STATUSES, weights=(70, 25, 0, 5))[0]
+        else:
+            status = rng.choices(STATUSES, weights=(1, 76, 18, 5))[0]
+        amount, currency = random_amount(rng)
+        link = Link(id=state.new_id(), amount=amount, currency=currency,
+                    description=random_description(rng), status=status, created_at=created,
+                    seq=0)
+        if status == "paid":
+            link.paid_at = created + timedelta(seconds=rng.uniform(30, 86_400))
+            link.paid_at = min(link.paid_at, now)
+        if status == "active" and not long_lived:
+            link.expires_at = created + timedelta(days=3)
+        state.add(link)
+
+
+def load_links(state: SandboxState, records: list[dict[str, Any]]) -> None:
+    """Seed links from records in the API's own shape (e.g. sample_data/links.jsonl)."""
+    for rec in records:
+        created = datetime.fromisoformat(rec["created_at"].replace("Z", "+00:00"))
+        paid = rec.get("paid_at")
+        expires = rec.get("expires_at")
+        link = Link(id=rec["id"], amount=rec["amount"], currency=rec["currency"],
+                    description=rec.get("description"), status=rec["status"],
+                    created_at=created, seq=0,
+                    paid_at=datetime.fromisoformat(paid.replace("Z", "+00:00")) if paid else None,
+                    expires_at=(datetime.fromisoformat(expires.replace("Z", "+00:00"))
+                                if expires else None))
+        state.add(link)

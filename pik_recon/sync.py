@@ -1,0 +1,370 @@
+"""`pik-recon sync`: page every link into the warehouse and prove the result complete.
+
+A full sync sweeps every status, then settles: links the warehouse holds as active are
+fetched by id when they may have changed, each status is caught up from the top of its list
+(or swept again) until the warehouse's count per status equals PIK's `total`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import httpx
+
+from pik_recon.client import PAGE_LIMIT, Page, PikClient
+from pik_recon.config import Config, SyncSettings
+from pik_recon.errors import NotFoundError
+from pik_recon.links import STATUSES, Rejected, parse_link
+from pik_recon.logs import get_logger
+from pik_recon.syncstore import MergeResult, SyncStore
+from pik_recon.warehouse import Warehouse
+
+log = get_logger("sync")
+T = TypeVar("T")
+
+
+class Progress(Protocol):
+    def add_pages(self, pages: int) -> None: ...
+    def advance(self, pages: int = 1) -> None: ...
+
+
+class NoProgress:
+    def add_pages(self, pages: int) -> None:
+        return None
+
+    def advance(self, pages: int = 1) -> None:
+        return None
+
+
+@dataclass
+class SyncResult:
+    """What a sync did, for the summary and the sync_runs row."""
+
+    run_id: int
+    mode: str
+    verified: bool = False
+    verdict: str = ""
+    strategy: list[str] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    new: int = 0
+    changed: int = 0
+    quarantined: int = 0
+    requests: int = 0
+    retries: int = 0
+    by_id: int = 0
+    vanished: int = 0
+
+
+class SyncEngine:
+    """One sync run: the client fetches, a single writer thread merges batches."""
+
+    def __init__(self, client: PikClient, store: SyncStore, settings: SyncSettings,
+                 concurrency: int, progress: Progress | None = None) -> None:
+        self.client = client
+        self.store = store
+        self.settings = settings
+        self.concurrency = concurrency
+        self.progress = progress or NoProgress()
+        self.result = SyncResult(run_id=store.run_id, mode="full")
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
+        self._rows: list[tuple[Any, ...]] = []
+        self._rejected: list[Rejected] = []
+        self._pending: asyncio.Future[MergeResult] | None = None
+        self.drifted: set[str] = set()
+        self._paged_since_refresh = False
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a warehouse call on the writer thread (DuckDB releases the GIL there)."""
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    def close(self) -> None:
+        self._db.shutdown(wait=True)
+
+    # --- ingest --------------------------------------------------------------------------
+    def _take(self, result: MergeResult) -> MergeResult:
+        self.result.new += result.new
+        self.result.changed += result.changed
+        self.result.quarantined += result.quarantined
+        return result
+
+    def _buffer(self, items: Iterable[Any], listed_status: str | None) -> None:
+        for record in items:
+            parsed = parse_link(record, listed_status)
+            if isinstance(parsed, Rejected):
+                self._rejected.append(parsed)
+            else:
+                self._rows.append(parsed)
+
+    async def _flush(self) -> None:
+        """Hand the buffer to the writer; at most one batch waits, so memory stays flat."""
+        if self._pending is not None:
+            self._take(await self._pending)
+            self._pending = None
+        if self._rows or self._rejected:
+            rows, rejected = self._rows, self._rejected
+            self._rows, self._rejected = [], []
+            self._pending = asyncio.ensure_future(self.db(self.store.merge, rows, rejected))
+
+    async def drain(self) -> None:
+        await self._flush()
+        if self._pending is not None:
+            self._take(await self._pending)
+            self._pending = None
+
+    async def ingest(self, items: Iterable[Any], listed_status: str | None) -> None:
+        self._buffer(items, listed_status)
+        if len(self._rows) + len(self._rejected) >= self.settings.batch_rows:
+            await self._flush()
+
+    async def ingest_now(self, items: Iterable[Any], listed_status: str | None) -> MergeResult:
+        await self.drain()
+        self._buffer(items, listed_status)
+        rows, rejected = self._rows, self._rejected
+        self._rows, self._rejected = [], []
+        return self._take(await self.db(self.store.merge, rows, rejected))
+
+    # --- fetching ------------------------------------------------------------------------
+    async def page(self, status: str, offset: int) -> Page:
+        page = await self.client.list_page(status, offset, PAGE_LIMIT)
+        if offset > 0:
+            self._paged_since_refresh = True
+        self.progress.advance()
+        return page
+
+    async def first_pages(self, statuses: Iterable[str]) -> dict[str, Page]:
+        statuses = list(statuses)
+        self.progress.add_pages(len(statuses))
+        pages = await _gather(self.page(s, 0) for s in statuses)
+        return dict(zip(statuses, pages, strict=True))
+
+    async def sweep(self, statuses: Iterable[str]) -> dict[str, int]:
+        """Every page of every status, `concurrency` at a time; returns the first totals."""
+        firsts = await self.first_pages(statuses)
+        totals = {s: p.total for s, p in firsts.items()}
+        known_end = dict(totals)
+        queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+        for status, first in firsts.items():
+            await self.ingest(first.data, status)
+            offsets = range(PAGE_LIMIT, first.total, PAGE_LIMIT)
+            self.progress.add_pages(len(offsets))
+            for offset in offsets:
+                queue.put_nowait((status, offset))
+
+        async def worker() -> None:
+            while not queue.empty():
+                status, offset = queue.get_nowait()
+                page = await self.page(status, offset)
+                if page.total != totals[status]:
+                    self.drifted.add(status)
+                if page.total > known_end[status]:
+                    start = math.ceil(known_end[status] / PAGE_LIMIT) * PAGE_LIMIT
+                    extra = range(start, page.total, PAGE_LIMIT)
+                    self.progress.add_pages(len(extra))
+                    for more in extra:
+                        queue.put_nowait((status, more))
+                    known_end[status] = page.total
+                await self.ingest(page.data, status)
+
+        await _gather(worker() for _ in range(self.concurrency))
+        await self.drain()
+        return totals
+
+    async def sweep_in_order(self, status: str) -> None:
+        """One status, page after page in order: an item already listed cannot be skipped
+        by later insertions, only by removals before it, which the by-id refresh covers."""
+        self.result.strategy.append(f"{status}: sequential re-sweep")
+        offset, total = 0, 1
+        while offset < total:
+            page = await self.page(status, offset)
+            total = page.total
+            self.progress.add_pages(1)
+            await self.ingest(page.data, status)
+            offset += PAGE_LIMIT
+        await self.drain()
+
+    async def catch_up(self, status: str) -> bool:
+        """Page from the top while pages bring news. False if the list is not newest first."""
+        offset, newest_seen = 0, None
+        while True:
+            page = await self.page(status, offset)
+            self.progress.add_pages(1)
+            if not page.data:
+                return True
+            if not _newest_first(page.data, newest_seen):
+                log.info("%s links are not listed newest first; sweeping the status", status)
+                return False
+            newest_seen = page.data[-1].get("created_at")
+            merged = await self.ingest_now(page.data, status)
+            if merged.new + merged.changed == 0 or offset + PAGE_LIMIT >= page.total:
+                return True
+            offset += PAGE_LIMIT
+
+    async def refresh(self, ids: list[str]) -> None:
+        """Fetch single links by id (no paging, so nothing shifts)."""
+        if not ids:
+            return
+        self.progress.add_pages(len(ids))
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for link_id in ids:
+            queue.put_nowait(link_id)
+
+        async def worker() -> None:
+            while not queue.empty():
+                link_id = queue.get_nowait()
+                try:
+                    record = await self.client.get_link(link_id)
+                except NotFoundError:
+                    self.result.vanished += 1
+                    log.warning("link %s is no longer on PIK", link_id)
+                    continue
+                finally:
+                    self.progress.advance()
+                self.result.by_id += 1
+                await self.ingest([record], None)
+
+        await _gather(worker() for _ in range(self.concurrency))
+        await self.drain()
+
+    # --- verification --------------------------------------------------------------------
+    async def settle(self) -> None:
+        """Repair and verify until the warehouse's counts equal PIK's totals, or give up."""
+        never_seen = await self.db(self.store.active_ids_seen_before, None)
+        if never_seen:
+            self.result.strategy.append(f"{len(never_seen)} active links not listed: by id")
+        await self.refresh(never_seen)
+        for round_no in range(self.settings.repair_rounds + 1):
+            firsts = await self.first_pages(STATUSES)
+            for status, page in firsts.items():
+                await self.ingest(page.data, status)
+            await self.drain()
+            totals = {s: p.total for s, p in firsts.items()}
+            mismatched = await self._mismatched(totals)
+            if mismatched or self.drifted:
+                await self._refresh_stale()
+                mismatched = await self._mismatched(totals)
+            self.result.totals = totals
+            if not mismatched:
+                self.result.verified = True
+                self.result.verdict = "verified: " + _describe(totals)
+                return
+            if round_no == self.settings.repair_rounds:
+                break
+            for status in mismatched:
+                self.result.strategy.append(f"{status}: catch-up (round {round_no + 1})")
+                if not await self.catch_up(status):
+                    await self.sweep_in_order(status)
+        counts = self.result.counts
+        gaps = ", ".join(f"{s} warehouse {counts[s]} vs PIK {self.result.totals[s]}"
+                         for s in STATUSES if counts[s] != self.result.totals[s])
+        self.result.verdict = (f"not verified after {self.settings.repair_rounds} repair "
+                               f"rounds: {gaps}")
+
+    async def _mismatched(self, totals: dict[str, int]) -> list[str]:
+        counts = await self.db(self.store.counts)
+        self.result.counts = counts
+        return [s for s in STATUSES if counts[s] != totals[s]]
+
+    async def _refresh_stale(self) -> None:
+        """Active links observed before the last paging may have changed since: re-read them."""
+        if not self._paged_since_refresh:
+            return
+        moment = datetime.now(UTC)
+        self._paged_since_refresh = False
+        stale = await self.db(self.store.active_ids_seen_before, moment)
+        self.result.strategy.append(f"{len(stale)} active links re-read by id")
+        await self.refresh(stale)
+
+
+def _newest_first(items: list[Any], previous: str | None) -> bool:
+    stamps = [i.get("created_at") if isinstance(i, dict) else None for i in items]
+    if previous is not None:
+        stamps.insert(0, previous)
+    try:
+        moments = [datetime.fromisoformat(s) for s in stamps if isinstance(s, str)]
+    except ValueError:
+        return False
+    return all(a >= b for a, b in itertools.pairwise(moments))
+
+
+def _describe(totals: dict[str, int]) -> str:
+    return ", ".join(f"{s} {totals[s]}" for s in STATUSES)
+
+
+async def _gather(coros: Iterable[Awaitable[T]]) -> list[T]:
+    """Run together; the first failure cancels the rest and is raised as itself."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coros]  # type: ignore[arg-type]
+    except BaseExceptionGroup as group_error:
+        first: BaseException = group_error
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [t.result() for t in tasks]
+
+
+async def run_full_sync(engine: SyncEngine) -> SyncResult:
+    engine.result.strategy.append("full sweep of every status")
+    await engine.sweep(STATUSES)
+    if engine.drifted:
+        log.info("the list moved while paging (%s); repairing", ", ".join(sorted(engine.drifted)))
+    await engine.settle()
+    return engine.result
+
+
+async def run_sync(client: PikClient, store: SyncStore, settings: SyncSettings, *,
+                   concurrency: int, progress: Progress | None = None) -> SyncResult:
+    """One sync run, recorded in sync_runs whatever happens."""
+    engine = SyncEngine(client, store, settings, concurrency, progress)
+    try:
+        result = await run_full_sync(engine)
+    except BaseException as exc:
+        engine.result.requests = client.stats.requests
+        await engine.db(_record_failure, store, engine.result, exc)
+        engine.close()
+        raise
+    result.requests = client.stats.requests
+    result.retries = client.stats.retries
+    await engine.db(_record, store, result)
+    engine.close()
+    return result
+
+
+def _record(store: SyncStore, result: SyncResult) -> None:
+    store.finish_run(state="finished", strategy="; ".join(result.strategy),
+                     verified=result.verified, verdict=result.verdict,
+                     requests=result.requests, retries=result.retries, new=result.new,
+                     changed=result.changed, quarantined=result.quarantined,
+                     totals=result.totals, counts=result.counts)
+
+
+def _record_failure(store: SyncStore, result: SyncResult, exc: BaseException) -> None:
+    reason = str(exc) or type(exc).__name__
+    store.finish_run(state="failed", strategy="; ".join(result.strategy), verified=False,
+                     verdict=f"failed: {reason}", requests=result.requests,
+                     retries=result.retries, new=result.new, changed=result.changed,
+                     quarantined=result.quarantined, totals=None, counts=None, error=reason)
+
+
+def sync_links(config: Config, *, transport: httpx.AsyncBaseTransport | None = None,
+               progress: Progress | None = None) -> SyncResult:
+    """Run `pik-recon sync` against PIK and the warehouse of `config`."""
+    api_key = config.require_api_key()
+
+    async def _run() -> SyncResult:
+        async with PikClient(config.pik, api_key, transport=transport) as client:
+            with Warehouse.open(config.db_path) as warehouse:
+                store = SyncStore(warehouse)
+                store.begin_run("full")
+                return await run_sync(client, store, config.sync,
+                                      concurrency=config.pik.concurrency, progress=progress)
+
+    return asyncio.run(_run())

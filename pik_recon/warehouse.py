@@ -1,0 +1,174 @@
+"""The DuckDB warehouse: opening, ordered migrations from sql/, and named queries.
+
+duckdb's exceptions stop here: callers see WarehouseError or WarehouseBusyError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from pik_recon.errors import WarehouseBusyError, WarehouseError
+from pik_recon.logs import get_logger
+
+log = get_logger("warehouse")
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+def resource_dir(name: str) -> Path:
+    """Find a shipped folder (sql/, sample_data/): inside the wheel, or at the repo's top."""
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir / name, package_dir.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise WarehouseError(f"pik-recon is installed without its {name}/ folder")
+
+
+@cache
+def query(name: str) -> str:
+    """The text of a named query in sql/queries/."""
+    return (resource_dir("sql") / "queries" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    found = []
+    for path in sorted(resource_dir("sql").glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
+    return found
+
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set lock" in text)
+
+
+class Warehouse:
+    """One open DuckDB file; the only place that talks to duckdb."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.con = con
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, read_only: bool = False, wait_seconds: float = 0.0
+             ) -> Warehouse:
+        """Open (and migrate) the warehouse; wait up to `wait_seconds` if another writer has it."""
+        deadline = time.monotonic() + wait_seconds
+        announced = False
+        while True:
+            try:
+                if read_only and not path.exists():
+                    raise WarehouseError(f"warehouse {path} does not exist yet; run "
+                                         "`pik-recon sync` first")
+                con = duckdb.connect(str(path), read_only=read_only)
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc):
+                    raise WarehouseError(f"cannot open warehouse {path}: {exc}") from None
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"warehouse {path} is in use by another pik-recon process; try again "
+                        "when it has finished") from None
+                if not announced:
+                    log.info("warehouse %s is busy; waiting up to %.0f s", path, wait_seconds)
+                    announced = True
+                time.sleep(0.5)
+        con.execute("SET TimeZone = 'UTC'")
+        warehouse = cls(con, path)
+        if not read_only:
+            warehouse.migrate()
+        return warehouse
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations not yet recorded, each in its own transaction."""
+        self.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                     " name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
+        applied = {row[0] for row in self.fetchall("SELECT version FROM schema_migrations")}
+        done = []
+        for version, name, text in migrations():
+            if version in applied:
+                continue
+            with self.transaction():
+                self.con.execute(text)
+                self.con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                                 [version, name, datetime.now(UTC)])
+            done.append(name)
+            log.debug("applied migration %s", name)
+        return done
+
+    # --- thin, translated access ---------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            yield
+            self.con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            raise
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+        try:
+            self.con.execute(sql, params)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"warehouse query failed: {exc}") from None
+
+    def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+                 ) -> list[tuple[Any, ...]]:
+        try:
+            return self.con.execute(sql, params).fetchall()
+        except duckdb.Error as exc:
+            raise WarehouseError(f"warehouse query failed: {exc}") from None
+
+    def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+                 ) -> tuple[Any, ...] | None:
+        try:
+            return self.con.execute(sql, params).fetchone()
+        except duckdb.Error as exc:
+            raise WarehouseError(f"warehouse query failed: {exc}") from None
+
+    def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+              ) -> pd.DataFrame:
+        try:
+            return self.con.execute(sql, params).df()
+        except duckdb.Error as exc:
+            raise WarehouseError(f"warehouse query failed: {exc}") from None
+
+    def staged(self, name: str, frame: pd.DataFrame) -> contextlib.AbstractContextManager[None]:
+        """Make a DataFrame visible to SQL as `name` for the duration of a block."""
+
+        @contextlib.contextmanager
+        def _staged() -> Iterator[None]:
+            self.con.register(name, frame)
+            try:
+                yield
+            finally:
+                self.con.unregister(name)
+
+        return _staged()
+
+    def next_id(self, sequence: str) -> int:
+        row = self.fetchone(f"SELECT nextval('{sequence}')")
+        assert row is not None
+        return int(row[0])
