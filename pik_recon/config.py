@@ -61,7 +61,7 @@ class SyncSettings:
     """How the sync pages and verifies."""
 
     batch_rows: int = 5000
-    repair_rounds: int = 4
+    repair_rounds: int = 8
 
 
 @dataclass(frozen=True)

@@ -190,21 +190,23 @@ class SyncEngine:
             offset += PAGE_LIMIT
         await self.drain()
 
-    async def catch_up(self, status: str) -> bool:
-        """Page from the top while pages bring news. False if the list is not newest first."""
-        offset, newest_seen = 0, None
+    async def catch_up(self, status: str) -> int | None:
+        """Page down from the top while pages past the first bring news; how many there were.
+
+        None when a page is not newest first: then news can be anywhere and the catch-up
+        proves nothing.
+        """
+        offset, news = 0, 0
         while True:
             page = await self.page(status, offset)
             self.progress.add_pages(1)
-            if not page.data:
-                return True
-            if not _newest_first(page.data, newest_seen):
+            if not _newest_first(page.data):
                 log.info("%s links are not listed newest first; sweeping the status", status)
-                return False
-            newest_seen = page.data[-1].get("created_at")
+                return None
             merged = await self.ingest_now(page.data, status)
-            if merged.new + merged.changed == 0 or offset + PAGE_LIMIT >= page.total:
-                return True
+            news += merged.new + merged.changed
+            if (offset and merged.new + merged.changed == 0) or offset + PAGE_LIMIT >= page.total:
+                return news
             offset += PAGE_LIMIT
 
     async def refresh(self, ids: list[str]) -> None:
@@ -235,11 +237,20 @@ class SyncEngine:
 
     # --- verification --------------------------------------------------------------------
     async def settle(self) -> None:
-        """Repair and verify until the warehouse's counts equal PIK's totals, or give up."""
+        """Repair and verify until the warehouse's counts equal PIK's totals, or give up.
+
+        A status whose total moved during the concurrent sweep may have had links skipped
+        anywhere (pages answered out of order while the list shifted): it is swept again in
+        order. Then, each round: the first pages give PIK's totals, active links that may
+        have changed are re-read by id, and a status that still disagrees is caught up from
+        the top, or swept again in order when the top holds nothing new.
+        """
         never_seen = await self.db(self.store.active_ids_seen_before, None)
         if never_seen:
             self.result.strategy.append(f"{len(never_seen)} active links not listed: by id")
         await self.refresh(never_seen)
+        if self.concurrency > 1 and self.drifted:
+            await _gather(self.sweep_in_order(s) for s in STATUSES if s in self.drifted)
         for round_no in range(self.settings.repair_rounds + 1):
             firsts = await self.first_pages(STATUSES)
             for status, page in firsts.items():
@@ -257,10 +268,11 @@ class SyncEngine:
                 return
             if round_no == self.settings.repair_rounds:
                 break
-            for status in mismatched:
+            # active last, and always: paging the others adds new active links at its top
+            for status in [s for s in STATUSES if s in mismatched and s != "active"] + ["active"]:
                 self.result.strategy.append(f"{status}: catch-up (round {round_no + 1})")
                 if not await self.catch_up(status):
-                    await self.sweep_in_order(status)
+                    await self.sweep_in_order(status)  # the gap is not at the top
         counts = self.result.counts
         gaps = ", ".join(f"{s} warehouse {counts[s]} vs PIK {self.result.totals[s]}"
                          for s in STATUSES if counts[s] != self.result.totals[s])
@@ -283,15 +295,21 @@ class SyncEngine:
         await self.refresh(stale)
 
 
-def _newest_first(items: list[Any], previous: str | None) -> bool:
-    stamps = [i.get("created_at") if isinstance(i, dict) else None for i in items]
-    if previous is not None:
-        stamps.insert(0, previous)
-    try:
-        moments = [datetime.fromisoformat(s) for s in stamps if isinstance(s, str)]
-    except ValueError:
-        return False
-    return all(a >= b for a, b in itertools.pairwise(moments))
+def _newest_first(items: list[Any]) -> bool:
+    """Within one page (a snapshot) the links must run newest first.
+
+    Across pages no such check holds: a link created a moment ago that turns paid is
+    inserted by its creation time, which may be just ahead of where the paging stands.
+    """
+    stamps = []
+    for item in items:
+        stamp = item.get("created_at") if isinstance(item, dict) else None
+        try:
+            stamps.append(datetime.fromisoformat(stamp) if isinstance(stamp, str) else None)
+        except ValueError:
+            stamps.append(None)
+    known = [s for s in stamps if s is not None]
+    return all(a >= b for a, b in itertools.pairwise(known))
 
 
 def _describe(totals: dict[str, int]) -> str:

@@ -77,6 +77,7 @@ class Faults:
     fault_latency_ms: float = 300.0
     retry_after_seconds: int = 1
     drift_per_page: int = 0
+    drift_limit: int | None = None  # total changes before the list holds still; None: never
     drift_new_share: float = 0.5
     rate_limit_enabled: bool = True
     rate_limit_per_minute: int = 300
@@ -99,6 +100,7 @@ class RequestLog:
     counts: Counter[str] = field(default_factory=Counter)
     posts: list[dict[str, Any]] = field(default_factory=list)
     limited_429: int = 0
+    drift_changes: int = 0
     fault_counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -199,7 +201,10 @@ class SandboxState:
 
     def drift(self, changes: int) -> None:
         """Links change status and new ones appear, as between two page requests."""
+        if self.faults.drift_limit is not None:
+            changes = min(changes, self.faults.drift_limit - self.log.drift_changes)
         active = self._by_status["active"]
+        self.log.drift_changes += max(changes, 0)
         for _ in range(changes):
             if self.rng.random() < self.faults.drift_new_share or len(active) == 0:
                 self.create(*random_amount(self.rng), description=random_description(self.rng))
