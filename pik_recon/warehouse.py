@@ -144,9 +144,10 @@ class Warehouse:
     def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
                  ) -> tuple[Any, ...] | None:
         try:
-            return self.con.execute(sql, params).fetchone()
+            rows = self.con.execute(sql, params).fetchall()
         except duckdb.Error as exc:
             raise WarehouseError(f"warehouse query failed: {exc}") from None
+        return rows[0] if rows else None
 
     def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
               ) -> pd.DataFrame:

@@ -1,0 +1,5 @@
+"""`python -m pik_recon` is `pik-recon`."""
+
+from pik_recon.cli import main
+
+main()

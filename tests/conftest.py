@@ -1,0 +1,91 @@
+"""Shared fixtures: a real sandbox on a loopback port, configs and CLI subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pik_recon.sandbox.server import SandboxServer
+from pik_recon.sandbox.state import Faults, SandboxState
+
+# Distinctive, so a grep for it can only find a leak.
+API_KEY = "sk_test_ZEBRA7q9Xw2LmP4vN8kR"
+FAST_RETRIES = """
+[pik]
+backoff_base_seconds = 0.01
+backoff_cap_seconds = 0.2
+timeout_seconds = 5
+connect_timeout_seconds = 2
+rate_limit_enabled = false
+"""
+
+
+@pytest.fixture
+def sandbox_state() -> SandboxState:
+    return SandboxState(api_key=API_KEY, seed=11,
+                        faults=Faults(rate_limit_enabled=False, retry_after_seconds=0))
+
+
+@pytest.fixture
+def sandbox(sandbox_state: SandboxState) -> Iterator[SandboxServer]:
+    with SandboxServer(sandbox_state) as server:
+        yield server
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "pik-recon.toml").write_text(FAST_RETRIES, encoding="utf-8")
+    return tmp_path
+
+
+def cli_env(workdir: Path, base_url: str, key: str | None = API_KEY) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PIK_", "PIK_RECON_"))}
+    env.update(PIK_BASE_URL=base_url, PIK_RECON_DB=str(workdir / "wh.duckdb"),
+               PIK_RECON_CONFIG=str(workdir / "pik-recon.toml"))
+    if key is not None:
+        env["PIK_API_KEY"] = key
+    return env
+
+
+def pik_recon_cmd() -> list[str]:
+    return [sys.executable, "-m", "pik_recon"]
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*pik_recon_cmd(), *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def warehouse_rows(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def sandbox_snapshot(state: SandboxState) -> set[tuple]:
+    """(id, status, amount, currency, description, created_at, paid_at) as PIK lists them;
+    injected malformed records left out."""
+    with state.lock:
+        return {(d["id"], d["status"], d["amount"], d["currency"], d["description"],
+                 d["created_at"], d.get("paid_at"))
+                for d in (link.as_dict() for link in state.links.values()
+                          if link.raw is None)}
+
+
+def warehouse_snapshot(db: Path) -> set[tuple]:
+    rows = warehouse_rows(db, """
+        SELECT id, status, amount_text, currency, description,
+               strftime(created_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ'),
+               strftime(paid_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')
+        FROM payment_links""")
+    return set(rows)

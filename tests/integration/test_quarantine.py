@@ -1,0 +1,49 @@
+"""Malformed records are quarantined whole, with reasons; the rest of the sync is unaffected."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pik_recon.sandbox.server import SandboxServer
+from pik_recon.sandbox.state import SandboxState, generate_links
+from tests.conftest import cli_env, run_cli, sandbox_snapshot, warehouse_rows, warehouse_snapshot
+
+GOOD = {"url": "https://pay.pik.global/l/x", "currency": "USDT", "description": "d",
+        "created_at": "2026-11-01T10:00:00.000000Z"}
+MALFORMED = [
+    ({**GOOD, "amount": "5.00", "status": "paid"}, "paid", "missing id"),
+    ({**GOOD, "id": "pl_bad_amount", "amount": "abc", "status": "paid"}, "paid",
+     "amount 'abc' is not a decimal number"),
+    ({**GOOD, "id": "pl_bad_status", "amount": "1", "status": "refunding"}, "expired",
+     "unknown status 'refunding'"),
+    ({**GOOD, "id": "pl_bad_type", "amount": 12.5, "status": "active"}, "active",
+     "amount must be a decimal string, got float"),
+    ({**GOOD, "id": 12345, "amount": "1", "status": "paid"}, "paid", "missing id"),
+    ({**GOOD, "id": "pl_bad_time", "amount": "1", "status": "paid", "created_at": "yesterday"},
+     "paid", "created_at 'yesterday' is not an ISO 8601 time"),
+]
+
+
+def test_malformed_records_are_quarantined(sandbox: SandboxServer, sandbox_state: SandboxState,
+                                           workdir: Path) -> None:
+    with sandbox_state.lock:
+        generate_links(sandbox_state, 1_500)
+        for record, status, _ in MALFORMED:
+            sandbox_state.inject_raw(record, status)
+    env = cli_env(workdir, sandbox.base_url)
+
+    done = run_cli(["sync"], env, workdir)
+
+    assert done.returncode == 0, done.stderr
+    assert f"quarantined {len(MALFORMED)}" in done.stdout
+    db = workdir / "wh.duckdb"
+    rows = warehouse_rows(db, "SELECT listed_status, reason, record FROM quarantine "
+                              "ORDER BY id")
+    found = {(status, reason, json.loads(record)["amount"] if "amount" in json.loads(record)
+              else None) for status, reason, record in rows}
+    expected = {(status, reason, record.get("amount")) for record, status, reason in MALFORMED}
+    assert found == expected
+    assert warehouse_rows(db, "SELECT quarantined, verified FROM sync_runs") == [
+        (len(MALFORMED), True)]
+    assert warehouse_snapshot(db) == sandbox_snapshot(sandbox_state)
