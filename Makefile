@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q tests
 
 bench: $(STAMP)
-	$(BIN)/pytest -q -s tests/benchmarks -p no:cacheprovider
+	$(BIN)/pytest -q -s -p no:cacheprovider -o addopts="" tests/benchmarks
 
 lint: $(STAMP)
 	$(BIN)/ruff check pik_recon tests

@@ -1,0 +1,146 @@
+"""The sandbox speaks PIK's documented API over a real loopback socket."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from pik_recon.sandbox.server import SandboxServer
+from pik_recon.sandbox.state import SandboxState, generate_links
+from tests.conftest import API_KEY
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+@pytest.fixture
+def api(sandbox: SandboxServer) -> httpx.Client:
+    with httpx.Client(base_url=sandbox.base_url, headers=AUTH) as client:
+        yield client
+
+
+def test_auth_is_required(sandbox: SandboxServer) -> None:
+    response = httpx.get(f"{sandbox.base_url}/payment-links",
+                         headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    assert response.json() == {"error": {"code": "unauthorized",
+                                         "message": "Missing or invalid API key."}}
+
+
+def test_create_fetch_and_list(api: httpx.Client) -> None:
+    created = api.post("/payment-links", json={"amount": "75.00", "currency": "USDT",
+                                               "description": "Order #5678"})
+    assert created.status_code == 201
+    link = created.json()
+    assert link["id"].startswith("pl_")
+    assert (link["amount"], link["currency"], link["status"]) == ("75.00", "USDT", "active")
+    assert link["url"].endswith(link["id"])
+    assert link["created_at"].endswith("Z")
+    assert api.get(f"/payment-links/{link['id']}").json() == link
+    listed = api.get("/payment-links", params={"status": "active"}).json()
+    assert listed == {"data": [link], "total": 1, "limit": 20, "offset": 0}
+    assert api.get("/payment-links/pl_nope").json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"amount": "abc", "currency": "USDT"}, 422, "unprocessable_entity"),
+    ({"amount": "-1", "currency": "USDT"}, 422, "unprocessable_entity"),
+    ({"amount": "0.000000001", "currency": "BTC"}, 422, "unprocessable_entity"),
+    ({"amount": 5, "currency": "USDT"}, 422, "unprocessable_entity"),
+    ({"amount": "5", "currency": "XYZ"}, 422, "unprocessable_entity"),
+])
+def test_create_validation(api: httpx.Client, body: dict, status: int, code: str) -> None:
+    response = api.post("/payment-links", json=body)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_bad_json_is_400(api: httpx.Client) -> None:
+    response = api.post("/payment-links", content=b"{", headers={"Content-Type":
+                                                                  "application/json"})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("params", [{"limit": 101}, {"limit": 0}, {"offset": -1},
+                                    {"status": "refunded"}, {"limit": "x"}])
+def test_list_validation(api: httpx.Client, params: dict) -> None:
+    response = api.get("/payment-links", params=params)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_pagination_covers_every_link_once(api: httpx.Client,
+                                           sandbox_state: SandboxState) -> None:
+    with sandbox_state.lock:
+        generate_links(sandbox_state, 1_234)
+        sandbox_state.expire_due()
+        expected = {s: {link.id for link in sandbox_state.links.values() if link.status == s}
+                    for s in ("active", "paid", "expired", "deactivated")}
+    for status, ids in expected.items():
+        seen, offset = [], 0
+        while True:
+            body = api.get("/payment-links", params={"status": status, "limit": 100,
+                                                     "offset": offset}).json()
+            assert body["total"] == len(ids)
+            seen += [item["id"] for item in body["data"]]
+            offset += 100
+            if offset >= body["total"]:
+                break
+        assert sorted(seen) == sorted(ids)
+
+
+def test_rate_limit_is_enforced(api: httpx.Client, sandbox_state: SandboxState) -> None:
+    sandbox_state.faults.rate_limit_enabled = True
+    sandbox_state.faults.rate_limit_per_minute = 5
+    codes = [api.get("/payment-links").status_code for _ in range(7)]
+    assert codes == [200] * 5 + [429, 429]
+    limited = api.get("/payment-links")
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert sandbox_state.log.limited_429 == 3
+
+
+def test_admin_pay_expire_and_clock(api: httpx.Client, sandbox: SandboxServer) -> None:
+    ids = [api.post("/payment-links", json={"amount": "1", "currency": "USDT"}).json()["id"]
+           for _ in range(3)]
+    assert httpx.post(f"{sandbox.admin_url}/links/{ids[0]}/pay").json()["status"] == "paid"
+    paid = api.get(f"/payment-links/{ids[0]}").json()
+    assert "paid_at" in paid
+    assert httpx.post(f"{sandbox.admin_url}/links/{ids[1]}/deactivate").status_code == 200
+    assert httpx.post(f"{sandbox.admin_url}/links/{ids[1]}/pay").status_code == 422
+    moved = httpx.post(f"{sandbox.admin_url}/clock", json={"advance_seconds": 4 * 86_400})
+    assert moved.json()["expired"] == 1
+    assert api.get(f"/payment-links/{ids[2]}").json()["status"] == "expired"
+
+
+@pytest.mark.parametrize(("kind", "check"), [
+    ("500_html", lambda r: r.status_code == 502 and r.text.startswith("<html>")),
+    ("429", lambda r: r.status_code == 429 and "Retry-After" in r.headers),
+    ("429_no_retry_after", lambda r: r.status_code == 429 and "Retry-After" not in r.headers),
+])
+def test_fault_switches(api: httpx.Client, sandbox_state: SandboxState, kind: str,
+                        check) -> None:
+    sandbox_state.faults.rate = 1.0
+    sandbox_state.faults.kinds = (kind,)
+    assert check(api.get("/payment-links"))
+
+
+@pytest.mark.parametrize("kind", ["drop", "lost_response"])
+def test_dropped_connections(api: httpx.Client, sandbox_state: SandboxState,
+                             kind: str) -> None:
+    sandbox_state.faults.rate = 1.0
+    sandbox_state.faults.kinds = (kind,)
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.post("/payment-links", json={"amount": "1", "currency": "USDT"})
+    created = len(sandbox_state.links)
+    assert created == (1 if kind == "lost_response" else 0)  # created, the answer lost
+
+
+def test_drift_moves_the_list_between_pages(api: httpx.Client,
+                                            sandbox_state: SandboxState) -> None:
+    with sandbox_state.lock:
+        generate_links(sandbox_state, 500)
+    sandbox_state.faults.drift_per_page = 30
+    first = api.get("/payment-links", params={"status": "active", "limit": 100}).json()
+    second = api.get("/payment-links", params={"status": "active", "limit": 100,
+                                               "offset": 100}).json()
+    assert sandbox_state.log.drift_changes == 30
+    assert first["total"] != second["total"] or len(sandbox_state.links) > 500

@@ -1,0 +1,74 @@
+"""The built wheel carries sql/ and sample_data/ and works from a fresh virtual environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def fresh_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
+                    str(out), str(REPO)], check=True, timeout=600)
+    wheel = next(out.glob("pik_recon-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "pik_recon/sql/001_init.sql" in names
+    assert "pik_recon/sample_data/links.jsonl" in names
+    venv = out / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)], check=True,
+                   timeout=900)
+    return venv / "bin" / "pik-recon"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_help_from_the_wheel(fresh_install: Path, tmp_path: Path) -> None:
+    done = subprocess.run([str(fresh_install), "--help"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0
+    for command in ("sync", "status", "sandbox", "demo"):
+        assert re.search(rf"^\s+{command}\s", done.stdout, re.MULTILINE), command
+
+
+def test_sandbox_smoke_from_the_wheel(fresh_install: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIK_")}
+    env.update(PIK_API_KEY="sk_wheel_smoke", PIK_BASE_URL=f"http://127.0.0.1:{port}/v1",
+               PIK_RECON_DB=str(tmp_path / "wh.duckdb"))
+    server = subprocess.Popen([str(fresh_install), "sandbox", "serve", "--port", str(port)],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        banner = server.stdout.readline()
+        assert "PIK sandbox on" in banner
+        deadline = time.monotonic() + 30
+        while True:
+            done = subprocess.run([str(fresh_install), "sync"], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=120)
+            if done.returncode != 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert done.returncode == 0, done.stderr
+        assert "verdict: verified" in done.stdout
+        status = subprocess.run([str(fresh_install), "status"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0
+        assert "verified" in status.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,144 @@
+"""The API client against httpx.MockTransport: retries, Retry-After, typed errors, HTTPS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+
+from pik_recon.client import PikClient, RateLimiter, check_base_url
+from pik_recon.config import PikSettings, Secret
+from pik_recon.errors import (
+    AuthError,
+    ConfigError,
+    InvalidRequestError,
+    MalformedResponseError,
+    ServerError,
+    TransportError,
+)
+
+SETTINGS = PikSettings(base_url="https://api.pik.global/v1", backoff_base_seconds=0.001,
+                       backoff_cap_seconds=0.01, max_retries=3, rate_limit_enabled=False)
+PAGE = {"data": [], "total": 0, "limit": 100, "offset": 0}
+
+
+def run(handler, call, settings: PikSettings = SETTINGS):
+    async def go():
+        async with PikClient(settings, Secret("k"), transport=httpx.MockTransport(handler)) as c:
+            return await call(c), c.stats
+    return asyncio.run(go())
+
+
+def sequence(*responses):
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        item = responses[min(len(calls) - 1, len(responses) - 1)]
+        if isinstance(item, Exception):
+            raise item
+        return item
+    return handler, calls
+
+
+def test_retries_429_and_5xx_then_succeeds() -> None:
+    handler, calls = sequence(httpx.Response(429, json={"error": {"code": "rate_limited"}}),
+                              httpx.Response(502, text="<html>bad gateway</html>"),
+                              httpx.Response(200, json=PAGE))
+    page, stats = run(handler, lambda c: c.list_page("paid", 0))
+    assert page.total == 0
+    assert len(calls) == 3
+    assert stats.retries == 2
+    assert calls[0].headers["Authorization"] == "Bearer k"
+    assert calls[0].url.params["status"] == "paid"
+
+
+def test_retry_after_is_honoured() -> None:
+    handler, calls = sequence(httpx.Response(429, headers={"Retry-After": "0.3"}),
+                              httpx.Response(200, json=PAGE))
+    started = time.monotonic()
+    run(handler, lambda c: c.list_page(None, 0))
+    assert time.monotonic() - started >= 0.3
+    assert len(calls) == 2
+
+
+def test_gives_up_after_the_budget_with_a_typed_error() -> None:
+    handler, calls = sequence(httpx.Response(500, text="<html>oops</html>"))
+    with pytest.raises(ServerError) as caught:
+        run(handler, lambda c: c.list_page("paid", 0))
+    assert len(calls) == SETTINGS.max_retries + 1
+    assert "an HTML page" in str(caught.value)
+    assert caught.value.exit_code == 4
+
+
+@pytest.mark.parametrize(("response", "error"), [
+    (httpx.Response(401, json={"error": {"code": "unauthorized", "message": "x"}}), AuthError),
+    (httpx.Response(403, json={"error": {"code": "forbidden", "message": "x"}}), AuthError),
+    (httpx.Response(422, json={"error": {"code": "unprocessable_entity"}}), InvalidRequestError),
+    (httpx.Response(200, text="not json"), MalformedResponseError),
+])
+def test_final_errors_are_not_retried(response: httpx.Response, error: type) -> None:
+    handler, calls = sequence(response)
+    with pytest.raises(error):
+        run(handler, lambda c: c.get_link("pl_1"))
+    expected = SETTINGS.max_retries + 1 if error is MalformedResponseError else 1
+    assert len(calls) == expected
+
+
+def test_dropped_connection_is_retried_for_reads() -> None:
+    handler, calls = sequence(httpx.RemoteProtocolError("dropped"),
+                              httpx.Response(200, json={"id": "pl_1"}))
+    link, _ = run(handler, lambda c: c.get_link("pl_1"))
+    assert link == {"id": "pl_1"}
+    assert len(calls) == 2
+
+
+def test_create_is_not_retried_when_it_may_have_happened() -> None:
+    handler, calls = sequence(httpx.ReadTimeout("slow"), httpx.Response(201, json={"id": "x"}))
+    with pytest.raises(TransportError) as caught:
+        run(handler, lambda c: c.create_link("1.00", "USDT", "Order #1"))
+    assert caught.value.sent is True
+    assert len(calls) == 1
+    assert json.loads(calls[0].content) == {"amount": "1.00", "currency": "USDT",
+                                            "description": "Order #1"}
+
+
+def test_create_is_retried_when_refused_before_sending() -> None:
+    handler, calls = sequence(httpx.ConnectError("refused"),
+                              httpx.Response(429, json={"error": {"code": "rate_limited"}}),
+                              httpx.Response(201, json={"id": "pl_9"}))
+    link, _ = run(handler, lambda c: c.create_link("1.00", "USDT", None))
+    assert link["id"] == "pl_9"
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8765/v1", "http://localhost/v1",
+                                 "http://[::1]:80/v1", "https://api.pik.global/v1"])
+def test_https_or_loopback_accepted(url: str) -> None:
+    assert check_base_url(url) == url
+
+
+@pytest.mark.parametrize("url", ["http://api.pik.global/v1", "http://10.0.0.5/v1", "ftp://x",
+                                 "api.pik.global"])
+def test_other_urls_refused(url: str) -> None:
+    with pytest.raises(ConfigError):
+        check_base_url(url)
+
+
+def test_rate_limiter_holds_to_its_window() -> None:
+    async def go() -> list[float]:
+        limiter = RateLimiter(per_minute=5)
+        limiter.MARGIN_SECONDS = 0.0
+        stamps = []
+        for _ in range(5):
+            await limiter.acquire()
+            stamps.append(time.monotonic())
+        task = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0.05)
+        return [task.done(), *stamps]
+    done, *stamps = asyncio.run(go())
+    assert done is False  # the sixth request in the same minute waits
+    assert stamps[-1] - stamps[0] < 0.05

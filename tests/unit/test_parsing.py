@@ -1,0 +1,74 @@
+"""Amounts, link records and WHEN forms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pik_recon.links import Rejected, dedupe_rows, parse_link
+from pik_recon.money import parse_amount
+from pik_recon.whenparse import ACCEPTED_FORMS, parse_when
+
+NOW = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
+
+
+@given(st.decimals(min_value=Decimal("0"), max_value=Decimal("1e19"), places=18,
+                   allow_nan=False, allow_infinity=False))
+def test_amount_text_parses_to_the_same_decimal(value: Decimal) -> None:
+    text = format(value, "f")
+    assert parse_amount(text) == value
+    assert str(parse_amount(text)) == str(Decimal(text))
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("abc", "is not a decimal number"), ("NaN", "not a finite"),
+    ("0.0000000000000000001", "more than 18 decimals"), ("1" * 21, "too large"),
+])
+def test_bad_amounts(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_amount(text)
+
+
+def test_parse_link_keeps_text_and_normalises_time() -> None:
+    row = parse_link({"id": "pl_1", "amount": "75.00", "currency": "USDT", "status": "paid",
+                      "created_at": "2026-11-01T08:00:00Z", "paid_at": "2026-11-01T09:00:00Z",
+                      "brand_new_field": 1}, "paid")
+    assert row == ("pl_1", None, "75.00", "USDT", None, "paid", "2026-11-01T08:00:00+00:00",
+                   "2026-11-01T09:00:00+00:00")
+
+
+def test_parse_link_rejects_naive_times() -> None:
+    rejected = parse_link({"id": "pl_1", "amount": "1", "currency": "USDT", "status": "paid",
+                           "created_at": "2026-11-01T08:00:00"}, "paid")
+    assert isinstance(rejected, Rejected)
+    assert rejected.reason == "created_at '2026-11-01T08:00:00' has no time zone"
+
+
+def test_dedupe_prefers_final_status() -> None:
+    active = ("pl_1", None, "1", "USDT", None, "active", "t", None)
+    paid = ("pl_1", None, "1", "USDT", None, "paid", "t", "p")
+    assert dedupe_rows([paid, active]) == [paid]
+    assert dedupe_rows([active, paid]) == [paid]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
+    ("2026-11-01T08:00:00+01:00", datetime(2026, 11, 1, 7, tzinfo=UTC)),
+    ("today", datetime(2026, 11, 24, tzinfo=UTC)),
+    ("yesterday", datetime(2026, 11, 23, tzinfo=UTC)),
+    ("7d", datetime(2026, 11, 17, 15, 30, tzinfo=UTC)),
+    ("36h", datetime(2026, 11, 23, 3, 30, tzinfo=UTC)),
+])
+def test_when_forms(text: str, expected: datetime) -> None:
+    assert parse_when(text, now=NOW) == expected
+
+
+@pytest.mark.parametrize("text", ["last week", "2026-13-01", "7w", ""])
+def test_bad_when_lists_the_accepted_forms(text: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_when(text, now=NOW)
+    assert ACCEPTED_FORMS in str(caught.value)
