@@ -25,7 +25,7 @@ def test_amounts_round_trip_exactly(sandbox: SandboxServer, sandbox_state: Sandb
     rows = warehouse_rows(workdir / "wh.duckdb",
                           "SELECT id, amount_text, amount, typeof(amount) FROM payment_links")
     assert {r[0]: r[1] for r in rows} == ids
-    for link_id, text, amount, kind in rows:
+    for link_id, _, amount, kind in rows:
         assert kind == "DECIMAL(38,18)"
         assert amount == Decimal(ids[link_id])
         assert isinstance(amount, Decimal)

@@ -40,8 +40,8 @@ def test_malformed_records_are_quarantined(sandbox: SandboxServer, sandbox_state
     db = workdir / "wh.duckdb"
     rows = warehouse_rows(db, "SELECT listed_status, reason, record FROM quarantine "
                               "ORDER BY id")
-    found = {(status, reason, json.loads(record)["amount"] if "amount" in json.loads(record)
-              else None) for status, reason, record in rows}
+    found = {(status, reason, json.loads(record).get("amount"))
+             for status, reason, record in rows}
     expected = {(status, reason, record.get("amount")) for record, status, reason in MALFORMED}
     assert found == expected
     assert warehouse_rows(db, "SELECT quarantined, verified FROM sync_runs") == [
