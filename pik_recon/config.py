@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pik_recon.errors import ConfigError
 
@@ -64,12 +67,49 @@ class SyncSettings:
     repair_rounds: int = 8
 
 
+ORDER_FIELDS = ("order_id", "amount", "currency", "status", "created_at", "link_id",
+                "payment_method")
+REQUIRED_ORDER_FIELDS = ORDER_FIELDS[:5]
+ORDER_STATUSES = ("awaiting_payment", "paid", "cancelled", "refunded")
+
+
+@dataclass(frozen=True)
+class OrdersSettings:
+    """How to read the shop's orders export (SPEC §5)."""
+
+    delimiter: str = "auto"
+    decimal_separator: str = "."
+    thousands_separator: str = ""
+    date_format: str = ""
+    timezone: str = "UTC"
+    line_items: bool = False
+    filter_column: str = ""
+    filter_values: tuple[str, ...] = ()
+    columns: tuple[tuple[str, str], ...] = tuple((f, f) for f in ORDER_FIELDS)
+    status_map: tuple[tuple[str, str], ...] = tuple((s, s) for s in ORDER_STATUSES)
+
+    def column(self, field_name: str) -> str | None:
+        return dict(self.columns).get(field_name)
+
+
+@dataclass(frozen=True)
+class MatchingSettings:
+    """How links are matched to orders and compared (SPEC §6)."""
+
+    description_regex: str = r"^Order #(\S+)$"
+    unpaid_after_days: int = 2
+    tolerance: tuple[tuple[str, str], ...] = ()
+    equivalent_currencies: tuple[tuple[str, ...], ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything a command needs, built once and passed in."""
 
     pik: PikSettings = field(default_factory=PikSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
+    orders: OrdersSettings = field(default_factory=OrdersSettings)
+    matching: MatchingSettings = field(default_factory=MatchingSettings)
     db_path: Path = Path(DEFAULT_DB)
     api_key: Secret | None = None
     source: str = "defaults"
@@ -84,7 +124,8 @@ class Config:
         return self.api_key
 
 
-_SECTIONS: dict[str, type] = {"pik": PikSettings, "sync": SyncSettings}
+_SECTIONS: dict[str, type] = {"pik": PikSettings, "sync": SyncSettings,
+                              "orders": OrdersSettings, "matching": MatchingSettings}
 _TOP_LEVEL = {"db"}
 
 
@@ -115,12 +156,100 @@ def _section(name: str, cls: type, raw: Mapping[str, Any]) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values = {}
     for key, value in raw.items():
+        if (name, key) in _CHECKED:
+            value = _CHECKED[(name, key)](value)
         if key not in fields:
             allowed = ", ".join(sorted(fields))
             raise ConfigError(f"config [{name}] has unknown key '{key}'; allowed: {allowed}")
-        values[key] = _coerce(name, key, value, {"bool": bool, "int": int, "float": float,
-                                                 "str": str}[fields[key].type])
+        kind = fields[key].type
+        values[key] = (_coerce(name, key, value, _SCALARS[kind]) if kind in _SCALARS
+                       else _COMPOUND[(name, key)](value))
     return cls(**values)
+
+
+_SCALARS = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def _string_list(where: str, value: Any, allow_empty: bool = True) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or (
+            not allow_empty and not value):
+        raise ConfigError(f"config {where} = {value!r}: expected a list of strings")
+    return tuple(value)
+
+
+def _columns(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise ConfigError("config [orders.columns] must be a table of field = \"Column name\"")
+    mapping = dict(OrdersSettings().columns)
+    for key, column in value.items():
+        if key not in ORDER_FIELDS:
+            raise ConfigError(f"config [orders.columns] has unknown field '{key}'; allowed: "
+                              f"{', '.join(ORDER_FIELDS)}")
+        if not isinstance(column, str):
+            raise ConfigError(f"config [orders.columns] {key} = {column!r}: expected a "
+                              "column name")
+        mapping[key] = column
+    return tuple((k, v) for k, v in mapping.items() if v)
+
+
+def _status_map(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise ConfigError("config [orders.status_map] must be a table of \"shop value\" = "
+                          "\"status\"")
+    for shop_value, status in value.items():
+        if status not in ORDER_STATUSES:
+            raise ConfigError(f"config [orders.status_map] \"{shop_value}\" = {status!r}: "
+                              f"expected one of {', '.join(ORDER_STATUSES)}")
+    return tuple(value.items())
+
+
+def _tolerance(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise ConfigError("config [matching.tolerance] must be a table of CURRENCY = \"0.01\"")
+    for currency, amount in value.items():
+        try:
+            ok = isinstance(amount, str) and Decimal(amount) >= 0
+        except InvalidOperation:
+            ok = False
+        if not ok:
+            raise ConfigError(f"config [matching.tolerance] {currency} = {amount!r}: expected "
+                              "a decimal string >= 0, e.g. \"0.01\"")
+    return tuple((c.upper(), a) for c, a in value.items())
+
+
+def _groups(value: Any) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(value, list):
+        raise ConfigError("config [matching] equivalent_currencies: expected a list of lists, "
+                          "e.g. [[\"USD\", \"USDT\"]]")
+    return tuple(tuple(c.upper() for c in _string_list(
+        "[matching] equivalent_currencies", group, allow_empty=False)) for group in value)
+
+
+def _one_char(name: str) -> Any:
+    def check(value: Any) -> str:
+        allowed = {"delimiter": ("auto", ",", ";", "\t", "|"),
+                   "decimal_separator": (".", ","),
+                   "thousands_separator": ("", ",", ".", " ", "'")}[name]
+        if value not in allowed:
+            raise ConfigError(f"config [orders] {name} = {value!r}: expected one of "
+                              f"{', '.join(repr(a) for a in allowed)}")
+        return value
+    return check
+
+
+_CHECKED: dict[tuple[str, str], Any] = {
+    ("orders", "delimiter"): _one_char("delimiter"),
+    ("orders", "decimal_separator"): _one_char("decimal_separator"),
+    ("orders", "thousands_separator"): _one_char("thousands_separator"),
+}
+
+_COMPOUND: dict[tuple[str, str], Any] = {
+    ("orders", "filter_values"): lambda v: _string_list("[orders] filter_values", v),
+    ("orders", "columns"): _columns,
+    ("orders", "status_map"): _status_map,
+    ("matching", "tolerance"): _tolerance,
+    ("matching", "equivalent_currencies"): _groups,
+}
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -174,7 +303,35 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
     return Config(
         pik=_section("pik", PikSettings, merged["pik"]),
         sync=_section("sync", SyncSettings, merged["sync"]),
+        orders=_orders(_section("orders", OrdersSettings, merged["orders"])),
+        matching=_matching(_section("matching", MatchingSettings, merged["matching"])),
         db_path=Path(db_value),
         api_key=Secret(key) if key else None,
         source=str(path) if path else "defaults",
     )
+
+
+def _orders(settings: OrdersSettings) -> OrdersSettings:
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"config [orders] timezone = {settings.timezone!r}: not a time zone; "
+                          "use a name such as \"UTC\" or \"Europe/Berlin\"") from None
+    if settings.thousands_separator and (
+            settings.thousands_separator == settings.decimal_separator):
+        raise ConfigError("config [orders] thousands_separator must differ from "
+                          "decimal_separator")
+    if settings.filter_values and not settings.filter_column:
+        raise ConfigError("config [orders] filter_values needs filter_column")
+    return settings
+
+
+def _matching(settings: MatchingSettings) -> MatchingSettings:
+    try:
+        pattern = re.compile(settings.description_regex)
+    except re.error as exc:
+        raise ConfigError(f"config [matching] description_regex: {exc}") from None
+    if pattern.groups < 1:
+        raise ConfigError("config [matching] description_regex needs one group capturing "
+                          "the order id, e.g. '^Order #(\\S+)$'")
+    return settings

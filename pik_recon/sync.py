@@ -27,6 +27,7 @@ from pik_recon.syncstore import MergeResult, SyncStore
 from pik_recon.warehouse import Warehouse
 
 log = get_logger("sync")
+BY_ID_LIMIT = 1000  # above this many, re-reading the active list costs fewer requests
 T = TypeVar("T")
 
 
@@ -239,18 +240,16 @@ class SyncEngine:
     async def settle(self) -> None:
         """Repair and verify until the warehouse's counts equal PIK's totals, or give up.
 
-        A status whose total moved during the concurrent sweep may have had links skipped
-        anywhere (pages answered out of order while the list shifted): it is swept again in
-        order. Then, each round: the first pages give PIK's totals, active links that may
-        have changed are re-read by id, and a status that still disagrees is caught up from
-        the top, or swept again in order when the top holds nothing new.
+        Each round: the first pages give PIK's totals; active links that may have changed
+        are re-read; a status that still disagrees is caught up from the top, or swept again
+        in order when the top holds nothing new or its gap outlives a catch-up (pages
+        answered out of order while the list shifted can skip links anywhere in it).
         """
         never_seen = await self.db(self.store.active_ids_seen_before, None)
         if never_seen:
             self.result.strategy.append(f"{len(never_seen)} active links not listed: by id")
         await self.refresh(never_seen)
-        if self.concurrency > 1 and self.drifted:
-            await _gather(self.sweep_in_order(s) for s in STATUSES if s in self.drifted)
+        gap_rounds: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for round_no in range(self.settings.repair_rounds + 1):
             firsts = await self.first_pages(STATUSES)
             for status, page in firsts.items():
@@ -270,9 +269,12 @@ class SyncEngine:
                 break
             # active last, and always: paging the others adds new active links at its top
             for status in [s for s in STATUSES if s in mismatched and s != "active"] + ["active"]:
+                gap_rounds[status] += status in mismatched
                 self.result.strategy.append(f"{status}: catch-up (round {round_no + 1})")
-                if not await self.catch_up(status):
-                    await self.sweep_in_order(status)  # the gap is not at the top
+                news = await self.catch_up(status)
+                # nothing new at the top, or a gap that outlived a catch-up: look everywhere
+                if not news or gap_rounds[status] == 2:
+                    await self.sweep_in_order(status)
         counts = self.result.counts
         gaps = ", ".join(f"{s} warehouse {counts[s]} vs PIK {self.result.totals[s]}"
                          for s in STATUSES if counts[s] != self.result.totals[s])
@@ -285,12 +287,19 @@ class SyncEngine:
         return [s for s in STATUSES if counts[s] != totals[s]]
 
     async def _refresh_stale(self) -> None:
-        """Active links observed before the last paging may have changed since: re-read them."""
+        """Active links observed before the last paging may have changed since: re-read them.
+
+        By id when they are few (single fetches move nothing); otherwise the active list is
+        read again in order and only the links it no longer shows are fetched by id.
+        """
         if not self._paged_since_refresh:
             return
         moment = datetime.now(UTC)
         self._paged_since_refresh = False
         stale = await self.db(self.store.active_ids_seen_before, moment)
+        if len(stale) > BY_ID_LIMIT:
+            await self.sweep_in_order("active")
+            stale = await self.db(self.store.active_ids_seen_before, moment)
         self.result.strategy.append(f"{len(stale)} active links re-read by id")
         await self.refresh(stale)
 

@@ -21,6 +21,7 @@ from pik_recon.errors import WarehouseBusyError, WarehouseError
 from pik_recon.logs import get_logger
 
 log = get_logger("warehouse")
+MEMORY_LIMIT = "256MB"  # DuckDB spills past this; keeps a million-link sync near 300 MB RSS
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
@@ -85,6 +86,7 @@ class Warehouse:
                     announced = True
                 time.sleep(0.5)
         con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         warehouse = cls(con, path)
         if not read_only:
             warehouse.migrate()
@@ -165,7 +167,8 @@ class Warehouse:
             try:
                 yield
             finally:
-                self.con.unregister(name)
+                with contextlib.suppress(duckdb.Error):
+                    self.con.unregister(name)
 
         return _staged()
 

@@ -10,6 +10,7 @@ import click
 from pik_recon import __version__
 from pik_recon.cli.common import AppContext
 from pik_recon.cli.demo import demo
+from pik_recon.cli.recon import orders, reconcile_command
 from pik_recon.cli.sandbox import sandbox
 from pik_recon.cli.sync import status, sync
 from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, PikReconError
@@ -41,6 +42,8 @@ def cli(ctx: click.Context, config_path: str | None, db: str | None, verbose: bo
 cli.add_command(sync)
 cli.add_command(status)
 cli.add_command(sandbox)
+cli.add_command(orders)
+cli.add_command(reconcile_command)
 cli.add_command(demo)
 
 

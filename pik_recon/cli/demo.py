@@ -8,7 +8,6 @@ import click
 
 from pik_recon.cli.common import AppContext, console
 from pik_recon.cli.sync import print_sync_summary
-from pik_recon.demo import run_demo
 
 
 @click.command()
@@ -22,6 +21,8 @@ def demo(app: AppContext, out: Path) -> None:
     Example:
       pik-recon demo
     """
+    from pik_recon.demo import run_demo  # the sandbox's server is only needed here
+
     app.config()
     result = run_demo(out)
     print_sync_summary(result.sync)

@@ -9,8 +9,6 @@ from pathlib import Path
 import click
 
 from pik_recon.cli.common import AppContext, console
-from pik_recon.sandbox.seed import sample_links_path, seed_from_file
-from pik_recon.sandbox.server import SandboxServer, check_loopback
 from pik_recon.sandbox.state import FAULT_KINDS, ORDERINGS, Faults, SandboxState, generate_links
 
 
@@ -49,6 +47,9 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
       pik-recon sandbox serve --generate 20000 --fault-rate 0.1 --drift 50
       PIK_BASE_URL=http://127.0.0.1:8765/v1 PIK_API_KEY=sk_sandbox_demo pik-recon sync
     """
+    from pik_recon.sandbox.seed import sample_links_path, seed_from_file
+    from pik_recon.sandbox.server import SandboxServer, check_loopback
+
     try:
         check_loopback(host)
     except ValueError as exc:

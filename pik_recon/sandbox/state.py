@@ -307,7 +307,8 @@ def generate_links(state: SandboxState, count: int, *, days: int = 180) -> None:
         age = timedelta(seconds=rng.uniform(0, days * 86_400))
         created = now - age
         long_lived = rng.random() < 0.03
-        if age < timedelta(days=3) or (long_lived and rng.random() < 0.5):
+        # young links are mostly still active; none expires within the next hour
+        if age < timedelta(days=3, hours=-1) or (long_lived and rng.random() < 0.5):
             status = rng.choices(STATUSES, weights=(70, 25, 0, 5))[0]
         else:
             status = rng.choices(STATUSES, weights=(1, 76, 18, 5))[0]

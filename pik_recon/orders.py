@@ -1,0 +1,250 @@
+"""`pik-recon orders load`: read a shop's orders export into the warehouse, exactly.
+
+The CSV is read as text only (pandas' C parser, every cell a string, nothing inferred); the
+typing — amounts text → DECIMAL, shop times in their zone → UTC — is SQL in
+sql/queries/orders_normalize.sql. A file the fast parser refuses is read again with Python's
+csv module, which names the line of every row it cannot use.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pik_recon.config import REQUIRED_ORDER_FIELDS, OrdersSettings
+from pik_recon.errors import InputError
+from pik_recon.logs import get_logger
+from pik_recon.warehouse import Warehouse, query
+
+log = get_logger("orders")
+csv.field_size_limit(1 << 30)
+RAW_FIELDS = ("order_id", "amount", "currency", "status", "created_at", "link_id",
+              "payment_method", "filter_value")
+
+
+@dataclass(frozen=True)
+class Reject:
+    line: int
+    column: str | None
+    value: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    import_id: int | None
+    file: str
+    rows_read: int
+    loaded: int
+    filtered: int
+    rejected: int
+    rejects: list[Reject]
+    already_loaded: bool = False
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _delimiter(path: Path, settings: OrdersSettings) -> str:
+    if settings.delimiter != "auto":
+        return "\t" if settings.delimiter == "\\t" else settings.delimiter
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+        sample = fh.read(64 * 1024)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _number_pattern(settings: OrdersSettings) -> tuple[str, str]:
+    dec = re.escape(settings.decimal_separator)
+    if settings.thousands_separator:
+        sep = re.escape(settings.thousands_separator)
+        example = f"1{settings.thousands_separator}234{settings.decimal_separator}50"
+        return rf"(\d{{1,3}}({sep}\d{{3}})+|\d+)({dec}\d+)?", example
+    return rf"\d+({dec}\d+)?", f"1234{settings.decimal_separator}50"
+
+
+def _time_example(settings: OrdersSettings) -> str:
+    if settings.date_format:
+        return datetime(2026, 11, 24, 8, 30).strftime(settings.date_format)
+    return "2026-11-24T08:30:00+01:00"
+
+
+class _Raw:
+    """The export as strings: header, cells per field, source lines, structural rejects."""
+
+    def __init__(self, header: list[str], frame: pd.DataFrame, rejects: list[Reject]) -> None:
+        self.header = header
+        self.frame = frame
+        self.rejects = rejects
+
+
+def _read_fast(path: Path, delimiter: str) -> pd.DataFrame:
+    return pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
+                       encoding="utf-8-sig", engine="c", quotechar='"', doublequote=True,
+                       skipinitialspace=False, on_bad_lines="error")
+
+
+def _lines_exact(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], list[int],
+                                                      list[Reject]]:
+    """Python's csv module: slow, exact about lines, never gives up on a row silently."""
+    rows, lines, rejects = [], [], []
+    with path.open(encoding="utf-8-sig", errors="strict", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return [], [], [], []
+        start = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                rejects.append(Reject(start, None, None, f"not readable as CSV: {exc}"))
+                break
+            if len(row) != len(header) and any(cell.strip() for cell in row):
+                rejects.append(Reject(start, None, None, f"has {len(row)} cells, the header "
+                                                         f"has {len(header)}"))
+            elif any(cell.strip() for cell in row):
+                rows.append(row)
+                lines.append(start)
+            start = reader.line_num + 1
+    return header, rows, lines, rejects
+
+
+def read_export(path: Path, settings: OrdersSettings) -> _Raw:
+    """Read the file as text cells, with each row's first line number."""
+    delimiter = _delimiter(path, settings)
+    try:
+        frame = _read_fast(path, delimiter)
+        header = [str(c) for c in frame.columns]
+        text = path.read_bytes()
+        if text.count(b"\n") - text.endswith(b"\n") != len(frame) or b'"' in text:
+            _, _, lines, _ = _lines_exact(path, delimiter)
+            if len(lines) != len(frame):
+                raise ValueError("row count differs between parsers")
+            frame.insert(0, "__line", lines)
+        else:
+            frame.insert(0, "__line", range(2, len(frame) + 2))
+        return _Raw(header, frame, [])
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                         "export the orders as UTF-8") from None
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        header, rows, lines, rejects = _lines_exact(path, delimiter)
+        frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(
+            columns=header, dtype=object)
+        frame.insert(0, "__line", lines)
+        return _Raw(header, frame, rejects)
+
+
+def _stage(raw: _Raw, settings: OrdersSettings, path: Path) -> pd.DataFrame:
+    columns = dict(settings.columns)
+    missing = [f"{field} (column '{columns.get(field, field)}')"
+               for field in REQUIRED_ORDER_FIELDS if columns.get(field) not in raw.header]
+    if settings.filter_column and settings.filter_column not in raw.header:
+        missing.append(f"filter (column '{settings.filter_column}')")
+    if missing:
+        found = ", ".join(f"'{h}'" for h in raw.header) or "none"
+        raise InputError(f"{path}: the orders mapping names columns the file does not have: "
+                         f"{'; '.join(missing)}. Columns found: {found}. Set them under "
+                         "[orders.columns] in pik-recon.toml.")
+    staged = pd.DataFrame({"rec": range(len(raw.frame)), "line": raw.frame["__line"]})
+    sources = {**columns, "filter_value": settings.filter_column}
+    for field in RAW_FIELDS:
+        source = sources.get(field)
+        staged[field] = (raw.frame[source].astype(object) if source in raw.header
+                         else pd.Series([None] * len(raw.frame), dtype=object))
+    return staged
+
+
+def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
+                now: datetime | None = None) -> LoadResult:
+    """Import one export in one transaction; the same file twice is a no-op."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    digest = _sha256(path)
+    seen = warehouse.fetchone("SELECT id FROM order_imports WHERE file_sha256 = ?", [digest])
+    if seen is not None:
+        return LoadResult(int(seen[0]), str(path), 0, 0, 0, 0, [], already_loaded=True)
+    raw = read_export(path, settings)
+    staged = _stage(raw, settings, path)
+    pattern, number_example = _number_pattern(settings)
+    status_map = pd.DataFrame([(k.strip().lower(), v) for k, v in settings.status_map],
+                              columns=["shop_value", "status"], dtype=object)
+    params: dict[str, Any] = {
+        "number_pattern": pattern, "thousands": settings.thousands_separator or "\x00",
+        "decimal": settings.decimal_separator, "use_date_format": bool(settings.date_format),
+        "date_format": settings.date_format or "%Y-%m-%d",
+        "timezone": settings.timezone, "line_items": settings.line_items,
+        "filter_values": [v.strip().lower() for v in settings.filter_values],
+        "number_example": number_example, "time_example": _time_example(settings),
+        "status_values": ", ".join(repr(k) for k, _ in settings.status_map)}
+    exported_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    filtered = _filtered(staged, settings)
+    with warehouse.transaction():
+        with warehouse.staged("orders_raw", staged), warehouse.staged("status_map", status_map):
+            warehouse.execute(query("orders_normalize"), params)
+        if not settings.line_items:
+            warehouse.execute(query("orders_duplicates"))
+        import_id = warehouse.next_id("order_imports_seq")
+        rejects = raw.rejects + _value_rejects(warehouse, settings)
+        warehouse.execute(query("orders_merge"), {"import_id": import_id,
+                                                  "exported_at": exported_at})
+        loaded = warehouse.fetchone("SELECT count(*) FROM orders_parsed WHERE bad_field IS NULL")
+        result = LoadResult(import_id, str(path), len(staged) + len(raw.rejects),
+                            int(loaded[0]) if loaded else 0, filtered, len(rejects), rejects)
+        _record_import(warehouse, result, digest, exported_at, now or datetime.now(UTC))
+        warehouse.execute("DROP TABLE orders_parsed")
+    return result
+
+
+def _filtered(staged: pd.DataFrame, settings: OrdersSettings) -> int:
+    if not settings.filter_values:
+        return 0
+    wanted = {v.strip().lower() for v in settings.filter_values}
+    values = staged["filter_value"].fillna("").astype(str).str.strip().str.lower()
+    return int((~values.isin(wanted)).sum())
+
+
+def _value_rejects(warehouse: Warehouse, settings: OrdersSettings) -> list[Reject]:
+    columns = dict(settings.columns)
+    rows = warehouse.fetchall(
+        "SELECT line, bad_field, CASE bad_field WHEN 'order_id' THEN order_id "
+        "WHEN 'amount' THEN amount_text WHEN 'currency' THEN currency_text "
+        "WHEN 'status' THEN shop_status ELSE created_text END, reason "
+        "FROM orders_parsed WHERE bad_field IS NOT NULL ORDER BY line")
+    return [Reject(int(line), columns.get(field, field), value, reason)
+            for line, field, value, reason in rows]
+
+
+def _record_import(warehouse: Warehouse, result: LoadResult, digest: str,
+                   exported_at: datetime, loaded_at: datetime) -> None:
+    warehouse.execute(
+        "INSERT INTO order_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [result.import_id, result.file, digest, exported_at, loaded_at, result.rows_read,
+         result.loaded, result.filtered, result.rejected])
+    if result.rejects:
+        frame = pd.DataFrame([(result.import_id, result.file, r.line, r.column, r.value,
+                               r.reason) for r in result.rejects],
+                             columns=["import_id", "file", "line", "column_name", "value",
+                                      "reason"], dtype=object)
+        with warehouse.staged("rejects_batch", frame):
+            warehouse.execute("INSERT INTO order_rejects SELECT CAST(import_id AS BIGINT), "
+                              "file, CAST(line AS INTEGER), column_name, value, reason "
+                              "FROM rejects_batch")

@@ -1,0 +1,93 @@
+"""`pik-recon reconcile`: match links to orders and store the findings as a new run.
+
+The matching and the categories are SQL (sql/queries/reconcile_*.sql); this module stages the
+configuration as small tables and records the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pandas as pd
+
+from pik_recon.config import MatchingSettings
+from pik_recon.warehouse import Warehouse, query
+
+CATEGORIES = (
+    ("currency_mismatch", "critical"), ("amount_mismatch", "critical"),
+    ("duplicate_payment", "critical"), ("paid_but_cancelled", "critical"),
+    ("paid_without_payment", "critical"), ("paid_order_not_updated", "warning"),
+    ("expired_unpaid", "warning"), ("missing_link", "warning"), ("unpaid", "info"),
+    ("orphan_paid_link", "critical"), ("orphan_link", "info"),
+)
+SEVERITIES = ("critical", "warning", "info")
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    run_id: int
+    as_of: datetime
+    orders: int
+    links: int
+    by_category: dict[str, int]
+    by_severity: dict[str, int]
+
+    @property
+    def findings(self) -> int:
+        return sum(self.by_category.values())
+
+
+def _currency_groups(settings: MatchingSettings) -> pd.DataFrame:
+    rows = []
+    for group in settings.equivalent_currencies:
+        name = "=".join(sorted(group))
+        rows += [(currency, name) for currency in group]
+    return pd.DataFrame(rows, columns=["currency", "grp"], dtype=object)
+
+
+def _tolerances(settings: MatchingSettings) -> pd.DataFrame:
+    return pd.DataFrame([(c, str(Decimal(t))) for c, t in settings.tolerance],
+                        columns=["currency", "tolerance_text"], dtype=object)
+
+
+def reconcile(warehouse: Warehouse, settings: MatchingSettings,
+              as_of: datetime | None = None) -> ReconcileResult:
+    """Match every order in the warehouse with its links; one transaction, one new run."""
+    as_of = as_of or datetime.now(UTC)
+    with warehouse.transaction():
+        run_id = warehouse.next_id("reconcile_runs_seq")
+        last_sync = warehouse.fetchone("SELECT max(id) FROM sync_runs WHERE state = 'finished'")
+        warehouse.execute("INSERT INTO reconcile_runs (id, started_at, as_of, state, "
+                          "sync_run_id) VALUES (?, ?, ?, 'running', ?)",
+                          [run_id, datetime.now(UTC), as_of, last_sync[0] if last_sync else None])
+        warehouse.execute(query("reconcile_matches"),
+                          {"description_regex": settings.description_regex})
+        with warehouse.staged("currency_groups", _currency_groups(settings)), \
+                warehouse.staged("tolerance_text", _tolerances(settings)):
+            warehouse.execute("CREATE OR REPLACE TEMP TABLE tolerances AS SELECT currency, "
+                              "CAST(tolerance_text AS DECIMAL(38, 18)) AS tolerance "
+                              "FROM tolerance_text")
+            warehouse.execute(query("reconcile_findings"),
+                              {"run_id": run_id, "as_of": as_of,
+                               "unpaid_after_days": settings.unpaid_after_days})
+        by_category = dict(warehouse.fetchall(
+            "SELECT category, count(*) FROM findings WHERE run_id = ? GROUP BY category",
+            [run_id]))
+        by_severity = dict(warehouse.fetchall(
+            "SELECT severity, count(*) FROM findings WHERE run_id = ? GROUP BY severity",
+            [run_id]))
+        counted = warehouse.fetchone("SELECT (SELECT count(*) FROM orders), "
+                                     "(SELECT count(*) FROM payment_links)")
+        assert counted is not None
+        warehouse.execute(
+            "UPDATE reconcile_runs SET finished_at = ?, state = 'finished', orders = ?, "
+            "links = ?, findings = ?, critical = ?, warning = ?, info = ? WHERE id = ?",
+            [datetime.now(UTC), counted[0], counted[1], sum(by_category.values()),
+             *(by_severity.get(s, 0) for s in SEVERITIES), run_id])
+        warehouse.execute("DROP TABLE link_matches")
+        warehouse.execute("DROP TABLE tolerances")
+    return ReconcileResult(run_id, as_of, int(counted[0]), int(counted[1]),
+                           {k: int(v) for k, v in by_category.items()},
+                           {k: int(v) for k, v in by_severity.items()})

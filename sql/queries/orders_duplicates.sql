@@ -1,0 +1,13 @@
+-- Outside line-item mode an order id may appear once: every row of a repeated id is rejected.
+UPDATE orders_parsed AS p
+SET bad_field = 'order_id',
+    reason = 'the order id is on more than one row (lines ' || d.lines
+             || '); only a line-item export (line_items = true) may repeat it'
+FROM (
+    SELECT order_id, string_agg(CAST(line AS VARCHAR), ', ' ORDER BY line) AS lines
+    FROM orders_parsed
+    WHERE bad_field IS NULL
+    GROUP BY order_id
+    HAVING count(*) > 1
+) AS d
+WHERE p.order_id = d.order_id AND p.bad_field IS NULL;

@@ -1,0 +1,75 @@
+-- Read the staged export (orders_raw: one text column per mapped field, rec, line) into
+-- typed orders, with the first reason a row cannot be used. Amounts go text -> DECIMAL.
+-- Parameters: $number_pattern, $thousands, $decimal, $use_date_format, $date_format,
+-- $timezone,
+-- $filter_values (empty list: keep all), $line_items, $number_example, $time_example, $status_values.
+CREATE OR REPLACE TEMP TABLE orders_parsed AS
+WITH kept AS (
+    SELECT r.*
+    FROM orders_raw AS r
+    WHERE len($filter_values) = 0
+       OR list_contains($filter_values, lower(trim(coalesce(r.filter_value, ''))))
+),
+firsts AS (
+    -- line-item exports carry the order's totals on its first row only
+    SELECT *
+    FROM kept
+    QUALIFY NOT $line_items OR rec = min(rec) OVER (PARTITION BY trim(order_id))
+),
+cells AS (
+    SELECT
+        f.*,
+        trim(f.order_id) AS oid,
+        regexp_replace(trim(coalesce(f.amount, '')),
+                       '^([A-Za-z]{3,5}|[$€£¥₮₿Ξ])\s*|\s*([A-Za-z]{3,5}|[$€£¥₮₿Ξ])$', '', 'g')
+            AS number_text,
+        f.currency AS f_currency,
+        upper(trim(coalesce(f.currency, ''))) AS cur,
+        m.status AS mapped_status,
+        trim(coalesce(f.created_at, '')) AS time_text
+    FROM firsts AS f
+    LEFT JOIN status_map AS m ON m.shop_value = lower(trim(coalesce(f.status, '')))
+),
+numbers AS (
+    SELECT
+        *,
+        regexp_full_match(number_text, $number_pattern) AS number_ok,
+        replace(replace(number_text, $thousands, ''), $decimal, '.') AS plain_number
+    FROM cells
+),
+typed AS (
+    SELECT
+        *,
+        CASE WHEN number_ok THEN TRY_CAST(plain_number AS DECIMAL(38, 18)) END AS amount_value,
+        CASE
+            WHEN $use_date_format THEN
+                try_strptime(time_text, $date_format) AT TIME ZONE $timezone
+            WHEN regexp_matches(time_text, '(Z|[+-]\d{2}(:?\d{2})?)$') THEN
+                TRY_CAST(time_text AS TIMESTAMPTZ)
+            ELSE TRY_CAST(time_text AS TIMESTAMP) AT TIME ZONE $timezone
+        END AS created_value
+    FROM numbers
+)
+SELECT
+    rec, line, oid AS order_id, amount AS amount_text, amount_value, cur AS currency,
+    f_currency AS currency_text, mapped_status, status AS shop_status, created_value,
+    time_text AS created_text, nullif(trim(link_id), '') AS link_id,
+    nullif(trim(payment_method), '') AS payment_method,
+    CASE
+        WHEN oid IS NULL OR oid = '' THEN 'order_id'
+        WHEN NOT number_ok OR amount_value IS NULL THEN 'amount'
+        WHEN cur = '' OR NOT regexp_full_match(cur, '[A-Z0-9]{2,10}') THEN 'currency'
+        WHEN mapped_status IS NULL THEN 'status'
+        WHEN created_value IS NULL THEN 'created_at'
+    END AS bad_field,
+    CASE
+        WHEN oid IS NULL OR oid = '' THEN 'the order id is empty'
+        WHEN coalesce(amount, '') = '' THEN 'the amount is empty'
+        WHEN NOT number_ok THEN 'the amount is not a number like ' || $number_example
+        WHEN amount_value IS NULL THEN 'the amount has more than 18 decimals or 20 digits'
+        WHEN cur = '' THEN 'the currency is empty'
+        WHEN NOT regexp_full_match(cur, '[A-Z0-9]{2,10}') THEN 'the currency is not a code'
+        WHEN mapped_status IS NULL THEN 'the status is not one of ' || $status_values
+        WHEN created_value IS NULL THEN 'the time is not like ' || $time_example
+    END AS reason
+FROM typed;
