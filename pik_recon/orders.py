@@ -196,7 +196,6 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
         "number_example": number_example, "time_example": _time_example(settings),
         "status_values": ", ".join(repr(k) for k, _ in settings.status_map)}
     exported_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    filtered = _filtered(staged, settings)
     with warehouse.transaction():
         with warehouse.staged("orders_raw", staged), warehouse.staged("status_map", status_map):
             warehouse.execute(query("orders_normalize"), params)
@@ -206,20 +205,15 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
         rejects = raw.rejects + _value_rejects(warehouse, settings)
         warehouse.execute(query("orders_merge"), {"import_id": import_id,
                                                   "exported_at": exported_at})
-        loaded = warehouse.fetchone("SELECT count(*) FROM orders_parsed WHERE bad_field IS NULL")
+        counted = warehouse.fetchone(
+            "SELECT count(*) FILTER (WHERE bad_field IS NULL AND NOT filtered_out), "
+            "count(*) FILTER (WHERE filtered_out) FROM orders_parsed")
+        assert counted is not None
         result = LoadResult(import_id, str(path), len(staged) + len(raw.rejects),
-                            int(loaded[0]) if loaded else 0, filtered, len(rejects), rejects)
+                            int(counted[0]), int(counted[1]), len(rejects), rejects)
         _record_import(warehouse, result, digest, exported_at, now or datetime.now(UTC))
         warehouse.execute("DROP TABLE orders_parsed")
     return result
-
-
-def _filtered(staged: pd.DataFrame, settings: OrdersSettings) -> int:
-    if not settings.filter_values:
-        return 0
-    wanted = {v.strip().lower() for v in settings.filter_values}
-    values = staged["filter_value"].fillna("").astype(str).str.strip().str.lower()
-    return int((~values.isin(wanted)).sum())
 
 
 def _value_rejects(warehouse: Warehouse, settings: OrdersSettings) -> list[Reject]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pik_recon.cli.common import AppContext, console
+from pik_recon.cli.recon import print_load, print_reconcile
 from pik_recon.cli.sync import print_sync_summary
 
 
@@ -26,4 +27,6 @@ def demo(app: AppContext, out: Path) -> None:
     app.config()
     result = run_demo(out)
     print_sync_summary(result.sync)
+    print_load(result.orders)
+    print_reconcile(result.reconcile)
     console.print(f"warehouse: {result.warehouse}")

@@ -81,3 +81,38 @@ async def _wait_for_signal() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+@sandbox.command()
+@click.option("--orders", "count", type=click.IntRange(1), required=True,
+              help="How many cases (orders and orphan links) to plant.")
+@click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write into.")
+@click.option("--shape", type=click.Choice(["plain", "line-items", "decimal-comma"]),
+              default="plain", show_default=True, help="How the orders CSV is written.")
+@click.option("--as-of", "as_of", default="2026-11-20T12:00:00+00:00", show_default=True,
+              help="The reconciliation time the ages are planted for.")
+def generate(count: int, seed: int, out: Path, shape: str, as_of: str) -> None:
+    """Write a matched data set with every finding category planted at known counts.
+
+    Files: links.jsonl (a sandbox seed), orders.csv, expected_findings.csv, pik-recon.toml
+    (the orders mapping for the shape) and dataset.json.
+
+    \b
+    Example:
+      pik-recon sandbox generate --orders 10000 --seed 1 --out data/ --shape line-items
+    """
+    from datetime import datetime
+
+    from pik_recon.sandbox.generate import generate_dataset, write_dataset
+
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise click.BadParameter(f"{as_of!r} is not an ISO 8601 time",
+                                 param_hint="--as-of") from None
+    data = generate_dataset(count, seed, moment, card_orders=shape != "plain")
+    write_dataset(data, shape, out)
+    console.print(f"{out}: {len(data.orders)} orders, {len(data.links)} links, "
+                  f"{len(data.expected)} expected findings ({shape}).")

@@ -6,7 +6,7 @@ SET bad_field = 'order_id',
 FROM (
     SELECT order_id, string_agg(CAST(line AS VARCHAR), ', ' ORDER BY line) AS lines
     FROM orders_parsed
-    WHERE bad_field IS NULL
+    WHERE bad_field IS NULL AND NOT filtered_out
     GROUP BY order_id
     HAVING count(*) > 1
 ) AS d

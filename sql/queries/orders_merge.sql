@@ -6,7 +6,7 @@ INSERT INTO orders AS o
 SELECT order_id, amount_value, amount_text, currency, mapped_status, shop_status,
        created_value, link_id, payment_method, $import_id, $exported_at, line
 FROM orders_parsed
-WHERE bad_field IS NULL
+WHERE bad_field IS NULL AND NOT filtered_out
 ON CONFLICT (order_id) DO UPDATE SET
     amount = excluded.amount,
     amount_text = excluded.amount_text,

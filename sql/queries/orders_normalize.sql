@@ -4,17 +4,19 @@
 -- $timezone,
 -- $filter_values (empty list: keep all), $line_items, $number_example, $time_example, $status_values.
 CREATE OR REPLACE TEMP TABLE orders_parsed AS
-WITH kept AS (
-    SELECT r.*
-    FROM orders_raw AS r
-    WHERE len($filter_values) = 0
-       OR list_contains($filter_values, lower(trim(coalesce(r.filter_value, ''))))
-),
-firsts AS (
+WITH firsts AS (
     -- line-item exports carry the order's totals on its first row only
     SELECT *
-    FROM kept
+    FROM orders_raw
     QUALIFY NOT $line_items OR rec = min(rec) OVER (PARTITION BY trim(order_id))
+),
+kept AS (
+    SELECT
+        *,
+        len($filter_values) > 0
+            AND NOT list_contains($filter_values, lower(trim(coalesce(filter_value, ''))))
+            AS filtered_out
+    FROM firsts
 ),
 cells AS (
     SELECT
@@ -27,7 +29,7 @@ cells AS (
         upper(trim(coalesce(f.currency, ''))) AS cur,
         m.status AS mapped_status,
         trim(coalesce(f.created_at, '')) AS time_text
-    FROM firsts AS f
+    FROM kept AS f
     LEFT JOIN status_map AS m ON m.shop_value = lower(trim(coalesce(f.status, '')))
 ),
 numbers AS (
@@ -51,11 +53,12 @@ typed AS (
     FROM numbers
 )
 SELECT
-    rec, line, oid AS order_id, amount AS amount_text, amount_value, cur AS currency,
+    rec, line, filtered_out, oid AS order_id, amount AS amount_text, amount_value, cur AS currency,
     f_currency AS currency_text, mapped_status, status AS shop_status, created_value,
     time_text AS created_text, nullif(trim(link_id), '') AS link_id,
     nullif(trim(payment_method), '') AS payment_method,
     CASE
+        WHEN filtered_out THEN NULL
         WHEN oid IS NULL OR oid = '' THEN 'order_id'
         WHEN NOT number_ok OR amount_value IS NULL THEN 'amount'
         WHEN cur = '' OR NOT regexp_full_match(cur, '[A-Z0-9]{2,10}') THEN 'currency'
@@ -63,6 +66,7 @@ SELECT
         WHEN created_value IS NULL THEN 'created_at'
     END AS bad_field,
     CASE
+        WHEN filtered_out THEN NULL
         WHEN oid IS NULL OR oid = '' THEN 'the order id is empty'
         WHEN coalesce(amount, '') = '' THEN 'the amount is empty'
         WHEN NOT number_ok THEN 'the amount is not a number like ' || $number_example

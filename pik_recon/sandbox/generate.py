@@ -1,0 +1,308 @@
+"""`pik-recon sandbox generate`: links, orders and the findings they must produce.
+
+Every order is planted as one case — a finding category or a clean case — so the expected
+findings are known by construction, not computed the way pik-recon computes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pik_recon.money import currency_decimals
+from pik_recon.sandbox.state import URL_BASE, iso, random_amount
+
+SHAPES = ("plain", "line-items", "decimal-comma")
+DEFAULT_AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
+
+# case -> weight; the clean cases produce no finding
+CASES = {
+    "currency_mismatch": 3, "amount_mismatch": 4, "duplicate_payment": 3,
+    "paid_but_cancelled": 3, "paid_without_payment": 3, "paid_order_not_updated": 4,
+    "expired_unpaid": 5, "missing_link": 4, "unpaid": 5, "orphan_paid_link": 2,
+    "orphan_link": 3, "clean_paid": 40, "clean_unpaid_within_terms": 8, "clean_cancelled": 5,
+}
+STATUS_WORDS = {
+    "plain": {"awaiting_payment": "awaiting_payment", "paid": "paid", "cancelled": "cancelled",
+              "refunded": "refunded"},
+    "line-items": {"awaiting_payment": "Pending payment", "paid": "Completed",
+                   "cancelled": "Cancelled", "refunded": "Refunded"},
+    "decimal-comma": {"awaiting_payment": "offen", "paid": "bezahlt", "cancelled": "storniert",
+                      "refunded": "erstattet"},
+}
+CONFIGS = {
+    "plain": "",
+    "line-items": """[orders]
+delimiter = ";"
+thousands_separator = ","
+date_format = "%Y-%m-%d %H:%M:%S"
+timezone = "Europe/Berlin"
+line_items = true
+filter_column = "Payment Method"
+filter_values = ["PIK Crypto"]
+
+[orders.columns]
+order_id = "Order Number"
+amount = "Order Total"
+currency = "Currency"
+status = "Order Status"
+created_at = "Order Date"
+link_id = "PIK Link"
+payment_method = "Payment Method"
+
+[orders.status_map]
+"Pending payment" = "awaiting_payment"
+"Completed" = "paid"
+"Cancelled" = "cancelled"
+"Refunded" = "refunded"
+""",
+    "decimal-comma": """[orders]
+delimiter = "\\t"
+decimal_separator = ","
+thousands_separator = "."
+date_format = "%d.%m.%Y %H:%M"
+timezone = "Europe/Berlin"
+filter_column = "Zahlungsart"
+filter_values = ["Krypto (PIK)"]
+
+[orders.columns]
+order_id = "Bestellnummer"
+amount = "Betrag"
+currency = "Währung"
+status = "Status"
+created_at = "Datum"
+link_id = "Link"
+payment_method = "Zahlungsart"
+
+[orders.status_map]
+"offen" = "awaiting_payment"
+"bezahlt" = "paid"
+"storniert" = "cancelled"
+"erstattet" = "refunded"
+""",
+}
+
+
+@dataclass
+class Order:
+    order_id: str
+    amount: str
+    currency: str
+    status: str
+    created_at: datetime
+    link_id: str = ""
+    crypto: bool = True
+
+
+@dataclass
+class Dataset:
+    as_of: datetime
+    links: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    expected: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class _Planter:
+    def __init__(self, seed: int, as_of: datetime) -> None:
+        self.rng = random.Random(seed)
+        self.data = Dataset(as_of=as_of)
+        self.seed = seed
+
+    def link_id(self) -> str:
+        return "pl_" + "".join(self.rng.choice("0123456789abcdefghijklmnopqrstuvwxyz")
+                               for _ in range(20))
+
+    def link(self, order: Order | None, status: str, *, amount: str | None = None,
+             currency: str | None = None, by_column: bool = False,
+             description: str | None = None) -> str:
+        link_id = self.link_id()
+        created = (order.created_at if order else self.data.as_of - timedelta(
+            days=self.rng.uniform(0, 40))) + timedelta(minutes=self.rng.uniform(1, 30))
+        if description is None:
+            description = f"Order #{order.order_id}" if order and not by_column else (
+                self.rng.choice(["Payment for your order", "Invoice", "Top-up", None]))
+        record: dict[str, Any] = {
+            "id": link_id, "url": URL_BASE + link_id,
+            "amount": amount if amount is not None else (order.amount if order else "1.00"),
+            "currency": currency or (order.currency if order else "USDT"),
+            "description": description, "status": status, "created_at": iso(created)}
+        if status == "paid":
+            record["paid_at"] = iso(min(created + timedelta(hours=self.rng.uniform(0.1, 30)),
+                                        self.data.as_of))
+        self.data.links.append(record)
+        if order is not None and by_column:
+            order.link_id = link_id
+        return link_id
+
+    def order(self, index: int, status: str, *, max_age_days: float = 60,
+              min_age_days: float = 0) -> Order:
+        amount, currency = random_amount(self.rng)
+        age = timedelta(days=self.rng.uniform(min_age_days, max_age_days))
+        created = (self.data.as_of - age).replace(second=0, microsecond=0)
+        order = Order(f"SO-{self.seed}-{index:07d}", amount, currency, status, created)
+        self.data.orders.append(order)
+        return order
+
+    def expect(self, category: str, order: Order | None, links: list[str]) -> None:
+        self.data.expected.append((category, order.order_id if order else "",
+                                   ";".join(sorted(links))))
+
+    def other_currency(self, currency: str) -> str:
+        return self.rng.choice([c for c in ("USDT", "BTC", "ETH", "LTC") if c != currency])
+
+    def off_by(self, amount: str, currency: str) -> str:
+        unit = Decimal(1).scaleb(-min(currency_decimals(currency), 18))
+        delta = unit if self.rng.random() < 0.5 else unit * self.rng.randrange(2, 10_000)
+        value = Decimal(amount)
+        changed = value - delta if value > delta and self.rng.random() < 0.5 else value + delta
+        return format(changed, "f")
+
+    def plant(self, index: int, case: str) -> None:
+        rng = self.rng
+        column = rng.random() < 0.4
+        if case in ("orphan_paid_link", "orphan_link"):
+            status = "paid" if case == "orphan_paid_link" else rng.choice(
+                ["active", "expired", "deactivated"])
+            description = rng.choice([f"Invoice INV-{rng.randrange(10**6):06d}", None,
+                                      f"Order #X-{index}", "Donation"])
+            self.expect(case, None, [self.link(None, status, description=description,
+                                               amount=random_amount(rng)[0])])
+            return
+        if case == "currency_mismatch":
+            order = self.order(index, rng.choice(["paid", "awaiting_payment"]))
+            links = [self.link(order, "paid", currency=self.other_currency(order.currency),
+                               by_column=column)]
+        elif case == "amount_mismatch":
+            order = self.order(index, rng.choice(["paid", "awaiting_payment"]))
+            links = [self.link(order, "paid", amount=self.off_by(order.amount, order.currency),
+                               by_column=column)]
+        elif case == "duplicate_payment":
+            order = self.order(index, "paid")
+            links = [self.link(order, "paid", by_column=column), self.link(order, "paid")]
+        elif case == "paid_but_cancelled":
+            order = self.order(index, rng.choice(["cancelled", "refunded"]))
+            links = [self.link(order, "paid", by_column=column)]
+        elif case == "paid_without_payment":
+            order = self.order(index, "paid")
+            links = [self.link(order, s, by_column=column and i == 0)
+                     for i, s in enumerate(rng.sample(["active", "expired"], rng.randrange(3)))]
+        elif case == "paid_order_not_updated":
+            order = self.order(index, "awaiting_payment")
+            links = [self.link(order, "paid", by_column=column)]
+        elif case == "expired_unpaid":
+            order = self.order(index, "awaiting_payment")
+            links = [self.link(order, rng.choice(["expired", "deactivated"]),
+                               by_column=column and i == 0) for i in range(rng.randrange(1, 3))]
+        elif case == "missing_link":
+            order = self.order(index, "awaiting_payment")
+            links = []
+        elif case == "unpaid":
+            order = self.order(index, "awaiting_payment", min_age_days=3)
+            links = [self.link(order, "active", by_column=column)]
+        elif case == "clean_paid":
+            order = self.order(index, "paid")
+            links = [self.link(order, "paid", by_column=column)]
+            if rng.random() < 0.1:
+                links.append(self.link(order, "expired"))
+        elif case == "clean_unpaid_within_terms":
+            order = self.order(index, "awaiting_payment", max_age_days=0.8)
+            links = [self.link(order, "active", by_column=column)]
+        else:
+            order = self.order(index, "cancelled")
+            links = [self.link(order, "expired")] if rng.random() < 0.5 else []
+        if case in CASES and not case.startswith("clean_"):
+            self.expect(case, order, links)
+
+
+def generate_dataset(orders: int, seed: int, as_of: datetime = DEFAULT_AS_OF,
+                     card_orders: bool = False) -> Dataset:
+    """`orders` planted cases (orphans count as cases); card orders only when filtered."""
+    planter = _Planter(seed, as_of)
+    names, weights = zip(*CASES.items(), strict=True)
+    for index in range(orders):
+        planter.plant(index, planter.rng.choices(names, weights=weights)[0])
+    if card_orders:  # paid by card: no PIK link, left out by the crypto filter
+        for index in range(orders, orders + orders // 30):
+            card = planter.order(index, planter.rng.choice(["paid", "awaiting_payment"]))
+            card.crypto = False
+    return planter.data
+
+
+def _amount_cell(order: Order, shape: str) -> str:
+    if shape == "plain":
+        return order.amount
+    integer, _, fraction = order.amount.partition(".")
+    grouped = f"{int(integer):,}"
+    if shape == "line-items":
+        text = grouped + (f".{fraction}" if fraction else "")
+        return f"${text}" if order.currency in ("USDT", "USDC") else text
+    return grouped.replace(",", ".") + (f",{fraction}" if fraction else "")
+
+
+def _time_cell(order: Order, shape: str) -> str:
+    if shape == "plain":
+        return iso(order.created_at)
+    local = order.created_at.astimezone(BERLIN)
+    return local.strftime("%Y-%m-%d %H:%M:%S" if shape == "line-items" else "%d.%m.%Y %H:%M")
+
+
+def write_orders(data: Dataset, shape: str, path: Path) -> None:
+    words = STATUS_WORDS[shape]
+    rng = random.Random(len(data.orders))
+    if shape == "plain":
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["order_id", "amount", "currency", "status", "created_at",
+                             "link_id", "payment_method"])
+            for order in data.orders:
+                writer.writerow([order.order_id, order.amount, order.currency, order.status,
+                                 _time_cell(order, shape), order.link_id, "crypto"])
+        return
+    if shape == "line-items":
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh, delimiter=";")
+            writer.writerow(["Order Number", "Item", "Qty", "Order Total", "Currency",
+                             "Order Status", "Order Date", "Payment Method", "PIK Link"])
+            for order in data.orders:
+                method = "PIK Crypto" if order.crypto else "Card"
+                writer.writerow([order.order_id, "Item 1", "1", _amount_cell(order, shape),
+                                 order.currency, words[order.status], _time_cell(order, shape),
+                                 method, order.link_id])
+                for item in range(2, rng.randrange(2, 5)):
+                    writer.writerow([order.order_id, f"Item {item}", str(rng.randrange(1, 4)),
+                                     "", "", "", "", "", ""])
+        return
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, delimiter="\t")
+        writer.writerow(["Bestellnummer", "Betrag", "Währung", "Status", "Datum",
+                         "Zahlungsart", "Link"])
+        for order in data.orders:
+            writer.writerow([order.order_id, _amount_cell(order, shape), order.currency,
+                             words[order.status], _time_cell(order, shape),
+                             "Krypto (PIK)" if order.crypto else "Kreditkarte", order.link_id])
+
+
+def write_dataset(data: Dataset, shape: str, out: Path) -> None:
+    """links.jsonl (a sandbox seed), orders.csv, expected_findings.csv, pik-recon.toml."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "links.jsonl").open("w", encoding="utf-8") as fh:
+        for record in data.links:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    write_orders(data, shape, out / "orders.csv")
+    with (out / "expected_findings.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["category", "order_id", "link_ids"])
+        writer.writerows(sorted(data.expected))
+    (out / "pik-recon.toml").write_text(CONFIGS[shape], encoding="utf-8")
+    (out / "dataset.json").write_text(json.dumps({
+        "as_of": data.as_of.isoformat(), "shape": shape, "orders": len(data.orders),
+        "links": len(data.links), "expected_findings": len(data.expected)}, indent=2) + "\n",
+        encoding="utf-8")

@@ -1,0 +1,119 @@
+"""Loading orders exports of every shape into a real DuckDB file, exactly."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pik_recon.config import load_config
+from pik_recon.errors import InputError
+from pik_recon.orders import load_orders
+from pik_recon.warehouse import Warehouse
+from tests.conftest import run_cli
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "orders"
+
+
+def _load(tmp_path: Path, name: str) -> tuple[object, list[tuple]]:
+    toml = FIXTURES / f"{name}.toml"
+    config = load_config(config_path=str(toml) if toml.exists() else None, env={})
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        result = load_orders(wh, FIXTURES / f"{name}.csv", config.orders)
+        rows = wh.fetchall("SELECT order_id, amount, amount_text, currency, status, "
+                           "created_at, link_id FROM orders ORDER BY order_id")
+    return result, rows
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_default_columns_iso_times_and_exact_amounts(tmp_path: Path) -> None:
+    result, rows = _load(tmp_path, "plain_comma")
+    assert (result.loaded, result.rejected) == (3, 0)
+    assert rows == [
+        ("A-1", Decimal("75"), "75.00", "USDT", "paid", utc(2026, 11, 1, 8), "pl_a1"),
+        ("A-2", Decimal("1E-18"), "0.000000000000000001", "ETH", "awaiting_payment",
+         utc(2026, 11, 1, 8, 30), None),
+        ("A-3", Decimal("75"), "75", "USDT", "cancelled", utc(2026, 11, 2), None),
+    ]
+
+
+def test_symbols_thousands_bom_semicolon_zone_and_crypto_filter(tmp_path: Path) -> None:
+    result, rows = _load(tmp_path, "symbols_semicolon_bom")
+    assert (result.loaded, result.filtered, result.rejected) == (2, 1, 0)
+    assert rows == [
+        ("B-1", Decimal("1234.50"), "$1,234.50", "USDT", "paid", utc(2026, 11, 1, 14), None),
+        ("B-2", Decimal("12345.12345678"), "12,345.12345678 BTC", "BTC", "awaiting_payment",
+         utc(2026, 11, 2, 4, 30), None),
+    ]
+
+
+def test_decimal_comma_tab_and_local_dates(tmp_path: Path) -> None:
+    result, rows = _load(tmp_path, "decimal_comma_tab")
+    assert (result.loaded, result.rejected) == (2, 1)
+    assert rows == [
+        ("C-1", Decimal("1234.50"), "1.234,50", "USDT", "paid", utc(2026, 11, 24, 9), None),
+        ("C-2", Decimal("1E-8"), "0,00000001", "BTC", "awaiting_payment",
+         utc(2026, 6, 30, 22, 30), None),
+    ]
+    reject = result.rejects[0]
+    assert (reject.line, reject.column, reject.value) == (4, "Betrag", "12,5O")
+    assert reject.reason == "the amount is not a number like 1.234,50"
+
+
+def test_line_items_take_totals_from_the_first_row(tmp_path: Path) -> None:
+    result, rows = _load(tmp_path, "line_items")
+    assert (result.rows_read, result.loaded, result.filtered, result.rejected) == (6, 2, 1, 0)
+    assert rows == [
+        ("D-1", Decimal("150"), "150.00", "USDC", "paid", utc(2026, 11, 3, 8), "pl_d1"),
+        ("D-3", Decimal("9.99"), "9.99", "USDT", "awaiting_payment", utc(2026, 11, 3, 10),
+         None),
+    ]
+
+
+def test_missing_mapped_column_is_exit_2_listing_the_columns(tmp_path: Path) -> None:
+    csv_file = tmp_path / "orders.csv"
+    csv_file.write_text("id,total,currency,status,created_at\n1,2,USDT,paid,2026-01-01\n")
+    env = {**os.environ, "PIK_RECON_DB": str(tmp_path / "wh.duckdb")}
+    done = run_cli(["orders", "load", str(csv_file)], env, tmp_path)
+    assert done.returncode == 2
+    assert "order_id (column 'order_id'); amount (column 'amount')" in done.stderr
+    assert "Columns found: 'id', 'total', 'currency', 'status', 'created_at'" in done.stderr
+
+
+def test_same_file_twice_and_newer_export_supersedes(tmp_path: Path) -> None:
+    config = load_config(env={})
+    first = tmp_path / "first.csv"
+    first.write_text("order_id,amount,currency,status,created_at\n"
+                     "X1,10.00,USDT,awaiting_payment,2026-11-01T00:00:00Z\n"
+                     "X2,20.00,USDT,awaiting_payment,2026-11-01T00:00:00Z\n")
+    os.utime(first, (time.time() - 3600, time.time() - 3600))
+    newer = tmp_path / "newer.csv"
+    newer.write_text("order_id,amount,currency,status,created_at\n"
+                     "X1,10.00,USDT,paid,2026-11-01T00:00:00Z\n")
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        assert load_orders(wh, first, config.orders).loaded == 2
+        again = load_orders(wh, first, config.orders)
+        assert again.already_loaded
+        load_orders(wh, newer, config.orders)
+        older_copy = tmp_path / "older-copy.csv"
+        older_copy.write_text(first.read_text() + "\n")
+        os.utime(older_copy, (time.time() - 7200, time.time() - 7200))
+        load_orders(wh, older_copy, config.orders)
+        rows = wh.fetchall("SELECT order_id, status FROM orders ORDER BY order_id")
+    assert rows == [("X1", "paid"), ("X2", "awaiting_payment")]
+
+
+def test_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes("order_id,amount,currency,status,created_at\nÄ1,1,USDT,paid,"
+                    "2026-11-01T00:00:00Z\n".encode("latin-1"))
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh, pytest.raises(InputError) as caught:
+        load_orders(wh, bad, load_config(env={}).orders)
+    assert "not UTF-8 text" in str(caught.value)
