@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pik_recon.cli import cli
-from pik_recon.config import PikSettings, SyncSettings
+from pik_recon.config import MatchingSettings, OrdersSettings, PikSettings, SyncSettings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -29,9 +29,12 @@ def test_every_command_is_in_the_readme() -> None:
 
 
 def test_every_config_key_is_in_the_readme() -> None:
-    for settings in (PikSettings, SyncSettings):
+    for settings in (PikSettings, SyncSettings, OrdersSettings, MatchingSettings):
         for item in dataclasses.fields(settings):
-            assert f"\n{item.name} = " in README, item.name
+            if item.name in ("columns", "status_map", "tolerance"):
+                assert f"[{settings.__name__[:-8].lower()}.{item.name}]" in README
+            else:
+                assert f"\n{item.name} = " in README, item.name
 
 
 def test_every_exit_code_is_in_the_readme() -> None:

@@ -1,0 +1,66 @@
+"""Issue: orders load + reconcile of 1,000,000 orders x 1,000,000 links vs DuckDB alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from pik_recon.sandbox.generate import generate_dataset, write_dataset
+from pik_recon.warehouse import Warehouse
+from tests.benchmarks.harness import timed_cli
+
+ORDERS = 1_000_000
+FLOOR = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[1], read_only=True)
+con.execute("SELECT count(*) FROM read_csv(?, header=true, all_varchar=true) AS o "
+            "JOIN payment_links AS l ON o.order_id = regexp_extract(l.description, "
+            "'^Order #(\\\\S+)$', 1)", [sys.argv[2]]).fetchall()
+"""
+
+
+def test_load_and_reconcile_a_million(tmp_path: Path) -> None:
+    data = generate_dataset(ORDERS, 7)
+    write_dataset(data, "plain", tmp_path)
+    db = tmp_path / "wh.duckdb"
+    Warehouse.open(db).close()
+    con = duckdb.connect(str(db))
+    con.execute("""
+        INSERT INTO payment_links
+        SELECT id, url, CAST(amount AS DECIMAL(38, 18)), amount, currency, description, status,
+               CAST(created_at AS TIMESTAMPTZ), CAST(paid_at AS TIMESTAMPTZ), now(), now(), 1
+        FROM read_json(?, format = 'newline_delimited', columns = {id: 'VARCHAR',
+             url: 'VARCHAR', amount: 'VARCHAR', currency: 'VARCHAR', description: 'VARCHAR',
+             status: 'VARCHAR', created_at: 'VARCHAR', paid_at: 'VARCHAR'})""",
+                [str(tmp_path / "links.jsonl")])
+    links = con.execute("SELECT count(*) FROM payment_links").fetchone()[0]
+    con.close()
+
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR, str(db), str(tmp_path / "orders.csv")],
+                   check=True)
+    floor = time.perf_counter() - started
+
+    env = {**os.environ, "PIK_RECON_DB": str(db)}
+    env.pop("PIK_RECON_CONFIG", None)
+    run = timed_cli(["reconcile", "--orders", str(tmp_path / "orders.csv"), "--as-of",
+                     data.as_of.isoformat()], env, tmp_path)
+    assert run.returncode == 0, run.stdout
+    expected = json.loads((tmp_path / "dataset.json").read_text())["expected_findings"]
+    con = duckdb.connect(str(db), read_only=True)
+    found = con.execute("SELECT count(*) FROM findings").fetchone()[0]
+    con.close()
+    print(f"\n[reconcile {len(data.orders):,} orders x {links:,} links] DuckDB floor "
+          f"{floor:5.1f} s | pik-recon orders load + reconcile {run.seconds:5.1f} s | ratio "
+          f"{run.seconds / floor:4.2f} (target <= 3.0) | target <= 20 s | peak RSS "
+          f"{run.peak_rss_mb:5.0f} MB (target <= 2048) | findings {found} (planted {expected})")
+    assert found == expected
+    assert run.seconds <= 20
+    assert run.seconds <= 3 * floor
+    assert run.peak_rss_mb <= 2048
