@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,3 +92,20 @@ def links_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
 def quarantine_frame(rejected: list[Rejected]) -> pd.DataFrame:
     return pd.DataFrame([(r.listed_status, r.link_id, r.reason, r.record) for r in rejected],
                         columns=list(QUARANTINE_COLUMNS), dtype=object)
+
+
+def newest_first(items: list[Any]) -> bool:
+    """Within one page (a snapshot) the links run newest first.
+
+    Across pages no such check holds: a link created a moment ago that turns paid is
+    inserted by its creation time, which may be just ahead of where the paging stands.
+    """
+    stamps = []
+    for item in items:
+        stamp = item.get("created_at") if isinstance(item, dict) else None
+        try:
+            stamps.append(datetime.fromisoformat(stamp) if isinstance(stamp, str) else None)
+        except ValueError:
+            stamps.append(None)
+    known = [s for s in stamps if s is not None]
+    return all(a >= b for a, b in itertools.pairwise(known))

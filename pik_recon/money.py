@@ -21,6 +21,8 @@ CURRENCY_DECIMALS: dict[str, int] = {
     "USD": 2,
     "EUR": 2,
 }
+# The assets PIK accepts for a new payment link.
+PIK_CURRENCIES = ("USDT", "USDC", "BTC", "ETH", "LTC", "TRX", "SOL", "TON", "DOGE")
 MAX_SCALE = 18
 MAX_INTEGER_DIGITS = 20  # DECIMAL(38,18)
 

@@ -8,7 +8,6 @@ fetched by id when they may have changed, each status is caught up from the top 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ import httpx
 from pik_recon.client import PAGE_LIMIT, Page, PikClient
 from pik_recon.config import Config, SyncSettings
 from pik_recon.errors import NotFoundError
-from pik_recon.links import STATUSES, Rejected, parse_link
+from pik_recon.links import STATUSES, Rejected, newest_first, parse_link
 from pik_recon.logs import get_logger
 from pik_recon.syncstore import MergeResult, SyncStore
 from pik_recon.warehouse import Warehouse
@@ -201,7 +200,7 @@ class SyncEngine:
         while True:
             page = await self.page(status, offset)
             self.progress.add_pages(1)
-            if not _newest_first(page.data):
+            if not newest_first(page.data):
                 log.info("%s links are not listed newest first; sweeping the status", status)
                 return None
             merged = await self.ingest_now(page.data, status)
@@ -302,23 +301,6 @@ class SyncEngine:
             stale = await self.db(self.store.active_ids_seen_before, moment)
         self.result.strategy.append(f"{len(stale)} active links re-read by id")
         await self.refresh(stale)
-
-
-def _newest_first(items: list[Any]) -> bool:
-    """Within one page (a snapshot) the links must run newest first.
-
-    Across pages no such check holds: a link created a moment ago that turns paid is
-    inserted by its creation time, which may be just ahead of where the paging stands.
-    """
-    stamps = []
-    for item in items:
-        stamp = item.get("created_at") if isinstance(item, dict) else None
-        try:
-            stamps.append(datetime.fromisoformat(stamp) if isinstance(stamp, str) else None)
-        except ValueError:
-            stamps.append(None)
-    known = [s for s in stamps if s is not None]
-    return all(a >= b for a, b in itertools.pairwise(known))
 
 
 def _describe(totals: dict[str, int]) -> str:

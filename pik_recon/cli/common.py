@@ -7,8 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.progress import Progress as RichProgress
+from rich.text import Text
 
 from pik_recon.config import Config, load_config
 from pik_recon.logs import setup_logging
@@ -39,12 +47,21 @@ class AppContext:
         return self.log_format == "text" and sys.stderr.isatty()
 
 
+class RateColumn(ProgressColumn):
+    """Requests per minute, the unit PIK's limits are stated in."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed * 60:.0f}/min" if speed else "-/min")
+
+
 class PageProgress:
     """A progress bar of requests on a terminal; silent under cron."""
 
     def __init__(self, enabled: bool, label: str = "requests") -> None:
         self._bar = RichProgress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), console=Console(stderr=True),
+                                 RateColumn(), TimeRemainingColumn(),
+                                 console=Console(stderr=True),
                                  transient=True, disable=not enabled)
         self._task = self._bar.add_task(label, total=0)
 

@@ -16,11 +16,13 @@ from typing import Any
 
 from sortedcontainers import SortedKeyList
 
+from pik_recon.money import PIK_CURRENCIES
+
 STATUSES = ("active", "paid", "expired", "deactivated")
 FINAL_STATUSES = ("paid", "expired", "deactivated")
 ORDERINGS = ("newest", "oldest", "id", "shuffled")
 FAULT_KINDS = ("latency", "429", "429_no_retry_after", "500_html", "drop", "lost_response")
-SUPPORTED_CURRENCIES = ("USDT", "USDC", "BTC", "ETH", "LTC", "TRX", "SOL", "TON", "DOGE")
+SUPPORTED_CURRENCIES = PIK_CURRENCIES
 URL_BASE = "https://pay.pik.global/l/"
 
 

@@ -1,0 +1,379 @@
+"""`pik-recon links create`: one payment link per CSV row, exactly once.
+
+PIK has no idempotency key, so the ledger (`link_requests`) is the memory: a row is recorded
+before its POST, marked `sent` just before it goes on the wire, and `created` when PIK's
+answer is stored. A row left `sent` — a timeout, a dropped connection, a 5xx, or a kill —
+has an unknown outcome: it is looked for on PIK (same description, amount and currency,
+created since the row was sent) before any retry, and sent again only when proven absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pik_recon.client import PAGE_LIMIT, PikClient
+from pik_recon.config import Config, Secret
+from pik_recon.errors import (
+    InputError,
+    InvalidRequestError,
+    MalformedResponseError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from pik_recon.ledger import Ledger, LedgerRow
+from pik_recon.links import STATUSES, newest_first
+from pik_recon.logs import get_logger
+from pik_recon.money import PIK_CURRENCIES, currency_decimals
+from pik_recon.warehouse import Warehouse
+
+log = get_logger("bulk")
+CLOCK_SKEW = timedelta(minutes=10)  # PIK's clock against ours, when looking for a lost link
+MAX_ATTEMPTS = 8
+OUTPUT_COLUMNS = ("order_id", "link_id", "url", "amount", "currency", "state", "error")
+
+
+@dataclass(frozen=True)
+class CreateRow:
+    line: int
+    order_id: str
+    amount_text: str
+    currency: str
+    description: str
+
+    @property
+    def amount(self) -> Decimal:
+        return Decimal(self.amount_text)
+
+
+@dataclass
+class Outcome:
+    row: CreateRow
+    state: str
+    link_id: str | None = None
+    url: str | None = None
+    error: str | None = None
+
+
+def _check_amount(text: str, currency: str) -> str | None:
+    if not text or not all(c.isdigit() or c == "." for c in text) or text.count(".") > 1:
+        return f"amount {text!r} is not a decimal like 75.00"
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return f"amount {text!r} is not a decimal like 75.00"
+    if value <= 0:
+        return f"amount {text!r} must be positive"
+    exponent = value.as_tuple().exponent
+    places = currency_decimals(currency)
+    if isinstance(exponent, int) and -exponent > places:
+        return f"amount {text!r} has more decimals than {currency} allows ({places})"
+    return None
+
+
+def read_rows(path: Path) -> list[CreateRow]:
+    """Read and validate the whole file; every bad line is reported, nothing half-read."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in reader.fieldnames or []]
+            reader.fieldnames = header
+            missing = [c for c in ("order_id", "amount", "currency") if c not in header]
+            if missing:
+                raise InputError(f"{path}: missing column(s) {', '.join(missing)}; expected "
+                                 "order_id, amount, currency[, description]; found "
+                                 f"{', '.join(header) or 'no header'}")
+            rows, problems = [], []
+            for record in reader:
+                line = reader.line_num
+                row, problem = _row(record, line)
+                if problem:
+                    problems.append(f"{path} line {line}: {problem}")
+                elif row:
+                    rows.append(row)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a readable UTF-8 CSV ({exc})") from None
+    problems += _duplicates(path, rows)
+    if problems:
+        raise InputError(f"{path}: {len(problems)} bad row(s), nothing was sent:", problems)
+    if not rows:
+        raise InputError(f"{path}: no rows to create")
+    return rows
+
+
+def _row(record: dict[str, Any], line: int) -> tuple[CreateRow | None, str | None]:
+    if None in record:
+        return None, "more cells than the header has"
+    order_id = (record.get("order_id") or "").strip()
+    amount = (record.get("amount") or "").strip()
+    currency = (record.get("currency") or "").strip().upper()
+    description = (record.get("description") or "").strip() or f"Order #{order_id}"
+    if not any((order_id, amount, currency)):
+        return None, None
+    if not order_id:
+        return None, "order_id is empty"
+    if currency not in PIK_CURRENCIES:
+        return None, f"currency {currency!r} is not one of {', '.join(PIK_CURRENCIES)}"
+    problem = _check_amount(amount, currency)
+    if problem:
+        return None, problem
+    if len(description) > 255:
+        return None, "description is longer than 255 characters"
+    return CreateRow(line, order_id, amount, currency, description), None
+
+
+def _duplicates(path: Path, rows: list[CreateRow]) -> list[str]:
+    """Order ids and descriptions must be unique (a lost answer is found by description)."""
+    problems, repeated = [], set()
+    for what in ("order_id", "description"):
+        first: dict[str, int] = {}
+        for row in rows:
+            value = getattr(row, what)
+            if row.line in repeated:
+                continue
+            if value in first:
+                problems.append(f"{path} line {row.line}: {what} {value!r} is also on line "
+                                f"{first[value]} ({what}s must be unique)")
+                repeated.add(row.line)
+            else:
+                first[value] = row.line
+    return problems
+
+
+def plan(rows: list[CreateRow], ledger: Ledger) -> tuple[list[CreateRow], dict[str, Outcome]]:
+    """Split rows into those to send (new, or unresolved) and those already settled."""
+    known = ledger.rows([r.order_id for r in rows])
+    taken = ledger.descriptions_in_use([r.description for r in rows],
+                                       [r.order_id for r in rows])
+    todo, settled = [], {}
+    for row in rows:
+        old = known.get(row.order_id)
+        if old is not None and (old.amount != row.amount or old.currency != row.currency):
+            settled[row.order_id] = Outcome(row, "conflict", old.link_id, old.url, (
+                f"order already has a link request for {old.amount.normalize():f} "
+                f"{old.currency}"))
+        elif old is not None and old.state == "created":
+            settled[row.order_id] = Outcome(row, "exists", old.link_id, old.url)
+        elif old is None and row.description in taken:
+            settled[row.order_id] = Outcome(row, "conflict", error=(
+                f"description {row.description!r} is already used by order "
+                f"{taken[row.description]}"))
+        else:
+            todo.append(row)
+    return todo, settled
+
+
+@dataclass
+class BulkStats:
+    posts: int = 0
+    resolved_existing: int = 0
+    proven_absent: int = 0
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+
+class BulkCreator:
+    """Creates the planned rows, `concurrency` at a time within the creation limit."""
+
+    def __init__(self, client: PikClient, ledger: Ledger, concurrency: int, stats: BulkStats,
+                 advance: Callable[[], None] = lambda: None) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.concurrency = concurrency
+        self.advance = advance
+        self.stats = stats
+
+    async def run(self, rows: list[CreateRow], known: dict[str, LedgerRow]) -> BulkStats:
+        queue: asyncio.Queue[CreateRow] = asyncio.Queue()
+        for row in rows:
+            queue.put_nowait(row)
+
+        async def worker() -> None:
+            while not queue.empty():
+                row = queue.get_nowait()
+                old = known.get(row.order_id)
+                self.stats.outcomes[row.order_id] = await self._one(
+                    row, old.state if old else "pending", old.updated_at if old else None)
+                self.advance()
+
+        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        return self.stats
+
+    async def _one(self, row: CreateRow, state: str, sent_at: datetime | None) -> Outcome:
+        for attempt in range(MAX_ATTEMPTS):
+            if state == "sent":
+                found = await self.find_on_pik(row, sent_at or datetime.now(UTC))
+                if found:
+                    self.stats.resolved_existing += 1
+                    return self._created(row, found, "created")
+                self.stats.proven_absent += 1
+            sent_at = datetime.now(UTC)
+            self.ledger.mark(row.order_id, "sent", attempt=True)
+            self.stats.posts += 1
+            try:
+                link = await self.client.create_link(row.amount_text, row.currency,
+                                                     row.description)
+            except InvalidRequestError as exc:
+                self.ledger.mark(row.order_id, "failed", error=str(exc))
+                return Outcome(row, "failed", error=str(exc))
+            except RateLimitedError:
+                self.ledger.mark(row.order_id, "pending")
+                state = "pending"
+                await asyncio.sleep(min(2 ** attempt, 60))
+                continue
+            except TransportError as exc:
+                state = "sent" if exc.sent else "pending"
+                if not exc.sent:
+                    self.ledger.mark(row.order_id, "pending")
+                log.info("order %s: %s; looking for the link before trying again",
+                         row.order_id, exc)
+                continue
+            except (ServerError, MalformedResponseError) as exc:
+                state = "sent"
+                log.info("order %s: %s; looking for the link before trying again",
+                         row.order_id, exc)
+                continue
+            return self._created(row, [link], "created")
+        error = "the outcome is still unknown; run the same file again to resolve it"
+        self.ledger.mark(row.order_id, state, error=error)
+        return Outcome(row, "unknown" if state == "sent" else "pending", error=error)
+
+    def _created(self, row: CreateRow, found: list[dict[str, Any]], state: str) -> Outcome:
+        link = min(found, key=lambda item: str(item.get("created_at")))
+        error = None
+        if len(found) > 1:
+            error = ("PIK holds several links for this order: "
+                     + ", ".join(str(item.get("id")) for item in found))
+        self.ledger.mark(row.order_id, "created", link_id=str(link["id"]),
+                         url=link.get("url"), error=error)
+        return Outcome(row, state, str(link["id"]), link.get("url"), error)
+
+    async def find_on_pik(self, row: CreateRow, sent_at: datetime) -> list[dict[str, Any]]:
+        """Every link with this row's description, amount and currency created since it was
+        sent; each status is read from the top until older links (or to its end, when the
+        list is not newest first)."""
+        since = sent_at - CLOCK_SKEW
+        found = []
+        for status in STATUSES:
+            offset = 0
+            while True:
+                page = await self.client.list_page(status, offset, PAGE_LIMIT)
+                found += [item for item in page.data if _same(item, row)]
+                if offset + PAGE_LIMIT >= page.total or not page.data:
+                    break
+                if newest_first(page.data) and _older_than(page.data[-1], since):
+                    break
+                offset += PAGE_LIMIT
+        return found
+
+
+def _same(item: Any, row: CreateRow) -> bool:
+    if not isinstance(item, dict) or item.get("description") != row.description:
+        return False
+    try:
+        return Decimal(str(item.get("amount"))) == row.amount and item.get(
+            "currency") == row.currency
+    except InvalidOperation:
+        return False
+
+
+def _older_than(item: Any, moment: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(str(item.get("created_at"))) < moment
+    except ValueError:
+        return False
+
+
+def output_rows(rows: list[CreateRow], outcomes: dict[str, Outcome], ledger: Ledger
+                ) -> list[list[str]]:
+    """One line per input row: this run's outcome, or what the ledger knows."""
+    known = ledger.rows([r.order_id for r in rows if r.order_id not in outcomes])
+    lines = []
+    for row in rows:
+        outcome = outcomes.get(row.order_id)
+        if outcome is None:
+            old = known.get(row.order_id)
+            state = {"sent": "unknown", None: "not started"}.get(old.state if old else None,
+                                                                 old.state if old else "")
+            outcome = Outcome(row, state, old.link_id if old else None,
+                              old.url if old else None)
+        lines.append([row.order_id, outcome.link_id or "", outcome.url or "", row.amount_text,
+                      row.currency, outcome.state, outcome.error or ""])
+    return lines
+
+
+def write_output(path: Path, lines: list[list[str]]) -> None:
+    """Write to a temporary file in the same folder, then move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(OUTPUT_COLUMNS)
+        writer.writerows(lines)
+    os.replace(temp, path)
+
+
+@dataclass(frozen=True)
+class CreateReport:
+    rows: int
+    by_state: dict[str, int]
+    posts: int
+    resolved_existing: int
+    out: Path | None
+    dry_run: bool
+
+
+def create_links(config: Config, path: Path, *, out: Path | None, dry_run: bool,
+                 concurrency: int, progress: Any = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> CreateReport:
+    """Validate the whole file, plan against the ledger, then create what is missing."""
+    rows = read_rows(path)
+    api_key = None if dry_run else config.require_api_key()
+    with Warehouse.open(config.db_path) as warehouse:
+        ledger = Ledger(warehouse)
+        todo, settled = plan(rows, ledger)
+        if dry_run:
+            by_state = Counter(o.state for o in settled.values())
+            by_state["to create"] = len(todo)
+            return CreateReport(len(rows), dict(by_state), 0, 0, None, True)
+        known = ledger.rows([r.order_id for r in todo])
+        ledger.record([(r.order_id, r.amount_text, r.currency, r.description)
+                       for r in todo if r.order_id not in known], str(path))
+        known = ledger.rows([r.order_id for r in todo])
+        stats = BulkStats()
+        target = out or path.with_name(f"{path.stem}-links.csv")
+        if progress is not None:
+            progress.add_pages(len(todo))
+        try:
+            assert api_key is not None
+            asyncio.run(_create(config, api_key, ledger, todo, known, concurrency, stats,
+                                progress, transport))
+        finally:
+            outcomes = {**settled, **stats.outcomes}
+            write_output(target, output_rows(rows, outcomes, ledger))
+        by_state = Counter(o.state for o in outcomes.values())
+    return CreateReport(len(rows), dict(by_state), stats.posts, stats.resolved_existing,
+                        target, False)
+
+
+async def _create(config: Config, api_key: Secret, ledger: Ledger, todo: list[CreateRow],
+                  known: dict[str, LedgerRow], concurrency: int, stats: BulkStats,
+                  progress: Any, transport: httpx.AsyncBaseTransport | None) -> None:
+    """Outcomes land in `stats` as they happen, so an interruption keeps what was done."""
+    async with PikClient(config.pik, api_key, transport=transport) as client:
+        creator = BulkCreator(client, ledger, concurrency, stats,
+                              progress.advance if progress is not None else lambda: None)
+        await creator.run(todo, known)

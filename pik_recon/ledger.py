@@ -1,0 +1,68 @@
+"""The creation ledger `link_requests`: each row recorded before its POST, each outcome after.
+
+States: pending (recorded, not sent) → sent (a POST may be on the wire) → created | failed;
+sent rows whose answer never came stay `sent` until they are resolved on PIK. conflict rows
+were never sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pandas as pd
+
+from pik_recon.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    order_id: str
+    amount: Decimal
+    currency: str
+    description: str
+    state: str
+    link_id: str | None
+    url: str | None
+    updated_at: datetime
+
+
+class Ledger:
+    """All writes are single short transactions, so a kill leaves every row in a known state."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.wh = warehouse
+
+    def rows(self, order_ids: list[str]) -> dict[str, LedgerRow]:
+        found = self.wh.fetchall(
+            "SELECT order_id, amount, currency, description, state, link_id, url, updated_at "
+            "FROM link_requests WHERE list_contains(?, order_id)", [order_ids])
+        return {r[0]: LedgerRow(*r) for r in found}
+
+    def descriptions_in_use(self, descriptions: list[str], order_ids: list[str]
+                            ) -> dict[str, str]:
+        """Descriptions already used by other orders in the ledger -> that order id."""
+        return dict(self.wh.fetchall(
+            "SELECT description, order_id FROM link_requests WHERE list_contains(?, "
+            "description) AND NOT list_contains(?, order_id)", [descriptions, order_ids]))
+
+    def record(self, rows: list[tuple[str, str, str, str]], source: str) -> None:
+        """Record new rows as pending, all in one transaction, before anything is sent."""
+        now = datetime.now(UTC)
+        frame = pd.DataFrame(rows, columns=["order_id", "amount_text", "currency",
+                                            "description"], dtype=object)
+        with self.wh.transaction(), self.wh.staged("new_requests", frame):
+            self.wh.execute(
+                "INSERT INTO link_requests (order_id, amount, amount_text, currency, "
+                "description, state, source_file, created_at, updated_at) "
+                "SELECT order_id, CAST(amount_text AS DECIMAL(38, 18)), amount_text, currency,"
+                " description, 'pending', ?, ?, ? FROM new_requests", [source, now, now])
+
+    def mark(self, order_id: str, state: str, *, link_id: str | None = None,
+             url: str | None = None, error: str | None = None, attempt: bool = False) -> None:
+        self.wh.execute(
+            "UPDATE link_requests SET state = ?, link_id = coalesce(?, link_id), "
+            "url = coalesce(?, url), error = ?, attempts = attempts + ?, updated_at = ? "
+            "WHERE order_id = ?",
+            [state, link_id, url, error, int(attempt), datetime.now(UTC), order_id])

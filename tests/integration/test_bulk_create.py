@@ -1,0 +1,160 @@
+"""Bulk creation against the sandbox: exactly one link per order, whatever fails."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pik_recon.sandbox.server import SandboxServer
+from pik_recon.sandbox.state import SandboxState
+from tests.conftest import cli_env, pik_recon_cmd, run_cli
+
+
+def _write_rows(path: Path, count: int, start: int = 0) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["order_id", "amount", "currency", "description"])
+        for i in range(start, start + count):
+            currency = ("USDT", "BTC", "ETH")[i % 3]
+            amount = {"USDT": f"{10 + i % 500}.{i % 100:02d}", "BTC": f"0.{i:08d}",
+                      "ETH": f"1.{i:018d}"}[currency]
+            writer.writerow([f"INV-{i}", amount, currency, "" if i % 2 else f"Invoice {i}"])
+
+
+def _links_per_order(state: SandboxState) -> Counter[str]:
+    with state.lock:
+        return Counter(link.description for link in state.links.values())
+
+
+def _posts(state: SandboxState) -> int:
+    with state.lock:
+        return state.log.counts["POST /payment-links"]
+
+
+def _output(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_faults_create_exactly_one_link_per_order(sandbox: SandboxServer,
+                                                  sandbox_state: SandboxState,
+                                                  workdir: Path) -> None:
+    rows = workdir / "invoices.csv"
+    _write_rows(rows, 2000)
+    with sandbox_state.lock:
+        sandbox_state.faults.rate = 0.2
+        sandbox_state.faults.kinds = ("lost_response", "drop", "500_html", "429",
+                                      "429_no_retry_after", "latency")
+        sandbox_state.faults.fault_latency_ms = 20
+    done = run_cli(["links", "create", str(rows), "--concurrency", "8"],
+                   cli_env(workdir, sandbox.base_url), workdir)
+
+    assert done.returncode == 0, done.stderr
+    assert sandbox_state.log.fault_counts["lost_response"] > 20  # answers really got lost
+    per_order = _links_per_order(sandbox_state)
+    assert len(sandbox_state.links) == 2000
+    assert set(per_order.values()) == {1}
+    out = _output(workdir / "invoices-links.csv")
+    assert len(out) == 2000
+    assert {r["state"] for r in out} == {"created"}
+    with sandbox_state.lock:
+        urls = {link.id: link.as_dict()["url"] for link in sandbox_state.links.values()}
+    assert {r["link_id"]: r["url"] for r in out} == urls
+
+
+def test_rerun_sends_no_post_and_reports_existing(sandbox: SandboxServer,
+                                                  sandbox_state: SandboxState,
+                                                  workdir: Path) -> None:
+    rows = workdir / "invoices.csv"
+    _write_rows(rows, 50)
+    env = cli_env(workdir, sandbox.base_url)
+    assert run_cli(["links", "create", str(rows)], env, workdir).returncode == 0
+    posts = _posts(sandbox_state)
+
+    again = run_cli(["links", "create", str(rows)], env, workdir)
+
+    assert again.returncode == 0, again.stderr
+    assert _posts(sandbox_state) == posts == 50
+    assert {r["state"] for r in _output(workdir / "invoices-links.csv")} == {"exists"}
+
+
+def test_conflict_is_reported_not_created(sandbox: SandboxServer, sandbox_state: SandboxState,
+                                          workdir: Path) -> None:
+    rows = workdir / "invoices.csv"
+    rows.write_text("order_id,amount,currency\nA,10.00,USDT\nB,5,USDT\n")
+    env = cli_env(workdir, sandbox.base_url)
+    assert run_cli(["links", "create", str(rows)], env, workdir).returncode == 0
+    rows.write_text("order_id,amount,currency\nA,12.00,USDT\nB,5.00,USDT\nC,1,USDT\n")
+
+    done = run_cli(["links", "create", str(rows)], env, workdir)
+
+    assert done.returncode == 1
+    out = {r["order_id"]: r for r in _output(workdir / "invoices-links.csv")}
+    assert out["A"]["state"] == "conflict"
+    assert out["A"]["error"] == "order already has a link request for 10 USDT"
+    assert (out["B"]["state"], out["C"]["state"]) == ("exists", "created")
+    assert len(sandbox_state.links) == 3
+
+
+def test_bad_file_lists_every_bad_line_and_sends_nothing(sandbox: SandboxServer,
+                                                         sandbox_state: SandboxState,
+                                                         workdir: Path) -> None:
+    rows = workdir / "bad.csv"
+    rows.write_text("order_id,amount,currency\nA,10.00,USDT\nB,abc,USDT\nC,0.123456789,BTC\n"
+                    "D,5,XYZ\nA,3,USDT\nE,0,ETH\n")
+    done = run_cli(["links", "create", str(rows)], cli_env(workdir, sandbox.base_url), workdir)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[1:] == [
+        f"{rows} line 3: amount 'abc' is not a decimal like 75.00",
+        f"{rows} line 4: amount '0.123456789' has more decimals than BTC allows (8)",
+        f"{rows} line 5: currency 'XYZ' is not one of USDT, USDC, BTC, ETH, LTC, TRX, SOL, "
+        "TON, DOGE",
+        f"{rows} line 7: amount '0' must be positive",
+        f"{rows} line 6: order_id 'A' is also on line 2 (order_ids must be unique)",
+    ]
+    assert sum(sandbox_state.log.counts.values()) == 0
+
+
+KILL_AFTER_POSTS = (1, 40, 120, 250, 400, 550)
+
+
+@pytest.mark.parametrize("concurrency", [6])
+def test_sigkill_at_many_moments_then_rerun(sandbox: SandboxServer,
+                                            sandbox_state: SandboxState, workdir: Path,
+                                            concurrency: int) -> None:
+    rows = workdir / "invoices.csv"
+    _write_rows(rows, 700)
+    with sandbox_state.lock:
+        sandbox_state.faults.latency_ms = 3
+        sandbox_state.faults.rate = 0.1
+        sandbox_state.faults.kinds = ("lost_response", "drop")
+    env = cli_env(workdir, sandbox.base_url)
+    killed = 0
+    for threshold in KILL_AFTER_POSTS:
+        proc = subprocess.Popen([*pik_recon_cmd(), "links", "create", str(rows),
+                                 "--concurrency", str(concurrency)], env=env, cwd=workdir,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while _posts(sandbox_state) < threshold and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        proc.wait(timeout=30)
+        assert set(_links_per_order(sandbox_state).values()) <= {1}
+    assert killed >= 5
+    with sandbox_state.lock:
+        sandbox_state.faults.rate = 0.0
+    final = run_cli(["links", "create", str(rows)], env, workdir)
+    assert final.returncode == 0, final.stderr
+    assert len(sandbox_state.links) == 700
+    assert set(_links_per_order(sandbox_state).values()) == {1}
+    assert {r["state"] for r in _output(workdir / "invoices-links.csv")} <= {"created",
+                                                                            "exists"}
