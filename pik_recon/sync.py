@@ -370,7 +370,8 @@ def sync_links(config: Config, *, transport: httpx.AsyncBaseTransport | None = N
 
     async def _run() -> SyncResult:
         async with PikClient(config.pik, api_key, transport=transport) as client:
-            with Warehouse.open(config.db_path) as warehouse:
+            # merges are small batches: a tight cap keeps a million-link sync near 300 MB
+            with Warehouse.open(config.db_path, memory_limit="256MB") as warehouse:
                 store = SyncStore(warehouse)
                 store.begin_run("full")
                 return await run_sync(client, store, config.sync,

@@ -21,7 +21,7 @@ from pik_recon.errors import WarehouseBusyError, WarehouseError
 from pik_recon.logs import get_logger
 
 log = get_logger("warehouse")
-MEMORY_LIMIT = "256MB"  # DuckDB spills past this; keeps a million-link sync near 300 MB RSS
+DEFAULT_MEMORY_LIMIT = "1536MB"  # DuckDB spills to disk past this where it can
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
@@ -62,8 +62,8 @@ class Warehouse:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path, *, read_only: bool = False, wait_seconds: float = 0.0
-             ) -> Warehouse:
+    def open(cls, path: Path, *, read_only: bool = False, wait_seconds: float = 0.0,
+             memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Warehouse:
         """Open (and migrate) the warehouse; wait up to `wait_seconds` if another writer has it."""
         deadline = time.monotonic() + wait_seconds
         announced = False
@@ -86,7 +86,7 @@ class Warehouse:
                     announced = True
                 time.sleep(0.5)
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute(f"SET memory_limit = '{memory_limit}'")
         warehouse = cls(con, path)
         if not read_only:
             warehouse.migrate()
