@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from pik_recon.config import REQUIRED_ORDER_FIELDS, OrdersSettings
-from pik_recon.errors import InputError
+from pik_recon.errors import InputError, WarehouseError
 from pik_recon.logs import get_logger
 from pik_recon.warehouse import Warehouse, query
 
@@ -86,16 +86,22 @@ def _time_example(settings: OrdersSettings) -> str:
 class _Raw:
     """The export as strings: header, cells per field, source lines, structural rejects."""
 
-    def __init__(self, header: list[str], frame: pd.DataFrame, rejects: list[Reject]) -> None:
+    def __init__(self, header: list[str], frame: pd.DataFrame | None, rejects: list[Reject]
+                 ) -> None:
         self.header = header
         self.frame = frame
         self.rejects = rejects
 
 
-def _read_fast(path: Path, delimiter: str) -> pd.DataFrame:
-    return pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
-                       encoding="utf-8-sig", engine="c", quotechar='"', doublequote=True,
-                       skipinitialspace=False, on_bad_lines="error")
+def _header(path: Path, delimiter: str) -> list[str]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return next(csv.reader(fh, delimiter=delimiter), [])
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                         "export the orders as UTF-8") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: the header is not readable as CSV ({exc})") from None
 
 
 def _lines_exact(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], list[int],
@@ -127,33 +133,65 @@ def _lines_exact(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]
     return header, rows, lines, rejects
 
 
-def read_export(path: Path, settings: OrdersSettings) -> _Raw:
-    """Read the file as text cells, with each row's first line number."""
+def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings) -> _Raw:
+    """Stage the file as text cells in the temp table `csv_cells` (c0..cN, rec, line).
+
+    DuckDB's strict reader first; a file it refuses (a broken quote, a row with too many
+    cells, a blank line) is read by Python's csv module, which names every bad line.
+    """
     delimiter = _delimiter(path, settings)
+    header = _header(path, delimiter)
+    if not header:
+        raise InputError(f"{path}: the file is empty; expected a header row")
+    names = [f"c{i}" for i in range(len(header))]
+    columns = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
     try:
-        frame = _read_fast(path, delimiter)
-        header = [str(c) for c in frame.columns]
-        text = path.read_bytes()
-        if text.count(b"\n") - text.endswith(b"\n") != len(frame) or b'"' in text:
-            _, _, lines, _ = _lines_exact(path, delimiter)
-            if len(lines) != len(frame):
-                raise ValueError("row count differs between parsers")
-            frame.insert(0, "__line", lines)
-        else:
-            frame.insert(0, "__line", range(2, len(frame) + 2))
-        return _Raw(header, frame, [])
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                         "export the orders as UTF-8") from None
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        header, rows, lines, rejects = _lines_exact(path, delimiter)
-        frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(
-            columns=header, dtype=object)
-        frame.insert(0, "__line", lines)
+        warehouse.execute(
+            "CREATE OR REPLACE TEMP TABLE csv_cells AS SELECT *, "
+            "CAST(row_number() OVER () - 1 AS INTEGER) AS rec FROM read_csv($path, "
+            f"header = true, auto_detect = false, columns = {columns}, delim = $delim, "
+            "quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')",
+            {"path": str(path), "delim": delimiter})
+        rows = warehouse.fetchone("SELECT count(*) FROM csv_cells")
+        count = int(rows[0]) if rows else 0
+        if _plain_lines(path) == count:
+            warehouse.execute("ALTER TABLE csv_cells ADD COLUMN line INTEGER")
+            warehouse.execute("UPDATE csv_cells SET line = rec + 2")
+            return _Raw(header, None, [])
+        _, _, lines, rejects = _lines_exact(path, delimiter)
+        if rejects or len(lines) != count:
+            raise WarehouseError("the two CSV readers disagree")
+        frame = pd.DataFrame({"rec": range(count), "line": lines})
+        with warehouse.staged("csv_lines", frame):
+            warehouse.execute("CREATE OR REPLACE TEMP TABLE csv_cells AS SELECT c.*, "
+                              "CAST(l.line AS INTEGER) AS line FROM csv_cells c "
+                              "JOIN csv_lines l USING (rec)")
+        return _Raw(header, None, [])
+    except WarehouseError:
+        header, cells, lines, rejects = _lines_exact(path, delimiter)
+        frame = pd.DataFrame(cells, columns=names, dtype=object) if cells else pd.DataFrame(
+            columns=names, dtype=object)
+        frame["rec"] = range(len(frame))
+        frame["line"] = lines
+        with warehouse.staged("csv_frame", frame):
+            warehouse.execute("CREATE OR REPLACE TEMP TABLE csv_cells AS SELECT * "
+                              "FROM csv_frame")
         return _Raw(header, frame, rejects)
 
 
-def _stage(raw: _Raw, settings: OrdersSettings, path: Path) -> pd.DataFrame:
+def _plain_lines(path: Path) -> int:
+    """Data rows if every line is one row (no quoted line breaks, no blank lines), else -1."""
+    with path.open("rb") as fh:
+        lines = fh.read().split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if any(not line.strip(b"\r") for line in lines):
+        return -1
+    return len(lines) - 1
+
+
+def _stage(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path) -> int:
+    """Name the mapped columns: temp table orders_raw(rec, line, <RAW_FIELDS>)."""
     columns = dict(settings.columns)
     missing = [f"{field} (column '{columns.get(field, field)}')"
                for field in REQUIRED_ORDER_FIELDS if columns.get(field) not in raw.header]
@@ -164,13 +202,17 @@ def _stage(raw: _Raw, settings: OrdersSettings, path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: the orders mapping names columns the file does not have: "
                          f"{'; '.join(missing)}. Columns found: {found}. Set them under "
                          "[orders.columns] in pik-recon.toml.")
-    staged = pd.DataFrame({"rec": range(len(raw.frame)), "line": raw.frame["__line"]})
     sources = {**columns, "filter_value": settings.filter_column}
-    for field in RAW_FIELDS:
-        source = sources.get(field)
-        staged[field] = (raw.frame[source].astype(object) if source in raw.header
-                         else pd.Series([None] * len(raw.frame), dtype=object))
-    return staged
+    position = {name: i for i, name in reversed(list(enumerate(raw.header)))}
+    picks = [f"c{position[sources[f]]}" if sources.get(f) in position else "NULL"
+             for f in RAW_FIELDS]
+    warehouse.execute("CREATE OR REPLACE TEMP TABLE orders_raw AS SELECT rec, line, "
+                      + ", ".join(f"{pick} AS {field}" for pick, field in
+                                  zip(picks, RAW_FIELDS, strict=True))
+                      + " FROM csv_cells")
+    warehouse.execute("DROP TABLE csv_cells")
+    counted = warehouse.fetchone("SELECT count(*) FROM orders_raw")
+    return int(counted[0]) if counted else 0
 
 
 def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
@@ -182,8 +224,6 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
     seen = warehouse.fetchone("SELECT id FROM order_imports WHERE file_sha256 = ?", [digest])
     if seen is not None:
         return LoadResult(int(seen[0]), str(path), 0, 0, 0, 0, [], already_loaded=True)
-    raw = read_export(path, settings)
-    staged = _stage(raw, settings, path)
     pattern, number_example = _number_pattern(settings)
     status_map = pd.DataFrame([(k.strip().lower(), v) for k, v in settings.status_map],
                               columns=["shop_value", "status"], dtype=object)
@@ -196,8 +236,10 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
         "number_example": number_example, "time_example": _time_example(settings),
         "status_values": ", ".join(repr(k) for k, _ in settings.status_map)}
     exported_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    raw = read_export(warehouse, path, settings)  # temp tables: outside the transaction
+    staged = _stage(warehouse, raw, settings, path)
     with warehouse.transaction():
-        with warehouse.staged("orders_raw", staged), warehouse.staged("status_map", status_map):
+        with warehouse.staged("status_map", status_map):
             warehouse.execute(query("orders_normalize"), params)
         if not settings.line_items:
             warehouse.execute(query("orders_duplicates"))
@@ -209,10 +251,11 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
             "SELECT count(*) FILTER (WHERE bad_field IS NULL AND NOT filtered_out), "
             "count(*) FILTER (WHERE filtered_out) FROM orders_parsed")
         assert counted is not None
-        result = LoadResult(import_id, str(path), len(staged) + len(raw.rejects),
+        result = LoadResult(import_id, str(path), staged + len(raw.rejects),
                             int(counted[0]), int(counted[1]), len(rejects), rejects)
         _record_import(warehouse, result, digest, exported_at, now or datetime.now(UTC))
         warehouse.execute("DROP TABLE orders_parsed")
+        warehouse.execute("DROP TABLE orders_raw")
     return result
 
 
