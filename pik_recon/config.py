@@ -102,6 +102,22 @@ class MatchingSettings:
     equivalent_currencies: tuple[tuple[str, ...], ...] = ()
 
 
+REPORT_FORMATS = ("csv", "xlsx", "html", "json")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What `pik-recon report` writes and how (SPEC §7)."""
+
+    timezone: str = "UTC"
+    aging_buckets: tuple[int, ...] = (1, 7, 30)
+    stale_after_hours: int = 26
+    formats: tuple[str, ...] = REPORT_FORMATS
+    out_dir: str = "./reports"
+    wait_seconds: int = 300
+    top_findings: int = 200
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything a command needs, built once and passed in."""
@@ -110,6 +126,7 @@ class Config:
     sync: SyncSettings = field(default_factory=SyncSettings)
     orders: OrdersSettings = field(default_factory=OrdersSettings)
     matching: MatchingSettings = field(default_factory=MatchingSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     db_path: Path = Path(DEFAULT_DB)
     api_key: Secret | None = None
     source: str = "defaults"
@@ -125,7 +142,8 @@ class Config:
 
 
 _SECTIONS: dict[str, type] = {"pik": PikSettings, "sync": SyncSettings,
-                              "orders": OrdersSettings, "matching": MatchingSettings}
+                              "orders": OrdersSettings, "matching": MatchingSettings,
+                              "report": ReportSettings}
 _TOP_LEVEL = {"db"}
 
 
@@ -249,7 +267,32 @@ _COMPOUND: dict[tuple[str, str], Any] = {
     ("orders", "status_map"): _status_map,
     ("matching", "tolerance"): _tolerance,
     ("matching", "equivalent_currencies"): _groups,
+    ("report", "aging_buckets"): lambda v: _buckets(v),
+    ("report", "formats"): lambda v: parse_formats(v),
 }
+
+
+def _buckets(value: Any) -> tuple[int, ...]:
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+            or sorted(set(value)) != value):
+        raise ConfigError(f"config [report] aging_buckets = {value!r}: expected rising whole "
+                          "days, e.g. [1, 7, 30] for 0-1, 2-7, 8-30, 31+")
+    return tuple(value)
+
+
+def parse_formats(value: Any) -> tuple[str, ...]:
+    """Report formats from a list or a comma-separated string."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"report formats {value!r}: expected some of "
+                          f"{', '.join(REPORT_FORMATS)}")
+    cleaned = tuple(dict.fromkeys(i.strip().lower() for i in items if i.strip()))
+    unknown = [i for i in cleaned if i not in REPORT_FORMATS]
+    if unknown or not cleaned:
+        raise ConfigError(f"report formats {value!r}: unknown {', '.join(unknown) or 'none'};"
+                          f" choose from {', '.join(REPORT_FORMATS)}")
+    return cleaned
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -305,6 +348,7 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
         sync=_section("sync", SyncSettings, merged["sync"]),
         orders=_orders(_section("orders", OrdersSettings, merged["orders"])),
         matching=_matching(_section("matching", MatchingSettings, merged["matching"])),
+        report=_report(_section("report", ReportSettings, merged["report"])),
         db_path=Path(db_value),
         api_key=Secret(key) if key else None,
         source=str(path) if path else "defaults",
@@ -334,4 +378,13 @@ def _matching(settings: MatchingSettings) -> MatchingSettings:
     if pattern.groups < 1:
         raise ConfigError("config [matching] description_regex needs one group capturing "
                           "the order id, e.g. '^Order #(\\S+)$'")
+    return settings
+
+
+def _report(settings: ReportSettings) -> ReportSettings:
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"config [report] timezone = {settings.timezone!r}: not a time zone; "
+                          "use a name such as \"UTC\" or \"Europe/Berlin\"") from None
     return settings

@@ -172,6 +172,16 @@ class Warehouse:
 
         return _staged()
 
+    def batches(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None,
+                size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows of a query a batch at a time, so memory stays flat on big results."""
+        try:
+            cursor = self.con.execute(sql, params)
+            while rows := cursor.fetchmany(size):
+                yield rows
+        except duckdb.Error as exc:
+            raise WarehouseError(f"warehouse query failed: {exc}") from None
+
     def next_id(self, sequence: str) -> int:
         row = self.fetchone(f"SELECT nextval('{sequence}')")
         assert row is not None

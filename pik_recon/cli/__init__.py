@@ -12,6 +12,7 @@ from pik_recon.cli.common import AppContext
 from pik_recon.cli.demo import demo
 from pik_recon.cli.links import links
 from pik_recon.cli.recon import orders, reconcile_command
+from pik_recon.cli.report import report
 from pik_recon.cli.sandbox import sandbox
 from pik_recon.cli.sync import status, sync
 from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, PikReconError
@@ -45,6 +46,7 @@ cli.add_command(status)
 cli.add_command(sandbox)
 cli.add_command(orders)
 cli.add_command(links)
+cli.add_command(report)
 cli.add_command(reconcile_command)
 cli.add_command(demo)
 

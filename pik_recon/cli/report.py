@@ -1,0 +1,92 @@
+"""`pik-recon report`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from rich.table import Table
+
+from pik_recon.cli.common import AppContext, console
+from pik_recon.config import parse_formats
+from pik_recon.errors import EXIT_FINDINGS, ConfigError
+from pik_recon.report import SEVERITY_RANK, ReportData
+from pik_recon.reportfiles import format_amount, write_report
+from pik_recon.warehouse import Warehouse
+from pik_recon.whenparse import parse_when
+
+
+def _when(value: str, option: str, now: datetime, zone: ZoneInfo) -> datetime:
+    try:
+        return parse_when(value, now=now, tz=zone)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def print_report(data: ReportData, out: Path) -> None:
+    table = Table(title=f"{data.since.date()} – {data.until.date()} ({data.timezone})")
+    for column in ("currency", "invoiced", "collected", "outstanding", "expired/lost",
+                   "discrepancies"):
+        table.add_column(column, justify="left" if column == "currency" else "right")
+    for row in data.summary:
+        table.add_row(row.currency, *(
+            f"{row.counts[k]} · {format_amount(row.amounts[k], row.currency)}"
+            for k in ("invoiced", "collected", "outstanding", "expired_lost",
+                      "discrepancies")))
+    console.print(table)
+    counts = ", ".join(f"{c.category} {c.count}" for c in data.by_category if c.count)
+    console.print(f"findings: {data.findings_total} ({counts or 'none'})")
+    fresh = data.freshness
+    if fresh.last_sync_at is None:
+        console.print("warning: no sync has finished yet")
+    elif fresh.stale:
+        console.print(f"warning: data is stale (last sync {fresh.last_sync_at:%Y-%m-%d %H:%M} "
+                      f"UTC, over {fresh.stale_after_hours} h ago)")
+    console.print(f"reports in {out}")
+
+
+@click.command()
+@click.option("--since", required=True, metavar="WHEN", help="Start of the period: "
+              "2026-11-01, 2026-11-01T08:00:00+01:00, yesterday, today, 7d, 36h.")
+@click.option("--until", metavar="WHEN", help="End of the period (default: now).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder (default: ./reports/<since>_<until>/).")
+@click.option("--format", "formats", metavar="LIST", help="Comma-separated: csv,xlsx,html,json "
+              "(default from config: all).")
+@click.option("--fail-on", type=click.Choice(["never", "warning", "critical"]),
+              default="never", show_default=True,
+              help="Exit 1 when findings of this severity or worse exist in the period.")
+@click.pass_obj
+def report(app: AppContext, since: str, until: str | None, out: Path | None,
+           formats: str | None, fail_on: str) -> None:
+    """Write the finance reports for a period, from the warehouse alone (no network).
+
+    \b
+    Example:
+      pik-recon report --since 2026-11-01 --until 2026-12-01 --format xlsx,html
+      pik-recon report --since yesterday --fail-on critical
+    """
+    config = app.config()
+    now = datetime.now(UTC)
+    zone = ZoneInfo(config.report.timezone)
+    start = _when(since, "--since", now, zone)
+    end = _when(until, "--until", now, zone) if until else now
+    if end <= start:
+        raise click.BadParameter("must be after --since", param_hint="--until")
+    try:
+        chosen = parse_formats(formats) if formats else config.report.formats
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--format") from None
+    folder = out or Path(config.report.out_dir) / (
+        f"{start.astimezone(zone):%Y-%m-%d}_{end.astimezone(zone):%Y-%m-%d}")
+    with Warehouse.open(config.db_path, read_only=True,
+                        wait_seconds=config.report.wait_seconds) as warehouse:
+        data = write_report(warehouse, config.report, since=start, until=end, out=folder,
+                            formats=chosen, now=now)
+    print_report(data, folder)
+    worst = data.worst_severity()
+    if fail_on != "never" and worst is not None and (
+            SEVERITY_RANK[worst] <= SEVERITY_RANK[fail_on]):
+        raise click.exceptions.Exit(EXIT_FINDINGS)

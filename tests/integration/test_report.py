@@ -1,0 +1,199 @@
+"""Reports from a warehouse built from sample_data/: golden files, XLSX, HTML, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pik_recon.config import load_config
+from pik_recon.orders import load_orders
+from pik_recon.reconcile import reconcile
+from pik_recon.reportfiles import write_report
+from pik_recon.sandbox.seed import sample_links_path, seed_from_file
+from pik_recon.sandbox.server import SandboxServer
+from pik_recon.sandbox.state import Faults, SandboxState
+from pik_recon.sync import sync_links
+from pik_recon.warehouse import Warehouse, resource_dir
+from pik_recon.whenparse import ACCEPTED_FORMS
+from tests.conftest import API_KEY, run_cli
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
+SINCE, UNTIL = "2026-08-01", "2026-11-20T12:00:00+00:00"
+SYNCED_AT = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
+
+
+def build_sample_warehouse(db: Path) -> None:
+    """sample_data/ through the real sync, then two reconciliations (so some findings are
+    new and some resolved), with the clock-dependent columns fixed."""
+    state = SandboxState(api_key=API_KEY, faults=Faults(rate_limit_enabled=False))
+    seed_from_file(state, sample_links_path())
+    with SandboxServer(state) as server:
+        config = load_config(db=str(db), base_url=server.base_url, env={"PIK_API_KEY": API_KEY})
+        assert sync_links(config).verified
+    with Warehouse.open(db) as wh:
+        wh.execute("UPDATE sync_runs SET started_at = ?, finished_at = ?",
+                   [SYNCED_AT, SYNCED_AT])
+        load_orders(wh, resource_dir("sample_data") / "orders.csv", config.orders)
+        reconcile(wh, config.matching, datetime(2026, 11, 10, tzinfo=UTC))
+        reconcile(wh, config.matching, AS_OF)
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("sample") / "wh.duckdb"
+    build_sample_warehouse(db)
+    return db
+
+
+@pytest.fixture
+def report_env(sample_db: Path, tmp_path: Path) -> dict[str, str]:
+    db = tmp_path / "wh.duckdb"
+    db.write_bytes(sample_db.read_bytes())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIK_")}
+    return {**env, "PIK_RECON_DB": str(db)}
+
+
+def test_golden_files(report_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out", str(out)],
+                   report_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    for name in ("summary.csv", "findings.csv", "report.json"):
+        assert (out / name).read_text(encoding="utf-8") == (GOLDEN / name).read_text(
+            encoding="utf-8"), name
+    assert {p.name for p in out.iterdir()} == {"summary.csv", "findings.csv", "report.json",
+                                               "report.xlsx", "report.html"}
+    assert not list(tmp_path.glob(".report-*"))  # the staging folder is gone
+
+
+def test_xlsx_cells_are_typed_and_split(sample_db: Path, tmp_path: Path) -> None:
+    with Warehouse.open(sample_db, read_only=True) as wh:
+        wh.execute("CREATE TEMP TABLE dummy AS SELECT 1")
+        data = write_report(wh, load_config(env={}).report, since=datetime(2026, 8, 1,
+                            tzinfo=UTC), until=AS_OF, out=tmp_path, formats=("xlsx",),
+                            now=AS_OF, max_rows=51)
+    book = openpyxl.load_workbook(tmp_path / "report.xlsx")
+    findings_sheets = [s for s in book.sheetnames if s.startswith("Findings")]
+    expected_sheets = -(-data.findings_total // 50)
+    assert len(findings_sheets) == expected_sheets > 1
+    rows = [r for name in findings_sheets for r in book[name].iter_rows(min_row=2,
+                                                                          values_only=True)]
+    assert len(rows) == data.findings_total
+    header = [c.value for c in book["Findings"][1]]
+    amount = header.index("order_amount")
+    exact = header.index("order_amount (exact)")
+    typed = [r for r in rows if r[amount] is not None]
+    assert typed and all(isinstance(r[amount], int | float) for r in typed)
+    assert all(isinstance(r[exact], str) for r in typed)
+    summary = book["Summary"]
+    assert summary.freeze_panes == "A2"
+    assert book["Findings"].freeze_panes == "A2"
+    assert book["Findings"].auto_filter.ref is not None
+    dates = [c.value for row in summary.iter_rows() for c in row
+             if isinstance(c.value, datetime)]
+    assert dates  # period and last sync are real dates
+
+
+INJECTIONS = ["=HYPERLINK(\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR",
+              "<script>alert(1)</script>"]
+
+
+def test_injection_is_neutralised(report_env: dict[str, str], tmp_path: Path) -> None:
+    db = Path(report_env["PIK_RECON_DB"])
+    with Warehouse.open(db) as wh:
+        for i, text in enumerate(INJECTIONS):
+            wh.execute("INSERT INTO payment_links VALUES (?, NULL, 5, '5', 'USDT', ?, 'paid', "
+                       "?, ?, now(), now(), 1)", [f"pl_inject{i}", text, AS_OF, AS_OF])
+        reconcile(wh, load_config(env={}).matching, AS_OF)
+    out = tmp_path / "out"
+    done = run_cli(["report", "--since", SINCE, "--until", "2026-11-21", "--out", str(out)],
+                   report_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    with (out / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        described = {r["link_id"]: r["description"] for r in csv.DictReader(fh)
+                     if r["link_id"].startswith("pl_inject")}
+    assert described == {f"pl_inject{i}": ("'" + text if i < len(INJECTIONS) - 1 else text)
+                         for i, text in enumerate(INJECTIONS)}
+    book = openpyxl.load_workbook(out / "report.xlsx")
+    sheet = book["Findings"]
+    header = [c.value for c in sheet[1]]
+    link_col, text_col = header.index("link_id"), header.index("description")
+    cells = {row[link_col].value: row[text_col] for row in sheet.iter_rows(min_row=2)
+             if str(row[link_col].value).startswith("pl_inject")}
+    assert all(c.data_type == "s" for c in cells.values())  # text, never a formula
+    # a CR is stored as Excel's escape _x000D_ (Excel shows it as CR; openpyxl does not)
+    assert {k: c.value.replace("_x000D_", "\r") for k, c in cells.items()} == {
+        f"pl_inject{i}": text for i, text in enumerate(INJECTIONS)}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "http://" not in html and "https://" not in html and "//" not in html.replace(
+        "<!--", "")
+
+
+def test_negative_numbers_stay_numbers(report_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out", str(out),
+                    "--format", "csv"], report_env, tmp_path).returncode == 0
+    text = (out / "findings.csv").read_text(encoding="utf-8")
+    differences = [line.split(",")[10] for line in text.splitlines()[1:]
+                   if ",amount_mismatch," in line]
+    assert any(d.startswith("-") for d in differences)  # under-payments, not "'-..."
+
+
+@pytest.mark.parametrize("when", ["2026-11-01", "2026-11-01T08:00:00+01:00", "yesterday",
+                                  "today", "7d", "36h"])
+def test_since_forms(report_env: dict[str, str], tmp_path: Path, when: str) -> None:
+    done = run_cli(["report", "--since", when, "--out", str(tmp_path / "o"), "--format",
+                    "json"], report_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
+def test_bad_since_is_exit_2_with_the_forms(report_env: dict[str, str],
+                                            tmp_path: Path) -> None:
+    done = run_cli(["report", "--since", "last tuesday"], report_env, tmp_path)
+    assert done.returncode == 2
+    assert ACCEPTED_FORMS in " ".join(done.stderr.split())
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("never", 0), ("warning", 1), ("critical", 1)])
+def test_fail_on(report_env: dict[str, str], tmp_path: Path, fail_on: str, code: int) -> None:
+    done = run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out",
+                    str(tmp_path / "o"), "--fail-on", fail_on], report_env, tmp_path)
+    assert done.returncode == code
+
+
+def test_fail_on_with_only_info_findings(report_env: dict[str, str], tmp_path: Path) -> None:
+    db = Path(report_env["PIK_RECON_DB"])
+    with Warehouse.open(db) as wh:
+        wh.execute("DELETE FROM findings WHERE severity <> 'info'")
+    for fail_on in ("warning", "critical"):
+        done = run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out",
+                        str(tmp_path / "o"), "--fail-on", fail_on], report_env, tmp_path)
+        assert done.returncode == 0
+
+
+def test_report_waits_for_a_writer(report_env: dict[str, str], tmp_path: Path) -> None:
+    db = report_env["PIK_RECON_DB"]
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True);"
+        " time.sleep(3); c.close()"), db], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "open"
+    started = time.monotonic()
+    done = run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out",
+                    str(tmp_path / "o")], report_env, tmp_path)
+    writer.wait(timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "is busy; waiting" in done.stderr
+    assert time.monotonic() - started >= 2
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["findings"]["total"] > 0
