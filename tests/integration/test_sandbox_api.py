@@ -128,7 +128,7 @@ def test_dropped_connections(api: httpx.Client, sandbox_state: SandboxState,
                              kind: str) -> None:
     sandbox_state.faults.rate = 1.0
     sandbox_state.faults.kinds = (kind,)
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):  # closed, no answer
         api.post("/payment-links", json={"amount": "1", "currency": "USDT"})
     created = len(sandbox_state.links)
     assert created == (1 if kind == "lost_response" else 0)  # created, the answer lost
