@@ -119,6 +119,22 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """Where job notifications go."""
+
+    webhook_url: str = ""
+    retries: int = 3
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class JobsSettings:
+    """Where job definitions live."""
+
+    dir: str = "./jobs"
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a command needs, built once and passed in."""
 
@@ -127,6 +143,8 @@ class Config:
     orders: OrdersSettings = field(default_factory=OrdersSettings)
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    jobs: JobsSettings = field(default_factory=JobsSettings)
     db_path: Path = Path(DEFAULT_DB)
     api_key: Secret | None = None
     source: str = "defaults"
@@ -143,7 +161,8 @@ class Config:
 
 _SECTIONS: dict[str, type] = {"pik": PikSettings, "sync": SyncSettings,
                               "orders": OrdersSettings, "matching": MatchingSettings,
-                              "report": ReportSettings}
+                              "report": ReportSettings, "notify": NotifySettings,
+                              "jobs": JobsSettings}
 _TOP_LEVEL = {"db"}
 
 
@@ -162,9 +181,9 @@ def _coerce(section: str, key: str, value: Any, kind: type) -> Any:
             return float(value)
         raise ConfigError(f"config {where} = {value!r}: expected a number of seconds >= 0")
     if kind is str:
-        if isinstance(value, str) and value:
+        if isinstance(value, str):
             return value
-        raise ConfigError(f"config {where} = {value!r}: expected a non-empty string")
+        raise ConfigError(f"config {where} = {value!r}: expected a string")
     raise ConfigError(f"config {where}: unsupported setting")
 
 
@@ -349,6 +368,8 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
         orders=_orders(_section("orders", OrdersSettings, merged["orders"])),
         matching=_matching(_section("matching", MatchingSettings, merged["matching"])),
         report=_report(_section("report", ReportSettings, merged["report"])),
+        notify=_notify(_section("notify", NotifySettings, merged["notify"])),
+        jobs=_section("jobs", JobsSettings, merged["jobs"]),
         db_path=Path(db_value),
         api_key=Secret(key) if key else None,
         source=str(path) if path else "defaults",
@@ -387,4 +408,10 @@ def _report(settings: ReportSettings) -> ReportSettings:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"config [report] timezone = {settings.timezone!r}: not a time zone; "
                           "use a name such as \"UTC\" or \"Europe/Berlin\"") from None
+    return settings
+
+
+def _notify(settings: NotifySettings) -> NotifySettings:
+    if settings.webhook_url and not settings.webhook_url.startswith(("https://", "http://")):
+        raise ConfigError("config [notify] webhook_url must be an http(s) URL")
     return settings

@@ -1,30 +1,33 @@
-"""The demo: a sandbox on a free loopback port, seeded from sample_data/, and the job on it."""
+"""The demo: a sandbox on a free loopback port, seeded from sample_data/, and the nightly
+job (sync, reconcile the sample orders, report, notify) run on it end to end."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 from pik_recon.config import load_config
-from pik_recon.orders import LoadResult, load_orders
-from pik_recon.reconcile import ReconcileResult, reconcile
+from pik_recon.jobs import Job, JobResult, Step, run_job
 from pik_recon.sandbox.seed import sample_links_path, seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState
-from pik_recon.sync import SyncResult, sync_links
-from pik_recon.warehouse import Warehouse, resource_dir
+from pik_recon.steps import RUNNERS
+from pik_recon.warehouse import resource_dir
 
 
-@dataclass(frozen=True)
-class DemoResult:
-    sync: SyncResult
-    orders: LoadResult
-    reconcile: ReconcileResult
-    warehouse: Path
+def demo_job(out: Path) -> Job:
+    """The nightly job's steps, pointed at sample_data/ and the demo folder."""
+    orders = resource_dir("sample_data") / "orders.csv"
+    return Job("demo", None, "30 2 * * *", "UTC", (
+        Step("sync", {}),
+        Step("reconcile", {"orders": str(orders)}),
+        Step("report", {"since": "365d", "out": str(out), "fail_on": "never"}),
+        Step("notify", {"when": ["failure"]}),
+    ), "the nightly job on the embedded sandbox")
 
 
-def run_demo(out: Path) -> DemoResult:
+def run_demo(out: Path, config_path: str | None = None) -> JobResult:
     out.mkdir(parents=True, exist_ok=True)
     warehouse = out / "warehouse.duckdb"
     warehouse.unlink(missing_ok=True)
@@ -32,10 +35,7 @@ def run_demo(out: Path) -> DemoResult:
     state = SandboxState(api_key=key, seed=1)
     seed_from_file(state, sample_links_path())
     with SandboxServer(state) as server:
-        config = load_config(db=str(warehouse), base_url=server.base_url,
-                             env={"PIK_API_KEY": key})
-        synced = sync_links(config)
-    with Warehouse.open(warehouse) as wh:
-        loaded = load_orders(wh, resource_dir("sample_data") / "orders.csv", config.orders)
-        matched = reconcile(wh, config.matching)
-    return DemoResult(sync=synced, orders=loaded, reconcile=matched, warehouse=warehouse)
+        config = load_config(config_path=config_path, db=str(warehouse),
+                             base_url=server.base_url, env={"PIK_API_KEY": key})
+        config = replace(config, notify=replace(config.notify, webhook_url=""))
+        return run_job(config, demo_job(out), RUNNERS, trigger="demo")

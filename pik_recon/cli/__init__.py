@@ -10,6 +10,7 @@ import click
 from pik_recon import __version__
 from pik_recon.cli.common import AppContext
 from pik_recon.cli.demo import demo
+from pik_recon.cli.jobs import run_command, scheduler
 from pik_recon.cli.links import links
 from pik_recon.cli.recon import orders, reconcile_command
 from pik_recon.cli.report import report
@@ -47,6 +48,8 @@ cli.add_command(sandbox)
 cli.add_command(orders)
 cli.add_command(links)
 cli.add_command(report)
+cli.add_command(run_command)
+cli.add_command(scheduler)
 cli.add_command(reconcile_command)
 cli.add_command(demo)
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from pik_recon.cli.common import AppContext, console
-from pik_recon.cli.recon import print_load, print_reconcile
-from pik_recon.cli.sync import print_sync_summary
+from pik_recon.cli.jobs import print_job
 
 
 @click.command()
@@ -16,7 +15,8 @@ from pik_recon.cli.sync import print_sync_summary
               default=Path("reports/demo"), show_default=True, help="Where the demo writes.")
 @click.pass_obj
 def demo(app: AppContext, out: Path) -> None:
-    """Run the nightly job on a local sandbox seeded from sample_data/.
+    """Run the nightly job on a local sandbox seeded from sample_data/: sync, reconcile the
+    sample orders, write the reports.
 
     \b
     Example:
@@ -25,8 +25,9 @@ def demo(app: AppContext, out: Path) -> None:
     from pik_recon.demo import run_demo  # the sandbox's server is only needed here
 
     app.config()
-    result = run_demo(out)
-    print_sync_summary(result.sync)
-    print_load(result.orders)
-    print_reconcile(result.reconcile)
-    console.print(f"warehouse: {result.warehouse}")
+    result = run_demo(out, app.config_path)
+    print_job(result)
+    console.print(f"warehouse: {out / 'warehouse.duckdb'} (try: pik-recon --db "
+                  f"{out / 'warehouse.duckdb'} status)")
+    if result.exit_code:
+        raise click.exceptions.Exit(result.exit_code)
