@@ -1,29 +1,34 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed
+DEV := $(VENV)/.installed-dev
 
 .PHONY: venv demo test bench lint clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(DEV): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV)
 
-venv: $(STAMP)
+venv: $(DEV)
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(BIN)/pik-recon demo
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/ruff check pik_recon tests
 	$(BIN)/pytest -q tests
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/pytest -q -s -p no:cacheprovider -o addopts="" tests/benchmarks
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check pik_recon tests
 	$(BIN)/ruff format --check pik_recon tests
 

@@ -1,0 +1,229 @@
+"""Jobs: one run at a time across processes, the scheduler, notifications."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pik_recon.jobs import job_lock
+from pik_recon.sandbox.seed import sample_links_path, seed_from_file
+from pik_recon.sandbox.server import SandboxServer
+from pik_recon.sandbox.state import SandboxState
+from pik_recon.warehouse import resource_dir
+from tests.conftest import cli_env, pik_recon_cmd, run_cli
+
+ORDERS = resource_dir("sample_data") / "orders.csv"
+
+
+def _job(folder: Path, schedule: str, report_out: Path, notify: bool = True) -> None:
+    jobs = folder / "jobs"
+    jobs.mkdir(exist_ok=True)
+    text = f"""[schedule]
+{schedule}
+timezone = "UTC"
+
+[[steps]]
+type = "sync"
+
+[[steps]]
+type = "reconcile"
+orders_glob = "{folder}/drop/orders-*.csv"
+
+[[steps]]
+type = "report"
+since = "365d"
+out = "{report_out}"
+fail_on = "never"
+"""
+    if notify:
+        text += '\n[[steps]]\ntype = "notify"\nwhen = ["failure", "critical"]\n'
+    (jobs / "nightly.toml").write_text(text, encoding="utf-8")
+    drop = folder / "drop"
+    drop.mkdir(exist_ok=True)
+    (drop / "orders-old.csv").write_text("order_id,amount,currency,status,created_at\n")
+    newest = drop / "orders-new.csv"
+    newest.write_bytes(ORDERS.read_bytes())
+    newest.touch()
+
+
+@pytest.fixture
+def slow_sandbox(sandbox_state: SandboxState, sandbox: SandboxServer) -> SandboxServer:
+    with sandbox_state.lock:
+        seed_from_file(sandbox_state, sample_links_path())
+    return sandbox
+
+
+def _config(workdir: Path, webhook: str | None) -> None:
+    text = (workdir / "pik-recon.toml").read_text()
+    text += f'\n[jobs]\ndir = "{workdir / "jobs"}"\n'
+    if webhook:
+        text += f'\n[notify]\nwebhook_url = "{webhook}"\nretries = 2\ntimeout_seconds = 1\n'
+    (workdir / "pik-recon.toml").write_text(text)
+
+
+def _job_runs(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT job, trigger, outcome, exit_code FROM job_runs "
+                           "ORDER BY id").fetchall()
+    finally:
+        con.close()
+
+
+def test_two_runs_at_once_and_a_killed_holder(slow_sandbox: SandboxServer,
+                                              sandbox_state: SandboxState,
+                                              workdir: Path) -> None:
+    _job(workdir, 'cron = "30 2 * * *"', workdir / "reports" / "{date}", notify=False)
+    _config(workdir, None)
+    sandbox_state.faults.latency_ms = 300  # the first run is still syncing when the second starts
+    env = cli_env(workdir, slow_sandbox.base_url)
+    first = subprocess.Popen([*pik_recon_cmd(), "run", "nightly"], env=env, cwd=workdir,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock_file = workdir / ".wh.duckdb.locks" / "nightly.lock"
+    deadline = time.monotonic() + 30
+    while not (lock_file.exists() and lock_file.read_text()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    second = run_cli(["run", "nightly"], env, workdir)
+    assert second.returncode == 4
+    holder = json.loads(lock_file.read_text())
+    assert f"job 'nightly' is already running: pid {first.pid} on {holder['host']}" in (
+        second.stderr)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+
+    sandbox_state.faults.latency_ms = 0
+    third = run_cli(["run", "nightly"], env, workdir)
+    assert third.returncode == 0, third.stderr
+    assert "reconcile: ok (orders_file " in third.stdout and "orders-new.csv" in third.stdout
+    assert _job_runs(workdir / "wh.duckdb") == [("nightly", "manual", "interrupted", None),
+                                                ("nightly", "manual", "ok", 0)]
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Receiver.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_notification_reaches_the_webhook(slow_sandbox: SandboxServer, workdir: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Receiver.received.clear()
+    _job(workdir, 'cron = "30 2 * * *"', workdir / "out")
+    _config(workdir, f"http://127.0.0.1:{server.server_address[1]}/hook?token=s3cret")
+    done = run_cli(["run", "nightly"], cli_env(workdir, slow_sandbox.base_url), workdir)
+    server.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert len(_Receiver.received) == 1
+    payload = _Receiver.received[0]
+    assert payload["job"] == "nightly"
+    assert payload["critical_findings"] > 0
+    assert payload["text"].startswith("pik-recon job nightly (run 1): ok, exit 0")
+    assert "critical findings need attention" in payload["text"]
+    assert [s["step"] for s in payload["steps"]] == ["sync", "reconcile", "report"]
+    assert "s3cret" not in done.stderr + done.stdout
+
+
+def test_dead_receiver_does_not_fail_the_job(slow_sandbox: SandboxServer,
+                                             workdir: Path) -> None:
+    _job(workdir, 'cron = "30 2 * * *"', workdir / "out")
+    _config(workdir, "http://127.0.0.1:9/hook")
+    done = run_cli(["run", "nightly"], cli_env(workdir, slow_sandbox.base_url), workdir)
+    assert done.returncode == 0, done.stderr
+    assert "WARNING notification to 127.0.0.1 not delivered after 3 attempts" in done.stderr
+    assert "notify: not delivered" in done.stdout
+
+
+def _scheduler(workdir: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([*pik_recon_cmd(), "scheduler"], env=env, cwd=workdir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def _runs_or_empty(db: Path) -> list[tuple]:
+    try:
+        return _job_runs(db)
+    except duckdb.Error:
+        return []
+
+
+def test_scheduler_runs_on_its_trigger(slow_sandbox: SandboxServer, workdir: Path) -> None:
+    _job(workdir, "every_seconds = 3", workdir / "out" / "{date}", notify=False)
+    _config(workdir, None)
+    proc = _scheduler(workdir, cli_env(workdir, slow_sandbox.base_url))
+    db = workdir / "wh.duckdb"
+    _wait_for(lambda: len([r for r in _runs_or_empty(db) if r[2] == "ok"]) >= 2)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    runs = _job_runs(db)
+    assert {r[1] for r in runs} == {"scheduled"}
+    assert proc.returncode == 0
+
+
+def test_missed_run_executes_once_at_startup(slow_sandbox: SandboxServer,
+                                             workdir: Path) -> None:
+    _job(workdir, 'cron = "0 3 * * *"', workdir / "out" / "{date}", notify=False)
+    _config(workdir, None)
+    env = cli_env(workdir, slow_sandbox.base_url)
+    db = workdir / "wh.duckdb"
+    assert run_cli(["status"], env, workdir).returncode in (0, 5)
+    from pik_recon.warehouse import Warehouse
+    with Warehouse.open(db) as wh:  # the last run was three days ago: runs were missed
+        wh.execute("INSERT INTO job_runs VALUES (nextval('job_runs_seq'), 'nightly', 'scheduled', 'h', 1, "
+                   "now() - INTERVAL 3 DAY, now() - INTERVAL 3 DAY, 'ok', 0, '[]', NULL)")
+    proc = _scheduler(workdir, env)
+    try:
+        _wait_for(lambda: len(_runs_or_empty(db)) >= 2 and _runs_or_empty(db)[-1][2] != "running")
+    except AssertionError:
+        proc.kill()
+        raise AssertionError(proc.communicate()[1]) from None
+    time.sleep(2)  # give a second, wrong catch-up run the chance to show itself
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert [r[1] for r in _job_runs(db)] == ["scheduled", "missed"]
+
+
+def test_sigterm_during_a_run_leaves_no_lock_and_no_partial_report(
+        slow_sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    out = workdir / "out"
+    _job(workdir, "every_seconds = 1", out, notify=False)
+    _config(workdir, None)
+    sandbox_state.faults.latency_ms = 200
+    proc = _scheduler(workdir, cli_env(workdir, slow_sandbox.base_url))
+    db = workdir / "wh.duckdb"
+    _wait_for(lambda: any(r[2] == "running" for r in _runs_or_empty(db)) or
+              sandbox_state.log.counts["GET /payment-links"] > 2)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    assert proc.returncode == 0
+    runs = _job_runs(db)
+    assert runs[-1][2] == "interrupted"
+    with job_lock(db, "nightly"):  # free: taking it does not raise
+        pass
+    leftovers = [p.name for p in workdir.rglob(".report-*")]
+    assert leftovers == []
+    if out.exists():  # a report is either whole or absent
+        assert {p.name for p in out.iterdir()} in (set(), {
+            "summary.csv", "findings.csv", "report.json", "report.xlsx", "report.html"})
