@@ -111,7 +111,7 @@ def test_two_runs_at_once_and_a_killed_holder(slow_sandbox: SandboxServer,
 class _Receiver(BaseHTTPRequestHandler):
     received: list[dict] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Receiver.received.append(json.loads(body))
         self.send_response(200)

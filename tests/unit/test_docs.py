@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from pik_recon.cli import cli
-from pik_recon.config import MatchingSettings, OrdersSettings, PikSettings, SyncSettings
+from pik_recon.config import (
+    JobsSettings,
+    MatchingSettings,
+    NotifySettings,
+    OrdersSettings,
+    PikSettings,
+    ReportSettings,
+    SyncSettings,
+)
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -29,7 +37,8 @@ def test_every_command_is_in_the_readme() -> None:
 
 
 def test_every_config_key_is_in_the_readme() -> None:
-    for settings in (PikSettings, SyncSettings, OrdersSettings, MatchingSettings):
+    for settings in (PikSettings, SyncSettings, OrdersSettings, MatchingSettings,
+                     ReportSettings, NotifySettings, JobsSettings):
         for item in dataclasses.fields(settings):
             if item.name in ("columns", "status_map", "tolerance"):
                 assert f"[{settings.__name__[:-8].lower()}.{item.name}]" in README
