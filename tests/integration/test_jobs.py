@@ -9,6 +9,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import pytest
@@ -109,7 +110,7 @@ def test_two_runs_at_once_and_a_killed_holder(slow_sandbox: SandboxServer,
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -195,7 +196,8 @@ def test_missed_run_executes_once_at_startup(slow_sandbox: SandboxServer,
                    "now() - INTERVAL 3 DAY, now() - INTERVAL 3 DAY, 'ok', 0, '[]', NULL)")
     proc = _scheduler(workdir, env)
     try:
-        _wait_for(lambda: len(_runs_or_empty(db)) >= 2 and _runs_or_empty(db)[-1][2] != "running")
+        _wait_for(lambda: len(_runs_or_empty(db)) >= 2
+                  and _runs_or_empty(db)[-1][2] != "running")
     except AssertionError:
         proc.kill()
         raise AssertionError(proc.communicate()[1]) from None
