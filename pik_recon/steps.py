@@ -18,7 +18,7 @@ from pik_recon.orders import load_orders
 from pik_recon.reconcile import reconcile
 from pik_recon.report import SEVERITY_RANK
 from pik_recon.reportfiles import write_report
-from pik_recon.sync import sync_links
+from pik_recon.syncrun import sync_links
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import parse_when
 
@@ -31,7 +31,7 @@ def _elapsed(context: JobContext, started: datetime) -> float:
 
 def sync_step(config: Config, step: Step, context: JobContext) -> StepResult:
     started = datetime.now(context.now.tzinfo)
-    result = sync_links(config)
+    result = sync_links(config, full=bool(step.options.get("full", False)))
     counts = {"new": result.new, "changed": result.changed, "quarantined": result.quarantined,
               "requests": result.requests}
     if not result.verified:

@@ -15,15 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-import httpx
-
 from pik_recon.client import PAGE_LIMIT, Page, PikClient
-from pik_recon.config import Config, SyncSettings
+from pik_recon.config import SyncSettings
 from pik_recon.errors import NotFoundError
 from pik_recon.links import STATUSES, Rejected, newest_first, parse_link
 from pik_recon.logs import get_logger
 from pik_recon.syncstore import MergeResult, SyncStore
-from pik_recon.warehouse import Warehouse
 
 log = get_logger("sync")
 BY_ID_LIMIT = 1000  # above this many, re-reading the active list costs fewer requests
@@ -236,7 +233,7 @@ class SyncEngine:
         await self.drain()
 
     # --- verification --------------------------------------------------------------------
-    async def settle(self) -> None:
+    async def settle(self, by_id_unlisted: bool = True) -> None:
         """Repair and verify until the warehouse's counts equal PIK's totals, or give up.
 
         Each round: the first pages give PIK's totals; active links that may have changed
@@ -244,10 +241,12 @@ class SyncEngine:
         in order when the top holds nothing new or its gap outlives a catch-up (pages
         answered out of order while the list shifted can skip links anywhere in it).
         """
-        never_seen = await self.db(self.store.active_ids_seen_before, None)
-        if never_seen:
-            self.result.strategy.append(f"{len(never_seen)} active links not listed: by id")
-        await self.refresh(never_seen)
+        if by_id_unlisted:
+            never_seen = await self.db(self.store.active_ids_seen_before, None)
+            if never_seen:
+                self.result.strategy.append(f"{len(never_seen)} active links not listed: "
+                                            "by id")
+            await self.refresh(never_seen)
         gap_rounds: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for round_no in range(self.settings.repair_rounds + 1):
             firsts = await self.first_pages(STATUSES)
@@ -327,54 +326,3 @@ async def run_full_sync(engine: SyncEngine) -> SyncResult:
         log.info("the list moved while paging (%s); repairing", ", ".join(sorted(engine.drifted)))
     await engine.settle()
     return engine.result
-
-
-async def run_sync(client: PikClient, store: SyncStore, settings: SyncSettings, *,
-                   concurrency: int, progress: Progress | None = None) -> SyncResult:
-    """One sync run, recorded in sync_runs whatever happens."""
-    engine = SyncEngine(client, store, settings, concurrency, progress)
-    try:
-        result = await run_full_sync(engine)
-    except BaseException as exc:
-        engine.result.requests = client.stats.requests
-        await engine.db(_record_failure, store, engine.result, exc)
-        engine.close()
-        raise
-    result.requests = client.stats.requests
-    result.retries = client.stats.retries
-    await engine.db(_record, store, result)
-    engine.close()
-    return result
-
-
-def _record(store: SyncStore, result: SyncResult) -> None:
-    store.finish_run(state="finished", strategy="; ".join(result.strategy),
-                     verified=result.verified, verdict=result.verdict,
-                     requests=result.requests, retries=result.retries, new=result.new,
-                     changed=result.changed, quarantined=result.quarantined,
-                     totals=result.totals, counts=result.counts)
-
-
-def _record_failure(store: SyncStore, result: SyncResult, exc: BaseException) -> None:
-    reason = str(exc) or type(exc).__name__
-    store.finish_run(state="failed", strategy="; ".join(result.strategy), verified=False,
-                     verdict=f"failed: {reason}", requests=result.requests,
-                     retries=result.retries, new=result.new, changed=result.changed,
-                     quarantined=result.quarantined, totals=None, counts=None, error=reason)
-
-
-def sync_links(config: Config, *, transport: httpx.AsyncBaseTransport | None = None,
-               progress: Progress | None = None) -> SyncResult:
-    """Run `pik-recon sync` against PIK and the warehouse of `config`."""
-    api_key = config.require_api_key()
-
-    async def _run() -> SyncResult:
-        async with PikClient(config.pik, api_key, transport=transport) as client:
-            # merges are small batches: a tight cap keeps a million-link sync near 300 MB
-            with Warehouse.open(config.db_path, memory_limit="256MB") as warehouse:
-                store = SyncStore(warehouse)
-                store.begin_run("full")
-                return await run_sync(client, store, config.sync,
-                                      concurrency=config.pik.concurrency, progress=progress)
-
-    return asyncio.run(_run())

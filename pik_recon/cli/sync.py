@@ -11,7 +11,8 @@ from pik_recon.cli.common import AppContext, PageProgress, console
 from pik_recon.errors import IncompleteSyncError
 from pik_recon.links import STATUSES
 from pik_recon.status import read_status
-from pik_recon.sync import SyncResult, sync_links
+from pik_recon.sync import SyncResult
+from pik_recon.syncrun import sync_links
 from pik_recon.warehouse import Warehouse
 
 
@@ -46,7 +47,7 @@ def sync(app: AppContext, full: bool, concurrency: int | None) -> None:
     overrides = {"pik": {"concurrency": concurrency}} if concurrency else {}
     config = app.config(**overrides)
     with PageProgress(app.interactive) as progress:
-        result = sync_links(config, progress=progress)
+        result = sync_links(config, full=full, progress=progress)
     print_sync_summary(result)
     if not result.verified:
         raise IncompleteSyncError(f"sync run {result.run_id} {result.verdict}")

@@ -253,6 +253,16 @@ async def admin_generate(request: web.Request) -> web.Response:
         return _json(200, {"counts": state.counts()})
 
 
+async def admin_simulate_day(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    payload = await request.json()
+    with state.lock:
+        done = state.simulate_day(int(payload.get("new", 0)), int(payload.get("changes", 0)),
+                                  float(payload.get("old_share", 0.1)),
+                                  bool(payload.get("advance", True)))
+    return _json(200, {**done, "counts": state.counts()})
+
+
 async def admin_inject(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     payload = await request.json()
@@ -273,6 +283,7 @@ def build_app(state: SandboxState) -> web.Application:
     app.router.add_post("/_admin/clock", admin_clock)
     app.router.add_post("/_admin/generate", admin_generate)
     app.router.add_post("/_admin/inject", admin_inject)
+    app.router.add_post("/_admin/simulate-day", admin_simulate_day)
     return app
 
 

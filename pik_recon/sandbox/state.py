@@ -215,6 +215,33 @@ class SandboxState:
                 self.set_status(link, self.rng.choice(("paid", "paid", "expired",
                                                        "deactivated")))
 
+    def simulate_day(self, new: int, changes: int, old_share: float = 0.1,
+                     advance: bool = True) -> dict[str, int]:
+        """A day of business: the clock moves a day (links expire), `new` links appear
+        during it, and `changes` active links turn paid, expired or deactivated: most of
+        them created in the last three days, `old_share` of them more than a month ago."""
+        if advance:
+            self._clock_offset += timedelta(days=1)
+        expired = self.expire_due()
+        now = self.now()
+        for _ in range(new):
+            amount, currency = random_amount(self.rng)
+            created = now - timedelta(seconds=self.rng.uniform(0, 86_400))
+            self.add(Link(id=self.new_id(), amount=amount, currency=currency,
+                          description=random_description(self.rng), status="active",
+                          created_at=created, seq=0, expires_at=created + timedelta(days=3)))
+        active = list(self._by_status["active"])
+        month_ago, recent = now - timedelta(days=30), now - timedelta(days=3)
+        old = [link for link in active if link.created_at < month_ago]
+        young = [link for link in active if link.created_at >= recent]
+        n_old = min(len(old), round(changes * old_share))
+        chosen = self.rng.sample(old, n_old) + self.rng.sample(
+            young, min(len(young), changes - n_old))
+        for link in chosen:
+            self.set_status(link, self.rng.choice(("paid", "paid", "paid", "expired",
+                                                   "deactivated")))
+        return {"expired": expired, "new": new, "changed": len(chosen), "old": n_old}
+
     # --- reading -----------------------------------------------------------------------
     def count(self, status: str | None) -> int:
         if status is None:

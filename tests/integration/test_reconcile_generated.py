@@ -15,7 +15,7 @@ from pik_recon.sandbox.generate import SHAPES, generate_dataset, write_dataset
 from pik_recon.sandbox.seed import seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
-from pik_recon.sync import sync_links
+from pik_recon.syncrun import sync_links
 from pik_recon.warehouse import Warehouse
 from tests.conftest import API_KEY
 

@@ -21,7 +21,7 @@ from pik_recon.reportfiles import write_report
 from pik_recon.sandbox.seed import sample_links_path, seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
-from pik_recon.sync import sync_links
+from pik_recon.syncrun import sync_links
 from pik_recon.warehouse import Warehouse, resource_dir
 from pik_recon.whenparse import ACCEPTED_FORMS
 from tests.conftest import API_KEY, run_cli
