@@ -376,12 +376,16 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
     )
 
 
-def _orders(settings: OrdersSettings) -> OrdersSettings:
+def _check_zone(section: str, zone: str) -> None:
     try:
-        ZoneInfo(settings.timezone)
+        ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"config [orders] timezone = {settings.timezone!r}: not a time zone; "
-                          "use a name such as \"UTC\" or \"Europe/Berlin\"") from None
+        raise ConfigError(f"config [{section}] timezone = {zone!r}: not a time zone; use a "
+                          "name such as \"UTC\" or \"Europe/Berlin\"") from None
+
+
+def _orders(settings: OrdersSettings) -> OrdersSettings:
+    _check_zone("orders", settings.timezone)
     if settings.thousands_separator and (
             settings.thousands_separator == settings.decimal_separator):
         raise ConfigError("config [orders] thousands_separator must differ from "
@@ -403,11 +407,7 @@ def _matching(settings: MatchingSettings) -> MatchingSettings:
 
 
 def _report(settings: ReportSettings) -> ReportSettings:
-    try:
-        ZoneInfo(settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"config [report] timezone = {settings.timezone!r}: not a time zone; "
-                          "use a name such as \"UTC\" or \"Europe/Berlin\"") from None
+    _check_zone("report", settings.timezone)
     return settings
 
 
