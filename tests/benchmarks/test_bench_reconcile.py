@@ -15,7 +15,7 @@ from pik_recon.sandbox.generate import generate_dataset, write_dataset
 from pik_recon.warehouse import Warehouse
 from tests.benchmarks.harness import timed_cli
 
-ORDERS = 1_000_000
+ORDERS = 1_060_000  # planted cases: about 1,000,000 orders plus orphan links
 FLOOR = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[1], read_only=True)
