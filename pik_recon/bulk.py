@@ -42,6 +42,7 @@ from pik_recon.warehouse import Warehouse
 log = get_logger("bulk")
 CLOCK_SKEW = timedelta(minutes=10)  # PIK's clock against ours, when looking for a lost link
 MAX_ATTEMPTS = 8
+ANSWER_BATCH = 100  # created links stored per transaction
 OUTPUT_COLUMNS = ("order_id", "link_id", "url", "amount", "currency", "state", "error")
 
 
@@ -195,6 +196,8 @@ class BulkCreator:
         self.concurrency = concurrency
         self.advance = advance
         self.stats = stats
+        self._wave: list[tuple[str, asyncio.Future[None]]] = []
+        self._answers: list[tuple[str, str, str | None, str | None]] = []
 
     async def run(self, rows: list[CreateRow], known: dict[str, LedgerRow]) -> BulkStats:
         queue: asyncio.Queue[CreateRow] = asyncio.Queue()
@@ -209,8 +212,36 @@ class BulkCreator:
                     row, old.state if old else "pending", old.updated_at if old else None)
                 self.advance()
 
-        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        try:
+            await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        finally:
+            self._store_answers()
         return self.stats
+
+    async def _mark_sent(self, order_id: str) -> None:
+        """Rows about to go out are marked `sent` together, one write for the whole wave;
+        each POST waits until its row's mark is committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._wave.append((order_id, future))
+        if len(self._wave) == 1:
+            await asyncio.sleep(0)  # the other workers add their rows to this wave
+            wave, self._wave = self._wave, []
+            try:
+                self.ledger.mark_sent([oid for oid, _ in wave])
+            except BaseException as exc:
+                for _, waiting in wave:
+                    waiting.set_exception(exc)
+                raise
+            for _, waiting in wave:
+                waiting.set_result(None)
+        await future
+
+    def _store_answers(self) -> None:
+        """Created links are stored in batches: a kill before a batch is stored leaves its
+        rows `sent`, and the next run finds their links on PIK instead of sending again."""
+        if self._answers:
+            answers, self._answers = self._answers, []
+            self.ledger.mark_created(answers)
 
     async def _one(self, row: CreateRow, state: str, sent_at: datetime | None) -> Outcome:
         for attempt in range(MAX_ATTEMPTS):
@@ -221,7 +252,7 @@ class BulkCreator:
                     return self._created(row, found, "created")
                 self.stats.proven_absent += 1
             sent_at = datetime.now(UTC)
-            self.ledger.mark(row.order_id, "sent", attempt=True)
+            await self._mark_sent(row.order_id)
             self.stats.posts += 1
             try:
                 link = await self.client.create_link(row.amount_text, row.currency,
@@ -257,8 +288,9 @@ class BulkCreator:
         if len(found) > 1:
             error = ("PIK holds several links for this order: "
                      + ", ".join(str(item.get("id")) for item in found))
-        self.ledger.mark(row.order_id, "created", link_id=str(link["id"]),
-                         url=link.get("url"), error=error)
+        self._answers.append((row.order_id, str(link["id"]), link.get("url"), error))
+        if len(self._answers) >= ANSWER_BATCH:
+            self._store_answers()
         return Outcome(row, state, str(link["id"]), link.get("url"), error)
 
     async def find_on_pik(self, row: CreateRow, sent_at: datetime) -> list[dict[str, Any]]:

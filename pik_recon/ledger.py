@@ -66,3 +66,19 @@ class Ledger:
             "url = coalesce(?, url), error = ?, attempts = attempts + ?, updated_at = ? "
             "WHERE order_id = ?",
             [state, link_id, url, error, int(attempt), datetime.now(UTC), order_id])
+
+    def mark_sent(self, order_ids: list[str]) -> None:
+        """Rows whose POSTs go out now, marked in one transaction before any is sent."""
+        self.wh.execute("UPDATE link_requests SET state = 'sent', error = NULL, "
+                        "attempts = attempts + 1, updated_at = ? WHERE list_contains(?, "
+                        "order_id)", [datetime.now(UTC), order_ids])
+
+    def mark_created(self, rows: list[tuple[str, str, str | None, str | None]]) -> None:
+        """Store PIK's answers (order_id, link_id, url, error) in one transaction."""
+        frame = pd.DataFrame(rows, columns=["order_id", "link_id", "url", "error"],
+                             dtype=object)
+        with self.wh.staged("created_batch", frame):
+            self.wh.execute("UPDATE link_requests SET state = 'created', link_id = b.link_id, "
+                            "url = b.url, error = b.error, updated_at = ? FROM created_batch "
+                            "AS b WHERE link_requests.order_id = b.order_id",
+                            [datetime.now(UTC)])

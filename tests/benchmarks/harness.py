@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,16 +103,33 @@ class Timed:
     stdout: str
 
 
+def _peak_rss_mb(pid: int, done: threading.Event, peak: list[float]) -> None:
+    """Poll the kernel's high-water mark (VmHWM, reset by exec) until the process ends."""
+    path = Path(f"/proc/{pid}/status")
+    while not done.is_set():
+        try:
+            for line in path.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak[0] = max(peak[0], int(line.split()[1]) / 1024)
+        except (OSError, ValueError):
+            return
+        done.wait(0.02)
+
+
 def timed_cli(args: list[str], env: dict[str, str], cwd: Path) -> Timed:
-    """Run pik-recon; wall time and the process's own peak RSS (from wait4)."""
+    """Run pik-recon; wall time and the process's own peak RSS."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "pik_recon", *args], env=env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done, peak = threading.Event(), [0.0]
+    watcher = threading.Thread(target=_peak_rss_mb, args=(proc.pid, done, peak), daemon=True)
+    watcher.start()
     out = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc.wait()
     seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Timed(seconds, usage.ru_maxrss / 1024, proc.returncode, out)
+    done.set()
+    watcher.join()
+    return Timed(seconds, peak[0], proc.returncode, out)
 
 
 def cli_env(sandbox: SandboxProcess, db: Path, **extra: str) -> dict[str, str]:

@@ -42,7 +42,7 @@ async def _bare_posts(base_url: str, count: int) -> float:
 
 
 def test_throughput_against_a_bare_post_loop(tmp_path: Path) -> None:
-    count = 3000
+    count = 20_000
     with SandboxProcess("--no-rate-limit", "--generate", "0") as box:
         bare = asyncio.run(_bare_posts(box.base_url, count))
         rows = tmp_path / "rows.csv"
