@@ -43,6 +43,7 @@ log = get_logger("bulk")
 CLOCK_SKEW = timedelta(minutes=10)  # PIK's clock against ours, when looking for a lost link
 MAX_ATTEMPTS = 8
 ANSWER_BATCH = 100  # created links stored per transaction
+MARK_AHEAD = 8  # rows marked `sent` per write, per unit of concurrency
 OUTPUT_COLUMNS = ("order_id", "link_id", "url", "amount", "currency", "state", "error")
 
 
@@ -196,20 +197,23 @@ class BulkCreator:
         self.concurrency = concurrency
         self.advance = advance
         self.stats = stats
-        self._wave: list[tuple[str, asyncio.Future[None]]] = []
+        self._marked: set[str] = set()
         self._answers: list[tuple[str, str, str | None, str | None]] = []
 
     async def run(self, rows: list[CreateRow], known: dict[str, LedgerRow]) -> BulkStats:
-        queue: asyncio.Queue[CreateRow] = asyncio.Queue()
-        for row in rows:
-            queue.put_nowait(row)
+        states = {r.order_id: known[r.order_id].state if r.order_id in known else "pending"
+                  for r in rows}
+        position = iter(range(len(rows)))
 
         async def worker() -> None:
-            while not queue.empty():
-                row = queue.get_nowait()
+            for index in position:
+                row = rows[index]
+                if states[row.order_id] == "pending" and row.order_id not in self._marked:
+                    self._mark_ahead(rows[index:index + self.concurrency * MARK_AHEAD], states)
                 old = known.get(row.order_id)
                 self.stats.outcomes[row.order_id] = await self._one(
-                    row, old.state if old else "pending", old.updated_at if old else None)
+                    row, states[row.order_id], old.updated_at if old else None,
+                    premarked=row.order_id in self._marked)
                 self.advance()
 
         try:
@@ -218,23 +222,14 @@ class BulkCreator:
             self._store_answers()
         return self.stats
 
-    async def _mark_sent(self, order_id: str) -> None:
-        """Rows about to go out are marked `sent` together, one write for the whole wave;
-        each POST waits until its row's mark is committed."""
-        future = asyncio.get_running_loop().create_future()
-        self._wave.append((order_id, future))
-        if len(self._wave) == 1:
-            await asyncio.sleep(0)  # the other workers add their rows to this wave
-            wave, self._wave = self._wave, []
-            try:
-                self.ledger.mark_sent([oid for oid, _ in wave])
-            except BaseException as exc:
-                for _, waiting in wave:
-                    waiting.set_exception(exc)
-                raise
-            for _, waiting in wave:
-                waiting.set_result(None)
-        await future
+    def _mark_ahead(self, rows: list[CreateRow], states: dict[str, str]) -> None:
+        """Mark the next rows `sent` in one write, before any of their POSTs goes out. A
+        kill leaves at most these few `sent` without a POST; the next run looks for them on
+        PIK, finds nothing, and sends them."""
+        ids = [r.order_id for r in rows
+               if states[r.order_id] == "pending" and r.order_id not in self._marked]
+        self.ledger.mark_sent(ids)
+        self._marked.update(ids)
 
     def _store_answers(self) -> None:
         """Created links are stored in batches: a kill before a batch is stored leaves its
@@ -243,7 +238,8 @@ class BulkCreator:
             answers, self._answers = self._answers, []
             self.ledger.mark_created(answers)
 
-    async def _one(self, row: CreateRow, state: str, sent_at: datetime | None) -> Outcome:
+    async def _one(self, row: CreateRow, state: str, sent_at: datetime | None, *,
+                   premarked: bool) -> Outcome:
         for attempt in range(MAX_ATTEMPTS):
             if state == "sent":
                 found = await self.find_on_pik(row, sent_at or datetime.now(UTC))
@@ -252,7 +248,8 @@ class BulkCreator:
                     return self._created(row, found, "created")
                 self.stats.proven_absent += 1
             sent_at = datetime.now(UTC)
-            await self._mark_sent(row.order_id)
+            if not (premarked and attempt == 0):
+                self.ledger.mark(row.order_id, "sent", attempt=True)
             self.stats.posts += 1
             try:
                 link = await self.client.create_link(row.amount_text, row.currency,

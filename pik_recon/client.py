@@ -72,6 +72,8 @@ class RateLimiter:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     async def acquire(self) -> None:
+        if not self.enabled and self._paused_until <= time.monotonic():
+            return  # no limit to keep and no 429 to wait out: no need to queue
         async with self._lock:
             while True:
                 now = time.monotonic()
