@@ -2,4 +2,5 @@
 
 from pik_recon.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

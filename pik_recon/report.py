@@ -99,6 +99,15 @@ def _freshness(warehouse: Warehouse, settings: ReportSettings, now: datetime) ->
     return Freshness(row[0], row[1], row[2], stale, settings.stale_after_hours)
 
 
+def select_findings(warehouse: Warehouse, since: datetime, until: datetime,
+                    run_id: int | None, previous: int | None) -> None:
+    """The temp table report_findings: the latest run's findings of the period."""
+    warehouse.execute(query("report_findings"),
+                      {"since": since, "until": until,
+                       "run_id": run_id if run_id is not None else -1,
+                       "prev_run_id": previous if previous is not None else -1})
+
+
 def gather(warehouse: Warehouse, settings: ReportSettings, since: datetime, until: datetime,
            now: datetime) -> ReportData:
     """Every figure of the report, read in one read-only session."""
@@ -109,9 +118,7 @@ def gather(warehouse: Warehouse, settings: ReportSettings, since: datetime, unti
     data = ReportData(since, until, settings.timezone, _freshness(warehouse, settings, now),
                       run_id, as_of, previous)
     period = {"since": since, "until": until}
-    warehouse.execute(query("report_findings"),
-                      {**period, "run_id": run_id if run_id is not None else -1,
-                       "prev_run_id": previous if previous is not None else -1})
+    select_findings(warehouse, since, until, run_id, previous)
     for row in warehouse.fetchall(query("report_summary"), period):
         counts = {name: int(row[1 + 2 * i]) for i, name in enumerate(SUMMARY_FIELDS)}
         amounts = {name: row[2 + 2 * i] for i, name in enumerate(SUMMARY_FIELDS)}

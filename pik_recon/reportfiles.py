@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +32,7 @@ from pik_recon.report import (
     ReportData,
     gather,
     iter_findings,
+    select_findings,
 )
 from pik_recon.warehouse import Warehouse
 
@@ -329,10 +332,15 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, since: datet
                  max_rows: int = EXCEL_MAX_ROWS) -> ReportData:
     """Gather the figures once and write every requested format into `out`."""
     data = gather(warehouse, settings, since, until, now)
-    with staging_folder(out) as temp:
+    with staging_folder(out) as temp, ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        findings_csv = None
         if "csv" in formats:
             write_summary_csv(data, temp / "summary.csv")
-            write_findings_csv(iter_findings(warehouse), temp / "findings.csv")
+            # the other core writes findings.csv while this one writes the workbook
+            findings_csv = pool.submit(_findings_csv_apart, warehouse.path, since, until,
+                                       data.run_id, data.previous_run_id,
+                                       temp / "findings.csv")
         if "json" in formats:
             write_json(data, temp / "report.json")
         if "xlsx" in formats:
@@ -340,7 +348,17 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, since: datet
         if "html" in formats:
             top = next(iter_findings_limited(warehouse, settings.top_findings), [])
             write_html(data, top, temp / "report.html", now)
+        if findings_csv is not None:
+            findings_csv.result()
     return data
+
+
+def _findings_csv_apart(db_path: Path, since: datetime, until: datetime, run_id: int | None,
+                        previous_run_id: int | None, path: Path) -> int:
+    """findings.csv from a second read-only connection, in a process of its own."""
+    with Warehouse.open(db_path, read_only=True, wait_seconds=60) as warehouse:
+        select_findings(warehouse, since, until, run_id, previous_run_id)
+        return write_findings_csv(iter_findings(warehouse), path)
 
 
 def iter_findings_limited(warehouse: Warehouse, limit: int) -> Iterator[list[tuple[Any, ...]]]:
