@@ -15,6 +15,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -197,8 +198,15 @@ class BulkCreator:
         self.concurrency = concurrency
         self.advance = advance
         self.stats = stats
-        self._marked: set[str] = set()
+        # every ledger write goes to one thread, in order, while the requests go on
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        self._marks: dict[str, asyncio.Future[None]] = {}
         self._answers: list[tuple[str, str, str | None, str | None]] = []
+        self._stores: list[asyncio.Future[None]] = []
+
+    def _write(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> asyncio.Future[None]:
+        return asyncio.get_running_loop().run_in_executor(
+            self._writer, lambda: fn(*args, **kwargs))
 
     async def run(self, rows: list[CreateRow], known: dict[str, LedgerRow]) -> BulkStats:
         states = {r.order_id: known[r.order_id].state if r.order_id in known else "pending"
@@ -208,35 +216,46 @@ class BulkCreator:
         async def worker() -> None:
             for index in position:
                 row = rows[index]
-                if states[row.order_id] == "pending" and row.order_id not in self._marked:
-                    self._mark_ahead(rows[index:index + self.concurrency * MARK_AHEAD], states)
+                premarked = states[row.order_id] == "pending"
+                if premarked:
+                    await self._marked(rows, index, states)
                 old = known.get(row.order_id)
                 self.stats.outcomes[row.order_id] = await self._one(
                     row, states[row.order_id], old.updated_at if old else None,
-                    premarked=row.order_id in self._marked)
+                    premarked=premarked)
                 self.advance()
 
         try:
             await asyncio.gather(*(worker() for _ in range(self.concurrency)))
-        finally:
             self._store_answers()
+            await asyncio.gather(*self._stores)
+        finally:
+            self._writer.shutdown(wait=True)
+            if self._answers:  # interrupted: store what came back before the run stops
+                self.ledger.mark_created(self._answers)
+                self._answers = []
         return self.stats
 
-    def _mark_ahead(self, rows: list[CreateRow], states: dict[str, str]) -> None:
+    async def _marked(self, rows: list[CreateRow], index: int, states: dict[str, str]) -> None:
         """Mark the next rows `sent` in one write, before any of their POSTs goes out. A
         kill leaves at most these few `sent` without a POST; the next run looks for them on
         PIK, finds nothing, and sends them."""
-        ids = [r.order_id for r in rows
-               if states[r.order_id] == "pending" and r.order_id not in self._marked]
-        self.ledger.mark_sent(ids)
-        self._marked.update(ids)
+        order_id = rows[index].order_id
+        if order_id not in self._marks:
+            ahead = rows[index:index + self.concurrency * MARK_AHEAD]
+            ids = [r.order_id for r in ahead
+                   if states[r.order_id] == "pending" and r.order_id not in self._marks]
+            marking = self._write(self.ledger.mark_sent, ids)
+            for marked in ids:
+                self._marks[marked] = marking
+        await self._marks[order_id]
 
     def _store_answers(self) -> None:
         """Created links are stored in batches: a kill before a batch is stored leaves its
         rows `sent`, and the next run finds their links on PIK instead of sending again."""
         if self._answers:
             answers, self._answers = self._answers, []
-            self.ledger.mark_created(answers)
+            self._stores.append(self._write(self.ledger.mark_created, answers))
 
     async def _one(self, row: CreateRow, state: str, sent_at: datetime | None, *,
                    premarked: bool) -> Outcome:
@@ -249,23 +268,23 @@ class BulkCreator:
                 self.stats.proven_absent += 1
             sent_at = datetime.now(UTC)
             if not (premarked and attempt == 0):
-                self.ledger.mark(row.order_id, "sent", attempt=True)
+                await self._write(self.ledger.mark, row.order_id, "sent", attempt=True)
             self.stats.posts += 1
             try:
                 link = await self.client.create_link(row.amount_text, row.currency,
                                                      row.description)
             except InvalidRequestError as exc:
-                self.ledger.mark(row.order_id, "failed", error=str(exc))
+                await self._write(self.ledger.mark, row.order_id, "failed", error=str(exc))
                 return Outcome(row, "failed", error=str(exc))
             except RateLimitedError:
-                self.ledger.mark(row.order_id, "pending")
+                await self._write(self.ledger.mark, row.order_id, "pending")
                 state = "pending"
                 await asyncio.sleep(min(2 ** attempt, 60))
                 continue
             except TransportError as exc:
                 state = "sent" if exc.sent else "pending"
                 if not exc.sent:
-                    self.ledger.mark(row.order_id, "pending")
+                    await self._write(self.ledger.mark, row.order_id, "pending")
                 log.info("order %s: %s; looking for the link before trying again",
                          row.order_id, exc)
                 continue
@@ -276,7 +295,7 @@ class BulkCreator:
                 continue
             return self._created(row, [link], "created")
         error = "the outcome is still unknown; run the same file again to resolve it"
-        self.ledger.mark(row.order_id, state, error=error)
+        await self._write(self.ledger.mark, row.order_id, state, error=error)
         return Outcome(row, "unknown" if state == "sent" else "pending", error=error)
 
     def _created(self, row: CreateRow, found: list[dict[str, Any]], state: str) -> Outcome:
