@@ -172,8 +172,8 @@ class PikClient:
     # --- plumbing ------------------------------------------------------------------------
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            return min(exc.retry_after, self.settings.backoff_cap_seconds)
+        if isinstance(exc, RateLimitedError) and exc.retry_after_seconds is not None:
+            return min(exc.retry_after_seconds, self.settings.backoff_cap_seconds)
         base = self.settings.backoff_base_seconds * 2 ** (state.attempt_number - 1)
         return random.uniform(0, min(base, self.settings.backoff_cap_seconds))
 
@@ -254,7 +254,7 @@ class PikClient:
             if retry_after is not None:
                 limiter.pause(retry_after)
             raise self._count(RateLimitedError(f"{method} {path}: rate limited by PIK",
-                                               retry_after=retry_after, **where))
+                                               retry_after_seconds=retry_after, **where))
         if status >= 500:
             kind = "an HTML page" if body is None else message
             raise self._count(ServerError(f"{method} {path}: PIK server error {status} "

@@ -178,7 +178,7 @@ def _coerce(section: str, key: str, value: Any, kind: type) -> Any:
         raise ConfigError(f"config {where} = {value!r}: expected a positive whole number")
     if kind is float:
         if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-            return float(value)
+            return float(value)  # every float setting is a number of seconds
         raise ConfigError(f"config {where} = {value!r}: expected a number of seconds >= 0")
     if kind is str:
         if isinstance(value, str):

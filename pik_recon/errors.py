@@ -94,9 +94,10 @@ class MalformedResponseError(TransientApiError):
 class RateLimitedError(TransientApiError):
     """429: too many requests."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None,
+                 **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ServerError(TransientApiError):

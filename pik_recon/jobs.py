@@ -252,14 +252,15 @@ def _run_step(config: Config, step: Step, context: JobContext,
         return runners[step.type](config, step, context)
     except PikReconError as exc:
         log.error("job %s: step %s failed: %s", context.job.name, step.type, exc)
-        return StepResult(step.type, "failed", exc.exit_code, _since(started), error=str(exc))
+        return StepResult(step.type, "failed", exc.exit_code, seconds_since(started),
+                          error=str(exc))
     except Exception as exc:  # a bug in a step must not leave the run unrecorded
         log.exception("job %s: step %s crashed", context.job.name, step.type)
-        return StepResult(step.type, "failed", EXIT_INTERNAL, _since(started),
+        return StepResult(step.type, "failed", EXIT_INTERNAL, seconds_since(started),
                           error=f"internal error: {exc}")
 
 
-def _since(started: datetime) -> float:
+def seconds_since(started: datetime) -> float:
     return round((datetime.now(UTC) - started).total_seconds(), 3)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +12,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from pik_recon.config import Config, parse_formats
 from pik_recon.errors import EXIT_FINDINGS, EXIT_OK, IncompleteSyncError, InputError
-from pik_recon.jobs import JobContext, Step, StepResult
+from pik_recon.jobs import JobContext, Step, StepResult, seconds_since
 from pik_recon.logs import get_logger
 from pik_recon.orders import load_orders
 from pik_recon.reconcile import reconcile
@@ -25,18 +25,14 @@ from pik_recon.whenparse import parse_when
 log = get_logger("steps")
 
 
-def _elapsed(context: JobContext, started: datetime) -> float:
-    return round((datetime.now(started.tzinfo) - started).total_seconds(), 3)
-
-
 def sync_step(config: Config, step: Step, context: JobContext) -> StepResult:
-    started = datetime.now(context.now.tzinfo)
+    started = datetime.now(UTC)
     result = sync_links(config, full=bool(step.options.get("full", False)))
     counts = {"new": result.new, "changed": result.changed, "quarantined": result.quarantined,
               "requests": result.requests}
     if not result.verified:
         raise IncompleteSyncError(f"sync run {result.run_id} {result.verdict}")
-    return StepResult("sync", "ok", EXIT_OK, _elapsed(context, started), counts)
+    return StepResult("sync", "ok", EXIT_OK, seconds_since(started), counts)
 
 
 def newest_orders_file(pattern: str) -> Path:
@@ -49,7 +45,7 @@ def newest_orders_file(pattern: str) -> Path:
 
 
 def reconcile_step(config: Config, step: Step, context: JobContext) -> StepResult:
-    started = datetime.now(context.now.tzinfo)
+    started = datetime.now(UTC)
     options = step.options
     orders = (Path(options["orders"]) if "orders" in options
               else newest_orders_file(options["orders_glob"]) if "orders_glob" in options
@@ -65,11 +61,11 @@ def reconcile_step(config: Config, step: Step, context: JobContext) -> StepResul
     context.result.critical_findings = matched.by_severity.get("critical", 0)
     counts.update(run=matched.run_id, findings=matched.findings,
                   critical=matched.by_severity.get("critical", 0))
-    return StepResult("reconcile", "ok", EXIT_OK, _elapsed(context, started), counts)
+    return StepResult("reconcile", "ok", EXIT_OK, seconds_since(started), counts)
 
 
 def report_step(config: Config, step: Step, context: JobContext) -> StepResult:
-    started = datetime.now(context.now.tzinfo)
+    started = datetime.now(UTC)
     options = step.options
     zone = ZoneInfo(context.job.timezone)
     since = parse_when(str(options.get("since", "1d")), now=context.now, tz=zone)
@@ -89,25 +85,25 @@ def report_step(config: Config, step: Step, context: JobContext) -> StepResult:
     attention = fail_on != "never" and worst is not None and (
         SEVERITY_RANK[worst] <= SEVERITY_RANK[fail_on])
     return StepResult("report", "attention" if attention else "ok",
-                      EXIT_FINDINGS if attention else EXIT_OK, _elapsed(context, started),
+                      EXIT_FINDINGS if attention else EXIT_OK, seconds_since(started),
                       {"out": str(out), "findings": data.findings_total})
 
 
 def notify_step(config: Config, step: Step, context: JobContext) -> StepResult:
     """Tell the webhook on failure or critical findings; a dead receiver is only logged."""
-    started = datetime.now(context.now.tzinfo)
+    started = datetime.now(UTC)
     when = set(step.options.get("when", ["failure", "critical"]))
     result = context.result
     failed = any(s.outcome == "failed" for s in result.steps)
     due = ("failure" in when and failed) or ("critical" in when and result.critical_findings)
     if not due:
-        return StepResult("notify", "not needed", EXIT_OK, _elapsed(context, started))
+        return StepResult("notify", "not needed", EXIT_OK, seconds_since(started))
     if not config.notify.webhook_url:
         log.info("job %s: nothing to notify to (no [notify] webhook_url)", context.job.name)
         return StepResult("notify", "no webhook configured", EXIT_OK,
-                          _elapsed(context, started))
+                          seconds_since(started))
     outcome = "sent" if send_webhook(config, result_payload(context)) else "not delivered"
-    return StepResult("notify", outcome, EXIT_OK, _elapsed(context, started))
+    return StepResult("notify", outcome, EXIT_OK, seconds_since(started))
 
 
 def result_payload(context: JobContext) -> dict[str, Any]:

@@ -30,7 +30,8 @@ def sandbox() -> None:
               help="Share of requests that fail.")
 @click.option("--faults", "fault_kinds", default=",".join(FAULT_KINDS), show_default=True,
               help="Comma-separated fault kinds to draw from.")
-@click.option("--latency-ms", default=0.0, type=click.FloatRange(0), show_default=True)
+@click.option("--latency-ms", default=0, type=click.IntRange(0), show_default=True,
+              help="Extra milliseconds before every answer.")
 @click.option("--drift", default=0, type=click.IntRange(0), show_default=True,
               help="Changes (new links, status changes) before every page request past the "
                    "first.")
@@ -39,7 +40,7 @@ def sandbox() -> None:
 @click.pass_obj
 def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path | None,
           generate: int | None, seed: int, fault_rate: float, fault_kinds: str,
-          latency_ms: float, drift: int, ordering: str, no_rate_limit: bool) -> None:
+          latency_ms: int, drift: int, ordering: str, no_rate_limit: bool) -> None:
     """Serve the PIK API on loopback, with admin endpoints under /_admin.
 
     \b

@@ -258,7 +258,7 @@ async def admin_simulate_day(request: web.Request) -> web.Response:
     payload = await request.json()
     with state.lock:
         done = state.simulate_day(int(payload.get("new", 0)), int(payload.get("changes", 0)),
-                                  float(payload.get("old_share", 0.1)),
+                                  float(payload.get("old_ratio", 0.1)),
                                   bool(payload.get("advance", True)))
     return _json(200, {**done, "counts": state.counts()})
 

@@ -75,12 +75,12 @@ class Faults:
 
     rate: float = 0.0
     kinds: tuple[str, ...] = FAULT_KINDS
-    latency_ms: float = 0.0
-    fault_latency_ms: float = 300.0
+    latency_ms: int = 0
+    fault_latency_ms: int = 300
     retry_after_seconds: int = 1
     drift_per_page: int = 0
     drift_limit: int | None = None  # total changes before the list holds still; None: never
-    drift_new_share: float = 0.5
+    drift_new_ratio: float = 0.5
     rate_limit_enabled: bool = True
     rate_limit_per_minute: int = 300
     create_rate_limit_per_minute: int = 60
@@ -208,18 +208,18 @@ class SandboxState:
         active = self._by_status["active"]
         self.log.drift_changes += max(changes, 0)
         for _ in range(changes):
-            if self.rng.random() < self.faults.drift_new_share or len(active) == 0:
+            if self.rng.random() < self.faults.drift_new_ratio or len(active) == 0:
                 self.create(*random_amount(self.rng), description=random_description(self.rng))
             else:
                 link = active[self.rng.randrange(len(active))]
                 self.set_status(link, self.rng.choice(("paid", "paid", "expired",
                                                        "deactivated")))
 
-    def simulate_day(self, new: int, changes: int, old_share: float = 0.1,
+    def simulate_day(self, new: int, changes: int, old_ratio: float = 0.1,
                      advance: bool = True) -> dict[str, int]:
         """A day of business: the clock moves a day (links expire), `new` links appear
         during it, and `changes` active links turn paid, expired or deactivated: most of
-        them created in the last three days, `old_share` of them more than a month ago."""
+        them created in the last three days, `old_ratio` of them more than a month ago."""
         if advance:
             self._clock_offset += timedelta(days=1)
         expired = self.expire_due()
@@ -234,7 +234,7 @@ class SandboxState:
         month_ago, recent = now - timedelta(days=30), now - timedelta(days=3)
         old = [link for link in active if link.created_at < month_ago]
         young = [link for link in active if link.created_at >= recent]
-        n_old = min(len(old), round(changes * old_share))
+        n_old = min(len(old), round(changes * old_ratio))
         chosen = self.rng.sample(old, n_old) + self.rng.sample(
             young, min(len(young), changes - n_old))
         for link in chosen:

@@ -21,7 +21,7 @@ def test_incremental_requests_against_a_full_sweep(tmp_path: Path) -> None:
         env = cli_env(box, db, PIK_RECON_CONFIG=str(config))
         full = timed_cli(["sync", "--full"], env, tmp_path)
         assert full.returncode == 0, full.stdout
-        day = box.admin("simulate-day", {"new": 5_000, "changes": 5_000, "old_share": 0.02,
+        day = box.admin("simulate-day", {"new": 5_000, "changes": 5_000, "old_ratio": 0.02,
                                          "advance": False})
         incremental = timed_cli(["sync"], env, tmp_path)
         assert incremental.returncode == 0, incremental.stdout

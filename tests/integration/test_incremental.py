@@ -27,7 +27,7 @@ def test_incremental_after_a_day(sandbox: SandboxServer, sandbox_state: SandboxS
     full = sync_links(config)
     assert (full.mode, full.verified) == ("full", True)
     with sandbox_state.lock:
-        day = sandbox_state.simulate_day(new=LINKS // 50, changes=LINKS // 50, old_share=0.02)
+        day = sandbox_state.simulate_day(new=LINKS // 50, changes=LINKS // 50, old_ratio=0.02)
         sandbox_state.set_ordering(ordering)
         sandbox_state.faults.drift_per_page = drift
         sandbox_state.faults.drift_limit = 3_000 if drift else None
