@@ -30,7 +30,6 @@ bench: $(DEV)
 
 lint: $(DEV)
 	$(BIN)/ruff check pik_recon tests
-	$(BIN)/ruff format --check pik_recon tests
 
 clean:
 	rm -rf $(VENV) build dist reports pik_recon.duckdb

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from pik_recon import __version__
@@ -105,6 +106,12 @@ class Page:
     total: int
     limit: int
     offset: int
+    raw: bytes  # the body as PIK sent it, for the warehouse to read in bulk
+
+
+def single_page(record: Any) -> Page:
+    """A link fetched by id, as a page of one (the warehouse reads every record as pages)."""
+    return Page([record], 1, 1, 0, orjson.dumps({"data": [record]}))
 
 
 class PikClient:
@@ -137,16 +144,16 @@ class PikClient:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if status:
             params["status"] = status
-        body = await self._with_retries("GET", "/payment-links", params=params)
+        body, raw = await self._with_retries("GET", "/payment-links", params=params)
         if (not isinstance(body, dict) or not isinstance(body.get("data"), list)
                 or not isinstance(body.get("total"), int)):
             raise MalformedResponseError("list response lacks 'data' or 'total'",
                                          method="GET", path="/payment-links")
         return Page(body["data"], body["total"], body.get("limit", limit),
-                    body.get("offset", offset))
+                    body.get("offset", offset), raw)
 
     async def get_link(self, link_id: str) -> dict[str, Any]:
-        body = await self._with_retries("GET", f"/payment-links/{link_id}")
+        body, _ = await self._with_retries("GET", f"/payment-links/{link_id}")
         if not isinstance(body, dict):
             raise MalformedResponseError("link response is not an object", method="GET",
                                          path="/payment-links/{id}")
@@ -162,8 +169,8 @@ class PikClient:
         payload: dict[str, Any] = {"amount": amount, "currency": currency}
         if description is not None:
             payload["description"] = description
-        body = await self._with_retries("POST", "/payment-links", json_body=payload,
-                                        retry_unsent_only=True)
+        body, _ = await self._with_retries("POST", "/payment-links", json_body=payload,
+                                           retry_unsent_only=True)
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise MalformedResponseError("create response lacks 'id'", method="POST",
                                          path="/payment-links")
@@ -183,7 +190,8 @@ class PikClient:
         log.debug("retrying after %s (attempt %d)", exc, state.attempt_number)
 
     async def _with_retries(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                            json_body: Any = None, retry_unsent_only: bool = False) -> Any:
+                            json_body: Any = None, retry_unsent_only: bool = False
+                            ) -> tuple[Any, bytes]:
         def retryable(exc: BaseException) -> bool:
             if retry_unsent_only:
                 return isinstance(exc, RateLimitedError) or (
@@ -199,7 +207,7 @@ class PikClient:
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _request(self, method: str, path: str, *, params: dict[str, Any] | None,
-                       json_body: Any) -> Any:
+                       json_body: Any) -> tuple[Any, bytes]:
         limiter = self.creation if method == "POST" else self.general
         await limiter.acquire()
         self.stats.requests += 1
@@ -220,7 +228,7 @@ class PikClient:
             raise self._count(TransportError(f"{method} {path}: connection failed "
                                              f"({type(exc).__name__})", method=method,
                                              path=path)) from None
-        return self._decode(response, method, path, limiter)
+        return self._decode(response, method, path, limiter), response.content
 
     def _count(self, exc: ApiError) -> ApiError:
         name = type(exc).__name__
@@ -231,10 +239,7 @@ class PikClient:
                 limiter: RateLimiter) -> Any:
         status = response.status_code
         where = {"status": status, "method": method, "path": path}
-        try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            body = None
+        body = _json_body(response.content)
         if 200 <= status < 300:
             if body is None:
                 raise self._count(MalformedResponseError(
@@ -261,6 +266,18 @@ class PikClient:
                                           f"({kind})", **where))
         raise self._count(InvalidRequestError(f"{method} {path}: PIK rejected the request "
                                               f"({status}: {message})", **where))
+
+
+def _json_body(content: bytes) -> Any:
+    """The body's JSON, or None. orjson first (a sync decodes every page); what it refuses
+    (NaN, integers beyond 64 bits) the standard library may still read."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(content)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
 
 
 def _error_message(body: Any) -> str | None:

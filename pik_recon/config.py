@@ -63,7 +63,7 @@ class PikSettings:
 class SyncSettings:
     """How the sync pages and verifies."""
 
-    batch_rows: int = 5000
+    batch_rows: int = 50_000
     repair_rounds: int = 8
 
 

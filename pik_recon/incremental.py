@@ -37,7 +37,7 @@ async def run_incremental_sync(engine: SyncEngine) -> SyncResult:
     engine.result.mode = "incremental"
     firsts = await engine.first_pages(STATUSES)
     for status, page in firsts.items():
-        await engine.ingest(page.data, status)
+        await engine.ingest(page, status)
     await engine.drain()
     totals = {s: p.total for s, p in firsts.items()}
     unordered = [s for s in STATUSES if not newest_first(firsts[s].data)]
@@ -78,7 +78,7 @@ async def _fill_from_top(engine: SyncEngine, status: str, target: int) -> bool |
         pages += 1
         if not newest_first(page.data):
             return None
-        merged = await engine.ingest_now(page.data, status)
+        merged = await engine.ingest_now(page, status)
         if merged.new + merged.changed < MIN_NEWS_PER_PAGE or not page.data:
             engine.result.strategy.append(f"{status}: {pages} pages from the top, the rest "
                                           "is scattered")

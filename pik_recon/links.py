@@ -13,7 +13,6 @@ import pandas as pd
 from pik_recon.money import parse_amount
 
 STATUSES = ("active", "paid", "expired", "deactivated")
-FINAL_STATUSES = frozenset(("paid", "expired", "deactivated"))
 LINK_COLUMNS = ("id", "url", "amount_text", "currency", "description", "status", "created_at",
                 "paid_at")
 QUARANTINE_COLUMNS = ("listed_status", "link_id", "reason", "record")
@@ -75,18 +74,9 @@ def parse_link(record: Any, listed_status: str | None) -> tuple[Any, ...] | Reje
     return row
 
 
-def dedupe_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """One row per id: a final status beats active (it cannot be undone), else the latest."""
-    chosen: dict[str, tuple[Any, ...]] = {}
-    for row in rows:
-        old = chosen.get(row[0])
-        if old is None or not (old[5] in FINAL_STATUSES and row[5] == "active"):
-            chosen[row[0]] = row
-    return list(chosen.values())
-
-
-def links_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(LINK_COLUMNS), dtype=object)
+def stage_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Rows of (n, i, *LINK_COLUMNS): a record's place in its batch, then its fields."""
+    return pd.DataFrame(rows, columns=["n", "i", *LINK_COLUMNS], dtype=object)
 
 
 def quarantine_frame(rejected: list[Rejected]) -> pd.DataFrame:

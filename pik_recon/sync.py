@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from pik_recon.client import PAGE_LIMIT, Page, PikClient
+from pik_recon.client import PAGE_LIMIT, Page, PikClient, single_page
 from pik_recon.config import SyncSettings
 from pik_recon.errors import NotFoundError
-from pik_recon.links import STATUSES, Rejected, newest_first, parse_link
+from pik_recon.links import STATUSES, newest_first
 from pik_recon.logs import get_logger
-from pik_recon.syncstore import MergeResult, SyncStore
+from pik_recon.syncstore import Body, MergeResult, SyncStore
 
 log = get_logger("sync")
 BY_ID_LIMIT = 1000  # above this many, re-reading the active list costs fewer requests
@@ -72,9 +72,10 @@ class SyncEngine:
         self.progress = progress or NoProgress()
         self.result = SyncResult(run_id=store.run_id, mode="full")
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
-        self._rows: list[tuple[Any, ...]] = []
-        self._rejected: list[Rejected] = []
+        self._bodies: list[Body] = []
+        self._records = 0
         self._pending: asyncio.Future[MergeResult] | None = None
+        self._handing = asyncio.Lock()
         self.drifted: set[str] = set()
         self._paged_since_refresh = False
 
@@ -92,41 +93,38 @@ class SyncEngine:
         self.result.quarantined += result.quarantined
         return result
 
-    def _buffer(self, items: Iterable[Any], listed_status: str | None) -> None:
-        for record in items:
-            parsed = parse_link(record, listed_status)
-            if isinstance(parsed, Rejected):
-                self._rejected.append(parsed)
-            else:
-                self._rows.append(parsed)
-
     async def _flush(self) -> None:
-        """Hand the buffer to the writer; at most one batch waits, so memory stays flat."""
+        """Hand the buffer to the writer once its last batch is merged: at most one batch is
+        merging and three wait, so memory stays flat."""
+        async with self._handing:
+            await self._collect()
+            if self._bodies:
+                bodies, self._bodies, self._records = self._bodies, [], 0
+                self._pending = asyncio.ensure_future(self.db(self.store.merge, bodies))
+
+    async def _collect(self) -> None:
         if self._pending is not None:
-            self._take(await self._pending)
-            self._pending = None
-        if self._rows or self._rejected:
-            rows, rejected = self._rows, self._rejected
-            self._rows, self._rejected = [], []
-            self._pending = asyncio.ensure_future(self.db(self.store.merge, rows, rejected))
+            pending, self._pending = self._pending, None
+            self._take(await pending)
 
     async def drain(self) -> None:
         await self._flush()
-        if self._pending is not None:
-            self._take(await self._pending)
-            self._pending = None
+        async with self._handing:
+            await self._collect()
 
-    async def ingest(self, items: Iterable[Any], listed_status: str | None) -> None:
-        self._buffer(items, listed_status)
-        if len(self._rows) + len(self._rejected) >= self.settings.batch_rows:
+    async def ingest(self, page: Page, listed_status: str | None) -> None:
+        """Buffer a fetched body. A full buffer goes to the writer unless a hand-over is
+        under way; fetching waits only when the writer is a whole two batches behind."""
+        self._bodies.append((listed_status, page.raw))
+        self._records += len(page.data)
+        if self._records >= self.settings.batch_rows and not self._handing.locked():
+            await self._flush()
+        while self._records >= 3 * self.settings.batch_rows:
             await self._flush()
 
-    async def ingest_now(self, items: Iterable[Any], listed_status: str | None) -> MergeResult:
+    async def ingest_now(self, page: Page, listed_status: str | None) -> MergeResult:
         await self.drain()
-        self._buffer(items, listed_status)
-        rows, rejected = self._rows, self._rejected
-        self._rows, self._rejected = [], []
-        return self._take(await self.db(self.store.merge, rows, rejected))
+        return self._take(await self.db(self.store.merge, [(listed_status, page.raw)]))
 
     # --- fetching ------------------------------------------------------------------------
     async def page(self, status: str, offset: int) -> Page:
@@ -149,7 +147,7 @@ class SyncEngine:
         known_end = dict(totals)
         queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         for status, first in firsts.items():
-            await self.ingest(first.data, status)
+            await self.ingest(first, status)
             offsets = range(PAGE_LIMIT, first.total, PAGE_LIMIT)
             self.progress.add_pages(len(offsets))
             for offset in offsets:
@@ -168,7 +166,7 @@ class SyncEngine:
                     for more in extra:
                         queue.put_nowait((status, more))
                     known_end[status] = page.total
-                await self.ingest(page.data, status)
+                await self.ingest(page, status)
 
         await _gather(worker() for _ in range(self.concurrency))
         await self.drain()
@@ -183,7 +181,7 @@ class SyncEngine:
             page = await self.page(status, offset)
             total = page.total
             self.progress.add_pages(1)
-            await self.ingest(page.data, status)
+            await self.ingest(page, status)
             offset += PAGE_LIMIT
         await self.drain()
 
@@ -200,7 +198,7 @@ class SyncEngine:
             if not newest_first(page.data):
                 log.info("%s links are not listed newest first; sweeping the status", status)
                 return None
-            merged = await self.ingest_now(page.data, status)
+            merged = await self.ingest_now(page, status)
             news += merged.new + merged.changed
             if (offset and merged.new + merged.changed == 0) or offset + PAGE_LIMIT >= page.total:
                 return news
@@ -227,7 +225,7 @@ class SyncEngine:
                 finally:
                     self.progress.advance()
                 self.result.by_id += 1
-                await self.ingest([record], None)
+                await self.ingest(single_page(record), None)
 
         await _gather(worker() for _ in range(self.concurrency))
         await self.drain()
@@ -251,7 +249,7 @@ class SyncEngine:
         for round_no in range(self.settings.repair_rounds + 1):
             firsts = await self.first_pages(STATUSES)
             for status, page in firsts.items():
-                await self.ingest(page.data, status)
+                await self.ingest(page, status)
             await self.drain()
             totals = {s: p.total for s, p in firsts.items()}
             mismatched = await self._mismatched(totals)

@@ -10,7 +10,7 @@ from pik_recon.client import PikClient
 from pik_recon.config import Config, SyncSettings
 from pik_recon.incremental import run_incremental_sync
 from pik_recon.sync import Progress, SyncEngine, SyncResult, run_full_sync
-from pik_recon.syncstore import SyncStore
+from pik_recon.syncstore import MEMORY_LIMIT, SyncStore
 from pik_recon.warehouse import Warehouse
 
 
@@ -58,8 +58,9 @@ def sync_links(config: Config, *, full: bool = False,
 
     async def _run() -> SyncResult:
         async with PikClient(config.pik, api_key, transport=transport) as client:
-            # merges are small batches: a tight cap keeps a million-link sync near 300 MB
-            with Warehouse.open(config.db_path, memory_limit="256MB") as warehouse:
+            with Warehouse.open(config.db_path, memory_limit=MEMORY_LIMIT) as warehouse:
+                # one DuckDB thread: the writer shares two cores with fetching
+                warehouse.execute("SET threads = 1")
                 store = SyncStore(warehouse)
                 incremental = not full and store.has_verified_full_sync()
                 store.begin_run("incremental" if incremental else "full")

@@ -1,14 +1,37 @@
-"""The sync's side of the warehouse: runs, batched merges, counts, stale active links."""
+"""The sync's side of the warehouse: runs, batched merges, counts, stale active links.
+
+A batch arrives as the raw bodies of the pages fetched. DuckDB reads them from a file next
+to the warehouse (sql/queries/stage_links.sql), so a record costs no Python work unless its
+validity is in doubt; those few go through links.parse_link.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from pik_recon.links import STATUSES, Rejected, dedupe_rows, links_frame, quarantine_frame
+from pik_recon.errors import WarehouseError
+from pik_recon.links import (
+    LINK_COLUMNS,
+    STATUSES,
+    Rejected,
+    parse_link,
+    quarantine_frame,
+    stage_frame,
+)
+from pik_recon.logs import get_logger
 from pik_recon.warehouse import Warehouse, query
+
+log = get_logger("syncstore")
+# The sync's warehouse memory: batches are bounded, so a tight cap keeps a sync near 300 MB.
+MEMORY_LIMIT = "256MB"
+
+# One fetched body: the status filter it was listed under (None: fetched by id) and the bytes.
+Body = tuple[str | None, bytes]
 
 
 @dataclass(frozen=True)
@@ -46,25 +69,77 @@ class SyncStore:
              changed, quarantined, json.dumps(totals) if totals is not None else None,
              json.dumps(counts) if counts is not None else None, error, self.run_id])
 
-    def merge(self, rows: list[tuple[Any, ...]], rejected: list[Rejected]) -> MergeResult:
-        """Merge a batch of links and quarantine its malformed records, in one transaction."""
+    @property
+    def stage_path(self) -> Path:
+        """The batch file: beside the warehouse, one at a time, removed once merged."""
+        return self.wh.path.with_name(f".{self.wh.path.name}.sync-batch.jsonl")
+
+    def merge(self, bodies: Sequence[Body]) -> MergeResult:
+        """Merge a batch of fetched bodies and quarantine its malformed records, in one
+        transaction."""
         now = datetime.now(UTC)
         params = {"observed_at": now, "run_id": self.run_id}
-        new = changed = quarantined = 0
-        with self.wh.transaction():
-            if rows:
-                with self.wh.staged("link_batch", links_frame(dedupe_rows(rows))):
-                    found = self.wh.fetchone(query("link_changes"))
-                    assert found is not None
-                    new, changed = int(found[0]), int(found[1])
-                    self.wh.execute(query("record_history"), params)
-                    self.wh.execute(query("merge_links"), params)
-            if rejected:
-                before = self._quarantined()
-                with self.wh.staged("quarantine_batch", quarantine_frame(rejected)):
-                    self.wh.execute(query("record_quarantine"), params)
-                quarantined = self._quarantined() - before
-        return MergeResult(new, changed, quarantined)
+        path = self.stage_path
+        try:
+            path.write_bytes(b"".join(
+                b'{"n":%d,"s":%s,"p":%s}\n' % (n, json.dumps(status).encode(),
+                                               raw.replace(b"\n", b" ").replace(b"\r", b" "))
+                for n, (status, raw) in enumerate(bodies)))
+            rejected = self._stage(path, bodies)
+            with self.wh.transaction():
+                self.wh.execute(query("link_batch"))
+                found = self.wh.fetchone(
+                    "SELECT count(*) FILTER (WHERE NOT known), count(*) FILTER (WHERE known "
+                    "AND old_status <> status AND NOT keeps_final) FROM link_batch")
+                assert found is not None
+                self.wh.execute(query("record_history"), params)
+                self.wh.execute(query("insert_links"), params)
+                self.wh.execute(query("update_links"), params)
+                quarantined = self._quarantine(rejected, params)
+        finally:
+            path.unlink(missing_ok=True)
+            self.wh.execute("DROP TABLE IF EXISTS link_stage; DROP TABLE IF EXISTS link_batch")
+        return MergeResult(int(found[0]), int(found[1]), quarantined)
+
+    def _stage(self, path: Path, bodies: Sequence[Body]) -> list[Rejected]:
+        """Fill link_stage from the batch file; returns the records that cannot be links."""
+        try:
+            self.wh.execute(query("stage_links"), {"path": str(path)})
+            doubtful = self.wh.fetchall("SELECT n, i FROM link_stage WHERE NOT fast "
+                                        "ORDER BY n, i")
+        except WarehouseError as exc:  # a batch the bulk reader refuses: all in Python
+            log.debug("reading the batch record by record: %s", exc)
+            self.wh.execute("CREATE OR REPLACE TEMP TABLE link_stage (n BIGINT, i BIGINT, "
+                            + ", ".join(f"{c} VARCHAR" for c in LINK_COLUMNS)
+                            + ", fast BOOLEAN)")
+            doubtful = [(n, i) for n, (_, raw) in enumerate(bodies)
+                        for i in range(1, len(json.loads(raw)["data"]) + 1)]
+        if not doubtful:
+            return []
+        data: dict[int, list[Any]] = {}
+        rows, rejected = [], []
+        for n, i in doubtful:
+            if n not in data:
+                data[n] = json.loads(bodies[n][1])["data"]
+            parsed = parse_link(data[n][i - 1], bodies[n][0])
+            if isinstance(parsed, Rejected):
+                rejected.append(parsed)
+            else:
+                rows.append((n, i, *parsed))
+        self.wh.execute("DELETE FROM link_stage WHERE NOT fast")
+        if rows:
+            with self.wh.staged("doubtful_rows", stage_frame(rows)):
+                self.wh.execute("INSERT INTO link_stage BY NAME SELECT *, true AS fast "
+                                "FROM doubtful_rows")
+        return rejected
+
+    def _quarantine(self, rejected: list[Rejected], params: dict[str, Any]) -> int:
+        if not rejected:
+            return 0
+        before = self._quarantined()
+        with self.wh.staged("quarantine_batch", quarantine_frame(rejected)):
+            self.wh.execute(query("record_quarantine"), params)
+        return self._quarantined() - before
 
     def _quarantined(self) -> int:
         row = self.wh.fetchone("SELECT count(*) FROM quarantine WHERE sync_run_id = ?",

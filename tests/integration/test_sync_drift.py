@@ -21,6 +21,8 @@ def test_sync_with_drift_and_faults_is_verified_then_exact(
         faults.drift_per_page = 50
         faults.drift_limit = 20_000
     env = cli_env(workdir, sandbox.base_url)
+    # small batches: many hand-overs to the writer while eight fetches run
+    (workdir / "pik-recon.toml").write_text("[sync]\nbatch_rows = 1000\n")
 
     done = run_cli(["sync"], env, workdir)
 
@@ -28,8 +30,10 @@ def test_sync_with_drift_and_faults_is_verified_then_exact(
     db = workdir / "wh.duckdb"
     assert sandbox_state.log.drift_changes > 5_000  # the list really moved under the sync
     assert sum(sandbox_state.log.fault_counts.values()) > 50  # and the network really failed
-    verified, totals = warehouse_rows(db, "SELECT verified, pik_totals FROM sync_runs")[0]
+    verified, totals, new = warehouse_rows(
+        db, "SELECT verified, pik_totals, links_new FROM sync_runs")[0]
     assert verified is True
+    assert new == warehouse_rows(db, "SELECT count(*) FROM payment_links")[0][0]
     assert json.loads(totals) == sandbox_state.counts()
     ids = {row[0] for row in warehouse_rows(db, "SELECT id FROM payment_links")}
     assert at_start <= ids

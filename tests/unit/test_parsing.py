@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pik_recon.links import Rejected, dedupe_rows, parse_link
+from pik_recon.links import Rejected, parse_link
 from pik_recon.money import parse_amount
 from pik_recon.whenparse import ACCEPTED_FORMS, parse_when
 
@@ -46,13 +46,6 @@ def test_parse_link_rejects_naive_times() -> None:
                            "created_at": "2026-11-01T08:00:00"}, "paid")
     assert isinstance(rejected, Rejected)
     assert rejected.reason == "created_at '2026-11-01T08:00:00' has no time zone"
-
-
-def test_dedupe_prefers_final_status() -> None:
-    active = ("pl_1", None, "1", "USDT", None, "active", "t", None)
-    paid = ("pl_1", None, "1", "USDT", None, "paid", "t", "p")
-    assert dedupe_rows([paid, active]) == [paid]
-    assert dedupe_rows([active, paid]) == [paid]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
