@@ -21,8 +21,8 @@ def test_sync_with_drift_and_faults_is_verified_then_exact(
         faults.drift_per_page = 50
         faults.drift_limit = 20_000
     env = cli_env(workdir, sandbox.base_url)
-    # small batches: many hand-overs to the writer while eight fetches run
-    (workdir / "pik-recon.toml").write_text("[sync]\nbatch_rows = 1000\n")
+    config = workdir / "pik-recon.toml"  # small batches: many hand-overs to the writer
+    config.write_text(config.read_text() + "[sync]\nbatch_rows = 1000\n")
 
     done = run_cli(["sync"], env, workdir)
 
