@@ -201,6 +201,7 @@ class BulkCreator:
         # every ledger write goes to one thread, in order, while the requests go on
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self._marks: dict[str, asyncio.Future[None]] = {}
+        self._frontier = 0  # rows before this index have had their marking requested
         self._answers: list[tuple[str, str, str | None, str | None]] = []
         self._stores: list[asyncio.Future[None]] = []
 
@@ -237,18 +238,20 @@ class BulkCreator:
         return self.stats
 
     async def _marked(self, rows: list[CreateRow], index: int, states: dict[str, str]) -> None:
-        """Mark the next rows `sent` in one write, before any of their POSTs goes out. A
-        kill leaves at most these few `sent` without a POST; the next run looks for them on
+        """Mark rows `sent` ahead of their POSTs, a window at a time in one write, started
+        while a window of marked rows is still ahead, so no POST waits for a write. A kill
+        leaves at most two windows `sent` without a POST; the next run looks for them on
         PIK, finds nothing, and sends them."""
-        order_id = rows[index].order_id
-        if order_id not in self._marks:
-            ahead = rows[index:index + self.concurrency * MARK_AHEAD]
+        window = self.concurrency * MARK_AHEAD
+        if self._frontier < min(index + window, len(rows)):
+            ahead = rows[max(self._frontier, index):index + 2 * window]
             ids = [r.order_id for r in ahead
                    if states[r.order_id] == "pending" and r.order_id not in self._marks]
             marking = self._write(self.ledger.mark_sent, ids)
             for marked in ids:
                 self._marks[marked] = marking
-        await self._marks[order_id]
+            self._frontier = index + 2 * window
+        await self._marks[rows[index].order_id]
 
     def _store_answers(self) -> None:
         """Created links are stored in batches: a kill before a batch is stored leaves its
