@@ -75,10 +75,10 @@ class Ledger:
 
     def mark_created(self, rows: list[tuple[str, str, str | None, str | None]]) -> None:
         """Store PIK's answers (order_id, link_id, url, error) in one transaction."""
-        frame = pd.DataFrame(rows, columns=["order_id", "link_id", "url", "error"],
-                             dtype=object)
-        with self.wh.staged("created_batch", frame):
-            self.wh.execute("UPDATE link_requests SET state = 'created', link_id = b.link_id, "
-                            "url = b.url, error = b.error, updated_at = ? FROM created_batch "
-                            "AS b WHERE link_requests.order_id = b.order_id",
-                            [datetime.now(UTC)])
+        order_ids, link_ids, urls, errors = (list(column) for column in zip(*rows, strict=True))
+        self.wh.execute("UPDATE link_requests SET state = 'created', link_id = b.link_id, "
+                        "url = b.url, error = b.error, updated_at = ? FROM (SELECT "
+                        "unnest(?::VARCHAR[]) AS order_id, unnest(?::VARCHAR[]) AS link_id, "
+                        "unnest(?::VARCHAR[]) AS url, unnest(?::VARCHAR[]) AS error) AS b "
+                        "WHERE link_requests.order_id = b.order_id",
+                        [datetime.now(UTC), order_ids, link_ids, urls, errors])
