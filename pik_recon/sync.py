@@ -94,8 +94,8 @@ class SyncEngine:
         return result
 
     async def _flush(self) -> None:
-        """Hand the buffer to the writer once its last batch is merged: at most one batch is
-        merging and three wait, so memory stays flat."""
+        """Hand the buffer to the writer once its previous batch is merged: one batch merges
+        while at most three batches' worth of bodies are buffered, so memory stays flat."""
         async with self._handing:
             await self._collect()
             if self._bodies:
@@ -114,7 +114,7 @@ class SyncEngine:
 
     async def ingest(self, page: Page, listed_status: str | None) -> None:
         """Buffer a fetched body. A full buffer goes to the writer unless a hand-over is
-        under way; fetching waits only when the writer is a whole two batches behind."""
+        under way; fetching waits only when three batches' worth are buffered."""
         self._bodies.append((listed_status, page.raw))
         self._records += len(page.data)
         if self._records >= self.settings.batch_rows and not self._handing.locked():
