@@ -13,6 +13,10 @@ from pik_recon.syncrun import sync_links
 from tests.conftest import API_KEY, sandbox_snapshot, warehouse_rows, warehouse_snapshot
 
 LINKS = 200_000
+# A list reshuffled on every request shows each link to a sweep with chance 1 - 1/e, so a
+# link stays unseen after r sweeps with chance e**-r: about 3e-4 at the default 8 rounds,
+# too much for the thousands of links a day changes; 20 rounds make it 2e-9.
+ROUNDS = {"newest": 8, "oldest": 8, "id": 8, "shuffled": 20}
 
 
 @pytest.mark.parametrize(("ordering", "drift"), [("newest", 0), ("oldest", 0), ("id", 0),
@@ -23,7 +27,8 @@ def test_incremental_after_a_day(sandbox: SandboxServer, sandbox_state: SandboxS
         generate_links(sandbox_state, LINKS)
     config = load_config(db=str(tmp_path / "wh.duckdb"), base_url=sandbox.base_url,
                          env={"PIK_API_KEY": API_KEY},
-                         overrides={"pik": {"rate_limit_enabled": False}})
+                         overrides={"pik": {"rate_limit_enabled": False},
+                                    "sync": {"repair_rounds": ROUNDS[ordering]}})
     full = sync_links(config)
     assert (full.mode, full.verified) == ("full", True)
     with sandbox_state.lock:
