@@ -204,6 +204,8 @@ def _section(name: str, cls: type, raw: Mapping[str, Any]) -> Any:
     return cls(**values)
 
 
+# Setting types. The one float kind is durations (every float setting is `*_seconds`, a
+# unit test holds that); amounts are Decimal text, as in [matching.tolerance].
 _SCALARS = {"bool": bool, "int": int, "float": float, "str": str}
 
 

@@ -103,6 +103,7 @@ class SyncStore:
 
     def _stage(self, path: Path, bodies: Sequence[Body]) -> list[Rejected]:
         """Fill link_stage from the batch file; returns the records that cannot be links."""
+        data: dict[int, list[Any]] = {}  # the records of a body, once it is decoded
         try:
             self.wh.execute(query("stage_links"), {"path": str(path)})
             doubtful = self.wh.fetchall("SELECT n, i FROM link_stage WHERE NOT fast "
@@ -112,11 +113,11 @@ class SyncStore:
             self.wh.execute("CREATE OR REPLACE TEMP TABLE link_stage (n BIGINT, i BIGINT, "
                             + ", ".join(f"{c} VARCHAR" for c in LINK_COLUMNS)
                             + ", fast BOOLEAN)")
-            doubtful = [(n, i) for n, (_, raw) in enumerate(bodies)
-                        for i in range(1, len(json.loads(raw)["data"]) + 1)]
+            data = {n: json.loads(raw)["data"] for n, (_, raw) in enumerate(bodies)}
+            doubtful = [(n, i) for n, records in data.items()
+                        for i in range(1, len(records) + 1)]
         if not doubtful:
             return []
-        data: dict[int, list[Any]] = {}
         rows, rejected = [], []
         for n, i in doubtful:
             if n not in data:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from pik_recon.config import DEFAULT_BASE_URL, load_config
+from pik_recon.config import _SECTIONS, DEFAULT_BASE_URL, load_config
 from pik_recon.errors import ConfigError
 
 
@@ -44,6 +45,7 @@ def test_option_beats_environment_beats_file(tmp_path: Path) -> None:
     ("[pik]\nrate_limit_enabled = 'yes'\n", "expected true or false"),
     ("[pick]\n", "config has unknown key 'pick'"),
     ("[pik\n", "config file "),
+    ("[matching.tolerance]\nBTC = 0.00000001\n", "[matching.tolerance] BTC = 1e-08: expected"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
@@ -58,3 +60,10 @@ def test_key_is_hidden_in_repr() -> None:
     config = load_config(env={"PIK_API_KEY": "sk_live_secret"})
     assert "sk_live_secret" not in repr(config)
     assert config.require_api_key().reveal() == "sk_live_secret"
+
+
+def test_only_durations_are_float_settings() -> None:
+    floats = [(name, f.name) for name, section in _SECTIONS.items()
+              for f in dataclasses.fields(section) if f.type == "float"]
+    assert floats  # the check below looks at something
+    assert [(name, key) for name, key in floats if not key.endswith("_seconds")] == []
