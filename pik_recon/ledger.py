@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pandas as pd
-
-from pik_recon.warehouse import Warehouse
+from pik_recon.warehouse import Warehouse, listed
 
 
 @dataclass(frozen=True)
@@ -50,14 +48,15 @@ class Ledger:
     def record(self, rows: list[tuple[str, str, str, str]], source: str) -> None:
         """Record new rows as pending, all in one transaction, before anything is sent."""
         now = datetime.now(UTC)
-        frame = pd.DataFrame(rows, columns=["order_id", "amount_text", "currency",
-                                            "description"], dtype=object)
-        with self.wh.transaction(), self.wh.staged("new_requests", frame):
+        select, lists = listed([(c, "VARCHAR") for c in ("order_id", "amount_text", "currency",
+                                                         "description")], rows)
+        with self.wh.transaction():
             self.wh.execute(
                 "INSERT INTO link_requests (order_id, amount, amount_text, currency, "
                 "description, state, source_file, created_at, updated_at) "
                 "SELECT order_id, CAST(amount_text AS DECIMAL(38, 18)), amount_text, currency,"
-                " description, 'pending', ?, ?, ? FROM new_requests", [source, now, now])
+                f" description, 'pending', $source, $now, $now FROM ({select})",
+                {**lists, "source": source, "now": now})
 
     def mark(self, order_id: str, state: str, *, link_id: str | None = None,
              url: str | None = None, error: str | None = None, attempt: bool = False) -> None:
@@ -75,10 +74,9 @@ class Ledger:
 
     def mark_created(self, rows: list[tuple[str, str, str | None, str | None]]) -> None:
         """Store PIK's answers (order_id, link_id, url, error) in one transaction."""
-        order_ids, link_ids, urls, errors = (list(column) for column in zip(*rows, strict=True))
+        select, lists = listed([(c, "VARCHAR") for c in ("order_id", "link_id", "url", "error")],
+                               rows)
         self.wh.execute("UPDATE link_requests SET state = 'created', link_id = b.link_id, "
-                        "url = b.url, error = b.error, updated_at = ? FROM (SELECT "
-                        "unnest(?::VARCHAR[]) AS order_id, unnest(?::VARCHAR[]) AS link_id, "
-                        "unnest(?::VARCHAR[]) AS url, unnest(?::VARCHAR[]) AS error) AS b "
+                        f"url = b.url, error = b.error, updated_at = $now FROM ({select}) AS b "
                         "WHERE link_requests.order_id = b.order_id",
-                        [datetime.now(UTC), order_ids, link_ids, urls, errors])
+                        {**lists, "now": datetime.now(UTC)})

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
-
 from pik_recon.money import parse_amount
 
 STATUSES = ("active", "paid", "expired", "deactivated")
@@ -72,16 +70,6 @@ def parse_link(record: Any, listed_status: str | None) -> tuple[Any, ...] | Reje
         return Rejected(listed_status, link_id if isinstance(link_id, str) else None,
                         str(exc), text)
     return row
-
-
-def stage_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-    """Rows of (n, i, *LINK_COLUMNS): a record's place in its batch, then its fields."""
-    return pd.DataFrame(rows, columns=["n", "i", *LINK_COLUMNS], dtype=object)
-
-
-def quarantine_frame(rejected: list[Rejected]) -> pd.DataFrame:
-    return pd.DataFrame([(r.listed_status, r.link_id, r.reason, r.record) for r in rejected],
-                        columns=list(QUARANTINE_COLUMNS), dtype=object)
 
 
 def newest_first(items: list[Any]) -> bool:

@@ -15,16 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from pik_recon.errors import WarehouseError
-from pik_recon.links import (
-    LINK_COLUMNS,
-    STATUSES,
-    Rejected,
-    parse_link,
-    quarantine_frame,
-    stage_frame,
-)
+from pik_recon.links import LINK_COLUMNS, QUARANTINE_COLUMNS, STATUSES, Rejected, parse_link
 from pik_recon.logs import get_logger
-from pik_recon.warehouse import Warehouse, query
+from pik_recon.warehouse import Warehouse, listed, query
 
 log = get_logger("syncstore")
 # The sync's warehouse memory: batches are bounded, so a tight cap keeps a sync near 300 MB.
@@ -32,6 +25,8 @@ MEMORY_LIMIT = "256MB"
 
 # One fetched body: the status filter it was listed under (None: fetched by id) and the bytes.
 Body = tuple[str | None, bytes]
+# The columns of a record read in Python: its place in the batch (n, i), then its fields.
+_STAGE_COLUMNS = (("n", "BIGINT"), ("i", "BIGINT"), *((c, "VARCHAR") for c in LINK_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -129,17 +124,19 @@ class SyncStore:
                 rows.append((n, i, *parsed))
         self.wh.execute("DELETE FROM link_stage WHERE NOT fast")
         if rows:
-            with self.wh.staged("doubtful_rows", stage_frame(rows)):
-                self.wh.execute("INSERT INTO link_stage BY NAME SELECT *, true AS fast "
-                                "FROM doubtful_rows")
+            select, lists = listed(_STAGE_COLUMNS, rows)
+            self.wh.execute("INSERT INTO link_stage BY NAME SELECT *, true AS fast "
+                            f"FROM ({select})", lists)
         return rejected
 
     def _quarantine(self, rejected: list[Rejected], params: dict[str, Any]) -> int:
         if not rejected:
             return 0
         before = self._quarantined()
-        with self.wh.staged("quarantine_batch", quarantine_frame(rejected)):
-            self.wh.execute(query("record_quarantine"), params)
+        select, lists = listed([(c, "VARCHAR") for c in QUARANTINE_COLUMNS],
+                               [(r.listed_status, r.link_id, r.reason, r.record) for r in rejected])
+        self.wh.execute(f"WITH quarantine_batch AS ({select}) " + query("record_quarantine"),
+                        {**lists, **params})
         return self._quarantined() - before
 
     def _quarantined(self) -> int:

@@ -12,13 +12,15 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from pik_recon.errors import WarehouseBusyError, WarehouseError
 from pik_recon.logs import get_logger
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = get_logger("warehouse")
 DEFAULT_MEMORY_LIMIT = "1536MB"  # DuckDB spills to disk past this where it can
@@ -32,6 +34,20 @@ def resource_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise WarehouseError(f"pik-recon is installed without its {name}/ folder")
+
+
+def listed(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+           ) -> tuple[str, dict[str, list[Any]]]:
+    """A SELECT over rows passed as one list parameter per column: bulk rows into SQL.
+
+    columns are (name, DuckDB type); each is bound as the named parameter $name.
+    """
+    sql = "SELECT " + ", ".join(f"unnest(${name}::{kind}[]) AS {name}" for name, kind in columns)
+    lists: list[list[Any]] = [[] for _ in columns]
+    for row in rows:
+        for values, value in zip(lists, row, strict=True):
+            values.append(value)
+    return sql, {name: values for (name, _), values in zip(columns, lists, strict=True)}
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 
@@ -9,17 +10,39 @@ import click
 
 from pik_recon import __version__
 from pik_recon.cli.common import AppContext
-from pik_recon.cli.demo import demo
-from pik_recon.cli.jobs import run_command, scheduler
-from pik_recon.cli.links import links
-from pik_recon.cli.recon import orders, reconcile_command
-from pik_recon.cli.report import report
-from pik_recon.cli.sandbox import sandbox
-from pik_recon.cli.sync import status, sync
 from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, PikReconError
 
+# Each command's module is imported only when that command runs (or help lists it), so a
+# command pays the start-up of its own dependencies and no other's.
+COMMANDS = {
+    "sync": "pik_recon.cli.sync:sync",
+    "status": "pik_recon.cli.sync:status",
+    "sandbox": "pik_recon.cli.sandbox:sandbox",
+    "orders": "pik_recon.cli.recon:orders",
+    "links": "pik_recon.cli.links:links",
+    "report": "pik_recon.cli.report:report",
+    "run": "pik_recon.cli.jobs:run_command",
+    "scheduler": "pik_recon.cli.jobs:scheduler",
+    "reconcile": "pik_recon.cli.recon:reconcile_command",
+    "demo": "pik_recon.cli.demo:demo",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are named here and imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = COMMANDS[cmd_name].partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pik-recon")
 @click.option("--config", "config_path", metavar="PATH",
               help="Config file (default: $PIK_RECON_CONFIG, else ./pik-recon.toml).")
@@ -40,18 +63,6 @@ def cli(ctx: click.Context, config_path: str | None, db: str | None, verbose: bo
       pik-recon status
     """
     ctx.obj = AppContext(config_path=config_path, db=db, verbose=verbose, log_format=log_format)
-
-
-cli.add_command(sync)
-cli.add_command(status)
-cli.add_command(sandbox)
-cli.add_command(orders)
-cli.add_command(links)
-cli.add_command(report)
-cli.add_command(run_command)
-cli.add_command(scheduler)
-cli.add_command(reconcile_command)
-cli.add_command(demo)
 
 
 def main(argv: list[str] | None = None) -> None:
