@@ -35,6 +35,7 @@ from pik_recon.errors import (
 from pik_recon.logs import get_logger
 
 log = get_logger("client")
+LINKS_PATH = "/payment-links"
 PAGE_LIMIT = 100
 
 
@@ -121,7 +122,6 @@ class PikClient:
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.base_url = check_base_url(settings.base_url)
-        self._api_key = api_key
         self.stats = ClientStats()
         self.general = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_enabled)
         self.creation = RateLimiter(settings.create_rate_limit_per_minute,
@@ -129,9 +129,11 @@ class PikClient:
         timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
         limits = httpx.Limits(max_connections=max(settings.concurrency * 2, 10),
                               max_keepalive_connections=max(settings.concurrency * 2, 10))
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, limits=limits,
-                                       transport=transport,
-                                       headers={"User-Agent": f"pik-recon/{__version__}"})
+        # httpx masks the Authorization header wherever it shows headers
+        self._http = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport,
+                                       headers={"User-Agent": f"pik-recon/{__version__}",
+                                                "Authorization": f"Bearer {api_key.reveal()}"})
+        self._links_url = httpx.URL(self.base_url + LINKS_PATH)
 
     async def __aenter__(self) -> PikClient:
         return self
@@ -144,7 +146,7 @@ class PikClient:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if status:
             params["status"] = status
-        body, raw = await self._with_retries("GET", "/payment-links", params=params)
+        body, raw = await self._with_retries("GET", LINKS_PATH, params=params)
         if (not isinstance(body, dict) or not isinstance(body.get("data"), list)
                 or not isinstance(body.get("total"), int)):
             raise MalformedResponseError("list response lacks 'data' or 'total'",
@@ -153,7 +155,7 @@ class PikClient:
                     body.get("offset", offset), raw)
 
     async def get_link(self, link_id: str) -> dict[str, Any]:
-        body, _ = await self._with_retries("GET", f"/payment-links/{link_id}")
+        body, _ = await self._with_retries("GET", f"{LINKS_PATH}/{link_id}")
         if not isinstance(body, dict):
             raise MalformedResponseError("link response is not an object", method="GET",
                                          path="/payment-links/{id}")
@@ -169,7 +171,7 @@ class PikClient:
         payload: dict[str, Any] = {"amount": amount, "currency": currency}
         if description is not None:
             payload["description"] = description
-        body, _ = await self._with_retries("POST", "/payment-links", json_body=payload,
+        body, _ = await self._with_retries("POST", LINKS_PATH, json_body=payload,
                                            retry_unsent_only=True)
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise MalformedResponseError("create response lacks 'id'", method="POST",
@@ -198,11 +200,23 @@ class PikClient:
                     isinstance(exc, TransportError) and not exc.sent)
             return isinstance(exc, ApiError) and exc.transient
 
+        # The first try goes out directly (the common case costs no retry machinery); after a
+        # failure worth retrying, tenacity replays that failure as its own first attempt, so
+        # its count, backoff and Retry-After handling are those of an ordinary retry loop.
+        try:
+            return await self._request(method, path, params=params, json_body=json_body)
+        except ApiError as exc:
+            if not retryable(exc):
+                raise
+            failed: ApiError | None = exc
         retrying = AsyncRetrying(retry=retry_if_exception(retryable),
                                  stop=stop_after_attempt(self.settings.max_retries + 1),
                                  wait=self._wait, before_sleep=self._before_sleep, reraise=True)
         async for attempt in retrying:
             with attempt:
+                if failed is not None:
+                    replay, failed = failed, None
+                    raise replay
                 return await self._request(method, path, params=params, json_body=json_body)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
@@ -211,10 +225,9 @@ class PikClient:
         limiter = self.creation if method == "POST" else self.general
         await limiter.acquire()
         self.stats.requests += 1
-        headers = {"Authorization": f"Bearer {self._api_key.reveal()}"}
+        url = self._links_url if path == LINKS_PATH else httpx.URL(self.base_url + path)
         try:
-            response = await self._http.request(method, path, params=params, json=json_body,
-                                                headers=headers)
+            response = await self._http.request(method, url, params=params, json=json_body)
         except httpx.ConnectError as exc:
             raise self._count(TransportError(f"cannot connect to {self.base_url}: {exc}",
                                              sent=False, method=method, path=path)) from None
