@@ -245,6 +245,7 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
             warehouse.execute(query("orders_duplicates"))
         import_id = warehouse.next_id("order_imports_seq")
         rejects = raw.rejects + _value_rejects(warehouse, settings)
+        warehouse.execute(query("orders_replace"), {"exported_at": exported_at})
         warehouse.execute(query("orders_merge"), {"import_id": import_id,
                                                   "exported_at": exported_at})
         counted = warehouse.fetchone(

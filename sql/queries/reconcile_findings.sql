@@ -27,15 +27,19 @@ per_order AS (
         count(link_id) AS links,
         count(*) FILTER (WHERE link_status = 'paid') AS paid,
         count(*) FILTER (WHERE link_status = 'active') AS active,
-        arg_min(link_id, link_id) FILTER (WHERE link_status = 'paid' AND NOT same_currency)
-            AS wrong_currency_link,
-        arg_min(link_id, link_id)
-            FILTER (WHERE link_status = 'paid' AND same_currency AND NOT amount_ok)
-            AS wrong_amount_link,
-        arg_min(link_id, link_id) FILTER (WHERE link_status = 'paid') AS paid_link,
-        arg_min(link_id, link_id) FILTER (WHERE link_status = 'active') AS active_link,
-        arg_min(link_id, link_id) AS any_link,
-        string_agg(link_id, ';' ORDER BY link_id) AS link_ids
+        bool_or(link_status = 'paid' AND NOT same_currency) AS wrong_currency,
+        bool_or(link_status = 'paid' AND same_currency AND NOT amount_ok) AS wrong_amount,
+        -- the link a finding is about: a wrong currency, then a wrong amount, then paid,
+        -- then active, then any; the smallest id first within each
+        arg_min({'id': link_id, 'amount': link_amount, 'currency': link_currency,
+                 'status': link_status, 'method': method, 'description': description},
+                (CASE WHEN link_status = 'paid' AND NOT same_currency THEN 1
+                      WHEN link_status = 'paid' AND same_currency AND NOT amount_ok THEN 2
+                      WHEN link_status = 'paid' THEN 3
+                      WHEN link_status = 'active' THEN 4
+                      ELSE 5 END, link_id)) FILTER (WHERE link_id IS NOT NULL) AS subject,
+        array_to_string(list_sort(list(link_id) FILTER (WHERE link_id IS NOT NULL)), ';')
+            AS link_ids
     FROM per_link
     GROUP BY order_id
 ),
@@ -43,8 +47,8 @@ categorised AS (
     SELECT
         *,
         CASE
-            WHEN wrong_currency_link IS NOT NULL THEN 'currency_mismatch'
-            WHEN wrong_amount_link IS NOT NULL THEN 'amount_mismatch'
+            WHEN wrong_currency THEN 'currency_mismatch'
+            WHEN wrong_amount THEN 'amount_mismatch'
             WHEN paid > 1 THEN 'duplicate_payment'
             WHEN paid > 0 AND order_status IN ('cancelled', 'refunded') THEN 'paid_but_cancelled'
             WHEN paid = 0 AND order_status = 'paid' THEN 'paid_without_payment'
@@ -55,24 +59,20 @@ categorised AS (
             WHEN order_status = 'awaiting_payment' AND active > 0
                  AND date_diff('day', order_created_at, $as_of) >= $unpaid_after_days
                 THEN 'unpaid'
-        END AS category,
-        coalesce(wrong_currency_link, wrong_amount_link, paid_link, active_link, any_link)
-            AS subject_link
+        END AS category
     FROM per_order
 ),
 order_findings AS (
     SELECT
-        c.category, c.order_id, c.subject_link AS link_id, c.link_ids, c.order_amount,
-        c.order_currency, l.amount AS link_amount, l.currency AS link_currency,
-        CASE WHEN l.status = 'paid' AND c.category <> 'currency_mismatch'
-             THEN l.amount - c.order_amount END AS difference,
-        c.order_status, l.status AS link_status,
-        date_diff('day', c.order_created_at, $as_of) AS age_days,
-        m.method, l.description
-    FROM categorised AS c
-    LEFT JOIN payment_links AS l ON l.id = c.subject_link
-    LEFT JOIN link_matches AS m ON m.link_id = c.subject_link
-    WHERE c.category IS NOT NULL
+        category, order_id, subject.id AS link_id, link_ids, order_amount,
+        order_currency, subject.amount AS link_amount, subject.currency AS link_currency,
+        CASE WHEN subject.status = 'paid' AND category <> 'currency_mismatch'
+             THEN subject.amount - order_amount END AS difference,
+        order_status, subject.status AS link_status,
+        date_diff('day', order_created_at, $as_of) AS age_days,
+        subject.method, subject.description
+    FROM categorised
+    WHERE category IS NOT NULL
 ),
 orphan_findings AS (
     SELECT
