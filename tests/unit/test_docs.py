@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -23,7 +26,10 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding=
 
 def _commands(group: click.Group, prefix: str = "pik-recon") -> list[str]:
     names = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None and command.name == name  # every lazy entry resolves
         if isinstance(command, click.Group):
             names += _commands(command, f"{prefix} {name}")
         else:
@@ -32,7 +38,9 @@ def _commands(group: click.Group, prefix: str = "pik-recon") -> list[str]:
 
 
 def test_every_command_is_in_the_readme() -> None:
-    missing = [name for name in _commands(cli) if f"`{name}" not in README]
+    commands = _commands(cli)
+    assert "pik-recon links create" in commands and "pik-recon sandbox serve" in commands
+    missing = [name for name in commands if f"`{name}" not in README]
     assert missing == []
 
 
@@ -58,3 +66,14 @@ def test_every_command_has_an_example_in_its_help() -> None:
             found += walk(command) if isinstance(command, click.Group) else [command]
         return found
     assert [c.name for c in walk(cli) if "Example:" not in (c.help or "")] == []
+
+
+def test_sync_and_bulk_creation_start_without_pandas() -> None:
+    """Start-up is part of every command's time: those two never need pandas."""
+    probe = ("import json, sys, click; from pik_recon.cli import cli; "
+             "ctx = click.Context(cli); [cli.get_command(ctx, n) for n in ('sync', 'links')]; "
+             "print(json.dumps(sorted(m for m in ('pandas', 'pik_recon.cli.sync', "
+             "'pik_recon.cli.links', 'pik_recon.cli.report') if m in sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True).stdout
+    assert json.loads(loaded) == ["pik_recon.cli.links", "pik_recon.cli.sync"]
