@@ -105,8 +105,8 @@ class SyncStore:
                                         "ORDER BY n, i")
         except WarehouseError as exc:  # a batch the bulk reader refuses: all in Python
             log.debug("reading the batch record by record: %s", exc)
-            self.wh.execute("CREATE OR REPLACE TEMP TABLE link_stage (n BIGINT, i BIGINT, "
-                            + ", ".join(f"{c} VARCHAR" for c in LINK_COLUMNS)
+            self.wh.execute("CREATE OR REPLACE TEMP TABLE link_stage ("
+                            + ", ".join(f"{name} {kind}" for name, kind in _STAGE_COLUMNS)
                             + ", fast BOOLEAN)")
             data = {n: json.loads(raw)["data"] for n, (_, raw) in enumerate(bodies)}
             doubtful = [(n, i) for n, records in data.items()

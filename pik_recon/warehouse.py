@@ -167,13 +167,6 @@ class Warehouse:
             raise WarehouseError(f"warehouse query failed: {exc}") from None
         return rows[0] if rows else None
 
-    def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
-              ) -> pd.DataFrame:
-        try:
-            return self.con.execute(sql, params).df()
-        except duckdb.Error as exc:
-            raise WarehouseError(f"warehouse query failed: {exc}") from None
-
     def staged(self, name: str, frame: pd.DataFrame) -> contextlib.AbstractContextManager[None]:
         """Make a DataFrame visible to SQL as `name` for the duration of a block."""
 
