@@ -1,7 +1,7 @@
 """`pik-recon orders load`: read a shop's orders export into the warehouse, exactly.
 
-The CSV is read as text only (pandas' C parser, every cell a string, nothing inferred); the
-typing — amounts text → DECIMAL, shop times in their zone → UTC — is SQL in
+The CSV is read as text only (DuckDB's strict reader, every cell a string, nothing inferred);
+the typing — amounts text → DECIMAL, shop times in their zone → UTC — is SQL in
 sql/queries/orders_normalize.sql. A file the fast parser refuses is read again with Python's
 csv module, which names the line of every row it cannot use.
 """
@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from pik_recon.config import REQUIRED_ORDER_FIELDS, OrdersSettings
 from pik_recon.errors import InputError, WarehouseError
 from pik_recon.logs import get_logger
-from pik_recon.warehouse import Warehouse, query
+from pik_recon.warehouse import Warehouse, listed, query
 
 log = get_logger("orders")
 csv.field_size_limit(1 << 30)
+REJECT_COLUMNS = (("import_id", "BIGINT"), ("file", "VARCHAR"), ("line", "INTEGER"),
+                  ("column_name", "VARCHAR"), ("value", "VARCHAR"), ("reason", "VARCHAR"))
 RAW_FIELDS = ("order_id", "amount", "currency", "status", "created_at", "link_id",
               "payment_method", "filter_value")
 
@@ -83,14 +83,12 @@ def _time_example(settings: OrdersSettings) -> str:
     return "2026-11-24T08:30:00+01:00"
 
 
+@dataclass(frozen=True)
 class _Raw:
-    """The export as strings: header, cells per field, source lines, structural rejects."""
+    """The export staged as text (temp table csv_cells): its header and structural rejects."""
 
-    def __init__(self, header: list[str], frame: pd.DataFrame | None, rejects: list[Reject]
-                 ) -> None:
-        self.header = header
-        self.frame = frame
-        self.rejects = rejects
+    header: list[str]
+    rejects: list[Reject]
 
 
 def _header(path: Path, delimiter: str) -> list[str]:
@@ -157,34 +155,34 @@ def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings) -> _
         if _plain_lines(path) == count:
             warehouse.execute("ALTER TABLE csv_cells ADD COLUMN line INTEGER")
             warehouse.execute("UPDATE csv_cells SET line = rec + 2")
-            return _Raw(header, None, [])
+            return _Raw(header, [])
         _, _, lines, rejects = _lines_exact(path, delimiter)
         if rejects or len(lines) != count:
             raise WarehouseError("the two CSV readers disagree")
-        frame = pd.DataFrame({"rec": range(count), "line": lines})
-        with warehouse.staged("csv_lines", frame):
-            warehouse.execute("CREATE OR REPLACE TEMP TABLE csv_cells AS SELECT c.*, "
-                              "CAST(l.line AS INTEGER) AS line FROM csv_cells c "
-                              "JOIN csv_lines l USING (rec)")
-        return _Raw(header, None, [])
+        warehouse.temp_table("csv_lines", [("rec", "INTEGER"), ("line", "INTEGER")],
+                             list(enumerate(lines)))
+        warehouse.execute("CREATE OR REPLACE TEMP TABLE csv_cells AS SELECT c.*, l.line "
+                          "FROM csv_cells c JOIN csv_lines l USING (rec); DROP TABLE csv_lines")
+        return _Raw(header, [])
     except WarehouseError:
         header, cells, lines, rejects = _lines_exact(path, delimiter)
-        frame = pd.DataFrame(cells, columns=names, dtype=object) if cells else pd.DataFrame(
-            columns=names, dtype=object)
-        frame["rec"] = range(len(frame))
-        frame["line"] = lines
-        with warehouse.staged("csv_frame", frame):
-            warehouse.execute("CREATE OR REPLACE TEMP TABLE csv_cells AS SELECT * "
-                              "FROM csv_frame")
-        return _Raw(header, frame, rejects)
+        warehouse.temp_table("csv_cells", [*((n, "VARCHAR") for n in names),
+                                           ("rec", "INTEGER"), ("line", "INTEGER")],
+                             [(*row, rec, line) for rec, (row, line)
+                              in enumerate(zip(cells, lines, strict=True))])
+        return _Raw(header, rejects)
 
 
 def _plain_lines(path: Path) -> int:
     """Data rows if every line is one row (no quoted line breaks, no blank lines), else -1."""
-    with path.open("rb") as fh:
-        lines = fh.read().split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    data = path.read_bytes()
+    body = data[:-1] if data.endswith(b"\n") else data
+    # A blank line (nothing, or only carriage returns) starts at the file's start or after a
+    # line feed, and ends at a line feed or the end; when none can, the line feeds count.
+    if (body[:1] not in (b"", b"\r", b"\n") and not body.endswith(b"\n")
+            and b"\n\n" not in body and b"\n\r" not in body):
+        return body.count(b"\n")
+    lines = body.split(b"\n")
     if any(not line.strip(b"\r") for line in lines):
         return -1
     return len(lines) - 1
@@ -225,8 +223,7 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
     if seen is not None:
         return LoadResult(int(seen[0]), str(path), 0, 0, 0, 0, [], already_loaded=True)
     pattern, number_example = _number_pattern(settings)
-    status_map = pd.DataFrame([(k.strip().lower(), v) for k, v in settings.status_map],
-                              columns=["shop_value", "status"], dtype=object)
+    status_map = [(k.strip().lower(), v) for k, v in settings.status_map]
     params: dict[str, Any] = {
         "number_pattern": pattern, "thousands": settings.thousands_separator or "\x00",
         "decimal": settings.decimal_separator, "use_date_format": bool(settings.date_format),
@@ -239,8 +236,9 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
     raw = read_export(warehouse, path, settings)  # temp tables: outside the transaction
     staged = _stage(warehouse, raw, settings, path)
     with warehouse.transaction():
-        with warehouse.staged("status_map", status_map):
-            warehouse.execute(query("orders_normalize"), params)
+        warehouse.temp_table("status_map", [("shop_value", "VARCHAR"), ("status", "VARCHAR")],
+                             status_map)
+        warehouse.execute(query("orders_normalize"), params)
         if not settings.line_items:
             warehouse.execute(query("orders_duplicates"))
         import_id = warehouse.next_id("order_imports_seq")
@@ -255,8 +253,8 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
         result = LoadResult(import_id, str(path), staged + len(raw.rejects),
                             int(counted[0]), int(counted[1]), len(rejects), rejects)
         _record_import(warehouse, result, digest, exported_at, now or datetime.now(UTC))
-        warehouse.execute("DROP TABLE orders_parsed")
-        warehouse.execute("DROP TABLE orders_raw")
+        warehouse.execute("DROP TABLE orders_parsed; DROP TABLE orders_raw; "
+                          "DROP TABLE status_map")
     return result
 
 
@@ -278,11 +276,7 @@ def _record_import(warehouse: Warehouse, result: LoadResult, digest: str,
         [result.import_id, result.file, digest, exported_at, loaded_at, result.rows_read,
          result.loaded, result.filtered, result.rejected])
     if result.rejects:
-        frame = pd.DataFrame([(result.import_id, result.file, r.line, r.column, r.value,
-                               r.reason) for r in result.rejects],
-                             columns=["import_id", "file", "line", "column_name", "value",
-                                      "reason"], dtype=object)
-        with warehouse.staged("rejects_batch", frame):
-            warehouse.execute("INSERT INTO order_rejects SELECT CAST(import_id AS BIGINT), "
-                              "file, CAST(line AS INTEGER), column_name, value, reason "
-                              "FROM rejects_batch")
+        select, lists = listed(REJECT_COLUMNS, [
+            (result.import_id, result.file, r.line, r.column, r.value, r.reason)
+            for r in result.rejects])
+        warehouse.execute(f"INSERT INTO order_rejects {select}", lists)

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pandas as pd
-
 from pik_recon.config import MatchingSettings
 from pik_recon.warehouse import Warehouse, query
 
@@ -39,17 +37,17 @@ class ReconcileResult:
         return sum(self.by_category.values())
 
 
-def _currency_groups(settings: MatchingSettings) -> pd.DataFrame:
+def _currency_groups(settings: MatchingSettings) -> list[tuple[str, str]]:
     rows = []
     for group in settings.equivalent_currencies:
         name = "=".join(sorted(group))
         rows += [(currency, name) for currency in group]
-    return pd.DataFrame(rows, columns=["currency", "grp"], dtype=object)
+    return rows
 
 
-def _tolerances(settings: MatchingSettings) -> pd.DataFrame:
-    return pd.DataFrame([(c, str(Decimal(t))) for c, t in settings.tolerance],
-                        columns=["currency", "tolerance_text"], dtype=object)
+def _tolerances(settings: MatchingSettings) -> list[tuple[str, str]]:
+    """(currency, tolerance as text): DuckDB casts the text to DECIMAL, exactly."""
+    return [(c, str(Decimal(t))) for c, t in settings.tolerance]
 
 
 def reconcile(warehouse: Warehouse, settings: MatchingSettings,
@@ -64,14 +62,14 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
                           [run_id, datetime.now(UTC), as_of, last_sync[0] if last_sync else None])
         warehouse.execute(query("reconcile_matches"),
                           {"description_regex": settings.description_regex})
-        with warehouse.staged("currency_groups", _currency_groups(settings)), \
-                warehouse.staged("tolerance_text", _tolerances(settings)):
-            warehouse.execute("CREATE OR REPLACE TEMP TABLE tolerances AS SELECT currency, "
-                              "CAST(tolerance_text AS DECIMAL(38, 18)) AS tolerance "
-                              "FROM tolerance_text")
-            warehouse.execute(query("reconcile_findings"),
-                              {"run_id": run_id, "as_of": as_of,
-                               "unpaid_after_days": settings.unpaid_after_days})
+        warehouse.temp_table("currency_groups", [("currency", "VARCHAR"), ("grp", "VARCHAR")],
+                             _currency_groups(settings))
+        warehouse.temp_table("tolerances", [("currency", "VARCHAR"),
+                                            ("tolerance", "DECIMAL(38, 18)")],
+                             _tolerances(settings))
+        warehouse.execute(query("reconcile_findings"),
+                          {"run_id": run_id, "as_of": as_of,
+                           "unpaid_after_days": settings.unpaid_after_days})
         by_category = dict(warehouse.fetchall(
             "SELECT category, count(*) FROM findings WHERE run_id = ? GROUP BY category",
             [run_id]))
@@ -86,8 +84,8 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
             "links = ?, findings = ?, critical = ?, warning = ?, info = ? WHERE id = ?",
             [datetime.now(UTC), counted[0], counted[1], sum(by_category.values()),
              *(by_severity.get(s, 0) for s in SEVERITIES), run_id])
-        warehouse.execute("DROP TABLE link_matches")
-        warehouse.execute("DROP TABLE tolerances")
+        warehouse.execute("DROP TABLE link_matches; DROP TABLE tolerances; "
+                          "DROP TABLE currency_groups")
     return ReconcileResult(run_id, as_of, int(counted[0]), int(counted[1]),
                            {k: int(v) for k, v in by_category.items()},
                            {k: int(v) for k, v in by_severity.items()})

@@ -167,6 +167,12 @@ class Warehouse:
             raise WarehouseError(f"warehouse query failed: {exc}") from None
         return rows[0] if rows else None
 
+    def temp_table(self, name: str, columns: Sequence[tuple[str, str]],
+                   rows: Sequence[Sequence[Any]]) -> None:
+        """(Re)create the temp table `name` holding rows, typed by columns (name, DuckDB type)."""
+        select, lists = listed(columns, rows)
+        self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", lists)
+
     def staged(self, name: str, frame: pd.DataFrame) -> contextlib.AbstractContextManager[None]:
         """Make a DataFrame visible to SQL as `name` for the duration of a block."""
 
