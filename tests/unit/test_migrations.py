@@ -1,0 +1,43 @@
+"""Migrations upgrade a warehouse in place and keep its rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pik_recon.warehouse import Warehouse, migrations
+
+LINK = ("pl_one", "https://pay.example/l/pl_one", "75.00", "75.00", "USDT", "Order #7",
+        "paid", "2026-11-01 10:00:00+00", "2026-11-02 11:00:00+00", "2026-11-03 00:00:00+00",
+        "2026-11-03 00:00:00+00", 1)
+
+
+def test_migration_006_keeps_links_and_stores_ids_uncompressed(tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+                "applied_at TIMESTAMPTZ)")
+    for version, name, text in migrations():
+        if version <= 5:
+            con.execute(text)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    con.execute("INSERT INTO payment_links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", LINK)
+    con.execute("INSERT INTO link_status_history (link_id, old_status, new_status, "
+                "observed_at, sync_run_id) VALUES ('pl_one', NULL, 'paid', now(), 1)")
+    con.close()
+
+    Warehouse.open(db).close()
+
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] >= 6
+    row = con.execute("SELECT id, amount, amount_text, status FROM payment_links").fetchall()
+    assert [(r[0], str(r[1]), r[2], r[3]) for r in row] == [
+        ("pl_one", "75.000000000000000000", "75.00", "paid")]
+    assert con.execute("SELECT link_id, new_status FROM link_status_history").fetchall() == [
+        ("pl_one", "paid")]
+    compression = dict(con.execute(
+        "SELECT column_name, compression FROM pragma_storage_info('payment_links') "
+        "WHERE segment_type = 'VARCHAR' AND column_name IN ('id', 'amount_text')").fetchall())
+    con.close()
+    assert compression == {"id": "Uncompressed", "amount_text": "Uncompressed"}
