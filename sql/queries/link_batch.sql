@@ -6,8 +6,12 @@ SELECT s.id, s.url, s.amount_text, s.currency, s.description, s.status, s.create
        coalesce(p.status IN ('paid', 'expired', 'deactivated') AND s.status = 'active',
                 false) AS keeps_final
 FROM (
-    SELECT * FROM link_stage WHERE fast
-    QUALIFY row_number() OVER (PARTITION BY id ORDER BY status <> 'active' DESC, n DESC,
-                                                         i DESC) = 1
+    -- most ids appear once in a batch and pass as they are; only repeated ids are ranked
+    WITH repeated AS (SELECT id FROM link_stage WHERE fast GROUP BY id HAVING count(*) > 1)
+    SELECT * FROM link_stage WHERE fast AND id NOT IN (SELECT id FROM repeated)
+    UNION ALL
+    (SELECT * FROM link_stage WHERE fast AND id IN (SELECT id FROM repeated)
+     QUALIFY row_number() OVER (PARTITION BY id ORDER BY status <> 'active' DESC, n DESC,
+                                                          i DESC) = 1)
 ) AS s
 LEFT JOIN payment_links AS p ON p.id = s.id;
