@@ -16,7 +16,7 @@ from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, PikReconError
 # command pays the start-up of its own dependencies and no other's.
 COMMANDS = {
     "sync": "pik_recon.cli.sync:sync",
-    "status": "pik_recon.cli.sync:status",
+    "status": "pik_recon.cli.status:status",
     "sandbox": "pik_recon.cli.sandbox:sandbox",
     "orders": "pik_recon.cli.recon:orders",
     "links": "pik_recon.cli.links:links",

@@ -68,12 +68,12 @@ def test_every_command_has_an_example_in_its_help() -> None:
     assert [c.name for c in walk(cli) if "Example:" not in (c.help or "")] == []
 
 
-def test_only_reports_start_with_pandas() -> None:
+def test_sync_creation_and_reconcile_start_without_pandas_or_the_scheduler() -> None:
     """Start-up is part of every command's time: sync, bulk creation, orders load and
-    reconcile never need pandas."""
+    reconcile never need pandas (reports) or APScheduler (jobs)."""
     probe = ("import json, sys, click; from pik_recon.cli import cli; ctx = click.Context(cli); "
              "[cli.get_command(ctx, n) for n in ('sync', 'links', 'orders', 'reconcile')]; "
-             "print(json.dumps(sorted(m for m in ('pandas', 'pik_recon.cli.sync', "
+             "print(json.dumps(sorted(m for m in ('pandas', 'apscheduler', 'pik_recon.cli.sync', "
              "'pik_recon.cli.links', 'pik_recon.cli.recon', 'pik_recon.cli.report') "
              "if m in sys.modules)))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
