@@ -1,22 +1,29 @@
 -- One finding per order at most (the first category of SPEC §6 that applies), and one per
--- link that matches no order. Orders group by their row (ids are unique in the table, and an
--- integer key groups faster than text). Staged: link_matches, currency_groups(currency, grp),
--- tolerances(currency, tolerance). Parameters: $run_id, $as_of, $unpaid_after_days.
+-- link that matches no order. Only orders with several links are grouped (by their row: ids
+-- are unique in the table, and an integer key groups faster than text); an order with one
+-- link or none gives the same values straight from its one row.
+-- Staged: link_matches, currency_groups(currency, grp), tolerances(currency, tolerance). Parameters: $run_id, $as_of, $unpaid_after_days.
 INSERT INTO findings
-WITH per_link AS (
+WITH shared AS (
+    -- orders matched by more than one link; every other order has one row below
+    SELECT order_id FROM link_matches GROUP BY order_id HAVING count(*) > 1
+),
+per_link AS (
     SELECT
         o.rowid AS order_row, o.order_id, o.amount AS order_amount, o.currency AS order_currency,
         o.status AS order_status, o.created_at AS order_created_at,
         l.id AS link_id, l.status AS link_status, l.amount AS link_amount,
         l.currency AS link_currency, l.description, m.method,
         coalesce(gl.grp, l.currency) = coalesce(gor.grp, o.currency) AS same_currency,
-        abs(l.amount - o.amount) <= coalesce(t.tolerance, 0) AS amount_ok
+        abs(l.amount - o.amount) <= coalesce(t.tolerance, 0) AS amount_ok,
+        s.order_id IS NOT NULL AS several
     FROM orders AS o
     LEFT JOIN link_matches AS m ON m.order_id = o.order_id
     LEFT JOIN payment_links AS l ON l.id = m.link_id
     LEFT JOIN currency_groups AS gl ON gl.currency = upper(l.currency)
     LEFT JOIN currency_groups AS gor ON gor.currency = upper(o.currency)
     LEFT JOIN tolerances AS t ON t.currency = upper(o.currency)
+    LEFT JOIN shared AS s ON s.order_id = o.order_id
 ),
 per_order AS (
     SELECT
@@ -42,7 +49,23 @@ per_order AS (
         array_to_string(list_sort(list(link_id) FILTER (WHERE link_id IS NOT NULL)), ';')
             AS link_ids
     FROM per_link
+    WHERE several
     GROUP BY order_row
+    UNION ALL
+    -- one link or none: the same values without grouping
+    SELECT
+        order_id, order_amount, order_currency, order_status, order_created_at,
+        CASE WHEN link_id IS NULL THEN 0 ELSE 1 END,
+        CASE WHEN link_status = 'paid' THEN 1 ELSE 0 END,
+        CASE WHEN link_status = 'active' THEN 1 ELSE 0 END,
+        link_status = 'paid' AND NOT same_currency,
+        link_status = 'paid' AND same_currency AND NOT amount_ok,
+        CASE WHEN link_id IS NOT NULL THEN
+            {'id': link_id, 'amount': link_amount, 'currency': link_currency,
+             'status': link_status, 'method': method, 'description': description} END,
+        link_id
+    FROM per_link
+    WHERE NOT several
 ),
 categorised AS (
     SELECT
