@@ -2,7 +2,8 @@
 -- link that matches no order. Only orders with several links are grouped (by their row: ids
 -- are unique in the table, and an integer key groups faster than text); an order with one
 -- link or none gives the same values straight from its one row.
--- Staged: link_matches, currency_groups(currency, grp), tolerances(currency, tolerance). Parameters: $run_id, $as_of, $unpaid_after_days.
+-- Staged: link_matches, currency_groups(currency, grp), tolerances(currency, tolerance).
+-- Parameters: $run_id, $as_of, $unpaid_after_days.
 INSERT INTO findings
 WITH shared AS (
     -- orders matched by more than one link; every other order has one row below
