@@ -85,10 +85,12 @@ def _time_example(settings: OrdersSettings) -> str:
 
 @dataclass(frozen=True)
 class _Raw:
-    """The export staged as text (temp table csv_cells): its header and structural rejects."""
+    """The export staged as text (temp table csv_cells): its header, structural rejects, and
+    where each row's place is: columns rec and line, or (in_file_order) its rowid."""
 
     header: list[str]
     rejects: list[Reject]
+    in_file_order: bool = False
 
 
 def _header(path: Path, delimiter: str) -> list[str]:
@@ -132,7 +134,8 @@ def _lines_exact(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]
 
 
 def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings) -> _Raw:
-    """Stage the file as text cells in the temp table `csv_cells` (c0..cN, rec, line).
+    """Stage the file as text cells in the temp table `csv_cells` (c0..cN, then rec and line
+    unless the rows are in file order, one per line).
 
     DuckDB's strict reader first; a file it refuses (a broken quote, a row with too many
     cells, a blank line) is read by Python's csv module, which names every bad line.
@@ -144,25 +147,25 @@ def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings) -> _
     names = [f"c{i}" for i in range(len(header))]
     columns = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
     try:
+        # DuckDB keeps the file's row order (preserve_insertion_order), so a row's rowid is
+        # its place among the file's rows
         warehouse.execute(
-            "CREATE OR REPLACE TEMP TABLE csv_cells AS SELECT *, "
-            "CAST(row_number() OVER () - 1 AS INTEGER) AS rec FROM read_csv($path, "
+            "CREATE OR REPLACE TEMP TABLE csv_cells AS SELECT * FROM read_csv($path, "
             f"header = true, auto_detect = false, columns = {columns}, delim = $delim, "
             "quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')",
             {"path": str(path), "delim": delimiter})
         rows = warehouse.fetchone("SELECT count(*) FROM csv_cells")
         count = int(rows[0]) if rows else 0
         if _plain_lines(path) == count:
-            warehouse.execute("ALTER TABLE csv_cells ADD COLUMN line INTEGER")
-            warehouse.execute("UPDATE csv_cells SET line = rec + 2")
-            return _Raw(header, [])
+            return _Raw(header, [], in_file_order=True)
         _, _, lines, rejects = _lines_exact(path, delimiter)
         if rejects or len(lines) != count:
             raise WarehouseError("the two CSV readers disagree")
         warehouse.temp_table("csv_lines", [("rec", "INTEGER"), ("line", "INTEGER")],
                              list(enumerate(lines)))
         warehouse.execute("CREATE OR REPLACE TEMP TABLE csv_cells AS SELECT c.*, l.line "
-                          "FROM csv_cells c JOIN csv_lines l USING (rec); DROP TABLE csv_lines")
+                          "FROM (SELECT *, CAST(rowid AS INTEGER) AS rec FROM csv_cells) AS c "
+                          "JOIN csv_lines AS l USING (rec); DROP TABLE csv_lines")
         return _Raw(header, [])
     except WarehouseError:
         header, cells, lines, rejects = _lines_exact(path, delimiter)
@@ -189,7 +192,7 @@ def _plain_lines(path: Path) -> int:
 
 
 def _stage(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path) -> int:
-    """Name the mapped columns: temp table orders_raw(rec, line, <RAW_FIELDS>)."""
+    """Name the mapped columns: temp view orders_raw(rec, line, <RAW_FIELDS>)."""
     columns = dict(settings.columns)
     missing = [f"{field} (column '{columns.get(field, field)}')"
                for field in REQUIRED_ORDER_FIELDS if columns.get(field) not in raw.header]
@@ -204,12 +207,13 @@ def _stage(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path
     position = {name: i for i, name in reversed(list(enumerate(raw.header)))}
     picks = [f"c{position[sources[f]]}" if sources.get(f) in position else "NULL"
              for f in RAW_FIELDS]
-    warehouse.execute("CREATE OR REPLACE TEMP TABLE orders_raw AS SELECT rec, line, "
+    place = ("CAST(rowid AS INTEGER) AS rec, CAST(rowid + 2 AS INTEGER) AS line"
+             if raw.in_file_order else "rec, line")
+    warehouse.execute(f"CREATE OR REPLACE TEMP VIEW orders_raw AS SELECT {place}, "
                       + ", ".join(f"{pick} AS {field}" for pick, field in
                                   zip(picks, RAW_FIELDS, strict=True))
                       + " FROM csv_cells")
-    warehouse.execute("DROP TABLE csv_cells")
-    counted = warehouse.fetchone("SELECT count(*) FROM orders_raw")
+    counted = warehouse.fetchone("SELECT count(*) FROM csv_cells")
     return int(counted[0]) if counted else 0
 
 
@@ -253,8 +257,8 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
         result = LoadResult(import_id, str(path), staged + len(raw.rejects),
                             int(counted[0]), int(counted[1]), len(rejects), rejects)
         _record_import(warehouse, result, digest, exported_at, now or datetime.now(UTC))
-        warehouse.execute("DROP TABLE orders_parsed; DROP TABLE orders_raw; "
-                          "DROP TABLE status_map")
+        warehouse.execute("DROP TABLE orders_parsed; DROP VIEW orders_raw; "
+                          "DROP TABLE csv_cells; DROP TABLE status_map")
     return result
 
 

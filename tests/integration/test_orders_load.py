@@ -117,3 +117,30 @@ def test_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
     with Warehouse.open(tmp_path / "wh.duckdb") as wh, pytest.raises(InputError) as caught:
         load_orders(wh, bad, load_config(env={}).orders)
     assert "not UTF-8 text" in str(caught.value)
+
+
+def test_a_file_read_in_parallel_keeps_every_rows_line(tmp_path: Path) -> None:
+    """A file larger than DuckDB's read buffer (32 MB) is parsed in parallel chunks: each row
+    still carries its own line, in rejects and in orders.source_line."""
+    rows, bad = 420_000, {3, 210_007, 420_001}  # lines of unreadable amounts
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("order_id,amount,currency,status,created_at,link_id,payment_method,"
+                 "note\n")
+        for n in range(rows):
+            line = n + 2
+            amount = "12.5O" if line in bad else f"{n}.25"
+            fh.write(f"B-{n:07d},{amount},USDT,paid,2026-11-01T08:00:00Z,,crypto,"
+                     f"{'x' * 40}\n")
+    assert path.stat().st_size > 32 * 2**20
+    config = load_config(env={})
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        result = load_orders(wh, path, config.orders)
+        sample = wh.fetchall("SELECT order_id, source_line, amount_text FROM orders WHERE "
+                             "order_id IN ('B-0000000', 'B-0210004', 'B-0419998') "
+                             "ORDER BY order_id")
+    assert (result.loaded, result.rejected) == (rows - len(bad), len(bad))
+    assert [(r.line, r.column, r.value) for r in result.rejects] == [
+        (line, "amount", "12.5O") for line in sorted(bad)]
+    assert sample == [("B-0000000", 2, "0.25"), ("B-0210004", 210_006, "210004.25"),
+                      ("B-0419998", 420_000, "419998.25")]
