@@ -5,10 +5,11 @@
 -- $filter_values (empty list: keep all), $line_items, $number_example, $time_example, $status_values.
 CREATE OR REPLACE TEMP TABLE orders_parsed AS
 WITH firsts AS (
+    SELECT * FROM orders_raw WHERE NOT $line_items
+    UNION ALL
     -- line-item exports carry the order's totals on its first row only
-    SELECT *
-    FROM orders_raw
-    QUALIFY NOT $line_items OR rec = min(rec) OVER (PARTITION BY trim(order_id))
+    (SELECT * FROM orders_raw WHERE $line_items
+     QUALIFY rec = min(rec) OVER (PARTITION BY trim(order_id)))
 ),
 kept AS (
     SELECT
