@@ -85,11 +85,13 @@ def _time_example(settings: OrdersSettings) -> str:
 
 @dataclass(frozen=True)
 class _Raw:
-    """The export staged as text (temp table csv_cells): its header, structural rejects, and
-    where each row's place is: columns rec and line, or (in_file_order) its rowid."""
+    """The export staged as text (temp table csv_cells): its header, structural rejects, the
+    rows staged, and where each row's place is: columns rec and line, or (in_file_order) its
+    rowid."""
 
     header: list[str]
     rejects: list[Reject]
+    rows: int
     in_file_order: bool = False
 
 
@@ -157,7 +159,7 @@ def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings) -> _
         rows = warehouse.fetchone("SELECT count(*) FROM csv_cells")
         count = int(rows[0]) if rows else 0
         if _plain_lines(path) == count:
-            return _Raw(header, [], in_file_order=True)
+            return _Raw(header, [], count, in_file_order=True)
         _, _, lines, rejects = _lines_exact(path, delimiter)
         if rejects or len(lines) != count:
             raise WarehouseError("the two CSV readers disagree")
@@ -166,14 +168,14 @@ def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings) -> _
         warehouse.execute("CREATE OR REPLACE TEMP TABLE csv_cells AS SELECT c.*, l.line "
                           "FROM (SELECT *, CAST(rowid AS INTEGER) AS rec FROM csv_cells) AS c "
                           "JOIN csv_lines AS l USING (rec); DROP TABLE csv_lines")
-        return _Raw(header, [])
+        return _Raw(header, [], count)
     except WarehouseError:
         header, cells, lines, rejects = _lines_exact(path, delimiter)
         warehouse.temp_table("csv_cells", [*((n, "VARCHAR") for n in names),
                                            ("rec", "INTEGER"), ("line", "INTEGER")],
                              [(*row, rec, line) for rec, (row, line)
                               in enumerate(zip(cells, lines, strict=True))])
-        return _Raw(header, rejects)
+        return _Raw(header, rejects, len(cells))
 
 
 def _plain_lines(path: Path) -> int:
@@ -191,7 +193,7 @@ def _plain_lines(path: Path) -> int:
     return len(lines) - 1
 
 
-def _stage(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path) -> int:
+def _stage(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path) -> None:
     """Name the mapped columns: temp view orders_raw(rec, line, <RAW_FIELDS>)."""
     columns = dict(settings.columns)
     missing = [f"{field} (column '{columns.get(field, field)}')"
@@ -213,8 +215,6 @@ def _stage(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path
                       + ", ".join(f"{pick} AS {field}" for pick, field in
                                   zip(picks, RAW_FIELDS, strict=True))
                       + " FROM csv_cells")
-    counted = warehouse.fetchone("SELECT count(*) FROM csv_cells")
-    return int(counted[0]) if counted else 0
 
 
 def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
@@ -238,7 +238,7 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
         "status_values": ", ".join(repr(k) for k, _ in settings.status_map)}
     exported_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     raw = read_export(warehouse, path, settings)  # temp tables: outside the transaction
-    staged = _stage(warehouse, raw, settings, path)
+    _stage(warehouse, raw, settings, path)
     with warehouse.transaction():
         warehouse.temp_table("status_map", [("shop_value", "VARCHAR"), ("status", "VARCHAR")],
                              status_map)
@@ -254,7 +254,7 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
             "SELECT count(*) FILTER (WHERE bad_field IS NULL AND NOT filtered_out), "
             "count(*) FILTER (WHERE filtered_out) FROM orders_parsed")
         assert counted is not None
-        result = LoadResult(import_id, str(path), staged + len(raw.rejects),
+        result = LoadResult(import_id, str(path), raw.rows + len(raw.rejects),
                             int(counted[0]), int(counted[1]), len(rejects), rejects)
         _record_import(warehouse, result, digest, exported_at, now or datetime.now(UTC))
         warehouse.execute("DROP TABLE orders_parsed; DROP VIEW orders_raw; "

@@ -26,6 +26,16 @@ per_link AS (
     LEFT JOIN tolerances AS t ON t.currency = upper(o.currency)
     LEFT JOIN shared AS s ON s.order_id = o.order_id
 ),
+linked AS (
+    SELECT
+        *,
+        link_status = 'paid' AND NOT same_currency AS paid_wrong_currency,
+        link_status = 'paid' AND same_currency AND NOT amount_ok AS paid_wrong_amount,
+        CASE WHEN link_id IS NOT NULL THEN
+            {'id': link_id, 'amount': link_amount, 'currency': link_currency,
+             'status': link_status, 'method': method, 'description': description} END AS link
+    FROM per_link
+),
 per_order AS (
     SELECT
         any_value(order_id) AS order_id,
@@ -36,20 +46,18 @@ per_order AS (
         count(link_id) AS links,
         count(*) FILTER (WHERE link_status = 'paid') AS paid,
         count(*) FILTER (WHERE link_status = 'active') AS active,
-        bool_or(link_status = 'paid' AND NOT same_currency) AS wrong_currency,
-        bool_or(link_status = 'paid' AND same_currency AND NOT amount_ok) AS wrong_amount,
+        bool_or(paid_wrong_currency) AS wrong_currency,
+        bool_or(paid_wrong_amount) AS wrong_amount,
         -- the link a finding is about: a wrong currency, then a wrong amount, then paid,
         -- then active, then any; the smallest id first within each
-        arg_min({'id': link_id, 'amount': link_amount, 'currency': link_currency,
-                 'status': link_status, 'method': method, 'description': description},
-                (CASE WHEN link_status = 'paid' AND NOT same_currency THEN 1
-                      WHEN link_status = 'paid' AND same_currency AND NOT amount_ok THEN 2
-                      WHEN link_status = 'paid' THEN 3
-                      WHEN link_status = 'active' THEN 4
-                      ELSE 5 END, link_id)) FILTER (WHERE link_id IS NOT NULL) AS subject,
+        arg_min(link, (CASE WHEN paid_wrong_currency THEN 1
+                            WHEN paid_wrong_amount THEN 2
+                            WHEN link_status = 'paid' THEN 3
+                            WHEN link_status = 'active' THEN 4
+                            ELSE 5 END, link_id)) FILTER (WHERE link_id IS NOT NULL) AS subject,
         array_to_string(list_sort(list(link_id) FILTER (WHERE link_id IS NOT NULL)), ';')
             AS link_ids
-    FROM per_link
+    FROM linked
     WHERE several
     GROUP BY order_row
     UNION ALL
@@ -59,13 +67,8 @@ per_order AS (
         CASE WHEN link_id IS NULL THEN 0 ELSE 1 END,
         CASE WHEN link_status = 'paid' THEN 1 ELSE 0 END,
         CASE WHEN link_status = 'active' THEN 1 ELSE 0 END,
-        link_status = 'paid' AND NOT same_currency,
-        link_status = 'paid' AND same_currency AND NOT amount_ok,
-        CASE WHEN link_id IS NOT NULL THEN
-            {'id': link_id, 'amount': link_amount, 'currency': link_currency,
-             'status': link_status, 'method': method, 'description': description} END,
-        link_id
-    FROM per_link
+        paid_wrong_currency, paid_wrong_amount, link, link_id
+    FROM linked
     WHERE NOT several
 ),
 categorised AS (
