@@ -11,12 +11,16 @@ import json
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import httpx
 import orjson
+import simdjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from pik_recon import __version__
@@ -55,6 +59,16 @@ def check_base_url(base_url: str) -> str:
         raise ConfigError(f"PIK base URL {base_url}: plain http:// is refused for {host}; "
                           "use https:// (http is allowed only for a loopback sandbox)")
     raise ConfigError(f"PIK base URL {base_url!r} is not an https:// URL")
+
+
+def environment_proxy(base_url: str) -> str | None:
+    """The proxy the environment names for the base URL's scheme (HTTPS_PROXY, HTTP_PROXY,
+    ALL_PROXY), unless NO_PROXY exempts its host."""
+    parts = urlsplit(base_url)
+    proxies = getproxies()
+    if not proxies or proxy_bypass(parts.hostname or ""):
+        return None
+    return proxies.get(parts.scheme) or proxies.get("all")
 
 
 class RateLimiter:
@@ -103,16 +117,49 @@ class ClientStats:
 
 @dataclass(frozen=True)
 class Page:
-    data: list[Any]
+    """A list response: PIK's total, how many records it holds, and the body as PIK sent it
+    (the warehouse reads the records from it in bulk). The records are decoded in Python only
+    when asked for."""
+
     total: int
-    limit: int
-    offset: int
-    raw: bytes  # the body as PIK sent it, for the warehouse to read in bulk
+    count: int
+    raw: bytes
+
+    @cached_property
+    def data(self) -> list[Any]:
+        body = _json_body(self.raw)
+        return list(body["data"])
 
 
 def single_page(record: Any) -> Page:
     """A link fetched by id, as a page of one (the warehouse reads every record as pages)."""
-    return Page([record], 1, 1, 0, orjson.dumps({"data": [record]}))
+    return Page(1, 1, orjson.dumps({"data": [record]}))
+
+
+def _page(content: bytes) -> Page | None:
+    """The body as a Page, or None when it is not a list response. simdjson reads the
+    envelope and counts the records without building them as Python objects (a sixth of the
+    cost of decoding the page); what it refuses (NaN, integers beyond 64 bits, bad UTF-8) the
+    ordinary decoder judges."""
+    try:
+        doc: Any = simdjson.Parser().parse(content)
+        records_type: type = simdjson.Array
+    except (ValueError, RuntimeError):
+        doc, records_type = _json_body(content), list
+    if not isinstance(doc, dict | simdjson.Object):
+        return None
+    data, total = doc.get("data"), doc.get("total")
+    if not isinstance(data, records_type) or not isinstance(total, int):
+        return None
+    return Page(total, len(data), content)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a successful answer must be: `read` turns the body into it, or None."""
+
+    read: Callable[[bytes], Any]
+    what: str
 
 
 class PikClient:
@@ -129,33 +176,34 @@ class PikClient:
         timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
         limits = httpx.Limits(max_connections=max(settings.concurrency * 2, 10),
                               max_keepalive_connections=max(settings.concurrency * 2, 10))
+        # Requests go straight to the transport: the PIK API needs no cookies, redirects or
+        # auth flows, and skipping httpx.AsyncClient's handling of them makes a request about a
+        # quarter cheaper in CPU, which a sync of 10,000 pages feels.
+        self._transport = transport or httpx.AsyncHTTPTransport(
+            limits=limits, proxy=environment_proxy(self.base_url))
         # httpx masks the Authorization header wherever it shows headers
-        self._http = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport,
-                                       headers={"User-Agent": f"pik-recon/{__version__}",
-                                                "Authorization": f"Bearer {api_key.reveal()}"})
-        self._links_url = httpx.URL(self.base_url + LINKS_PATH)
+        self._headers = httpx.Headers({"User-Agent": f"pik-recon/{__version__}",
+                                       "Accept": "application/json",
+                                       "Accept-Encoding": "gzip, deflate",
+                                       "Authorization": f"Bearer {api_key.reveal()}"})
+        self._extensions = {"timeout": timeout.as_dict()}
 
     async def __aenter__(self) -> PikClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     # --- the API ---------------------------------------------------------------------------
     async def list_page(self, status: str | None, offset: int, limit: int = PAGE_LIMIT) -> Page:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if status:
             params["status"] = status
-        body, raw = await self._with_retries("GET", LINKS_PATH, params=params)
-        if (not isinstance(body, dict) or not isinstance(body.get("data"), list)
-                or not isinstance(body.get("total"), int)):
-            raise MalformedResponseError("list response lacks 'data' or 'total'",
-                                         method="GET", path="/payment-links")
-        return Page(body["data"], body["total"], body.get("limit", limit),
-                    body.get("offset", offset), raw)
+        page: Page = await self._with_retries("GET", LINKS_PATH, params=params, expect=LIST)
+        return page
 
     async def get_link(self, link_id: str) -> dict[str, Any]:
-        body, _ = await self._with_retries("GET", f"{LINKS_PATH}/{link_id}")
+        body = await self._with_retries("GET", f"{LINKS_PATH}/{link_id}")
         if not isinstance(body, dict):
             raise MalformedResponseError("link response is not an object", method="GET",
                                          path="/payment-links/{id}")
@@ -171,7 +219,7 @@ class PikClient:
         payload: dict[str, Any] = {"amount": amount, "currency": currency}
         if description is not None:
             payload["description"] = description
-        body, _ = await self._with_retries("POST", LINKS_PATH, json_body=payload,
+        body = await self._with_retries("POST", LINKS_PATH, json_body=payload,
                                            retry_unsent_only=True)
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise MalformedResponseError("create response lacks 'id'", method="POST",
@@ -192,8 +240,8 @@ class PikClient:
         log.debug("retrying after %s (attempt %d)", exc, state.attempt_number)
 
     async def _with_retries(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                            json_body: Any = None, retry_unsent_only: bool = False
-                            ) -> tuple[Any, bytes]:
+                            json_body: Any = None, retry_unsent_only: bool = False,
+                            expect: Expected | None = None) -> Any:
         def retryable(exc: BaseException) -> bool:
             if retry_unsent_only:
                 return isinstance(exc, RateLimitedError) or (
@@ -204,7 +252,7 @@ class PikClient:
         # failure worth retrying, tenacity replays that failure as its own first attempt, so
         # its count, backoff and Retry-After handling are those of an ordinary retry loop.
         try:
-            return await self._request(method, path, params=params, json_body=json_body)
+            return await self._request(method, path, params, json_body, expect or JSON)
         except ApiError as exc:
             if not retryable(exc):
                 raise
@@ -217,17 +265,23 @@ class PikClient:
                 if failed is not None:
                     replay, failed = failed, None
                     raise replay
-                return await self._request(method, path, params=params, json_body=json_body)
+                return await self._request(method, path, params, json_body, expect or JSON)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    async def _request(self, method: str, path: str, *, params: dict[str, Any] | None,
-                       json_body: Any) -> tuple[Any, bytes]:
+    async def _request(self, method: str, path: str, params: dict[str, Any] | None,
+                       json_body: Any, expect: Expected) -> Any:
         limiter = self.creation if method == "POST" else self.general
         await limiter.acquire()
         self.stats.requests += 1
-        url = self._links_url if path == LINKS_PATH else httpx.URL(self.base_url + path)
+        query = f"?{urlencode(params)}" if params else ""
+        request = httpx.Request(method, self.base_url + path + query, headers=self._headers,
+                                json=json_body, extensions=self._extensions)
         try:
-            response = await self._http.request(method, url, params=params, json=json_body)
+            response = await self._transport.handle_async_request(request)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         except httpx.ConnectError as exc:
             raise self._count(TransportError(f"cannot connect to {self.base_url}: {exc}",
                                              sent=False, method=method, path=path)) from None
@@ -241,7 +295,7 @@ class PikClient:
             raise self._count(TransportError(f"{method} {path}: connection failed "
                                              f"({type(exc).__name__})", method=method,
                                              path=path)) from None
-        return self._decode(response, method, path, limiter), response.content
+        return self._decode(response, method, path, limiter, expect)
 
     def _count(self, exc: ApiError) -> ApiError:
         name = type(exc).__name__
@@ -249,16 +303,17 @@ class PikClient:
         return exc
 
     def _decode(self, response: httpx.Response, method: str, path: str,
-                limiter: RateLimiter) -> Any:
+                limiter: RateLimiter, expect: Expected) -> Any:
         status = response.status_code
         where = {"status": status, "method": method, "path": path}
-        body = _json_body(response.content)
         if 200 <= status < 300:
-            if body is None:
+            answer = expect.read(response.content)
+            if answer is None:
                 raise self._count(MalformedResponseError(
-                    f"{method} {path}: PIK answered {status} with a body that is not JSON",
-                    **where))
-            return body
+                    f"{method} {path}: PIK answered {status} with a body that is not "
+                    f"{expect.what}", **where))
+            return answer
+        body = _json_body(response.content)
         message = _error_message(body) or f"HTTP {status}"
         if status in (401, 403):
             raise self._count(AuthError(
@@ -291,6 +346,10 @@ def _json_body(content: bytes) -> Any:
             return json.loads(content)
         except (json.JSONDecodeError, UnicodeDecodeError):
             return None
+
+
+JSON = Expected(_json_body, "JSON")
+LIST = Expected(_page, "a list of links (JSON with 'data' and 'total')")
 
 
 def _error_message(body: Any) -> str | None:

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from pik_recon.client import PikClient, RateLimiter, check_base_url
+from pik_recon.client import PikClient, RateLimiter, check_base_url, environment_proxy
 from pik_recon.config import PikSettings, Secret
 from pik_recon.errors import (
     AuthError,
@@ -86,6 +86,57 @@ def test_final_errors_are_not_retried(response: httpx.Response, error: type) -> 
         run(handler, lambda c: c.get_link("pl_1"))
     expected = SETTINGS.max_retries + 1 if error is MalformedResponseError else 1
     assert len(calls) == expected
+
+
+def test_a_list_page_counts_its_records_and_keeps_the_body_as_sent() -> None:
+    body = (b'{"data": [{"id": "pl_1", "amount": "0.000000000000000001"}, {"id": "pl_2"}, '
+            b'{"id": "pl_3", "description": "caf\\u00e9 \xe2\x82\xac"}], "total": 250, '
+            b'"limit": 100, "offset": 0}')
+    handler, calls = sequence(httpx.Response(200, content=body))
+    page, _ = run(handler, lambda c: c.list_page("active", 0))
+    assert (page.total, page.count, page.raw) == (250, 3, body)
+    assert page.data == [{"id": "pl_1", "amount": "0.000000000000000001"}, {"id": "pl_2"},
+                         {"id": "pl_3", "description": "caf\u00e9 \u20ac"}]
+    assert calls[0].url.params == httpx.QueryParams({"limit": "100", "offset": "0",
+                                                     "status": "active"})
+    assert calls[0].headers["User-Agent"].startswith("pik-recon/")
+
+
+@pytest.mark.parametrize("body", [
+    b'{"data": [{"id": "pl_1", "n": 123456789012345678901234567890}], "total": 1}',
+    b'{"data": [{"id": "pl_1", "n": NaN}], "total": 1}',
+])
+def test_a_list_page_simdjson_refuses_is_read_by_the_ordinary_decoder(body: bytes) -> None:
+    handler, _ = sequence(httpx.Response(200, content=body))
+    page, _ = run(handler, lambda c: c.list_page("paid", 0))
+    assert (page.total, page.count, page.data[0]["id"]) == (1, 1, "pl_1")
+
+
+@pytest.mark.parametrize("body", [b'{"data": {}, "total": 1}', b'{"data": [], "total": "1"}',
+                                  b'{"items": []}', b'[1, 2]', b"<html>ok</html>",
+                                  b'{"data": [], "total": 1.5}'])
+def test_a_list_response_that_is_not_a_page_is_malformed(body: bytes) -> None:
+    handler, calls = sequence(httpx.Response(200, content=body))
+    with pytest.raises(MalformedResponseError) as caught:
+        run(handler, lambda c: c.list_page("paid", 0))
+    assert "not a list of links" in str(caught.value)
+    assert len(calls) == SETTINGS.max_retries + 1
+
+
+def test_the_environments_proxy_is_used_unless_no_proxy_exempts_the_host(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert environment_proxy("https://api.pik.global/v1") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.shop.internal:3128")
+    assert environment_proxy("https://api.pik.global/v1") == "http://proxy.shop.internal:3128"
+    assert environment_proxy("http://127.0.0.1:8765/v1") is None  # no proxy for http
+    monkeypatch.setenv("ALL_PROXY", "http://all.shop.internal:3128")
+    assert environment_proxy("http://127.0.0.1:8765/v1") == "http://all.shop.internal:3128"
+    monkeypatch.setenv("NO_PROXY", "api.pik.global,127.0.0.1")
+    assert environment_proxy("https://api.pik.global/v1") is None
+    assert environment_proxy("http://127.0.0.1:8765/v1") is None
 
 
 def test_dropped_connection_is_retried_for_reads() -> None:
