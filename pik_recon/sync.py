@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ class SyncEngine:
         self.progress = progress or NoProgress()
         self.result = SyncResult(run_id=store.run_id, mode="full")
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
-        self._bodies: list[Body] = []
+        self._bodies: deque[tuple[Body, int]] = deque()  # with each body's number of records
         self._records = 0
         self._pending: asyncio.Future[MergeResult] | None = None
         self._handing = asyncio.Lock()
@@ -94,12 +95,19 @@ class SyncEngine:
         return result
 
     async def _flush(self) -> None:
-        """Hand the buffer to the writer once its previous batch is merged: one batch merges
-        while at most three batches' worth of bodies are buffered, so memory stays flat."""
+        """Hand a batch (about `batch_rows` records, from the front of the buffer) to the
+        writer once its previous batch is merged: one batch merges while at most three
+        batches' worth of bodies are buffered, so memory stays flat however far behind the
+        writer is."""
         async with self._handing:
             await self._collect()
-            if self._bodies:
-                bodies, self._bodies, self._records = self._bodies, [], 0
+            bodies, records = [], 0
+            while self._bodies and records < self.settings.batch_rows:
+                body, count = self._bodies.popleft()
+                bodies.append(body)
+                records += count
+            self._records -= records
+            if bodies:
                 self._pending = asyncio.ensure_future(self.db(self.store.merge, bodies))
 
     async def _collect(self) -> None:
@@ -108,15 +116,16 @@ class SyncEngine:
             self._take(await pending)
 
     async def drain(self) -> None:
-        await self._flush()
+        while self._bodies:
+            await self._flush()
         async with self._handing:
             await self._collect()
 
     async def ingest(self, page: Page, listed_status: str | None) -> None:
         """Buffer a fetched body. A full buffer goes to the writer unless a hand-over is
         under way; fetching waits only when three batches' worth are buffered."""
-        self._bodies.append((listed_status, page.raw))
-        self._records += len(page.data)
+        self._bodies.append(((listed_status, page.raw), page.count))
+        self._records += page.count
         if self._records >= self.settings.batch_rows and not self._handing.locked():
             await self._flush()
         while self._records >= 3 * self.settings.batch_rows:
