@@ -127,8 +127,8 @@ class Page:
 
     @cached_property
     def data(self) -> list[Any]:
-        body = _json_body(self.raw)
-        return list(body["data"])
+        records: list[Any] = _json_body(self.raw)["data"]
+        return records
 
 
 def single_page(record: Any) -> Page:
@@ -220,7 +220,7 @@ class PikClient:
         if description is not None:
             payload["description"] = description
         body = await self._with_retries("POST", LINKS_PATH, json_body=payload,
-                                           retry_unsent_only=True)
+                                        retry_unsent_only=True)
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise MalformedResponseError("create response lacks 'id'", method="POST",
                                          path="/payment-links")
