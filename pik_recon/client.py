@@ -162,6 +162,22 @@ class Expected:
     what: str
 
 
+def _json_body(content: bytes) -> Any:
+    """The body's JSON, or None. orjson first; what it refuses (NaN, integers beyond 64 bits)
+    the standard library may still read."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(content)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+
+
+JSON = Expected(_json_body, "JSON")
+LIST = Expected(_page, "a list of links (JSON with 'data' and 'total')")
+
+
 class PikClient:
     """Async PIK API client; use as `async with PikClient(...) as client:`."""
 
@@ -241,7 +257,7 @@ class PikClient:
 
     async def _with_retries(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                             json_body: Any = None, retry_unsent_only: bool = False,
-                            expect: Expected | None = None) -> Any:
+                            expect: Expected = JSON) -> Any:
         def retryable(exc: BaseException) -> bool:
             if retry_unsent_only:
                 return isinstance(exc, RateLimitedError) or (
@@ -252,7 +268,7 @@ class PikClient:
         # failure worth retrying, tenacity replays that failure as its own first attempt, so
         # its count, backoff and Retry-After handling are those of an ordinary retry loop.
         try:
-            return await self._request(method, path, params, json_body, expect or JSON)
+            return await self._request(method, path, params, json_body, expect)
         except ApiError as exc:
             if not retryable(exc):
                 raise
@@ -265,7 +281,7 @@ class PikClient:
                 if failed is not None:
                     replay, failed = failed, None
                     raise replay
-                return await self._request(method, path, params, json_body, expect or JSON)
+                return await self._request(method, path, params, json_body, expect)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _request(self, method: str, path: str, params: dict[str, Any] | None,
@@ -334,22 +350,6 @@ class PikClient:
                                           f"({kind})", **where))
         raise self._count(InvalidRequestError(f"{method} {path}: PIK rejected the request "
                                               f"({status}: {message})", **where))
-
-
-def _json_body(content: bytes) -> Any:
-    """The body's JSON, or None. orjson first (a sync decodes every page); what it refuses
-    (NaN, integers beyond 64 bits) the standard library may still read."""
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        try:
-            return json.loads(content)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return None
-
-
-JSON = Expected(_json_body, "JSON")
-LIST = Expected(_page, "a list of links (JSON with 'data' and 'total')")
 
 
 def _error_message(body: Any) -> str | None:
