@@ -37,7 +37,7 @@ from pik_recon.errors import (
 from pik_recon.ledger import Ledger, LedgerRow
 from pik_recon.links import STATUSES, newest_first
 from pik_recon.logs import get_logger
-from pik_recon.money import PIK_CURRENCIES, currency_decimals
+from pik_recon.money import PIK_CURRENCIES, currency_decimals, parse_amount
 from pik_recon.warehouse import Warehouse
 
 log = get_logger("bulk")
@@ -334,10 +334,10 @@ class BulkCreator:
 def _same(item: Any, row: CreateRow) -> bool:
     if not isinstance(item, dict) or item.get("description") != row.description:
         return False
-    try:
-        return Decimal(str(item.get("amount"))) == row.amount and item.get(
+    try:  # an amount that is not a decimal string (a JSON number is a float) is not ours
+        return parse_amount(item.get("amount")) == row.amount and item.get(
             "currency") == row.currency
-    except InvalidOperation:
+    except ValueError:
         return False
 
 
