@@ -4,7 +4,8 @@ PIK has no idempotency key, so the ledger (`link_requests`) is the memory: a row
 before its POST, marked `sent` just before it goes on the wire, and `created` when PIK's
 answer is stored. A row left `sent` — a timeout, a dropped connection, a 5xx, or a kill —
 has an unknown outcome: it is looked for on PIK (same description, amount and currency,
-created since the row was sent) before any retry, and sent again only when proven absent.
+created since the row was sent) before any retry, and sent again only when proven absent
+(newest.py says when a read proves that).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from pik_recon.client import PAGE_LIMIT, PikClient
+from pik_recon.client import PikClient
 from pik_recon.config import Config, Secret
 from pik_recon.errors import (
     InputError,
@@ -35,9 +36,10 @@ from pik_recon.errors import (
     TransportError,
 )
 from pik_recon.ledger import Ledger, LedgerRow
-from pik_recon.links import STATUSES, newest_first
+from pik_recon.links import created_at
 from pik_recon.logs import get_logger
 from pik_recon.money import PIK_CURRENCIES, currency_decimals, parse_amount
+from pik_recon.newest import NewestLinks
 from pik_recon.warehouse import Warehouse
 
 log = get_logger("bulk")
@@ -188,12 +190,45 @@ class BulkStats:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
 
+class LinkFinder:
+    """Looks for the links of rows whose POST got no answer. Look-ups waiting at the same
+    time share one read of the newest links, back to the earliest of their moments."""
+
+    def __init__(self, client: PikClient) -> None:
+        self.newest = NewestLinks(client)
+        self._waiting: list[tuple[CreateRow, datetime, asyncio.Future[Any]]] = []
+        self._reading = asyncio.Lock()
+
+    async def find(self, row: CreateRow, sent_at: datetime) -> list[dict[str, Any]] | None:
+        """PIK's links for this row created since it was sent: none when proven absent,
+        None when the list's order cannot prove it."""
+        future: asyncio.Future[list[dict[str, Any]] | None] = (
+            asyncio.get_running_loop().create_future())
+        self._waiting.append((row, sent_at - CLOCK_SKEW, future))
+        async with self._reading:  # a read that began before this row waited does not count
+            if not future.done():
+                batch, self._waiting = self._waiting, []
+                try:
+                    newest = await self.newest.since(min(since for _, since, _ in batch))
+                except BaseException as exc:
+                    for _, _, waiting in batch:
+                        if waiting is not future:
+                            waiting.set_exception(exc)
+                    raise
+                for waiting_row, since, waiting in batch:
+                    found = [item for item in newest.records if _same(item, waiting_row)
+                             and not _older_than(item, since)]
+                    waiting.set_result(found if found or newest.proven else None)
+        return future.result()
+
+
 class BulkCreator:
     """Creates the planned rows, `concurrency` at a time within the creation limit."""
 
     def __init__(self, client: PikClient, ledger: Ledger, concurrency: int, stats: BulkStats,
                  advance: Callable[[], None] = lambda: None) -> None:
         self.client = client
+        self.finder = LinkFinder(client)
         self.ledger = ledger
         self.concurrency = concurrency
         self.advance = advance
@@ -264,7 +299,12 @@ class BulkCreator:
                    premarked: bool) -> Outcome:
         for attempt in range(MAX_ATTEMPTS):
             if state == "sent":
-                found = await self.find_on_pik(row, sent_at or datetime.now(UTC))
+                found = await self.finder.find(row, sent_at or datetime.now(UTC))
+                if found is None:
+                    error = ("PIK's list is not in creation order, so the link's absence "
+                             "cannot be proven; it is not sent again (run the file again later)")
+                    await self._write(self.ledger.mark, row.order_id, "sent", error=error)
+                    return Outcome(row, "unknown", error=error)
                 if found:
                     self.stats.resolved_existing += 1
                     return self._created(row, found, "created")
@@ -312,24 +352,6 @@ class BulkCreator:
             self._store_answers()
         return Outcome(row, state, str(link["id"]), link.get("url"), error)
 
-    async def find_on_pik(self, row: CreateRow, sent_at: datetime) -> list[dict[str, Any]]:
-        """Every link with this row's description, amount and currency created since it was
-        sent; each status is read from the top until older links (or to its end, when the
-        list is not newest first)."""
-        since = sent_at - CLOCK_SKEW
-        found = []
-        for status in STATUSES:
-            offset = 0
-            while True:
-                page = await self.client.list_page(status, offset, PAGE_LIMIT)
-                found += [item for item in page.data if _same(item, row)]
-                if offset + PAGE_LIMIT >= page.total or not page.data:
-                    break
-                if newest_first(page.data) and _older_than(page.data[-1], since):
-                    break
-                offset += PAGE_LIMIT
-        return found
-
 
 def _same(item: Any, row: CreateRow) -> bool:
     if not isinstance(item, dict) or item.get("description") != row.description:
@@ -342,10 +364,8 @@ def _same(item: Any, row: CreateRow) -> bool:
 
 
 def _older_than(item: Any, moment: datetime) -> bool:
-    try:
-        return datetime.fromisoformat(str(item.get("created_at"))) < moment
-    except ValueError:
-        return False
+    stamp = created_at(item)
+    return stamp is not None and stamp < moment
 
 
 def output_rows(rows: list[CreateRow], outcomes: dict[str, Outcome], ledger: Ledger

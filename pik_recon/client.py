@@ -211,10 +211,15 @@ class PikClient:
         await self._transport.aclose()
 
     # --- the API ---------------------------------------------------------------------------
-    async def list_page(self, status: str | None, offset: int, limit: int = PAGE_LIMIT) -> Page:
-        params: dict[str, Any] = {"limit": limit, "offset": offset}
-        if status:
-            params["status"] = status
+    async def list_page(self, status: str | None, offset: int | Callable[[], int],
+                        limit: int = PAGE_LIMIT) -> Page:
+        """One page of links (status None: every link). `offset` may be a function, asked
+        again before every attempt: a page retried while the list moves is re-aimed."""
+
+        def params() -> dict[str, Any]:
+            chosen = {"limit": limit, "offset": offset() if callable(offset) else offset}
+            return {**chosen, "status": status} if status else chosen
+
         page: Page = await self._with_retries("GET", LINKS_PATH, params=params, expect=LIST)
         return page
 
@@ -255,7 +260,8 @@ class PikClient:
         exc = state.outcome.exception() if state.outcome else None
         log.debug("retrying after %s (attempt %d)", exc, state.attempt_number)
 
-    async def _with_retries(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+    async def _with_retries(self, method: str, path: str, *,
+                            params: Callable[[], dict[str, Any]] | None = None,
                             json_body: Any = None, retry_unsent_only: bool = False,
                             expect: Expected = JSON) -> Any:
         def retryable(exc: BaseException) -> bool:
@@ -284,12 +290,13 @@ class PikClient:
                 return await self._request(method, path, params, json_body, expect)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    async def _request(self, method: str, path: str, params: dict[str, Any] | None,
-                       json_body: Any, expect: Expected) -> Any:
+    async def _request(self, method: str, path: str,
+                       params: Callable[[], dict[str, Any]] | None, json_body: Any,
+                       expect: Expected) -> Any:
         limiter = self.creation if method == "POST" else self.general
         await limiter.acquire()
         self.stats.requests += 1
-        query = f"?{urlencode(params)}" if params else ""
+        query = f"?{urlencode(params())}" if params else ""
         request = httpx.Request(method, self.base_url + path + query, headers=self._headers,
                                 json=json_body, extensions=self._extensions)
         try:

@@ -64,7 +64,7 @@ class SyncSettings:
     """How the sync pages and verifies."""
 
     batch_rows: int = 50_000
-    repair_rounds: int = 8
+    request_budget: str = "3x"  # "Nx": N times the minimum; or a number of requests
 
 
 ORDER_FIELDS = ("order_id", "amount", "currency", "status", "created_at", "link_id",
@@ -276,7 +276,20 @@ def _one_char(name: str) -> Any:
     return check
 
 
+def _request_budget(value: Any) -> str:
+    """A multiple of the minimum ("3x", "2.5x") or a whole number of requests (20000)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return str(value)
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?x", value.strip()) and (
+            Decimal(value.strip()[:-1]) >= 1):
+        return value.strip()
+    raise ConfigError(f"config [sync] request_budget = {value!r}: expected a multiple of the "
+                      "minimum of one request per 100 links, at least \"1x\" (e.g. \"3x\"), "
+                      "or a whole number of requests (e.g. 20000)")
+
+
 _CHECKED: dict[tuple[str, str], Any] = {
+    ("sync", "request_budget"): _request_budget,
     ("orders", "delimiter"): _one_char("delimiter"),
     ("orders", "decimal_separator"): _one_char("decimal_separator"),
     ("orders", "thousands_separator"): _one_char("thousands_separator"),

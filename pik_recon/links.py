@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,18 +71,10 @@ def parse_link(record: Any, listed_status: str | None) -> tuple[Any, ...] | Reje
     return row
 
 
-def newest_first(items: list[Any]) -> bool:
-    """Within one page (a snapshot) the links run newest first.
-
-    Across pages no such check holds: a link created a moment ago that turns paid is
-    inserted by its creation time, which may be just ahead of where the paging stands.
-    """
-    stamps = []
-    for item in items:
-        stamp = item.get("created_at") if isinstance(item, dict) else None
-        try:
-            stamps.append(datetime.fromisoformat(stamp) if isinstance(stamp, str) else None)
-        except ValueError:
-            stamps.append(None)
-    known = [s for s in stamps if s is not None]
-    return all(a >= b for a, b in itertools.pairwise(known))
+def created_at(record: Any) -> datetime | None:
+    """A record's creation time, or None when it has no readable one."""
+    stamp = record.get("created_at") if isinstance(record, dict) else None
+    try:
+        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None

@@ -18,7 +18,7 @@ from pik_recon.orders import load_orders
 from pik_recon.reconcile import reconcile
 from pik_recon.report import SEVERITY_RANK
 from pik_recon.reportfiles import write_report
-from pik_recon.syncrun import sync_links
+from pik_recon.sync import sync_links
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import parse_when
 

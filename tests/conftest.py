@@ -26,10 +26,16 @@ rate_limit_enabled = false
 """
 
 
+# PIK's lists never hold still on a live account: the sandbox of the tests changes before
+# every list request, for as long as it runs. A test that needs a quiet list says so.
+DRIFT = 1.0
+
+
 @pytest.fixture
 def sandbox_state() -> SandboxState:
     return SandboxState(api_key=API_KEY, seed=11,
-                        faults=Faults(rate_limit_enabled=False, retry_after_seconds=0))
+                        faults=Faults(rate_limit_enabled=False, retry_after_seconds=0,
+                                      drift_per_request=DRIFT))
 
 
 @pytest.fixture
@@ -80,6 +86,17 @@ def sandbox_snapshot(state: SandboxState) -> set[tuple]:
                  d["created_at"], d.get("paid_at"))
                 for d in (link.as_dict() for link in state.links.values()
                           if link.raw is None)}
+
+
+def served(state: SandboxState) -> int:
+    """Requests the sandbox answered (list pages and single links), failed ones left out."""
+    with state.lock:
+        return state.log.list_requests + state.log.link_requests
+
+
+def statuses(state: SandboxState) -> dict[str, str]:
+    with state.lock:
+        return {link.id: link.status for link in state.links.values() if link.raw is None}
 
 
 def warehouse_snapshot(db: Path) -> set[tuple]:

@@ -61,9 +61,11 @@ class PageProgress:
     def __init__(self, enabled: bool, label: str = "requests") -> None:
         self._bar = RichProgress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
                                  RateColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[budget]}"),
                                  console=Console(stderr=True),
                                  transient=True, disable=not enabled)
-        self._task = self._bar.add_task(label, total=0)
+        self._task = self._bar.add_task(label, total=0, budget="")
+        self._budget = 0
 
     def __enter__(self) -> PageProgress:
         self._bar.start()
@@ -78,3 +80,11 @@ class PageProgress:
 
     def advance(self, pages: int = 1) -> None:
         self._bar.advance(self._task, pages)
+        if self._budget:
+            done = int(self._bar.tasks[0].completed)
+            self._bar.update(self._task, budget=f"budget {done}/{self._budget}")
+
+    def set_budget(self, limit: int) -> None:
+        """Show requests spent against the sync's request budget."""
+        self._budget = limit
+        self._bar.update(self._task, budget=f"budget 0/{limit}")

@@ -25,6 +25,9 @@ def sandbox() -> None:
 @click.option("--seed-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON-lines links to start with (default: sample_data/links.jsonl).")
 @click.option("--generate", type=click.IntRange(0), help="Start with N generated links instead.")
+@click.option("--active-share", type=click.FloatRange(0, 1),
+              help="With --generate: this share of the links active and never expiring, of "
+                   "any age (most links otherwise expire three days after creation).")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--fault-rate", default=0.0, type=click.FloatRange(0, 1), show_default=True,
               help="Share of requests that fail.")
@@ -32,15 +35,21 @@ def sandbox() -> None:
               help="Comma-separated fault kinds to draw from.")
 @click.option("--latency-ms", default=0, type=click.IntRange(0), show_default=True,
               help="Extra milliseconds before every answer.")
-@click.option("--drift", default=0, type=click.IntRange(0), show_default=True,
-              help="Changes (new links, status changes) before every page request past the "
-                   "first.")
-@click.option("--ordering", type=click.Choice(ORDERINGS), default="newest", show_default=True)
+@click.option("--drift", default=0.0, type=click.FloatRange(0), show_default=True,
+              help="Changes (new links, status changes) before every list request, for as "
+                   "long as it runs; 0.1 is one change every tenth request.")
+@click.option("--ordering", type=click.Choice(ORDERINGS), default="newest", show_default=True,
+              help="The order of list pages; shuffled is a new order for every request.")
+@click.option("--hidden", default=0, type=click.IntRange(0), show_default=True,
+              help="Links left out of every list page but counted in its total (a broken "
+                   "PIK, to see a sync refuse to call itself complete).")
 @click.option("--no-rate-limit", is_flag=True, help="Do not enforce 300/min and 60/min.")
 @click.pass_obj
 def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path | None,
-          generate: int | None, seed: int, fault_rate: float, fault_kinds: str,
-          latency_ms: int, drift: int, ordering: str, no_rate_limit: bool) -> None:
+          generate: int | None, active_share: float | None, seed: int, fault_rate: float,
+          fault_kinds: str,
+          latency_ms: int, drift: float, ordering: str, hidden: int,
+          no_rate_limit: bool) -> None:
     """Serve the PIK API on loopback, with admin endpoints under /_admin.
 
     \b
@@ -60,13 +69,15 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
     if unknown:
         raise click.BadParameter(f"unknown fault kinds {sorted(unknown)}; choose from "
                                  f"{', '.join(FAULT_KINDS)}", param_hint="--faults")
-    faults = Faults(rate=fault_rate, kinds=kinds, latency_ms=latency_ms, drift_per_page=drift,
-                    rate_limit_enabled=not no_rate_limit, ordering=ordering)
+    faults = Faults(rate=fault_rate, kinds=kinds, latency_ms=latency_ms,
+                    drift_per_request=drift, rate_limit_enabled=not no_rate_limit,
+                    ordering=ordering)
     state = SandboxState(api_key=api_key, seed=seed, faults=faults)
     if generate is not None:
-        generate_links(state, generate)
+        generate_links(state, generate, active_share=active_share)
     else:
         seed_from_file(state, seed_file or sample_links_path())
+    state.set_hidden(hidden)
     server = SandboxServer(state, host, port).start()
     console.print(f"PIK sandbox on {server.base_url} with {len(state.links)} links "
                   f"(admin: {server.admin_url}); Ctrl-C to stop.")

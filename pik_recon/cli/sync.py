@@ -8,8 +8,7 @@ from rich.table import Table
 from pik_recon.cli.common import AppContext, PageProgress, console
 from pik_recon.errors import IncompleteSyncError
 from pik_recon.links import STATUSES
-from pik_recon.sync import SyncResult
-from pik_recon.syncrun import sync_links
+from pik_recon.sync import SyncResult, sync_links
 
 
 def print_sync_summary(result: SyncResult) -> None:
@@ -22,9 +21,13 @@ def print_sync_summary(result: SyncResult) -> None:
                       str(result.totals.get(status, "?")))
     console.print(table)
     console.print(f"new {result.new}, changed {result.changed}, quarantined "
-                  f"{result.quarantined}, requests {result.requests}, retries {result.retries}, "
-                  f"fetched by id {result.by_id}")
+                  f"{result.quarantined}, fetched by id {result.by_id}, vanished "
+                  f"{result.vanished}")
+    console.print(f"requests {result.spent} of a budget of {result.budget}, retries "
+                  f"{result.retries}")
     console.print(f"verdict: {result.verdict}")
+    if result.moved_note:
+        console.print(result.moved_note)
 
 
 @click.command()

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from pik_recon.errors import InputError
-from pik_recon.sandbox.state import SandboxState, iso, load_links
+from pik_recon.sandbox.state import SandboxState, load_links
 from pik_recon.warehouse import resource_dir
 
 SAMPLE_LINKS = "links.jsonl"
@@ -31,12 +31,3 @@ def seed_from_file(state: SandboxState, path: Path) -> int:
         load_links(state, records)
     return len(records)
 
-
-def dump_links(state: SandboxState, path: Path) -> None:
-    """Write the sandbox's links as JSON lines (with expiry, for a faithful re-seed)."""
-    with path.open("w", encoding="utf-8") as fh:
-        for link in sorted(state.links.values(), key=lambda item: item.seq):
-            record = link.as_dict()
-            if link.expires_at is not None:
-                record["expires_at"] = iso(link.expires_at)
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import json
 import threading
-from collections.abc import Iterator
 from dataclasses import asdict, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
@@ -109,10 +107,11 @@ async def list_links(request: web.Request) -> web.Response:
         return _error(400, "invalid_request", f"'status' must be one of {', '.join(STATUSES)}")
     with state.lock:
         state.expire_due()
-        if offset > 0 and state.faults.drift_per_page:
-            state.drift(state.faults.drift_per_page)
+        state.drift_before_list()
         items, total = state.page(status, offset, limit)
         data = b",".join(link.json_bytes() for link in items)
+        if fault != "lost_response":
+            state.log.list_requests += 1
     if fault == "lost_response":
         _drop(request)
     body = b'{"data":[' + data + b'],"total":%d,"limit":%d,"offset":%d}' % (total, limit, offset)
@@ -130,6 +129,8 @@ async def get_link(request: web.Request) -> web.Response:
         state.expire_due()
         link = state.links.get(request.match_info["link_id"])
         body = link.json_bytes() if link is not None else None
+        if fault != "lost_response":
+            state.log.link_requests += 1
     if fault == "lost_response":
         _drop(request)
     if body is None:
@@ -192,6 +193,8 @@ async def admin_state(request: web.Request) -> web.Response:
         return _json(200, {"counts": state.counts(), "now": state.now().isoformat(),
                            "requests": dict(state.log.counts),
                            "limited_429": state.log.limited_429,
+                           "served": {"list": state.log.list_requests,
+                                      "link": state.log.link_requests},
                            "faults_served": dict(state.log.fault_counts),
                            "posts": len(state.log.posts),
                            "config": asdict(state.faults)})
@@ -220,6 +223,8 @@ def apply_fault_settings(state: SandboxState, payload: dict[str, Any]) -> None:
         for name, value in payload.items():
             if name == "ordering":
                 state.set_ordering(value)
+            elif name == "hidden_links":
+                state.set_hidden(int(value))
             else:
                 setattr(state.faults, name, tuple(value) if name == "kinds" else value)
 
@@ -248,8 +253,10 @@ async def admin_clock(request: web.Request) -> web.Response:
 async def admin_generate(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     payload = await request.json()
+    share = payload.get("active_share")
     with state.lock:
-        generate_links(state, int(payload["count"]))
+        generate_links(state, int(payload["count"]),
+                       active_share=float(share) if share is not None else None)
         return _json(200, {"counts": state.counts()})
 
 
@@ -259,7 +266,8 @@ async def admin_simulate_day(request: web.Request) -> web.Response:
     with state.lock:
         done = state.simulate_day(int(payload.get("new", 0)), int(payload.get("changes", 0)),
                                   float(payload.get("old_ratio", 0.1)),
-                                  bool(payload.get("advance", True)))
+                                  bool(payload.get("advance", True)),
+                                  bool(payload.get("anywhere", False)))
     return _json(200, {**done, "counts": state.counts()})
 
 
@@ -343,9 +351,3 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def running_sandbox(state: SandboxState) -> Iterator[SandboxServer]:
-    with SandboxServer(state) as server:
-        yield server

@@ -78,9 +78,9 @@ class Faults:
     latency_ms: int = 0
     fault_latency_ms: int = 300
     retry_after_seconds: int = 1
-    drift_per_page: int = 0
-    drift_limit: int | None = None  # total changes before the list holds still; None: never
+    drift_per_request: float = 0.0  # changes before every list request, for as long as it runs
     drift_new_ratio: float = 0.5
+    hidden_links: int = 0  # links left out of every list page, yet counted in `total`
     rate_limit_enabled: bool = True
     rate_limit_per_minute: int = 300
     create_rate_limit_per_minute: int = 60
@@ -103,6 +103,8 @@ class RequestLog:
     posts: list[dict[str, Any]] = field(default_factory=list)
     limited_429: int = 0
     drift_changes: int = 0
+    list_requests: int = 0  # list pages served (answered with 200)
+    link_requests: int = 0  # single links served (200 or 404)
     fault_counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -121,7 +123,10 @@ class SandboxState:
         self._expiry_heap: list[tuple[float, int, str]] = []
         self._windows: dict[str, deque[float]] = {"general": deque(), "create": deque()}
         self.log = RequestLog()
+        self._drift_due = 0.0
+        self._hidden: set[str] = set()
         self._by_status: dict[str, SortedKeyList] = {}
+        self._all = SortedKeyList()
         self._rebuild_order()
 
     # --- clock -------------------------------------------------------------------------
@@ -150,8 +155,11 @@ class SandboxState:
         key = _ORDER_KEYS[self.faults.ordering]
         self._by_status = {s: SortedKeyList(key=key) for s in STATUSES}
         self._by_status["_other"] = SortedKeyList(key=key)
+        self._all = SortedKeyList(key=key)
         for link in self.links.values():
-            self._list_for(link.status).add(link)
+            if link.id not in self._hidden:
+                self._list_for(link.status).add(link)
+                self._all.add(link)
 
     def set_ordering(self, ordering: str) -> None:
         if ordering not in ORDERINGS:
@@ -163,12 +171,26 @@ class SandboxState:
     def _list_for(self, status: str) -> SortedKeyList:
         return self._by_status.get(status, self._by_status["_other"])
 
+    def set_hidden(self, count: int) -> None:
+        """Leave `count` links (chosen at random) out of every list page while `total` still
+        counts them: a broken PIK that a sound completeness proof must catch."""
+        if count < len(self._hidden):
+            self._hidden.clear()
+            self._rebuild_order()
+        shown = [link for link in self.links.values() if link.id not in self._hidden]
+        for link in self.rng.sample(shown, min(count - len(self._hidden), len(shown))):
+            self._hidden.add(link.id)
+            self._list_for(link.status).remove(link)
+            self._all.remove(link)
+        self.faults.hidden_links = len(self._hidden)
+
     # --- mutation ----------------------------------------------------------------------
     def add(self, link: Link) -> Link:
         link.seq = self._seq
         self._seq += 1
         self.links[link.id] = link
         self._list_for(link.status).add(link)
+        self._all.add(link)
         if link.status == "active" and link.expires_at is not None:
             heapq.heappush(self._expiry_heap, (link.expires_at.timestamp(), link.seq, link.id))
         return link
@@ -176,11 +198,14 @@ class SandboxState:
     def set_status(self, link: Link, status: str) -> None:
         if link.status == status:
             return
-        self._list_for(link.status).remove(link)
+        hidden = link.id in self._hidden
+        if not hidden:
+            self._list_for(link.status).remove(link)
         link.status = status
         link.paid_at = self.now() if status == "paid" else None
         link._json = None
-        self._list_for(status).add(link)
+        if not hidden:
+            self._list_for(status).add(link)
 
     def new_id(self) -> str:
         return "pl_" + "".join(self.rng.choice("0123456789abcdefghijklmnopqrstuvwxyz")
@@ -201,10 +226,16 @@ class SandboxState:
                     description=None, status=status, created_at=created, seq=0, raw=raw)
         return self.add(link)
 
+    def drift_before_list(self) -> None:
+        """`drift_per_request` changes before a list request (a rate below one is carried
+        over: 0.1 is one change every tenth request). It never stops while the rate is set."""
+        self._drift_due += self.faults.drift_per_request
+        changes = int(self._drift_due + 1e-9)  # ten times 0.1 is one change, not 0.999...
+        self._drift_due -= changes
+        self.drift(changes)
+
     def drift(self, changes: int) -> None:
         """Links change status and new ones appear, as between two page requests."""
-        if self.faults.drift_limit is not None:
-            changes = min(changes, self.faults.drift_limit - self.log.drift_changes)
         active = self._by_status["active"]
         self.log.drift_changes += max(changes, 0)
         for _ in range(changes):
@@ -216,10 +247,11 @@ class SandboxState:
                                                        "deactivated")))
 
     def simulate_day(self, new: int, changes: int, old_ratio: float = 0.1,
-                     advance: bool = True) -> dict[str, int]:
+                     advance: bool = True, anywhere: bool = False) -> dict[str, int]:
         """A day of business: the clock moves a day (links expire), `new` links appear
         during it, and `changes` active links turn paid, expired or deactivated: most of
-        them created in the last three days, `old_ratio` of them more than a month ago."""
+        them created in the last three days, `old_ratio` of them more than a month ago.
+        `anywhere`: links that never expire, the changes among active links of any age."""
         if advance:
             self._clock_offset += timedelta(days=1)
         expired = self.expire_due()
@@ -229,36 +261,41 @@ class SandboxState:
             created = now - timedelta(seconds=self.rng.uniform(0, 86_400))
             self.add(Link(id=self.new_id(), amount=amount, currency=currency,
                           description=random_description(self.rng), status="active",
-                          created_at=created, seq=0, expires_at=created + timedelta(days=3)))
+                          created_at=created, seq=0,
+                          expires_at=None if anywhere else created + timedelta(days=3)))
         active = list(self._by_status["active"])
         month_ago, recent = now - timedelta(days=30), now - timedelta(days=3)
         old = [link for link in active if link.created_at < month_ago]
         young = [link for link in active if link.created_at >= recent]
         n_old = min(len(old), round(changes * old_ratio))
+        if anywhere:
+            old, n_old = active, min(len(active), changes)
         chosen = self.rng.sample(old, n_old) + self.rng.sample(
             young, min(len(young), changes - n_old))
         for link in chosen:
             self.set_status(link, self.rng.choice(("paid", "paid", "paid", "expired",
                                                    "deactivated")))
-        return {"expired": expired, "new": new, "changed": len(chosen), "old": n_old}
+        return {"expired": expired, "new": new, "changed": len(chosen),
+                "old": sum(link.created_at < month_ago for link in chosen)}
 
     # --- reading -----------------------------------------------------------------------
     def count(self, status: str | None) -> int:
         if status is None:
             return len(self.links)
-        return len(self._by_status[status])
+        return len(self._by_status[status]) + sum(
+            1 for link_id in self._hidden if self.links[link_id].status == status)
 
     def page(self, status: str | None, offset: int, limit: int) -> tuple[list[Link], int]:
-        if status is None:
-            ordered = sorted(self.links.values(), key=_ORDER_KEYS[self.faults.ordering])
-            return ordered[offset:offset + limit], len(ordered)
-        items = self._by_status[status]
-        total = len(items)
-        if self.faults.ordering == "shuffled" and total:
-            stride = self._coprime_stride(total)
-            start = self.rng.randrange(total)
-            idx = range(offset, min(offset + limit, total))
-            return [items[(start + i * stride) % total] for i in idx], total
+        """A page of the list (every link when status is None) and its `total`, which counts
+        hidden links too."""
+        items = self._all if status is None else self._by_status[status]
+        total = self.count(status)
+        shown = len(items)
+        if self.faults.ordering == "shuffled" and shown:
+            stride = self._coprime_stride(shown)
+            start = self.rng.randrange(shown)
+            idx = range(offset, min(offset + limit, shown))
+            return [items[(start + i * stride) % shown] for i in idx], total
         return list(items.islice(offset, offset + limit)), total
 
     def _coprime_stride(self, n: int) -> int:
@@ -268,7 +305,7 @@ class SandboxState:
                 return stride
 
     def counts(self) -> dict[str, int]:
-        return {s: len(self._by_status[s]) for s in STATUSES}
+        return {s: self.count(s) for s in STATUSES}
 
     # --- rate limiting -----------------------------------------------------------------
     def take_rate_slot(self, bucket: str) -> float | None:
@@ -328,10 +365,16 @@ def random_description(rng: random.Random) -> str | None:
     return rng.choice(_DESCRIPTIONS).format(n=rng.randrange(1, 10_000_000), k=rng.randrange(1, 13))
 
 
-def generate_links(state: SandboxState, count: int, *, days: int = 180) -> None:
-    """Seed `count` links created over the past `days`, with statuses fitting their age."""
+def generate_links(state: SandboxState, count: int, *, days: int = 180,
+                   active_share: float | None = None) -> None:
+    """Seed `count` links created over the past `days`, with statuses fitting their age
+    (most links expire three days after creation). `active_share`: instead, that share of
+    the links active and never expiring, of any age, the rest paid, expired or deactivated."""
     rng = state.rng
     now = state.now()
+    if active_share is not None:
+        _generate_long_lived(state, count, days, active_share)
+        return
     for _ in range(count):
         age = timedelta(seconds=rng.uniform(0, days * 86_400))
         created = now - age
@@ -351,6 +394,19 @@ def generate_links(state: SandboxState, count: int, *, days: int = 180) -> None:
         if status == "active" and not long_lived:
             link.expires_at = created + timedelta(days=3)
         state.add(link)
+
+
+def _generate_long_lived(state: SandboxState, count: int, days: int, active_share: float
+                         ) -> None:
+    rng, now = state.rng, state.now()
+    for _ in range(count):
+        created = now - timedelta(seconds=rng.uniform(0, days * 86_400))
+        status = "active" if rng.random() < active_share else rng.choice(
+            ("paid", "paid", "expired", "deactivated"))
+        amount, currency = random_amount(rng)
+        state.add(Link(id=state.new_id(), amount=amount, currency=currency,
+                       description=random_description(rng), status=status, created_at=created,
+                       seq=0, paid_at=created + timedelta(minutes=5) if status == "paid" else None))
 
 
 def load_links(state: SandboxState, records: list[dict[str, Any]]) -> None:

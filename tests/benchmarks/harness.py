@@ -59,7 +59,8 @@ class SandboxProcess:
 
 
 def minimum_requests(counts: dict[str, int]) -> int:
-    return sum(max(1, math.ceil(n / 100)) for n in counts.values())
+    """The minimum for a sweep: a request per 100 links, and one per status."""
+    return math.ceil(sum(counts.values()) / 100) + len(counts)
 
 
 async def _bare_loop(base_url: str, concurrency: int) -> int:

@@ -49,7 +49,7 @@ def test_xlsx_continues_past_the_real_row_limit(tmp_path: Path) -> None:
     with Warehouse.open(db) as wh:
         wh.execute("INSERT INTO payment_links SELECT 'pl_' || i, NULL, 1, '1', 'USDT', "
                    "'Donation', 'active', TIMESTAMPTZ '2026-11-01 00:00:00+00', NULL, now(), "
-                   "now(), 1 FROM range(?) AS t(i)", [extra])
+                   "now(), 1, NULL FROM range(?) AS t(i)", [extra])
         reconcile(wh, load_config(env={}).matching, datetime(2026, 11, 20, tzinfo=UTC))
     with Warehouse.open(db, read_only=True) as wh:
         data = write_report(wh, load_config(env={}).report,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pik_recon.sandbox.server import SandboxServer
-from pik_recon.sandbox.state import SandboxState
+from pik_recon.sandbox.state import SandboxState, generate_links
 from tests.conftest import cli_env, pik_recon_cmd, run_cli
 
 
@@ -28,8 +28,9 @@ def _write_rows(path: Path, count: int, start: int = 0) -> None:
 
 
 def _links_per_order(state: SandboxState) -> Counter[str]:
+    """Links created by POST, per description (the sandbox's drift adds links of its own)."""
     with state.lock:
-        return Counter(link.description for link in state.links.values())
+        return Counter(post["description"] for post in state.log.posts)
 
 
 def _posts(state: SandboxState) -> int:
@@ -58,13 +59,14 @@ def test_faults_create_exactly_one_link_per_order(sandbox: SandboxServer,
     assert done.returncode == 0, done.stderr
     assert sandbox_state.log.fault_counts["lost_response"] > 20  # answers really got lost
     per_order = _links_per_order(sandbox_state)
-    assert len(sandbox_state.links) == 2000
+    assert len(per_order) == 2000
     assert set(per_order.values()) == {1}
     out = _output(workdir / "invoices-links.csv")
     assert len(out) == 2000
     assert {r["state"] for r in out} == {"created"}
     with sandbox_state.lock:
-        urls = {link.id: link.as_dict()["url"] for link in sandbox_state.links.values()}
+        urls = {post["id"]: sandbox_state.links[post["id"]].as_dict()["url"]
+                for post in sandbox_state.log.posts}
     assert {r["link_id"]: r["url"] for r in out} == urls
 
 
@@ -99,7 +101,7 @@ def test_conflict_is_reported_not_created(sandbox: SandboxServer, sandbox_state:
     assert out["A"]["state"] == "conflict"
     assert out["A"]["error"] == "order already has a link request for 10 USDT"
     assert (out["B"]["state"], out["C"]["state"]) == ("exists", "created")
-    assert len(sandbox_state.links) == 3
+    assert len(sandbox_state.log.posts) == 3
 
 
 def test_bad_file_lists_every_bad_line_and_sends_nothing(sandbox: SandboxServer,
@@ -154,7 +156,34 @@ def test_sigkill_at_many_moments_then_rerun(sandbox: SandboxServer,
         sandbox_state.faults.rate = 0.0
     final = run_cli(["links", "create", str(rows)], env, workdir)
     assert final.returncode == 0, final.stderr
-    assert len(sandbox_state.links) == 700
+    assert len(_links_per_order(sandbox_state)) == 700
     assert set(_links_per_order(sandbox_state).values()) == {1}
     assert {r["state"] for r in _output(workdir / "invoices-links.csv")} <= {"created",
                                                                             "exists"}
+
+
+def test_lost_answers_on_a_large_account_listed_oldest_first_keep_the_creation_rate(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    rows = workdir / "invoices.csv"
+    _write_rows(rows, 90)
+    with sandbox_state.lock:
+        generate_links(sandbox_state, 20_000)
+        sandbox_state.set_ordering("oldest")
+        sandbox_state.faults.rate_limit_enabled = True  # PIK's 300 and 60 a minute
+        sandbox_state.faults.rate = 0.15
+        sandbox_state.faults.kinds = ("lost_response",)
+    config = workdir / "pik-recon.toml"
+    config.write_text(config.read_text().replace("rate_limit_enabled = false",
+                                                 "rate_limit_enabled = true"))
+    started = time.monotonic()
+
+    done = run_cli(["links", "create", str(rows)], cli_env(workdir, sandbox.base_url), workdir)
+
+    minutes = (time.monotonic() - started) / 60
+    assert done.returncode == 0, done.stderr
+    unanswered = sum(not post["answered"] for post in sandbox_state.log.posts)
+    assert unanswered >= 5  # answers really got lost, and were looked for
+    per_order = _links_per_order(sandbox_state)
+    assert len(per_order) == 90 and set(per_order.values()) == {1}
+    assert sandbox_state.log.limited_429 == 0
+    assert 90 / minutes >= 30, f"{90 / minutes:.0f} rows a minute"

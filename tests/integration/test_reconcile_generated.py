@@ -15,7 +15,7 @@ from pik_recon.sandbox.generate import SHAPES, generate_dataset, write_dataset
 from pik_recon.sandbox.seed import seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
-from pik_recon.syncrun import sync_links
+from pik_recon.sync import sync_links
 from pik_recon.warehouse import Warehouse
 from tests.conftest import API_KEY
 
@@ -84,7 +84,7 @@ def test_smallest_unit_differences_and_equal_decimals(tmp_path: Path) -> None:
     with Warehouse.open(db) as wh:
         for link_id, amount, currency, description in links:
             wh.execute("INSERT INTO payment_links VALUES (?, NULL, CAST(? AS DECIMAL(38, 18)), "
-                       "?, ?, ?, 'paid', now(), now(), now(), now(), 1)",
+                       "?, ?, ?, 'paid', now(), now(), now(), now(), 1, NULL)",
                        [link_id, amount, amount, currency, description])
         load_orders(wh, orders, config.orders)
         run = reconcile(wh, config.matching).run_id

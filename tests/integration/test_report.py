@@ -21,7 +21,7 @@ from pik_recon.reportfiles import write_report
 from pik_recon.sandbox.seed import sample_links_path, seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
-from pik_recon.syncrun import sync_links
+from pik_recon.sync import sync_links
 from pik_recon.warehouse import Warehouse, resource_dir
 from pik_recon.whenparse import ACCEPTED_FORMS
 from tests.conftest import API_KEY, run_cli
@@ -113,7 +113,7 @@ def test_injection_is_neutralised(report_env: dict[str, str], tmp_path: Path) ->
     with Warehouse.open(db) as wh:
         for i, text in enumerate(INJECTIONS):
             wh.execute("INSERT INTO payment_links VALUES (?, NULL, 5, '5', 'USDT', ?, 'paid', "
-                       "?, ?, now(), now(), 1)", [f"pl_inject{i}", text, AS_OF, AS_OF])
+                       "?, ?, now(), now(), 1, NULL)", [f"pl_inject{i}", text, AS_OF, AS_OF])
         reconcile(wh, load_config(env={}).matching, AS_OF)
     out = tmp_path / "out"
     done = run_cli(["report", "--since", SINCE, "--until", "2026-11-21", "--out", str(out)],

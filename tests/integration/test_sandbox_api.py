@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import httpx
 import pytest
 
@@ -18,6 +20,13 @@ def api(sandbox: SandboxServer) -> httpx.Client:
         yield client
 
 
+@pytest.fixture
+def quiet(sandbox_state: SandboxState) -> SandboxState:
+    """The sandbox with its drift off, for tests of paging itself."""
+    sandbox_state.faults.drift_per_request = 0
+    return sandbox_state
+
+
 def test_auth_is_required(sandbox: SandboxServer) -> None:
     response = httpx.get(f"{sandbox.base_url}/payment-links",
                          headers={"Authorization": "Bearer nope"})
@@ -26,7 +35,7 @@ def test_auth_is_required(sandbox: SandboxServer) -> None:
                                          "message": "Missing or invalid API key."}}
 
 
-def test_create_fetch_and_list(api: httpx.Client) -> None:
+def test_create_fetch_and_list_on_a_quiet_list(api: httpx.Client, quiet: SandboxState) -> None:
     created = api.post("/payment-links", json={"amount": "75.00", "currency": "USDT",
                                                "description": "Order #5678"})
     assert created.status_code == 201
@@ -68,8 +77,9 @@ def test_list_validation(api: httpx.Client, params: dict) -> None:
     assert response.json()["error"]["code"] == "invalid_request"
 
 
-def test_pagination_covers_every_link_once(api: httpx.Client,
-                                           sandbox_state: SandboxState) -> None:
+def test_pagination_of_a_quiet_list_covers_every_link_once(
+        api: httpx.Client, quiet: SandboxState) -> None:
+    sandbox_state = quiet
     with sandbox_state.lock:
         generate_links(sandbox_state, 1_234)
         sandbox_state.expire_due()
@@ -134,13 +144,56 @@ def test_dropped_connections(api: httpx.Client, sandbox_state: SandboxState,
     assert created == (1 if kind == "lost_response" else 0)  # created, the answer lost
 
 
-def test_drift_moves_the_list_between_pages(api: httpx.Client,
-                                            sandbox_state: SandboxState) -> None:
+def _page(api: httpx.Client, **params: object) -> dict:
+    return api.get("/payment-links", params={"limit": 100, **params}).json()
+
+
+def test_drift_changes_the_list_before_every_list_request_and_never_stops(
+        api: httpx.Client, sandbox_state: SandboxState) -> None:
     with sandbox_state.lock:
         generate_links(sandbox_state, 500)
-    sandbox_state.faults.drift_per_page = 30
-    first = api.get("/payment-links", params={"status": "active", "limit": 100}).json()
-    second = api.get("/payment-links", params={"status": "active", "limit": 100,
-                                               "offset": 100}).json()
-    assert sandbox_state.log.drift_changes == 30
-    assert first["total"] != second["total"] or len(sandbox_state.links) > 500
+    sandbox_state.faults.drift_per_request = 3
+    tops = [[(i["id"], i["status"]) for i in _page(api)["data"]] for _ in range(40)]
+
+    assert sandbox_state.log.drift_changes == 3 * 40
+    moved = sum(a != b for a, b in itertools.pairwise(tops))
+    assert moved >= 30  # the newest page changed between nearly every two requests
+    assert len(sandbox_state.links) > 540  # new links appeared, about half of the changes
+
+
+def test_a_drift_below_one_is_one_change_every_so_many_requests(
+        api: httpx.Client, sandbox_state: SandboxState) -> None:
+    sandbox_state.faults.drift_per_request = 0.1
+    for _ in range(50):
+        _page(api)
+    assert sandbox_state.log.drift_changes == 5
+
+
+def test_the_unfiltered_list_counts_and_pages_every_link(
+        api: httpx.Client, quiet: SandboxState) -> None:
+    with quiet.lock:
+        generate_links(quiet, 250)
+        quiet.expire_due()
+        ids = set(quiet.links)
+    pages = [_page(api, offset=offset) for offset in (0, 100, 200)]
+    assert {p["total"] for p in pages} == {250}
+    assert sorted(i["id"] for p in pages for i in p["data"]) == sorted(ids)
+    assert {i["status"] for p in pages for i in p["data"]} >= {"active", "paid"}
+
+
+def test_hidden_links_are_counted_in_totals_but_on_no_page(
+        api: httpx.Client, quiet: SandboxState) -> None:
+    with quiet.lock:
+        generate_links(quiet, 250)
+        quiet.expire_due()
+        quiet.set_hidden(4)
+    listed = [i["id"] for offset in (0, 100, 200) for i in _page(api, offset=offset)["data"]]
+    paid = [i["id"] for offset in (0, 100, 200)
+            for i in _page(api, status="paid", offset=offset)["data"]]
+
+    assert _page(api)["total"] == 250
+    assert len(listed) == len(set(listed)) == 246
+    assert _page(api, status="paid")["total"] >= len(paid)
+    hidden = set(quiet.links) - set(listed)
+    assert len(hidden) == 4
+    assert all(api.get(f"/payment-links/{i}").status_code == 200 for i in hidden)

@@ -1,50 +1,150 @@
-"""A full sync against the sandbox over loopback, with drift and faults, as a real process."""
+"""Full syncs against a list that never holds still, with faults, as real processes.
+
+The sandbox changes before every list request for as long as the sync runs; nothing here
+stops it until the sync has exited.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import pytest
+
+from pik_recon.links import STATUSES
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
-from tests.conftest import cli_env, run_cli, sandbox_snapshot, warehouse_rows, warehouse_snapshot
+from tests.conftest import (
+    cli_env,
+    run_cli,
+    sandbox_snapshot,
+    served,
+    statuses,
+    warehouse_rows,
+    warehouse_snapshot,
+)
+
+LINKS = 5_000
+FINAL = ("paid", "expired", "deactivated")
 
 
-def test_sync_with_drift_and_faults_is_verified_then_exact(
-        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
-    with sandbox_state.lock:
-        generate_links(sandbox_state, 20_000)
-        at_start = set(sandbox_state.links)
-        faults = sandbox_state.faults
-        faults.rate = 0.10
-        faults.fault_latency_ms = 20
-        faults.drift_per_page = 50
-        faults.drift_limit = 20_000
+def _moving(state: SandboxState, drift: float, ordering: str, fault_rate: float) -> int:
+    """Seed the sandbox and set it moving; the minimum requests of a sync of it."""
+    with state.lock:
+        generate_links(state, LINKS)
+        state.set_ordering(ordering)
+        state.faults.drift_per_request = drift
+        state.faults.rate = fault_rate
+        state.faults.fault_latency_ms = 20
+        return math.ceil(len(state.links) / 100) + len(STATUSES)
+
+
+def _quiet(state: SandboxState) -> None:
+    with state.lock:
+        state.faults.drift_per_request = 0
+        state.faults.rate = 0
+
+
+def _held(db: Path) -> dict[str, str]:
+    return dict(warehouse_rows(db, "SELECT id, status FROM payment_links"))
+
+
+def _assert_complete_and_final_right(start: dict[str, str], held: dict[str, str],
+                                     now: dict[str, str]) -> None:
+    assert set(start) <= set(held)  # every link that existed at the start
+    assert all(held[i] == s for i, s in start.items() if s in FINAL)  # final stays final
+    finals = [i for i, s in held.items() if s in FINAL]
+    assert finals
+    assert all(now[i] == held[i] for i in finals)  # a final status held is PIK's
+
+
+@pytest.mark.parametrize("ordering", ["newest", "oldest"])
+@pytest.mark.parametrize(("drift", "allowed"), [(0.1, 1.3), (1, 1.3), (5, 3.0), (20, 3.0)])
+def test_a_list_that_never_holds_still_is_verified_at_near_minimal_cost(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path, drift: float,
+        allowed: float, ordering: str) -> None:
+    minimum = _moving(sandbox_state, drift, ordering, fault_rate=0.08)
+    start, before = statuses(sandbox_state), served(sandbox_state)
     env = cli_env(workdir, sandbox.base_url)
-    config = workdir / "pik-recon.toml"  # small batches: many hand-overs to the writer
-    config.write_text(config.read_text() + "[sync]\nbatch_rows = 1000\n")
 
     done = run_cli(["sync"], env, workdir)
 
+    spent = served(sandbox_state) - before
     assert done.returncode == 0, done.stderr
+    # it moved before every list page answered, all along
+    assert sandbox_state.log.drift_changes >= int(drift * sandbox_state.log.list_requests) - 1
+    assert sum(sandbox_state.log.fault_counts.values()) > 0
     db = workdir / "wh.duckdb"
-    assert sandbox_state.log.drift_changes > 5_000  # the list really moved under the sync
-    assert sum(sandbox_state.log.fault_counts.values()) > 50  # and the network really failed
-    verified, totals, new = warehouse_rows(
-        db, "SELECT verified, pik_totals, links_new FROM sync_runs")[0]
-    assert verified is True
-    assert new == warehouse_rows(db, "SELECT count(*) FROM payment_links")[0][0]
-    assert json.loads(totals) == sandbox_state.counts()
-    ids = {row[0] for row in warehouse_rows(db, "SELECT id FROM payment_links")}
-    assert at_start <= ids
-    by_status = dict(warehouse_rows(db, "SELECT status, count(*) FROM payment_links "
-                                        "GROUP BY status"))
-    assert by_status == {s: n for s, n in sandbox_state.counts().items() if n}
+    verified, verdict, total, accounted, budget = warehouse_rows(
+        db, "SELECT verified, verdict, pik_total, accounted, request_budget FROM sync_runs")[0]
+    assert verified is True and verdict.startswith("verified: all ")
+    assert total == accounted >= len(start)
+    # 3x the minimum for the links PIK counted at the first request (some added just before)
+    assert budget in (3 * minimum, 3 * (minimum + 1))
+    _assert_complete_and_final_right(start, _held(db), statuses(sandbox_state))
+    assert spent <= allowed * minimum, (spent, minimum)
 
-    with sandbox_state.lock:
-        faults.drift_per_page = 0
-        faults.rate = 0.0
+    _quiet(sandbox_state)
     again = run_cli(["sync"], env, workdir)
 
     assert again.returncode == 0, again.stderr
     assert warehouse_snapshot(db) == sandbox_snapshot(sandbox_state)
+
+
+def test_links_hidden_from_every_page_are_never_verified(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    minimum = _moving(sandbox_state, 1, "newest", fault_rate=0)
+    with sandbox_state.lock:
+        sandbox_state.set_hidden(7)
+    before = served(sandbox_state)
+
+    done = run_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
+
+    assert done.returncode == 4, done.stderr
+    verified, verdict, total, accounted, budget = warehouse_rows(
+        workdir / "wh.duckdb", "SELECT verified, verdict, pik_total, accounted, request_budget "
+                               "FROM sync_runs")[0]
+    assert served(sandbox_state) - before <= budget <= 3 * (minimum + 1)
+    assert verified is False
+    assert verdict.startswith("not verified: the request budget of ")
+    missing = total - accounted
+    assert missing >= 7  # the hidden ones, and maybe links added as the budget ran out
+    assert f"PIK counts {total:,} links, {accounted:,} are accounted for ({missing:,} missing)" \
+        in done.stderr
+
+
+def test_a_list_shuffled_on_every_request_is_verified_or_refused_never_wrong(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    minimum = _moving(sandbox_state, 1, "shuffled", fault_rate=0.08)
+    start, before = statuses(sandbox_state), served(sandbox_state)
+
+    done = run_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
+
+    db = workdir / "wh.duckdb"
+    verified, total, accounted, budget = warehouse_rows(
+        db, "SELECT verified, pik_total, accounted, request_budget FROM sync_runs")[0]
+    assert served(sandbox_state) - before <= budget <= 3 * (minimum + 1)
+    held = _held(db)
+    assert done.returncode == (0 if verified else 4), done.stderr
+    if verified:
+        _assert_complete_and_final_right(start, held, statuses(sandbox_state))
+    else:
+        assert accounted < total
+        assert len(set(start) - set(held)) > 0 or len(held) < total
+
+
+def test_the_summary_shows_the_budget_and_the_moves_as_information(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    _moving(sandbox_state, 5, "newest", fault_rate=0)
+
+    done = run_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
+
+    assert done.returncode == 0, done.stderr
+    spent, budget, moved, totals, counts = warehouse_rows(
+        workdir / "wh.duckdb", "SELECT budget_spent, request_budget, links_moved, pik_totals, "
+                               "warehouse_counts FROM sync_runs")[0]
+    assert f"requests {spent} of a budget of {budget}" in done.stdout
+    assert 0 < moved <= sandbox_state.log.drift_changes
+    assert set(json.loads(totals)) == set(json.loads(counts)) == set(STATUSES)
+    assert f"{moved:,} links changed or appeared while the sync ran" in done.stdout

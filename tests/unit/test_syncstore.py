@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pik_recon import syncstore
 from pik_recon.links import parse_link
-from pik_recon.syncstore import SyncStore
+from pik_recon.sync import store as syncstore
+from pik_recon.sync.store import SyncStore
 from pik_recon.warehouse import Warehouse
 
 

@@ -1,4 +1,4 @@
-"""The sync's side of the warehouse: runs, batched merges, counts, stale active links.
+"""The sync's side of the warehouse: runs, batched merges, and what the proof counts.
 
 A batch arrives as the raw bodies of the pages fetched. DuckDB reads them from a file next
 to the warehouse (sql/queries/stage_links.sql), so a record costs no Python work unless its
@@ -36,6 +36,30 @@ class MergeResult:
     quarantined: int
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """How a sync run ended, for its sync_runs row."""
+
+    state: str
+    strategy: str
+    verified: bool
+    verdict: str
+    requests: int
+    retries: int
+    new: int
+    changed: int
+    quarantined: int
+    totals: dict[str, int] | None
+    counts: dict[str, int] | None
+    budget: int | None
+    spent: int
+    total: int | None
+    accounted: int | None
+    vanished: int
+    moved: int | None
+    error: str | None = None
+
+
 class SyncStore:
     """Writes of one sync run; every call is one transaction (all or nothing)."""
 
@@ -52,17 +76,18 @@ class SyncStore:
                             "(?, ?, ?, 'running')", [self.run_id, mode, datetime.now(UTC)])
         return self.run_id
 
-    def finish_run(self, *, state: str, strategy: str, verified: bool, verdict: str,
-                   requests: int, retries: int, new: int, changed: int, quarantined: int,
-                   totals: dict[str, int] | None, counts: dict[str, int] | None,
-                   error: str | None = None) -> None:
+    def finish_run(self, record: RunRecord) -> None:
         self.wh.execute(
             "UPDATE sync_runs SET finished_at = ?, state = ?, strategy = ?, verified = ?, "
             "verdict = ?, requests = ?, retries = ?, links_new = ?, links_changed = ?, "
-            "quarantined = ?, pik_totals = ?, warehouse_counts = ?, error = ? WHERE id = ?",
-            [datetime.now(UTC), state, strategy, verified, verdict, requests, retries, new,
-             changed, quarantined, json.dumps(totals) if totals is not None else None,
-             json.dumps(counts) if counts is not None else None, error, self.run_id])
+            "quarantined = ?, pik_totals = ?, warehouse_counts = ?, error = ?, "
+            "request_budget = ?, budget_spent = ?, pik_total = ?, accounted = ?, "
+            "links_vanished = ?, links_moved = ? WHERE id = ?",
+            [datetime.now(UTC), record.state, record.strategy, record.verified,
+             record.verdict, record.requests, record.retries, record.new, record.changed,
+             record.quarantined, _json(record.totals), _json(record.counts), record.error,
+             record.budget, record.spent, record.total, record.accounted, record.vanished,
+             record.moved, self.run_id])
 
     @property
     def stage_path(self) -> Path:
@@ -145,10 +170,12 @@ class SyncStore:
         return int(row[0]) if row else 0
 
     def counts(self) -> dict[str, int]:
-        """Links per status, plus this run's quarantined records under the status listed."""
+        """Links per status (vanished ones left out), plus this run's quarantined records
+        under the status whose list showed them."""
         counts = dict.fromkeys(STATUSES, 0)
         for status, n in self.wh.fetchall(
-                "SELECT status, count(*) FROM payment_links GROUP BY status"):
+                "SELECT status, count(*) FROM payment_links WHERE vanished_at IS NULL "
+                "GROUP BY status"):
             counts[status] = counts.get(status, 0) + int(n)
         for status, n in self.wh.fetchall(
                 "SELECT listed_status, count(DISTINCT record) FROM quarantine "
@@ -157,23 +184,75 @@ class SyncStore:
             counts[status] = counts.get(status, 0) + int(n)
         return counts
 
-    def active_ids_seen_before(self, moment: datetime | None) -> list[str]:
-        """Links held as active not observed since `moment` (None: not seen in this run)."""
-        if moment is None:
-            rows = self.wh.fetchall("SELECT id FROM payment_links WHERE status = 'active' AND "
-                                    "last_seen_run IS DISTINCT FROM ? ORDER BY id",
-                                    [self.run_id])
-        else:
-            rows = self.wh.fetchall("SELECT id FROM payment_links WHERE status = 'active' AND "
-                                    "last_seen_at < ? ORDER BY id", [moment])
+    def accounted(self, include_final: bool) -> int:
+        """Links this run accounts for (sql/queries/sync_accounted.sql)."""
+        row = self.wh.fetchone(query("sync_accounted"),
+                               {"run_id": self.run_id, "include_final": include_final})
+        return int(row[0]) if row else 0
+
+    def known(self) -> int:
+        """Links the warehouse holds that PIK has not been seen to lose."""
+        row = self.wh.fetchone("SELECT count(*) FROM payment_links WHERE vanished_at IS NULL")
+        return int(row[0]) if row else 0
+
+    def unobserved_active(self, but_newest: int = 0) -> list[str]:
+        """Links held as active that this run has not observed (they may have changed),
+        leaving out those among the `but_newest` newest links held."""
+        rows = self.wh.fetchall(
+            "SELECT id FROM payment_links WHERE status = 'active' AND vanished_at IS NULL "
+            "AND last_seen_run IS DISTINCT FROM ? AND id NOT IN (SELECT id FROM payment_links "
+            "ORDER BY created_at DESC LIMIT ?) ORDER BY id", [self.run_id, but_newest])
         return [r[0] for r in rows]
 
-    def known_with_status(self, ids: list[str], status: str) -> int:
-        row = self.wh.fetchone("SELECT count(*) FROM payment_links WHERE status = ? AND "
-                               "list_contains(?, id)", [status, ids])
-        return int(row[0]) if row else 0
+    def unobserved_quarantined(self) -> list[str]:
+        """Ids quarantined by earlier runs, not links in the warehouse, and not observed
+        in this run: records PIK still counts, which only a fetch by id finds cheaply."""
+        rows = self.wh.fetchall(
+            "SELECT DISTINCT link_id FROM quarantine WHERE link_id IS NOT NULL "
+            "AND link_id NOT IN (SELECT id FROM payment_links) "
+            "AND link_id NOT IN (SELECT link_id FROM quarantine WHERE sync_run_id = ? "
+            "AND link_id IS NOT NULL) ORDER BY link_id", [self.run_id])
+        return [r[0] for r in rows]
+
+    def mark_vanished(self, ids: list[str]) -> None:
+        if ids:
+            self.wh.execute("UPDATE payment_links SET vanished_at = ? WHERE list_contains(?, id)",
+                            [datetime.now(UTC), ids])
+
+    def recency(self, points: int) -> list[tuple[datetime, float, dict[str, int]]]:
+        """For planning an incremental sync: creation times that cut the links held as
+        active into about `points` groups, newest first; for each, the share of those links
+        created at or after it, and per final status how many links held were."""
+        rows = self.wh.fetchall(
+            "WITH active AS (SELECT created_at, row_number() OVER (ORDER BY created_at DESC) "
+            "AS n, count(*) OVER () AS total FROM payment_links WHERE status = 'active' AND "
+            "vanished_at IS NULL), cuts AS (SELECT created_at, n / total AS share FROM active "
+            "WHERE n % greatest(1, total // ?) = 0 OR n = total) "
+            "SELECT c.created_at, c.share, p.status, count(p.id) FROM cuts AS c "
+            "LEFT JOIN payment_links AS p ON p.created_at >= c.created_at "
+            "AND p.status <> 'active' AND p.vanished_at IS NULL "
+            "GROUP BY c.created_at, c.share, p.status ORDER BY c.share", [points])
+        cuts: dict[datetime, tuple[float, dict[str, int]]] = {}
+        for created_at, share, status, n in rows:
+            entry = cuts.setdefault(created_at, (float(share), {}))
+            if status is not None:
+                entry[1][status] = int(n)
+        return [(at, share, after) for at, (share, after) in cuts.items()]
+
+    def change_ages(self, limit: int) -> list[float]:
+        """How old (seconds since creation) links were when earlier syncs saw them leave
+        `active`, for the latest `limit` such changes."""
+        rows = self.wh.fetchall(
+            "SELECT epoch(h.observed_at) - epoch(p.created_at) FROM link_status_history AS h "
+            "JOIN payment_links AS p ON p.id = h.link_id WHERE h.old_status = 'active' "
+            "AND h.sync_run_id <> ? ORDER BY h.id DESC LIMIT ?", [self.run_id, limit])
+        return [float(r[0]) for r in rows]
 
     def has_verified_full_sync(self) -> bool:
         row = self.wh.fetchone("SELECT count(*) FROM sync_runs WHERE mode = 'full' AND "
                                "state = 'finished' AND verified")
         return bool(row and row[0])
+
+
+def _json(value: dict[str, int] | None) -> str | None:
+    return json.dumps(value) if value is not None else None

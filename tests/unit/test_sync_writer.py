@@ -1,4 +1,4 @@
-"""SyncEngine's buffer in front of the writer, with a slow stand-in for the warehouse."""
+"""The batch writer's buffer, with a slow stand-in for the warehouse."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import time
 from collections.abc import Sequence
 
 from pik_recon.client import Page
-from pik_recon.config import SyncSettings
-from pik_recon.sync import SyncEngine
-from pik_recon.syncstore import Body, MergeResult
+from pik_recon.sync.store import Body, MergeResult
+from pik_recon.sync.writer import BatchWriter
 
 BATCH_ROWS = 250
 
@@ -30,8 +29,7 @@ class SlowStore:
 
 def test_a_writer_behind_gets_batches_of_batch_rows_in_order_and_every_body_once() -> None:
     store = SlowStore()
-    engine = SyncEngine(client=None, store=store,  # type: ignore[arg-type]
-                        settings=SyncSettings(batch_rows=BATCH_ROWS), concurrency=4)
+    writer = BatchWriter(store, BATCH_ROWS)  # type: ignore[arg-type]
     counts = [100, 30, 100, 1, 100, 100, 70, 100, 100, 100, 5, 100] * 5
     bodies = [b"page-%d" % n for n in range(len(counts))]
     ingested: list[bytes] = []
@@ -45,14 +43,14 @@ def test_a_writer_behind_gets_batches_of_batch_rows_in_order_and_every_body_once
                 raw, count = queue.pop()
                 await asyncio.sleep(0.001)
                 ingested.append(raw)
-                await engine.ingest(Page(total=10_000, count=count, raw=raw), "active")
-                buffered.append(sum(c for _, c in engine._bodies))
+                await writer.ingest(Page(total=10_000, count=count, raw=raw), "active")
+                buffered.append(sum(c for _, c in writer._bodies))
 
         await asyncio.gather(*(worker() for _ in range(4)))
-        await engine.drain()
+        await writer.drain()
 
     asyncio.run(fetch())
-    engine.close()
+    writer.close()
 
     assert sorted(ingested) == sorted(bodies)
     assert [raw for batch in store.batches for raw in batch] == ingested
@@ -63,4 +61,4 @@ def test_a_writer_behind_gets_batches_of_batch_rows_in_order_and_every_body_once
     assert 0 < sizes[-1] < BATCH_ROWS + 100
     # the fetchers wait rather than buffer more than three batches (and a page)
     assert max(buffered) < 3 * BATCH_ROWS + 100
-    assert engine.result.new == len(bodies)
+    assert writer.new == len(bodies)

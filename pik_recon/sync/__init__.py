@@ -1,0 +1,17 @@
+"""`pik-recon sync`: every payment link into the warehouse, proven complete.
+
+    run.py          sync_links: a session, the strategy, the sync_runs record
+    session.py      one run's state and result; per-status reads
+    full.py         the full sweep and the settle loop (cover, refresh, prove)
+    incremental.py  the incremental strategy, planned by plan.py
+    coverage.py     which indexes of the unfiltered list are read (the frame)
+    proof.py        the count proof and the verdicts
+    pages.py        requests within the budget; the progress protocol
+    writer.py       the batch writer in front of the warehouse
+    store.py        the sync's side of the warehouse
+"""
+
+from pik_recon.sync.run import sync_links
+from pik_recon.sync.session import SyncResult
+
+__all__ = ["SyncResult", "sync_links"]

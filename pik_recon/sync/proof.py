@@ -1,0 +1,60 @@
+"""The completeness proof: a count that holds however the lists move.
+
+PIK never removes a link, so the unfiltered list's `total` in an answer is the number of
+links that exist at that instant, and every link observed before it still exists then. The
+proof's last request is a page of the unfiltered list, sent after every other answer came:
+if the links this sync accounts for (observed during it, or, in an incremental sync, held in
+a final status, which never changes) number that page's total, they are every link that
+existed then, and so every link that existed when the sync started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Proof:
+    total: int  # PIK's count of every link, in the last answer of the sync
+    accounted: int  # links this sync accounts for
+
+    @property
+    def holds(self) -> bool:
+        return self.accounted == self.total
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.total - self.accounted)
+
+    @property
+    def surplus(self) -> int:
+        """Links accounted for beyond PIK's count: PIK lost a link, or counts wrongly."""
+        return max(0, self.accounted - self.total)
+
+
+def verified_verdict(proof: Proof, observed: int) -> str:
+    held = proof.accounted - observed
+    kept = f", {held:,} held in a final status" if held > 0 else ""
+    return (f"verified: all {proof.total:,} links PIK counts are accounted for ({observed:,} "
+            f"observed in this sync{kept})")
+
+
+def gap_verdict(proof: Proof | None, reason: str) -> str:
+    """Why a sync is not verified, with the gap it leaves."""
+    if proof is None:
+        return f"not verified: {reason}"
+    if proof.surplus:
+        return (f"not verified: {reason}; {proof.accounted:,} links are accounted for but PIK "
+                f"counts {proof.total:,} (PIK may have deleted links, or its total is wrong)")
+    return (f"not verified: {reason}; PIK counts {proof.total:,} links, {proof.accounted:,} "
+            f"are accounted for ({proof.missing:,} missing)")
+
+
+def moved_note(totals: dict[str, int], counts: dict[str, int]) -> tuple[int, str]:
+    """How many links PIK lists under a status the warehouse does not hold them in (they
+    changed or appeared after they were read), as information."""
+    moved = sum(max(0, totals[s] - counts.get(s, 0)) for s in totals)
+    if not moved:
+        return 0, "the warehouse's count per status equals PIK's totals"
+    return moved, (f"{moved:,} links changed or appeared while the sync ran (per-status "
+                   "counts differ from PIK's totals); the next sync reads them")
