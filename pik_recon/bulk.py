@@ -40,6 +40,7 @@ from pik_recon.links import created_at
 from pik_recon.logs import get_logger
 from pik_recon.money import PIK_CURRENCIES, currency_decimals, parse_amount
 from pik_recon.newest import NewestLinks
+from pik_recon.paths import check_file_target, ensure_folder
 from pik_recon.warehouse import Warehouse
 
 log = get_logger("bulk")
@@ -388,7 +389,7 @@ def output_rows(rows: list[CreateRow], outcomes: dict[str, Outcome], ledger: Led
 
 def write_output(path: Path, lines: list[list[str]]) -> None:
     """Write to a temporary file in the same folder, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent, f"the output {path}")
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(handle, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
@@ -405,6 +406,7 @@ class CreateReport:
     resolved_existing: int
     out: Path | None
     dry_run: bool
+    proven_absent: int = 0  # lost answers that created nothing, so were sent again
 
 
 def create_links(config: Config, path: Path, *, out: Path | None, dry_run: bool,
@@ -412,6 +414,7 @@ def create_links(config: Config, path: Path, *, out: Path | None, dry_run: bool,
                  transport: httpx.AsyncBaseTransport | None = None) -> CreateReport:
     """Validate the whole file, plan against the ledger, then create what is missing."""
     rows = read_rows(path)
+    target = check_file_target(out or path.with_name(f"{path.stem}-links.csv"), "--out")
     api_key = None if dry_run else config.require_api_key()
     with Warehouse.open(config.db_path) as warehouse:
         ledger = Ledger(warehouse)
@@ -425,7 +428,6 @@ def create_links(config: Config, path: Path, *, out: Path | None, dry_run: bool,
                        for r in todo if r.order_id not in known], str(path))
         known = ledger.rows([r.order_id for r in todo])
         stats = BulkStats()
-        target = out or path.with_name(f"{path.stem}-links.csv")
         if progress is not None:
             progress.add_pages(len(todo))
         try:
@@ -437,7 +439,7 @@ def create_links(config: Config, path: Path, *, out: Path | None, dry_run: bool,
             write_output(target, output_rows(rows, outcomes, ledger))
         by_state = Counter(o.state for o in outcomes.values())
     return CreateReport(len(rows), dict(by_state), stats.posts, stats.resolved_existing,
-                        target, False)
+                        target, False, stats.proven_absent)
 
 
 async def _create(config: Config, api_key: Secret, ledger: Ledger, todo: list[CreateRow],

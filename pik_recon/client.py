@@ -12,7 +12,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -109,10 +109,8 @@ class RateLimiter:
 
 @dataclass
 class ClientStats:
-    requests: int = 0
+    requests: int = 0  # every attempt
     retries: int = 0
-    rate_limited: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -305,25 +303,17 @@ class PikClient:
                 await response.aread()
             finally:
                 await response.aclose()
-        except httpx.ConnectError as exc:
-            raise self._count(TransportError(f"cannot connect to {self.base_url}: {exc}",
-                                             sent=False, method=method, path=path)) from None
-        except httpx.ConnectTimeout:
-            raise self._count(TransportError(f"connecting to {self.base_url} timed out",
-                                             sent=False, method=method, path=path)) from None
-        except httpx.TimeoutException:
-            raise self._count(TransportError(f"{method} {path} timed out waiting for PIK",
-                                             method=method, path=path)) from None
-        except httpx.TransportError as exc:
-            raise self._count(TransportError(f"{method} {path}: connection failed "
-                                             f"({type(exc).__name__})", method=method,
-                                             path=path)) from None
+        except httpx.HTTPError as exc:
+            raise self._translate(exc, method, path) from None
         return self._decode(response, method, path, limiter, expect)
 
-    def _count(self, exc: ApiError) -> ApiError:
-        name = type(exc).__name__
-        self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
-        return exc
+    def _translate(self, exc: httpx.HTTPError, method: str, path: str) -> ApiError:
+        """httpx's error as pik-recon's (`_HTTPX_ERRORS`), at this one boundary."""
+        for kind, make in _HTTPX_ERRORS:
+            if isinstance(exc, kind):
+                return make(exc, self.base_url, method, path)
+        return TransportError(f"{method} {path}: the request failed ({type(exc).__name__})",
+                              method=method, path=path)
 
     def _decode(self, response: httpx.Response, method: str, path: str,
                 limiter: RateLimiter, expect: Expected) -> Any:
@@ -332,31 +322,48 @@ class PikClient:
         if 200 <= status < 300:
             answer = expect.read(response.content)
             if answer is None:
-                raise self._count(MalformedResponseError(
+                raise MalformedResponseError(
                     f"{method} {path}: PIK answered {status} with a body that is not "
-                    f"{expect.what}", **where))
+                    f"{expect.what}", **where)
             return answer
         body = _json_body(response.content)
         message = _error_message(body) or f"HTTP {status}"
         if status in (401, 403):
-            raise self._count(AuthError(
+            raise AuthError(
                 f"PIK refused the API key ({status}: {message}). Check PIK_API_KEY and its "
-                "permissions.", **where))
+                "permissions.", **where)
         if status == 404:
-            raise self._count(NotFoundError(f"{method} {path}: not found", **where))
+            raise NotFoundError(f"{method} {path}: not found", **where)
         if status == 429:
-            self.stats.rate_limited += 1
             retry_after = _retry_after(response.headers.get("Retry-After"))
             if retry_after is not None:
                 limiter.pause(retry_after)
-            raise self._count(RateLimitedError(f"{method} {path}: rate limited by PIK",
-                                               retry_after_seconds=retry_after, **where))
+            raise RateLimitedError(f"{method} {path}: rate limited by PIK",
+                                   retry_after_seconds=retry_after, **where)
         if status >= 500:
             kind = "an HTML page" if body is None else message
-            raise self._count(ServerError(f"{method} {path}: PIK server error {status} "
-                                          f"({kind})", **where))
-        raise self._count(InvalidRequestError(f"{method} {path}: PIK rejected the request "
-                                              f"({status}: {message})", **where))
+            raise ServerError(f"{method} {path}: PIK server error {status} ({kind})",
+                              **where)
+        raise InvalidRequestError(f"{method} {path}: PIK rejected the request "
+                                  f"({status}: {message})", **where)
+
+
+# httpx's errors, most specific first: whether the request may have reached PIK decides
+# whether a POST may be sent again (`sent`).
+_HTTPX_ERRORS: tuple[tuple[type[httpx.HTTPError], Callable[..., ApiError]], ...] = (
+    (httpx.ConnectTimeout, lambda exc, base, method, path: TransportError(
+        f"connecting to {base} timed out", sent=False, method=method, path=path)),
+    (httpx.ConnectError, lambda exc, base, method, path: TransportError(
+        f"cannot connect to {base}: {exc}", sent=False, method=method, path=path)),
+    (httpx.TimeoutException, lambda exc, base, method, path: TransportError(
+        f"{method} {path} timed out waiting for PIK", method=method, path=path)),
+    (httpx.DecodingError, lambda exc, base, method, path: MalformedResponseError(
+        f"{method} {path}: PIK's answer could not be decoded (a corrupt compressed body)",
+        method=method, path=path)),
+    (httpx.TransportError, lambda exc, base, method, path: TransportError(
+        f"{method} {path}: connection failed ({type(exc).__name__})", method=method,
+        path=path)),
+)
 
 
 def _error_message(body: Any) -> str | None:

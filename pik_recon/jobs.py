@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from pik_recon.config import Config, read_toml
+from pik_recon.config import Config, parse_formats, read_toml
 from pik_recon.errors import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -32,15 +32,66 @@ from pik_recon.errors import (
     PikReconError,
 )
 from pik_recon.logs import get_logger
+from pik_recon.outcome import FAIL_ON
 from pik_recon.warehouse import Warehouse
+from pik_recon.whenparse import ACCEPTED_FORMS, parse_when
 
 log = get_logger("jobs")
 STEP_TYPES = ("sync", "reconcile", "report", "notify")
-STEP_KEYS = {
-    "sync": {"full"},
-    "reconcile": {"orders", "orders_glob", "as_of"},
-    "report": {"since", "until", "out", "formats", "fail_on"},
-    "notify": {"when"},
+NOTIFY_WHEN = ("failure", "critical")
+
+
+def _bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "expected true or false"
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "expected a non-empty string"
+
+
+def _when(value: Any) -> str | None:
+    try:
+        parse_when(str(value), now=datetime.now(UTC))
+    except ValueError:
+        return f"not a time; accepted forms: {ACCEPTED_FORMS}"
+    return None if isinstance(value, str) else f"expected a string, e.g. \"7d\" ({ACCEPTED_FORMS})"
+
+
+def _out(value: Any) -> str | None:
+    if _text(value):
+        return "expected a folder, e.g. \"./reports/nightly/{date}\""
+    try:
+        value.format(date="2026-11-24")
+    except (KeyError, IndexError, ValueError):
+        return "only {date} (the run's date) may stand in braces"
+    return None
+
+
+def _formats(value: Any) -> str | None:
+    try:
+        parse_formats(value)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _fail_on(value: Any) -> str | None:
+    return None if value in FAIL_ON else f"expected one of {', '.join(FAIL_ON)}"
+
+
+def _notify_when(value: Any) -> str | None:
+    if isinstance(value, list) and value and all(v in NOTIFY_WHEN for v in value):
+        return None
+    return f"expected a list of {' and/or '.join(NOTIFY_WHEN)}, e.g. [\"failure\", \"critical\"]"
+
+
+# Every key a step may have, and what its value must be: a checker returns what is wrong.
+STEP_KEYS: dict[str, dict[str, Callable[[Any], str | None]]] = {
+    "sync": {"full": _bool},
+    "reconcile": {"orders": _text, "orders_glob": _text, "as_of": _when},
+    "report": {"since": _when, "until": _when, "out": _out, "formats": _formats,
+               "fail_on": _fail_on},
+    "notify": {"when": _notify_when},
 }
 
 
@@ -66,39 +117,90 @@ class Job:
         return CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
 
 
-def parse_job(name: str, raw: dict[str, Any], path: Path | None = None) -> Job:
-    """Check a job definition; a mistake names the file and the key."""
-    where = str(path or name)
-    unknown = set(raw) - {"description", "schedule", "steps"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: description, "
-                          "schedule, steps")
-    schedule = raw.get("schedule", {})
-    cron, zone = schedule.get("cron", ""), schedule.get("timezone", "UTC")
-    every = schedule.get("every_seconds")
+def _schedule_problems(schedule: Any) -> list[str]:
+    if not isinstance(schedule, dict):
+        return ["[schedule] must be a table with cron (or every_seconds) and timezone"]
+    problems = [f"[schedule] has unknown key {k!r}; allowed: cron, every_seconds, timezone"
+                for k in schedule if k not in ("cron", "every_seconds", "timezone")]
+    zone = schedule.get("timezone", "UTC")
     try:
         ZoneInfo(zone)
-        if every is None:
-            CronTrigger.from_crontab(cron, timezone=ZoneInfo(zone))
-        elif not isinstance(every, int) or every < 1:
-            raise ValueError("every_seconds must be a whole number >= 1")
-    except (ZoneInfoNotFoundError, ValueError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"{where}: [schedule] needs cron = \"m h dom mon dow\" (or "
-                          f"every_seconds = N) and a time zone name ({exc})") from None
-    steps = []
-    for i, item in enumerate(raw.get("steps", []), start=1):
-        kind = item.get("type") if isinstance(item, dict) else None
-        if kind not in STEP_TYPES:
-            raise ConfigError(f"{where}: step {i} type {kind!r}; expected one of "
-                              f"{', '.join(STEP_TYPES)}")
-        extra = set(item) - {"type"} - STEP_KEYS[kind]
-        if extra:
-            raise ConfigError(f"{where}: step {i} ({kind}) has unknown key(s) {sorted(extra)}; "
-                              f"allowed: {', '.join(sorted(STEP_KEYS[kind]))}")
-        steps.append(Step(kind, {k: v for k, v in item.items() if k != "type"}))
-    if not steps:
-        raise ConfigError(f"{where}: no [[steps]]")
-    return Job(name, path, cron, zone, tuple(steps), str(raw.get("description", "")), every)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        problems.append(f"[schedule] timezone = {zone!r}: not a time zone; use a name such as "
+                        "\"UTC\" or \"Europe/Berlin\"")
+        zone = "UTC"
+    every = schedule.get("every_seconds")
+    if every is not None:
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            problems.append(f"[schedule] every_seconds = {every!r}: expected a whole number "
+                            ">= 1")
+        return problems
+    cron = schedule.get("cron")
+    try:
+        CronTrigger.from_crontab(cron, timezone=ZoneInfo(zone))
+    except (ValueError, TypeError, AttributeError) as exc:
+        problems.append(f"[schedule] cron = {cron!r}: expected five fields \"minute hour day "
+                        f"month weekday\", e.g. \"30 2 * * *\" ({exc})")
+    return problems
+
+
+def _step_problems(number: int, item: Any) -> list[str]:
+    kind = item.get("type") if isinstance(item, dict) else None
+    if kind not in STEP_TYPES:
+        return [f"step {number}: type = {kind!r}; expected one of {', '.join(STEP_TYPES)}"]
+    keys, problems = STEP_KEYS[kind], []
+    for key, value in item.items():
+        if key == "type":
+            continue
+        if key not in keys:
+            problems.append(f"step {number} ({kind}) has unknown key {key!r}; allowed: "
+                            f"{', '.join(sorted(keys)) or 'none'}")
+        elif (wrong := keys[key](value)) is not None:
+            problems.append(f"step {number} ({kind}) {key} = {value!r}: {wrong}")
+    if kind == "reconcile" and {"orders", "orders_glob"} <= set(item):
+        problems.append(f"step {number} (reconcile) has both orders and orders_glob; give one")
+    return problems
+
+
+def parse_job(name: str, raw: dict[str, Any], path: Path | None = None) -> Job:
+    """Check a whole job definition, every value; all mistakes are named at once, with the
+    file and the key, before anything runs."""
+    problems = [f"unknown key {k!r}; allowed: description, schedule, steps"
+                for k in raw if k not in ("description", "schedule", "steps")]
+    problems += _schedule_problems(raw.get("schedule", {}))
+    items = raw.get("steps", [])
+    if not isinstance(items, list) or not items:
+        problems.append("no [[steps]]")
+        items = []
+    for number, item in enumerate(items, start=1):
+        problems += _step_problems(number, item)
+    if problems:
+        where = str(path or name)
+        raise ConfigError(f"{where}: {len(problems)} problem(s), nothing was run:\n"
+                          + "\n".join(f"  {where}: {p}" for p in problems))
+    schedule = raw.get("schedule", {})
+    steps = tuple(Step(i["type"], {k: v for k, v in i.items() if k != "type"}) for i in items)
+    return Job(name, path, schedule.get("cron", ""), schedule.get("timezone", "UTC"), steps,
+               str(raw.get("description", "")), schedule.get("every_seconds"))
+
+
+def job_warnings(job: Job) -> list[str]:
+    """What would fail when the job runs although its values are right: files not there."""
+    warnings = []
+    for number, step in enumerate(job.steps, start=1):
+        if "orders_glob" in step.options:
+            folder = Path(step.options["orders_glob"]).parent
+            if not folder.is_dir():
+                warnings.append(f"step {number} (reconcile) orders_glob: the folder {folder} "
+                                "does not exist yet; create it and drop the shop's exports there")
+        if "orders" in step.options and not Path(step.options["orders"]).is_file():
+            warnings.append(f"step {number} (reconcile) orders: {step.options['orders']} does "
+                            "not exist")
+    return warnings
+
+
+def next_run(job: Job, now: datetime) -> datetime | None:
+    return job.trigger().get_next_fire_time(None, now.astimezone(ZoneInfo(job.timezone)))
 
 
 def find_job(name_or_path: str, jobs_dir: Path) -> Job:
@@ -113,7 +215,16 @@ def find_job(name_or_path: str, jobs_dir: Path) -> Job:
 
 
 def all_jobs(jobs_dir: Path) -> list[Job]:
-    return [parse_job(p.stem, read_toml(p), p) for p in sorted(jobs_dir.glob("*.toml"))]
+    """Every job of the folder, each checked whole; the problems of all files at once."""
+    jobs, problems = [], []
+    for path in sorted(jobs_dir.glob("*.toml")):
+        try:
+            jobs.append(parse_job(path.stem, read_toml(path), path))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return jobs
 
 
 # --- the lock ------------------------------------------------------------------------------
@@ -169,6 +280,16 @@ class JobResult:
     steps: list[StepResult] = field(default_factory=list)
     critical_findings: int = 0
     report_dir: Path | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The run as data: for the webhook and for --log-format json."""
+        failed = any(s.outcome == "failed" for s in self.steps)
+        return {"job": self.job, "run_id": self.run_id,
+                "outcome": "failed" if failed else self.outcome, "exit_code": self.exit_code,
+                "critical_findings": self.critical_findings,
+                "report_dir": str(self.report_dir) if self.report_dir else None,
+                "steps": [{"step": s.step, "outcome": s.outcome, "exit_code": s.exit_code,
+                           "counts": s.counts, "error": s.error} for s in self.steps]}
 
     def summary_text(self) -> str:
         lines = [f"pik-recon job {self.job} (run {self.run_id}): {self.outcome}, exit "

@@ -50,19 +50,23 @@ class JsonFormatter(logging.Formatter):
 
 def setup_logging(*, fmt: str = "text", verbose: bool = False,
                   secrets: list[Secret] | None = None) -> None:
-    """Route pik-recon's logs to stderr in the chosen format."""
-    logger = logging.getLogger(LOGGER_NAME)
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
+    """Route logs to stderr in the chosen format: pik-recon's from INFO (DEBUG with -v), the
+    libraries' warnings too, so that under --log-format json every line is one object."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     handler.addFilter(_Redact(secrets or []))
-    logger.addHandler(handler)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logger.propagate = False
+    logger.propagate = True
 
 
 def get_logger(name: str) -> logging.Logger:

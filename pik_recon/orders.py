@@ -9,9 +9,11 @@ csv module, which names the line of every row it cannot use.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,68 @@ class LoadResult:
     rejected: int
     rejects: list[Reject]
     already_loaded: bool = False
+    hints: list[str] = field(default_factory=list)  # settings that would read the rejects
+
+
+# What most rejected values look like, and the [orders] setting that reads them.
+_DECIMAL_COMMA = re.compile(r"\D{0,4}\d+,\d+\D{0,4}")
+_DOTTED_THOUSANDS = re.compile(r"\D{0,4}\d{1,3}(\.\d{3})+,\d+\D{0,4}")
+_COMMA_THOUSANDS = re.compile(r"\D{0,4}\d{1,3}(,\d{3})+(\.\d+)?\D{0,4}")
+_DATE_HINTS = (
+    (re.compile(r"\d{1,2}\.\d{1,2}\.\d{4} \d{1,2}:\d{2}"), '"%d.%m.%Y %H:%M"'),
+    (re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}"), '"%d.%m.%Y"'),
+    (re.compile(r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}"),
+     '"%d/%m/%Y %H:%M" (or "%m/%d/%Y %H:%M" for US dates)'),
+    (re.compile(r"\d{1,2}/\d{1,2}/\d{4}"), '"%d/%m/%Y" (or "%m/%d/%Y" for US dates)'),
+    (re.compile(r"\d{4}-\d{2}-\d{2} \d{1,2}:\d{2}(:\d{2})?"), '"%Y-%m-%d %H:%M:%S"'),
+)
+
+
+def _most(values: list[str], *patterns: re.Pattern[str]) -> list[str]:
+    """The values any pattern reads, if they are more than half."""
+    read = [v for v in values if any(p.fullmatch(v.strip()) for p in patterns)]
+    return read if len(read) * 2 > len(values) else []
+
+
+def _amount_hint(column: str, values: list[str]) -> str | None:
+    advice = "set {} under [orders] in pik-recon.toml, then load the file again"
+    if comma := _most(values, _DECIMAL_COMMA, _DOTTED_THOUSANDS):
+        dotted = [v for v in comma if _DOTTED_THOUSANDS.fullmatch(v.strip())]
+        setting = ('decimal_separator = "," and thousands_separator = "."' if dotted
+                   else 'decimal_separator = ","')
+        example = (dotted or comma)[0]
+        return (f"most amounts in column '{column}' have a decimal comma ({example!r}): "
+                + advice.format(setting))
+    if grouped := _most(values, _COMMA_THOUSANDS):
+        return (f"most amounts in column '{column}' group thousands with a comma "
+                f"({grouped[0]!r}): " + advice.format('thousands_separator = ","'))
+    return None
+
+
+def _time_hint(column: str, values: list[str]) -> str | None:
+    for pattern, date_format in _DATE_HINTS:
+        if read := _most(values, pattern):
+            return (f"most times in column '{column}' look like {read[0]!r}: set date_format "
+                    f"= {date_format} under [orders] in pik-recon.toml, then load the file "
+                    "again")
+    return None
+
+
+def setting_hints(rejects: list[Reject], rows: int, columns: dict[str, str]) -> list[str]:
+    """When most rows were rejected for a reason an [orders] setting fixes, which one."""
+    hints = []
+    for field_name, hint in (("amount", _amount_hint), ("created_at", _time_hint)):
+        column = columns.get(field_name, field_name)
+        values = [r.value or "" for r in rejects if r.column == column]
+        if rows and len(values) * 2 > rows and (found := hint(column, values)):
+            hints.append(found)
+    return hints
+
+
+def mapping_digest(settings: OrdersSettings) -> str:
+    """The identity of the mapping an export is read with (with the file's, the import's)."""
+    return hashlib.sha256(json.dumps(dataclasses.asdict(settings), sort_keys=True)
+                          .encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:
@@ -222,8 +286,9 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
     """Import one export in one transaction; the same file twice is a no-op."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    digest = _sha256(path)
-    seen = warehouse.fetchone("SELECT id FROM order_imports WHERE file_sha256 = ?", [digest])
+    digest, mapping = _sha256(path), mapping_digest(settings)
+    seen = warehouse.fetchone("SELECT id FROM order_imports WHERE file_sha256 = ? AND "
+                              "mapping_sha256 = ?", [digest, mapping])
     if seen is not None:
         return LoadResult(int(seen[0]), str(path), 0, 0, 0, 0, [], already_loaded=True)
     pattern, number_example = _number_pattern(settings)
@@ -254,12 +319,28 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
             "SELECT count(*) FILTER (WHERE bad_field IS NULL AND NOT filtered_out), "
             "count(*) FILTER (WHERE filtered_out) FROM orders_parsed")
         assert counted is not None
-        result = LoadResult(import_id, str(path), raw.rows + len(raw.rejects),
-                            int(counted[0]), int(counted[1]), len(rejects), rejects)
-        _record_import(warehouse, result, digest, exported_at, now or datetime.now(UTC))
+        rows_read = raw.rows + len(raw.rejects)
+        result = LoadResult(import_id, str(path), rows_read, int(counted[0]),
+                            int(counted[1]), len(rejects), rejects,
+                            hints=setting_hints(rejects, rows_read, dict(settings.columns)))
+        if rejects and not result.loaded and not result.filtered:
+            raise _nothing_readable(path, result)
+        _record_import(warehouse, result, (digest, mapping), exported_at,
+                       now or datetime.now(UTC))
         warehouse.execute("DROP TABLE orders_parsed; DROP VIEW orders_raw; "
                           "DROP TABLE csv_cells; DROP TABLE status_map")
     return result
+
+
+def _nothing_readable(path: Path, result: LoadResult) -> InputError:
+    """Every row rejected: the mapping is wrong, not the rows; nothing is stored."""
+    shown = [f"{path} line {r.line}" + (f", column '{r.column}'" if r.column else "")
+             + (f": {r.value!r}" if r.value is not None else "") + f": {r.reason}"
+             for r in result.rejects[:5]]
+    advice = (" " + " ".join(f"Hint: {h}." for h in result.hints) if result.hints
+              else " Check the [orders] mapping in pik-recon.toml.")
+    return InputError(f"{path}: none of its {result.rows_read} rows could be read; nothing was "
+                      f"loaded.{advice}", shown)
 
 
 def _value_rejects(warehouse: Warehouse, settings: OrdersSettings) -> list[Reject]:
@@ -273,11 +354,13 @@ def _value_rejects(warehouse: Warehouse, settings: OrdersSettings) -> list[Rejec
             for line, field, value, reason in rows]
 
 
-def _record_import(warehouse: Warehouse, result: LoadResult, digest: str,
+def _record_import(warehouse: Warehouse, result: LoadResult, digests: tuple[str, str],
                    exported_at: datetime, loaded_at: datetime) -> None:
     warehouse.execute(
-        "INSERT INTO order_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [result.import_id, result.file, digest, exported_at, loaded_at, result.rows_read,
+        "INSERT INTO order_imports (id, file, file_sha256, mapping_sha256, exported_at, "
+        "loaded_at, rows_read, orders_loaded, rows_filtered, rows_rejected) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [result.import_id, result.file, *digests, exported_at, loaded_at, result.rows_read,
          result.loaded, result.filtered, result.rejected])
     if result.rejects:
         select, lists = listed(REJECT_COLUMNS, [

@@ -26,6 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pik_recon.config import ReportSettings
 from pik_recon.money import currency_decimals
+from pik_recon.paths import ensure_folder
 from pik_recon.report import (
     FINDING_COLUMNS,
     SUMMARY_FIELDS,
@@ -317,7 +318,6 @@ def _charts(data: ReportData) -> dict[str, Any]:
 @contextlib.contextmanager
 def staging_folder(out: Path) -> Iterator[Path]:
     """Write into a temporary folder beside `out`; move each file into place at the end."""
-    out.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
         yield temp
@@ -329,8 +329,11 @@ def staging_folder(out: Path) -> Iterator[Path]:
 
 def write_report(warehouse: Warehouse, settings: ReportSettings, *, since: datetime,
                  until: datetime, out: Path, formats: tuple[str, ...], now: datetime,
-                 max_rows: int = EXCEL_MAX_ROWS) -> ReportData:
-    """Gather the figures once and write every requested format into `out`."""
+                 max_rows: int = EXCEL_MAX_ROWS, out_named: str = "the report folder"
+                 ) -> ReportData:
+    """Gather the figures once and write every requested format into `out` (`out_named`:
+    what the user called it, for a message when it cannot be made)."""
+    ensure_folder(out, out_named)
     data = gather(warehouse, settings, since, until, now)
     with staging_folder(out) as temp, ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -11,12 +11,12 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from pik_recon.config import Config, parse_formats
-from pik_recon.errors import EXIT_FINDINGS, EXIT_OK, IncompleteSyncError, InputError
+from pik_recon.errors import EXIT_OK, InputError
 from pik_recon.jobs import JobContext, Step, StepResult, seconds_since
 from pik_recon.logs import get_logger
 from pik_recon.orders import load_orders
+from pik_recon.outcome import findings_exit_code, require_verified
 from pik_recon.reconcile import reconcile
-from pik_recon.report import SEVERITY_RANK
 from pik_recon.reportfiles import write_report
 from pik_recon.sync import sync_links
 from pik_recon.warehouse import Warehouse
@@ -30,17 +30,21 @@ def sync_step(config: Config, step: Step, context: JobContext) -> StepResult:
     result = sync_links(config, full=bool(step.options.get("full", False)))
     counts = {"new": result.new, "changed": result.changed, "quarantined": result.quarantined,
               "requests": result.requests}
-    if not result.verified:
-        raise IncompleteSyncError(f"sync run {result.run_id} {result.verdict}")
+    require_verified(result)
     return StepResult("sync", "ok", EXIT_OK, seconds_since(started), counts)
 
 
 def newest_orders_file(pattern: str) -> Path:
     """The most recently modified file matching a glob (a drop folder)."""
     folder, name = Path(pattern).parent, Path(pattern).name
+    if not folder.is_dir():
+        raise InputError(f"orders_glob {pattern}: the folder {folder} does not exist; create "
+                         "it and drop the shop's orders exports there, or change orders_glob "
+                         "in the job file")
     matches = [p for p in folder.glob(name) if p.is_file()]
     if not matches:
-        raise InputError(f"no orders file matches {pattern}")
+        raise InputError(f"orders_glob {pattern}: no file in {folder} matches {name}; drop "
+                         "the shop's orders export there")
     return max(matches, key=lambda p: (p.stat().st_mtime, p.name))
 
 
@@ -78,14 +82,11 @@ def report_step(config: Config, step: Step, context: JobContext) -> StepResult:
     with Warehouse.open(config.db_path, read_only=True,
                         wait_seconds=config.report.wait_seconds) as wh:
         data = write_report(wh, config.report, since=since, until=until, out=out,
-                            formats=formats, now=context.now)
+                            formats=formats, now=context.now,
+                            out_named=f"{context.job.path or context.job.name} report out")
     context.result.report_dir = out
-    worst = data.worst_severity()
-    fail_on = options.get("fail_on", "never")
-    attention = fail_on != "never" and worst is not None and (
-        SEVERITY_RANK[worst] <= SEVERITY_RANK[fail_on])
-    return StepResult("report", "attention" if attention else "ok",
-                      EXIT_FINDINGS if attention else EXIT_OK, seconds_since(started),
+    code = findings_exit_code(data.worst_severity(), options.get("fail_on", "never"))
+    return StepResult("report", "attention" if code else "ok", code, seconds_since(started),
                       {"out": str(out), "findings": data.findings_total})
 
 
@@ -102,19 +103,9 @@ def notify_step(config: Config, step: Step, context: JobContext) -> StepResult:
         log.info("job %s: nothing to notify to (no [notify] webhook_url)", context.job.name)
         return StepResult("notify", "no webhook configured", EXIT_OK,
                           seconds_since(started))
-    outcome = "sent" if send_webhook(config, result_payload(context)) else "not delivered"
+    payload = {"text": context.result.summary_text(), **context.result.payload()}
+    outcome = "sent" if send_webhook(config, payload) else "not delivered"
     return StepResult("notify", outcome, EXIT_OK, seconds_since(started))
-
-
-def result_payload(context: JobContext) -> dict[str, Any]:
-    result = context.result
-    failed = any(s.outcome == "failed" for s in result.steps)
-    return {"text": result.summary_text(), "job": result.job, "run_id": result.run_id,
-            "outcome": "failed" if failed else result.outcome,
-            "critical_findings": result.critical_findings,
-            "report_dir": str(result.report_dir) if result.report_dir else None,
-            "steps": [{"step": s.step, "outcome": s.outcome, "exit_code": s.exit_code,
-                       "counts": s.counts, "error": s.error} for s in result.steps]}
 
 
 def send_webhook(config: Config, payload: dict[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from pik_recon.errors import WarehouseBusyError, WarehouseError
+from pik_recon.errors import PikReconError, UsageError, WarehouseBusyError, WarehouseError
 from pik_recon.logs import get_logger
 
 if TYPE_CHECKING:
@@ -70,6 +70,49 @@ def _is_lock_error(exc: duckdb.Error) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set lock" in text)
 
 
+# duckdb's errors when opening a file, as the user can act on them: (what the message says,
+# the error, what to tell). Anything else is a warehouse failure (exit 5).
+_OPEN_ERRORS: tuple[tuple[str, type[PikReconError], str], ...] = (
+    ("not a valid duckdb database", UsageError,
+     "warehouse {path} is a file of another kind, not a DuckDB warehouse; point --db (or "
+     "PIK_RECON_DB) at a warehouse file, or at a new name to create one"),
+    ("is a directory", UsageError,
+     "warehouse {path} is a folder; --db (or PIK_RECON_DB) names a file, e.g. "
+     "{path}/pik_recon.duckdb"),
+    ("permission denied", UsageError,
+     "warehouse {path} cannot be opened: permission denied; run as a user who may write it, "
+     "or choose another --db"),
+    ("read-only file system", UsageError,
+     "warehouse {path} is on a read-only file system; choose another --db"),
+    ("no space left", WarehouseError, "warehouse {path}: no space left on the device"),
+)
+
+
+def _translate(exc: duckdb.Error, path: Path) -> PikReconError:
+    """duckdb's error as pik-recon's, at this one boundary."""
+    if _is_lock_error(exc):
+        return WarehouseBusyError(f"warehouse {path} is in use by another pik-recon process; "
+                                  "try again when it has finished")
+    text = str(exc).lower()
+    for words, kind, message in _OPEN_ERRORS:
+        if words in text:
+            return kind(message.format(path=path))
+    return WarehouseError(f"warehouse {path}: {exc}")
+
+
+def _check_path(path: Path, read_only: bool) -> None:
+    """Mistakes in --db that deserve a sentence, found before duckdb is asked."""
+    if path.is_dir():
+        raise UsageError(f"warehouse {path} is a folder; --db (or PIK_RECON_DB) names a file, "
+                         f"e.g. {path / 'pik_recon.duckdb'}")
+    if read_only and not path.exists():
+        raise UsageError(f"warehouse {path} does not exist yet; run `pik-recon sync` first, "
+                         "or point --db (or PIK_RECON_DB) at an existing warehouse")
+    if not path.parent.is_dir():
+        raise UsageError(f"warehouse {path}: the folder {path.parent} does not exist; create "
+                         "it, or choose another --db (or PIK_RECON_DB)")
+
+
 class Warehouse:
     """One open DuckDB file; the only place that talks to duckdb."""
 
@@ -81,31 +124,30 @@ class Warehouse:
     def open(cls, path: Path, *, read_only: bool = False, wait_seconds: float = 0.0,
              memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Warehouse:
         """Open (and migrate) the warehouse; wait up to `wait_seconds` if another writer has it."""
+        _check_path(path, read_only)
         deadline = time.monotonic() + wait_seconds
         announced = False
         while True:
             try:
-                if read_only and not path.exists():
-                    raise WarehouseError(f"warehouse {path} does not exist yet; run "
-                                         "`pik-recon sync` first")
                 con = duckdb.connect(str(path), read_only=read_only)
                 break
             except duckdb.Error as exc:
-                if not _is_lock_error(exc):
-                    raise WarehouseError(f"cannot open warehouse {path}: {exc}") from None
-                if time.monotonic() >= deadline:
-                    raise WarehouseBusyError(
-                        f"warehouse {path} is in use by another pik-recon process; try again "
-                        "when it has finished") from None
+                error = _translate(exc, path)
+                if not isinstance(error, WarehouseBusyError) or time.monotonic() >= deadline:
+                    raise error from None
                 if not announced:
                     log.info("warehouse %s is busy; waiting up to %.0f s", path, wait_seconds)
                     announced = True
                 time.sleep(0.5)
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET memory_limit = '{memory_limit}'")
         warehouse = cls(con, path)
-        if not read_only:
-            warehouse.migrate()
+        try:
+            warehouse.execute("SET TimeZone = 'UTC'")
+            warehouse.execute(f"SET memory_limit = '{memory_limit}'")
+            if not read_only:
+                warehouse.migrate()
+        except BaseException:
+            warehouse.close()
+            raise
         return warehouse
 
     def close(self) -> None:
@@ -127,9 +169,9 @@ class Warehouse:
             if version in applied:
                 continue
             with self.transaction():
-                self.con.execute(text)
-                self.con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                                 [version, name, datetime.now(UTC)])
+                self.execute(text)
+                self.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                             [version, name, datetime.now(UTC)])
             done.append(name)
             log.debug("applied migration %s", name)
         return done
@@ -137,10 +179,10 @@ class Warehouse:
     # --- thin, translated access ---------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
+        self.execute("BEGIN TRANSACTION")
         try:
-            self.con.execute("BEGIN TRANSACTION")
             yield
-            self.con.execute("COMMIT")
+            self.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("ROLLBACK")
@@ -150,21 +192,18 @@ class Warehouse:
         try:
             self.con.execute(sql, params)
         except duckdb.Error as exc:
-            raise WarehouseError(f"warehouse query failed: {exc}") from None
+            raise _translate(exc, self.path) from None
 
     def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
                  ) -> list[tuple[Any, ...]]:
         try:
             return self.con.execute(sql, params).fetchall()
         except duckdb.Error as exc:
-            raise WarehouseError(f"warehouse query failed: {exc}") from None
+            raise _translate(exc, self.path) from None
 
     def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
                  ) -> tuple[Any, ...] | None:
-        try:
-            rows = self.con.execute(sql, params).fetchall()
-        except duckdb.Error as exc:
-            raise WarehouseError(f"warehouse query failed: {exc}") from None
+        rows = self.fetchall(sql, params)
         return rows[0] if rows else None
 
     def temp_table(self, name: str, columns: Sequence[tuple[str, str]],
@@ -178,7 +217,10 @@ class Warehouse:
 
         @contextlib.contextmanager
         def _staged() -> Iterator[None]:
-            self.con.register(name, frame)
+            try:
+                self.con.register(name, frame)
+            except duckdb.Error as exc:
+                raise _translate(exc, self.path) from None
             try:
                 yield
             finally:
@@ -195,7 +237,7 @@ class Warehouse:
             while rows := cursor.fetchmany(size):
                 yield rows
         except duckdb.Error as exc:
-            raise WarehouseError(f"warehouse query failed: {exc}") from None
+            raise _translate(exc, self.path) from None
 
     def next_id(self, sequence: str) -> int:
         row = self.fetchone(f"SELECT nextval('{sequence}')")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import itertools
+import json
 import sys
 import traceback
+from typing import NoReturn
 
 import click
 
@@ -65,30 +68,39 @@ def cli(ctx: click.Context, config_path: str | None, db: str | None, verbose: bo
     ctx.obj = AppContext(config_path=config_path, db=db, verbose=verbose, log_format=log_format)
 
 
+def _say(message: str, code: int, as_json: bool, verbose: bool) -> NoReturn:
+    """The one line an operator reads (a JSON object under --log-format json), then exit."""
+    trace = traceback.format_exc() if verbose else None
+    if as_json:
+        payload = {"level": "error", "message": message, "exit_code": code}
+        click.echo(json.dumps({**payload, "traceback": trace} if trace else payload,
+                              ensure_ascii=False), err=True)
+    else:
+        if trace:
+            click.echo(trace.rstrip(), err=True)
+        click.echo(message, err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit codes per the README, tracebacks only with -v."""
-    verbose = "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv)
+    args = argv if argv is not None else sys.argv[1:]
+    verbose = "-v" in args or "--verbose" in args
+    as_json = "--log-format=json" in args or ("--log-format", "json") in itertools.pairwise(args)
     try:
         code = cli.main(args=argv, prog_name="pik-recon", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+        _say("Aborted.", 130, as_json, False)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+        if not as_json:
+            exc.show()
+            sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+        _say(f"Error: {exc.format_message()}", exc.exit_code or EXIT_USAGE, True, False)
     except PikReconError as exc:
-        if verbose:
-            traceback.print_exc()
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _say(f"Error: {exc}", exc.exit_code, as_json, verbose)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    except Exception:  # the last resort: a bug, shown plainly
-        if verbose:
-            traceback.print_exc()
-        else:
-            click.echo("Internal error (run with -v for the traceback): "
-                       f"{traceback.format_exc().strip().splitlines()[-1]}", err=True)
-        sys.exit(EXIT_INTERNAL)
+        _say("Interrupted.", 130, as_json, False)
+    except Exception as exc:  # the last resort: a bug, shown plainly
+        _say(f"Internal error (run with -v for the traceback): {type(exc).__name__}: {exc}",
+             EXIT_INTERNAL, as_json, verbose)
     sys.exit(code if isinstance(code, int) else 0)

@@ -1,10 +1,12 @@
-"""What every command shares: the context object, config building, console output."""
+"""What every command shares: the context object, config building, output."""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -16,12 +18,67 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.progress import Progress as RichProgress
+from rich.table import Table
 from rich.text import Text
 
 from pik_recon.config import Config, load_config
 from pik_recon.logs import setup_logging
 
-console = Console(highlight=False, soft_wrap=True)
+
+class Output:
+    """What a command prints on stdout. On a terminal, rich tables; elsewhere (cron, a pipe)
+    plain tables printed whole, nothing cut to the width; with --log-format json, one JSON
+    object per line, a command's result as one object."""
+
+    def __init__(self, fmt: str, stream: TextIO | None = None) -> None:
+        self.json = fmt == "json"
+        self.stream = stream or sys.stdout
+        self.terminal = self.stream.isatty()
+        self._rich = Console(file=self.stream, highlight=False, soft_wrap=True)
+
+    def line(self, text: str) -> None:
+        if self.json:
+            self._emit({"message": text})
+        else:
+            self._rich.print(text, markup=False)
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+              right: Sequence[str] = ()) -> None:
+        cells = [["" if v is None else str(v) for v in row] for row in rows]
+        if self.json:
+            self._emit({"table": title, "rows": [dict(zip(columns, r, strict=True))
+                                                 for r in cells]})
+        elif self.terminal:
+            table = Table(title=title)
+            for column in columns:
+                table.add_column(column, justify="right" if column in right else "left")
+            for row in cells:
+                table.add_row(*row, style=None)
+            self._rich.print(table)
+        else:
+            self._plain(title, columns, cells, right)
+
+    def result(self, kind: str, payload: dict[str, Any]) -> None:
+        """A command's result, as one object (JSON only: in text the command prints it)."""
+        if self.json:
+            self._emit({"result": kind, **payload})
+
+    def _plain(self, title: str, columns: Sequence[str], rows: list[list[str]],
+               right: Sequence[str]) -> None:
+        widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+
+        def line(values: Sequence[str]) -> str:
+            return "  ".join(v.rjust(w) if c in right else v.ljust(w)
+                             for c, v, w in zip(columns, values, widths, strict=True)).rstrip()
+
+        print(title, file=self.stream)
+        print(line(columns), file=self.stream)
+        for row in rows:
+            print(line(row), file=self.stream)
+
+    def _emit(self, payload: dict[str, Any]) -> None:
+        print(json.dumps(payload, default=str, ensure_ascii=False), file=self.stream,
+              flush=True)
 
 
 @dataclass
@@ -33,6 +90,13 @@ class AppContext:
     verbose: bool
     log_format: str
     _config: Config | None = field(default=None, repr=False)
+    _out: Output | None = field(default=None, repr=False)
+
+    @property
+    def out(self) -> Output:
+        if self._out is None:
+            self._out = Output(self.log_format)
+        return self._out
 
     def config(self, **overrides: dict[str, Any]) -> Config:
         if self._config is None:

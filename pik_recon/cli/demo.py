@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pik_recon.cli.common import AppContext, console
+from pik_recon.cli.common import AppContext
 from pik_recon.cli.jobs import print_job
 
 
@@ -26,8 +26,9 @@ def demo(app: AppContext, out: Path) -> None:
 
     app.config()
     result = run_demo(out, app.config_path)
-    print_job(result)
-    console.print(f"warehouse: {out / 'warehouse.duckdb'} (try: pik-recon --db "
-                  f"{out / 'warehouse.duckdb'} status)")
+    print_job(app.out, result)
+    if not app.out.json:
+        app.out.line(f"warehouse: {out / 'warehouse.duckdb'} (try: .venv/bin/pik-recon --db "
+                     f"{out / 'warehouse.duckdb'} status)")
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)

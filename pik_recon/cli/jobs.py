@@ -4,35 +4,45 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 import click
 
-from pik_recon.cli.common import AppContext, console
-from pik_recon.jobs import JobResult, all_jobs, find_job, run_job
+from pik_recon.cli.common import AppContext, Output
+from pik_recon.jobs import Job, JobResult, all_jobs, find_job, job_warnings, next_run, run_job
 from pik_recon.scheduler import run_scheduler
 from pik_recon.steps import RUNNERS
 
 
-def print_job(result: JobResult) -> None:
-    console.print(result.summary_text(), markup=False)
+def print_job(out: Output, result: JobResult) -> None:
+    out.result("job", result.payload())
+    if out.json:
+        return
+    out.line(result.summary_text())
     if result.report_dir is not None:
-        console.print(f"reports in {result.report_dir}")
+        out.line(f"reports in {result.report_dir}")
 
 
 @click.command("run")
 @click.argument("job")
+@click.option("--check", is_flag=True, help="Check the job file, every value, and run nothing.")
 @click.pass_obj
-def run_command(app: AppContext, job: str) -> None:
-    """Run one job from jobs/ now (what cron calls); exit code of its worst step.
+def run_command(app: AppContext, job: str, check: bool) -> None:
+    """Run one job from jobs/ now (what cron calls); exit code of its worst step. The job
+    file is checked whole first: a bad value is exit 2 and nothing runs.
 
     \b
     Example:
+      pik-recon run nightly --check
       pik-recon run nightly
     """
     config = app.config()
     definition = find_job(job, Path(config.jobs.dir))
+    if check:
+        _print_check(app.out, definition)
+        return
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -43,9 +53,27 @@ def run_command(app: AppContext, job: str) -> None:
         result = run_job(config, definition, RUNNERS, trigger="manual", stop=stop)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    print_job(result)
+    print_job(app.out, result)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
+
+
+def _print_check(out: Output, job: Job) -> None:
+    coming = next_run(job, datetime.now(UTC))
+    warnings = job_warnings(job)
+    out.result("job_check", {"job": job.name, "file": str(job.path), "ok": True,
+                             "description": job.description,
+                             "steps": [s.type for s in job.steps], "next_run": coming,
+                             "warnings": warnings})
+    if out.json:
+        return
+    steps = ", ".join(s.type for s in job.steps)
+    when = f"; next run {coming:%Y-%m-%d %H:%M} {job.timezone}" if coming else ""
+    out.line(f"{job.path}: ok ({len(job.steps)} steps: {steps}){when}")
+    if job.description:
+        out.line(f"  {job.description}")
+    for warning in warnings:
+        out.line(f"warning: {job.path}: {warning}")
 
 
 @click.command()

@@ -9,7 +9,7 @@ from types import FrameType
 import click
 
 from pik_recon.bulk import create_links
-from pik_recon.cli.common import AppContext, PageProgress, console
+from pik_recon.cli.common import AppContext, PageProgress
 from pik_recon.errors import EXIT_FINDINGS
 
 
@@ -48,11 +48,21 @@ def create(app: AppContext, file: Path, dry_run: bool, out: Path | None,
                                   concurrency=concurrency, progress=progress)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    out = app.out
+    out.result("links_create", {"file": str(file), "rows": report.rows,
+                                "by_state": report.by_state, "posts": report.posts,
+                                "lost_answers_found": report.resolved_existing,
+                                "lost_answers_absent": report.proven_absent,
+                                "dry_run": report.dry_run,
+                                "out": str(report.out) if report.out else None})
     states = ", ".join(f"{state} {count}" for state, count in sorted(report.by_state.items()))
+    if report.dry_run and not out.json:
+        out.line(f"{file}: {report.rows} rows valid; {states}. Nothing was sent.")
+    elif not out.json:
+        out.line(f"{file}: {report.rows} rows; {states}; {report.posts} POST requests; "
+                 f"{report.resolved_existing} lost answers found on PIK, "
+                 f"{report.proven_absent} proven absent and sent again. Output: {report.out}")
     if report.dry_run:
-        console.print(f"{file}: {report.rows} rows valid; {states}. Nothing was sent.")
         return
-    console.print(f"{file}: {report.rows} rows; {states}; {report.posts} POST requests; "
-                  f"{report.resolved_existing} lost answers found on PIK. Output: {report.out}")
     if any(report.by_state.get(s) for s in ("conflict", "failed", "unknown", "pending")):
         raise click.exceptions.Exit(EXIT_FINDINGS)

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from pik_recon.cli.common import AppContext, console
+from pik_recon.cli.common import AppContext, Output
 from pik_recon.orders import LoadResult, load_orders
 from pik_recon.reconcile import CATEGORIES, ReconcileResult, reconcile
 from pik_recon.warehouse import Warehouse
@@ -17,34 +16,46 @@ from pik_recon.whenparse import parse_when
 SHOWN_REJECTS = 20
 
 
-def print_load(result: LoadResult) -> None:
-    if result.already_loaded:
-        console.print(f"{result.file}: already loaded (import {result.import_id}); nothing "
-                      "changed.")
+def _reject_line(result: LoadResult, line: int, column: str | None, value: str | None,
+                 reason: str) -> str:
+    where = f"{result.file} line {line}" + (f", column '{column}'" if column else "")
+    return f"{where}:" + (f" {value!r}:" if value is not None else "") + f" {reason}"
+
+
+def print_load(out: Output, result: LoadResult) -> None:
+    out.result("orders_load", {
+        "file": str(result.file), "import_id": result.import_id,
+        "already_loaded": result.already_loaded, "rows_read": result.rows_read,
+        "loaded": result.loaded, "filtered": result.filtered, "rejected": result.rejected,
+        "rejects": [_reject_line(result, r.line, r.column, r.value, r.reason)
+                    for r in result.rejects[:SHOWN_REJECTS]], "hints": result.hints})
+    if out.json:
         return
-    console.print(f"{result.file}: {result.rows_read} rows read, {result.loaded} orders "
-                  f"loaded, {result.filtered} left out by the filter, {result.rejected} "
-                  "rejected.")
+    if result.already_loaded:
+        out.line(f"{result.file}: already loaded with this mapping (import "
+                 f"{result.import_id}); nothing changed.")
+        return
+    out.line(f"{result.file}: {result.rows_read} rows read, {result.loaded} orders loaded, "
+             f"{result.filtered} left out by the filter, {result.rejected} rejected.")
     for reject in result.rejects[:SHOWN_REJECTS]:
-        where = f"{result.file} line {reject.line}"
-        if reject.column:
-            where += f", column '{reject.column}'"
-        value = f" {reject.value!r}:" if reject.value is not None else ""
-        console.print(f"  {where}:{value} {reject.reason}", markup=False)
+        out.line("  " + _reject_line(result, reject.line, reject.column, reject.value,
+                                     reject.reason))
     if result.rejected > SHOWN_REJECTS:
-        console.print(f"  ... and {result.rejected - SHOWN_REJECTS} more: SELECT * FROM "
-                      f"order_rejects WHERE import_id = {result.import_id}")
+        out.line(f"  ... and {result.rejected - SHOWN_REJECTS} more: SELECT * FROM "
+                 f"order_rejects WHERE import_id = {result.import_id}")
+    for hint in result.hints:
+        out.line(f"hint: {hint}")
 
 
-def print_reconcile(result: ReconcileResult) -> None:
-    table = Table(title=f"Reconciliation run {result.run_id}: {result.orders} orders, "
-                        f"{result.links} links")
-    table.add_column("category")
-    table.add_column("severity")
-    table.add_column("findings", justify="right")
-    for category, severity in CATEGORIES:
-        table.add_row(category, severity, str(result.by_category.get(category, 0)))
-    console.print(table)
+def print_reconcile(out: Output, result: ReconcileResult) -> None:
+    out.result("reconcile", {"run_id": result.run_id, "orders": result.orders,
+                             "links": result.links, "findings": result.by_category})
+    if out.json:
+        return
+    out.table(f"Reconciliation run {result.run_id}: {result.orders} orders, {result.links} "
+              "links", ("category", "severity", "findings"),
+              [(c, s, result.by_category.get(c, 0)) for c, s in CATEGORIES],
+              right=("findings",))
 
 
 @click.group()
@@ -65,7 +76,7 @@ def load(app: AppContext, file: Path) -> None:
     config = app.config()
     with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
         result = load_orders(warehouse, file, config.orders)
-    print_load(result)
+    print_load(app.out, result)
 
 
 @click.command("reconcile")
@@ -90,6 +101,6 @@ def reconcile_command(app: AppContext, orders_file: Path | None, as_of: str | No
             raise click.BadParameter(str(exc), param_hint="--as-of") from None
     with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
         if orders_file is not None:
-            print_load(load_orders(warehouse, orders_file, config.orders))
+            print_load(app.out, load_orders(warehouse, orders_file, config.orders))
         result = reconcile(warehouse, config.matching, moment)
-    print_reconcile(result)
+    print_reconcile(app.out, result)

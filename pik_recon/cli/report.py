@@ -7,13 +7,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-from rich.table import Table
 
-from pik_recon.cli.common import AppContext, console
+from pik_recon.cli.common import AppContext, Output
 from pik_recon.config import parse_formats
-from pik_recon.errors import EXIT_FINDINGS, ConfigError
-from pik_recon.report import SEVERITY_RANK, ReportData
-from pik_recon.reportfiles import format_amount, write_report
+from pik_recon.errors import ConfigError
+from pik_recon.outcome import FAIL_ON, findings_exit_code, report_folder
+from pik_recon.report import ReportData
+from pik_recon.reportfiles import format_amount, report_json, write_report
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import parse_when
 
@@ -25,26 +25,26 @@ def _when(value: str, option: str, now: datetime, zone: ZoneInfo) -> datetime:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 
-def print_report(data: ReportData, out: Path) -> None:
-    table = Table(title=f"{data.since.date()} – {data.until.date()} ({data.timezone})")
-    for column in ("currency", "invoiced", "collected", "outstanding", "expired/lost",
-                   "discrepancies"):
-        table.add_column(column, justify="left" if column == "currency" else "right")
-    for row in data.summary:
-        table.add_row(row.currency, *(
-            f"{row.counts[k]} · {format_amount(row.amounts[k], row.currency)}"
-            for k in ("invoiced", "collected", "outstanding", "expired_lost",
-                      "discrepancies")))
-    console.print(table)
+def print_report(out: Output, data: ReportData, folder: Path) -> None:
+    out.result("report", {**report_json(data), "out": str(folder)})
+    if out.json:
+        return
+    columns = ("currency", "invoiced", "collected", "outstanding", "expired/lost",
+               "discrepancies")
+    out.table(f"{data.since.date()} – {data.until.date()} ({data.timezone})", columns,
+              [(row.currency, *(f"{row.counts[k]} · {format_amount(row.amounts[k], row.currency)}"
+                                for k in ("invoiced", "collected", "outstanding",
+                                          "expired_lost", "discrepancies")))
+               for row in data.summary], right=columns[1:])
     counts = ", ".join(f"{c.category} {c.count}" for c in data.by_category if c.count)
-    console.print(f"findings: {data.findings_total} ({counts or 'none'})")
+    out.line(f"findings: {data.findings_total} ({counts or 'none'})")
     fresh = data.freshness
     if fresh.last_sync_at is None:
-        console.print("warning: no sync has finished yet")
+        out.line("warning: no sync has finished yet")
     elif fresh.stale:
-        console.print(f"warning: data is stale (last sync {fresh.last_sync_at:%Y-%m-%d %H:%M} "
-                      f"UTC, over {fresh.stale_after_hours} h ago)")
-    console.print(f"reports in {out}")
+        out.line(f"warning: data is stale (last sync {fresh.last_sync_at:%Y-%m-%d %H:%M} UTC, "
+                 f"over {fresh.stale_after_hours} h ago)")
+    out.line(f"reports in {folder}")
 
 
 @click.command()
@@ -55,7 +55,7 @@ def print_report(data: ReportData, out: Path) -> None:
               help="Folder (default: ./reports/<since>_<until>/).")
 @click.option("--format", "formats", metavar="LIST", help="Comma-separated: csv,xlsx,html,json "
               "(default from config: all).")
-@click.option("--fail-on", type=click.Choice(["never", "warning", "critical"]),
+@click.option("--fail-on", type=click.Choice(FAIL_ON),
               default="never", show_default=True,
               help="Exit 1 when findings of this severity or worse exist in the period.")
 @click.pass_obj
@@ -79,14 +79,13 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
         chosen = parse_formats(formats) if formats else config.report.formats
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--format") from None
-    folder = out or Path(config.report.out_dir) / (
-        f"{start.astimezone(zone):%Y-%m-%d}_{end.astimezone(zone):%Y-%m-%d}")
+    folder = out or report_folder(config.report.out_dir, start, end, zone)
     with Warehouse.open(config.db_path, read_only=True,
                         wait_seconds=config.report.wait_seconds) as warehouse:
         data = write_report(warehouse, config.report, since=start, until=end, out=folder,
-                            formats=chosen, now=now)
-    print_report(data, folder)
-    worst = data.worst_severity()
-    if fail_on != "never" and worst is not None and (
-            SEVERITY_RANK[worst] <= SEVERITY_RANK[fail_on]):
-        raise click.exceptions.Exit(EXIT_FINDINGS)
+                            formats=chosen, now=now,
+                            out_named="--out" if out else "[report] out_dir")
+    print_report(app.out, data, folder)
+    code = findings_exit_code(data.worst_severity(), fail_on)
+    if code:
+        raise click.exceptions.Exit(code)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from pik_recon.cli.common import AppContext, console
+from pik_recon.cli.common import AppContext
 from pik_recon.sandbox.state import FAULT_KINDS, ORDERINGS, Faults, SandboxState, generate_links
 
 
@@ -79,8 +79,8 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
         seed_from_file(state, seed_file or sample_links_path())
     state.set_hidden(hidden)
     server = SandboxServer(state, host, port).start()
-    console.print(f"PIK sandbox on {server.base_url} with {len(state.links)} links "
-                  f"(admin: {server.admin_url}); Ctrl-C to stop.")
+    app.out.line(f"PIK sandbox on {server.base_url} with {len(state.links)} links "
+                 f"(admin: {server.admin_url}); Ctrl-C to stop.")
     try:
         asyncio.run(_wait_for_signal())
     finally:
@@ -105,7 +105,8 @@ async def _wait_for_signal() -> None:
               default="plain", show_default=True, help="How the orders CSV is written.")
 @click.option("--as-of", "as_of", default="2026-11-20T12:00:00+00:00", show_default=True,
               help="The reconciliation time the ages are planted for.")
-def generate(count: int, seed: int, out: Path, shape: str, as_of: str) -> None:
+@click.pass_obj
+def generate(app: AppContext, count: int, seed: int, out: Path, shape: str, as_of: str) -> None:
     """Write a matched data set with every finding category planted at known counts.
 
     Files: links.jsonl (a sandbox seed), orders.csv, expected_findings.csv, pik-recon.toml
@@ -126,5 +127,5 @@ def generate(count: int, seed: int, out: Path, shape: str, as_of: str) -> None:
                                  param_hint="--as-of") from None
     data = generate_dataset(count, seed, moment, card_orders=shape != "plain")
     write_dataset(data, shape, out)
-    console.print(f"{out}: {len(data.orders)} orders, {len(data.links)} links, "
-                  f"{len(data.expected)} expected findings ({shape}).")
+    app.out.line(f"{out}: {len(data.orders)} orders, {len(data.links)} links, "
+                 f"{len(data.expected)} expected findings ({shape}).")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
-from rich.table import Table
 
-from pik_recon.cli.common import AppContext, console
+from pik_recon.cli.common import AppContext
 from pik_recon.status import read_status
 from pik_recon.warehouse import Warehouse
+
+SYNC_COLUMNS = ("run", "mode", "started", "finished", "state", "requests", "verdict")
+JOB_COLUMNS = ("run", "job", "trigger", "started", "finished", "outcome", "exit")
+CRITICAL_COLUMNS = ("category", "order", "link", "age days")
 
 
 @click.command()
@@ -25,32 +28,30 @@ def status(app: AppContext) -> None:
     config = app.config()
     with Warehouse.open(config.db_path, read_only=True, wait_seconds=30) as warehouse:
         state = read_status(warehouse, datetime.now(UTC), config.report.stale_after_hours)
+    out = app.out
+    out.result("status", {
+        "syncs": [dict(zip(SYNC_COLUMNS, row, strict=True)) for row in state.syncs],
+        "last_sync_at": state.last_sync_at, "stale": state.stale,
+        "reconcile": state.reconcile,
+        "open_critical": [dict(zip(CRITICAL_COLUMNS, r, strict=True))
+                          for r in state.open_critical],
+        "jobs": [dict(zip(JOB_COLUMNS, row, strict=True)) for row in state.jobs]})
+    if out.json:
+        return
     if not state.syncs:
-        console.print("No sync has run yet: run `pik-recon sync`.")
+        out.line("No sync has run yet: run `pik-recon sync`.")
     else:
-        _table("Sync runs", ("run", "mode", "started", "finished", "state", "requests",
-                             "verdict"), state.syncs)
+        out.table("Sync runs", SYNC_COLUMNS, state.syncs, right=("run", "requests"))
     if state.last_sync_at is not None:
         age = datetime.now(UTC) - state.last_sync_at
-        console.print(f"data freshness: last sync finished {state.last_sync_at:%Y-%m-%d %H:%M}"
-                      f" UTC, {age.total_seconds() / 3600:.1f} h ago"
-                      + (" — STALE" if state.stale else ""))
+        out.line(f"data freshness: last sync finished {state.last_sync_at:%Y-%m-%d %H:%M} UTC, "
+                 f"{age.total_seconds() / 3600:.1f} h ago" + (" — STALE" if state.stale else ""))
     if state.reconcile is not None:
         run, as_of, orders, links, findings, critical = state.reconcile
-        console.print(f"last reconciliation: run {run} as of {as_of}: {orders} orders, "
-                      f"{links} links, {findings} findings, {critical} critical")
+        out.line(f"last reconciliation: run {run} as of {as_of}: {orders} orders, {links} "
+                 f"links, {findings} findings, {critical} critical")
     if state.open_critical:
-        _table("Open critical findings (first 20)", ("category", "order", "link", "age days"),
-               state.open_critical)
+        out.table("Open critical findings (first 20)", CRITICAL_COLUMNS, state.open_critical,
+                  right=("age days",))
     if state.jobs:
-        _table("Job runs", ("run", "job", "trigger", "started", "finished", "outcome", "exit"),
-               state.jobs)
-
-
-def _table(title: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(v) if v is not None else "" for v in row))
-    console.print(table)
+        out.table("Job runs", JOB_COLUMNS, state.jobs, right=("run", "exit"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import json
 import threading
@@ -12,6 +13,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from pik_recon.errors import UsageError
 from pik_recon.money import currency_decimals
 from pik_recon.sandbox.state import (
     FAULT_KINDS,
@@ -336,8 +338,19 @@ class SandboxServer:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     def start(self) -> SandboxServer:
+        """Listen; a port already in use is a UsageError naming it."""
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
+        try:
+            asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
+        except OSError as exc:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"--port {self.port}: {self.host}:{self.port} is in use by "
+                                 "another program; choose another port, or --port 0 for any "
+                                 "free one") from None
+            raise UsageError(f"the sandbox cannot listen on {self.host}:{self.port}: "
+                             f"{exc.strerror}") from None
         return self
 
     def stop(self) -> None:

@@ -70,6 +70,8 @@ SELECT
         WHEN filtered_out THEN NULL
         WHEN oid IS NULL OR oid = '' THEN 'the order id is empty'
         WHEN coalesce(amount, '') = '' THEN 'the amount is empty'
+        WHEN NOT number_ok AND regexp_full_match(number_text, '-\s*(' || $number_pattern || ')')
+            THEN 'the amount must be positive'
         WHEN NOT number_ok THEN 'the amount is not a number like ' || $number_example
         WHEN amount_value IS NULL THEN 'the amount has more than 18 decimals or 20 digits'
         WHEN cur = '' THEN 'the currency is empty'

@@ -232,3 +232,86 @@ def test_sigterm_during_a_run_leaves_no_lock_and_no_partial_report(
     if out.exists():  # a report is either whole or absent
         assert {p.name for p in out.iterdir()} in (set(), {
             "summary.csv", "findings.csv", "report.json", "report.xlsx", "report.html"})
+
+
+BAD_JOB = """[schedule]
+cron = "30 2 * *"
+timezone = "Mars/Olympus"
+
+[[steps]]
+type = "sync"
+full = "yes"
+
+[[steps]]
+type = "reconcile"
+orders = "a.csv"
+orders_glob = "./drop/*.csv"
+
+[[steps]]
+type = "report"
+since = "7 days"
+fail_on = "high"
+out = "./reports/{day}"
+formats = ["csv", "pdf"]
+
+[[steps]]
+type = "notify"
+when = "failure"
+"""
+
+
+def test_every_bad_value_of_a_job_file_is_named_and_nothing_runs(
+        slow_sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    _job(workdir, 'cron = "30 2 * * *"', workdir / "out")
+    _config(workdir, None)
+    job = workdir / "jobs" / "nightly.toml"
+    job.write_text(BAD_JOB, encoding="utf-8")
+    env = cli_env(workdir, slow_sandbox.base_url)
+
+    check = run_cli(["run", "nightly", "--check"], env, workdir)
+    run = run_cli(["run", "nightly"], env, workdir)
+
+    assert check.returncode == run.returncode == 2
+    for words in ("[schedule] timezone = 'Mars/Olympus': not a time zone",
+                  "[schedule] cron = '30 2 * *': expected five fields",
+                  "step 1 (sync) full = 'yes': expected true or false",
+                  "step 2 (reconcile) has both orders and orders_glob",
+                  "step 3 (report) since = '7 days': not a time; accepted forms",
+                  "step 3 (report) fail_on = 'high': expected one of never, warning, critical",
+                  "step 3 (report) out = './reports/{day}': only {date}",
+                  "step 3 (report) formats = ['csv', 'pdf']: report formats",
+                  "step 4 (notify) when = 'failure': expected a list of failure and/or "
+                  "critical"):
+        assert f"{job}: {words}" in check.stderr
+        assert words in run.stderr
+    assert f"{job}: 9 problem(s), nothing was run" in check.stderr
+    assert sum(sandbox_state.log.counts.values()) == 0  # refused before any sync
+    assert not (workdir / "wh.duckdb").exists()
+
+
+def test_a_good_job_file_checks_ok_with_its_next_run(workdir: Path) -> None:
+    _job(workdir, 'cron = "30 2 * * *"', workdir / "out")
+    _config(workdir, None)
+    done = run_cli(["run", "nightly", "--check"], cli_env(workdir, "http://127.0.0.1:9/v1"),
+                   workdir)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{workdir / 'jobs' / 'nightly.toml'}: ok (4 steps: sync, "
+                                  "reconcile, report, notify); next run ")
+
+
+def test_under_log_format_json_every_line_is_one_json_object(
+        slow_sandbox: SandboxServer, workdir: Path) -> None:
+    _job(workdir, 'cron = "30 2 * * *"', workdir / "out")
+    _config(workdir, None)
+    done = run_cli(["--log-format", "json", "run", "nightly"],
+                   cli_env(workdir, slow_sandbox.base_url), workdir)
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    err = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [o["result"] for o in out] == ["job"]
+    assert out[0]["steps"][0]["step"] == "sync" and out[0]["exit_code"] == 0
+    assert len(err) > 3 and all({"time", "level", "message"} <= set(e) for e in err)
+    failing = run_cli(["--log-format", "json", "--db", str(workdir), "run", "nightly"],
+                      cli_env(workdir, slow_sandbox.base_url), workdir)
+    assert failing.returncode == 2
+    assert [json.loads(line)["level"] for line in failing.stderr.splitlines()] == ["error"]

@@ -1,4 +1,5 @@
-"""Random cell contents never crash the loader; every row loads or is rejected with a reason."""
+"""Random cell contents never crash the loader; every row loads or is rejected with a reason,
+and a file no row of which reads is refused whole, storing nothing."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pik_recon.config import load_config
+from pik_recon.errors import InputError
 from pik_recon.orders import load_orders
 from pik_recon.warehouse import Warehouse
 
@@ -40,9 +42,19 @@ def test_random_cells_load_or_are_rejected(mutations: list[tuple[int, str]]) -> 
         path = Path(tmp) / "orders.csv"
         path.write_text(out.getvalue(), encoding="utf-8")
         with Warehouse.open(Path(tmp) / "wh.duckdb") as wh:
-            result = load_orders(wh, path, CONFIG)
+            try:
+                result = load_orders(wh, path, CONFIG)
+            except InputError as refused:
+                nothing = wh.fetchone("SELECT (SELECT count(*) FROM orders) + (SELECT count(*) "
+                                      "FROM order_rejects) + (SELECT count(*) FROM "
+                                      "order_imports)")[0]
+                assert nothing == 0
+                assert f"none of its {len(rows)} rows could be read" in str(refused)
+                assert refused.problems and all(" line " in p for p in refused.problems)
+                return
             stored = wh.fetchone("SELECT count(*) FROM orders")[0]
             rejected = wh.fetchone("SELECT count(*) FROM order_rejects")[0]
+    assert result.loaded > 0
     assert result.rows_read == len(rows)
     assert result.loaded + result.rejected == len(rows)
     assert (stored, rejected) == (result.loaded, result.rejected)

@@ -144,3 +144,51 @@ def test_a_file_read_in_parallel_keeps_every_rows_line(tmp_path: Path) -> None:
         (line, "amount", "12.5O") for line in sorted(bad)]
     assert sample == [("B-0000000", 2, "0.25"), ("B-0210004", 210_006, "210004.25"),
                       ("B-0419998", 420_000, "419998.25")]
+
+
+DECIMAL_COMMA = ("order_id,amount,currency,status,created_at\n"
+                 'A1,"12,50",USDT,paid,2026-11-01T10:00:00Z\n'
+                 'A2,"1.234,56",USDT,paid,2026-11-01T10:00:00Z\n'
+                 'A3,"0,75",USDT,awaiting_payment,2026-11-01T10:00:00Z\n'
+                 "A4,-3,USDT,paid,2026-11-01T10:00:00Z\n")
+
+
+def test_a_file_no_row_of_which_reads_names_the_setting_and_loads_once_it_is_set(
+        tmp_path: Path) -> None:
+    export = tmp_path / "orders.csv"
+    export.write_text(DECIMAL_COMMA, encoding="utf-8")
+    (tmp_path / "comma.toml").write_text('[orders]\ndecimal_separator = ","\n'
+                                         'thousands_separator = "."\n')
+    env = {**os.environ, "PIK_RECON_DB": str(tmp_path / "wh.duckdb")}
+
+    first = run_cli(["orders", "load", str(export)], env, tmp_path)
+    fixed = run_cli(["--config", str(tmp_path / "comma.toml"), "orders", "load", str(export)],
+                    env, tmp_path)
+    again = run_cli(["--config", str(tmp_path / "comma.toml"), "orders", "load", str(export)],
+                    env, tmp_path)
+
+    assert first.returncode == 2
+    assert f"{export}: none of its 4 rows could be read; nothing was loaded." in first.stderr
+    assert ("have a decimal comma ('1.234,56'): set decimal_separator = \",\" and "
+            'thousands_separator = "." under [orders]') in first.stderr
+    assert f"{export} line 5, column 'amount': '-3': the amount must be positive" in (
+        first.stderr)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "4 rows read, 3 orders loaded, 0 left out by the filter, 1 rejected." in fixed.stdout
+    assert "already loaded with this mapping" in again.stdout
+    with Warehouse.open(tmp_path / "wh.duckdb", read_only=True) as wh:
+        assert wh.fetchall("SELECT order_id, amount FROM orders ORDER BY order_id") == [
+            ("A1", Decimal("12.5")), ("A2", Decimal("1234.56")), ("A3", Decimal("0.75"))]
+
+
+def test_mostly_unreadable_times_name_the_date_format(tmp_path: Path) -> None:
+    export = tmp_path / "orders.csv"
+    export.write_text("order_id,amount,currency,status,created_at\n"
+                      "A1,1.00,USDT,paid,24.11.2026 08:30\nA2,2.00,USDT,paid,25.11.2026 09:00\n"
+                      "A3,3.00,USDT,paid,2026-11-25T09:00:00Z\n", encoding="utf-8")
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        result = load_orders(wh, export, load_config(env={}).orders)
+    assert (result.loaded, result.rejected) == (1, 2)
+    assert result.hints == ["most times in column 'created_at' look like '24.11.2026 08:30': "
+                            'set date_format = "%d.%m.%Y %H:%M" under [orders] in '
+                            "pik-recon.toml, then load the file again"]

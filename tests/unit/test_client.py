@@ -80,12 +80,33 @@ def test_gives_up_after_the_budget_with_a_typed_error() -> None:
     (httpx.Response(422, json={"error": {"code": "unprocessable_entity"}}), InvalidRequestError),
     (httpx.Response(200, text="not json"), MalformedResponseError),
 ])
-def test_final_errors_are_not_retried(response: httpx.Response, error: type) -> None:
+def test_refusals_are_final_and_a_malformed_body_is_retried(response: httpx.Response,
+                                                             error: type) -> None:
     handler, calls = sequence(response)
     with pytest.raises(error):
         run(handler, lambda c: c.get_link("pl_1"))
     expected = SETTINGS.max_retries + 1 if error is MalformedResponseError else 1
     assert len(calls) == expected
+
+
+def test_a_corrupt_compressed_body_is_a_malformed_answer_retried_not_a_crash() -> None:
+    calls: list[httpx.Request] = []
+
+    def corrupt_then(good: bool) -> object:
+        def handler(request: httpx.Request) -> httpx.Response:
+            calls.append(request)
+            if good and len(calls) > 1:
+                return httpx.Response(200, json={"id": "pl_1"})
+            return httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                                  stream=httpx.ByteStream(b"\x1f\x8b this is not gzip"))
+        return handler
+
+    body, _ = run(corrupt_then(good=True), lambda c: c.get_link("pl_1"))
+    assert body == {"id": "pl_1"} and len(calls) == 2
+    calls.clear()
+    with pytest.raises(MalformedResponseError, match="could not be decoded"):
+        run(corrupt_then(good=False), lambda c: c.get_link("pl_1"))
+    assert len(calls) == SETTINGS.max_retries + 1
 
 
 def test_a_list_page_counts_its_records_and_keeps_the_body_as_sent() -> None:

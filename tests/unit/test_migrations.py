@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
+from pik_recon import warehouse as warehouse_module
+from pik_recon.errors import WarehouseError
 from pik_recon.warehouse import Warehouse, migrations
 
 LINK = ("pl_one", "https://pay.example/l/pl_one", "75.00", "75.00", "USDT", "Order #7",
@@ -41,3 +44,26 @@ def test_migration_006_keeps_links_and_stores_ids_uncompressed(tmp_path: Path) -
         "WHERE segment_type = 'VARCHAR' AND column_name IN ('id', 'amount_text')").fetchall())
     con.close()
     assert compression == {"id": "Uncompressed", "amount_text": "Uncompressed"}
+
+
+def test_a_failing_migration_is_a_warehouse_error_and_applies_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "wh.duckdb"
+    Warehouse.open(db).close()
+    broken = [*migrations(), (999, "999_broken.sql", "CREATE TABLE t (a INT); SELEC oops;")]
+    monkeypatch.setattr(warehouse_module, "migrations", lambda: broken)
+
+    with pytest.raises(WarehouseError, match=r"syntax error") as caught:
+        Warehouse.open(db)
+
+    assert not isinstance(caught.value, duckdb.Error)
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 't'"
+                       ).fetchone() == (0,)
+    con.close()
+
+
+def test_a_transaction_that_cannot_begin_is_a_warehouse_error(tmp_path: Path) -> None:
+    with (Warehouse.open(tmp_path / "wh.duckdb") as wh, wh.transaction(),
+          pytest.raises(WarehouseError, match="transaction"), wh.transaction()):
+        pass  # a transaction within one

@@ -1,0 +1,37 @@
+"""What a command and a job step both decide: an unverified sync, the exit code findings
+ask for, where a report goes by default."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from pik_recon.errors import EXIT_FINDINGS, EXIT_OK, IncompleteSyncError
+from pik_recon.reconcile import SEVERITIES
+
+if TYPE_CHECKING:
+    from pik_recon.sync import SyncResult
+
+FAIL_ON = ("never", "warning", "critical")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def require_verified(result: SyncResult) -> None:
+    """A sync that could not prove itself complete is a temporary failure (exit 4)."""
+    if not result.verified:
+        raise IncompleteSyncError(f"sync run {result.run_id} {result.verdict}")
+
+
+def findings_exit_code(worst: str | None, fail_on: str) -> int:
+    """1 when the worst severity present is `fail_on` or worse (never: always 0)."""
+    if fail_on == "never" or worst is None:
+        return EXIT_OK
+    return EXIT_FINDINGS if SEVERITY_RANK[worst] <= SEVERITY_RANK[fail_on] else EXIT_OK
+
+
+def report_folder(out_dir: str, since: datetime, until: datetime, zone: ZoneInfo) -> Path:
+    """The default report folder: out_dir/<since>_<until>, dates in the report's zone."""
+    return Path(out_dir) / (f"{since.astimezone(zone):%Y-%m-%d}_"
+                            f"{until.astimezone(zone):%Y-%m-%d}")

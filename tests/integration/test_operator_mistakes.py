@@ -1,0 +1,106 @@
+"""Every mistake an operator makes is exit 2 and one sentence, through the real console
+script; no traceback without -v."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pik_recon.warehouse import Warehouse
+from tests.conftest import cli_env, run_cli, warehouse_rows
+
+
+def _setup(tmp: Path) -> None:
+    Warehouse.open(tmp / "wh.duckdb").close()
+    (tmp / "a-file").write_text("not a folder\n")
+    (tmp / "notes.txt").write_text("a text file, not a warehouse\n")
+    (tmp / "a-folder").mkdir()
+    (tmp / "invoices.csv").write_text("order_id,amount,currency\nA1,10.00,USDT\n")
+    (tmp / "orders.csv").write_text("order_id,amount,currency,status,created_at\n"
+                                    "A1,10.00,USDT,paid,2026-11-01T10:00:00Z\n")
+
+
+# (what was run, the words the one sentence must hold)
+MISTAKES = [
+    (["--db", "{tmp}/missing.duckdb", "status"],
+     ["warehouse {tmp}/missing.duckdb does not exist yet", "run `pik-recon sync` first"]),
+    (["--db", "{tmp}/missing.duckdb", "report", "--since", "7d"],
+     ["warehouse {tmp}/missing.duckdb does not exist yet"]),
+    (["--db", "{tmp}/no/such/folder/wh.duckdb", "sync"],
+     ["the folder {tmp}/no/such/folder does not exist", "create it"]),
+    (["--db", "{tmp}/no/such/folder/wh.duckdb", "orders", "load", "{tmp}/orders.csv"],
+     ["the folder {tmp}/no/such/folder does not exist"]),
+    (["--db", "{tmp}/a-folder", "sync"], ["warehouse {tmp}/a-folder is a folder",
+                                          "names a file"]),
+    (["--db", "{tmp}/a-folder", "status"], ["warehouse {tmp}/a-folder is a folder"]),
+    (["--db", "{tmp}/notes.txt", "orders", "load", "{tmp}/orders.csv"],
+     ["{tmp}/notes.txt is a file of another kind, not a DuckDB warehouse"]),
+    (["--db", "{tmp}/notes.txt", "status"], ["not a DuckDB warehouse"]),
+    (["--db", "{tmp}/wh.duckdb", "report", "--since", "7d", "--out", "{tmp}/a-file/sub"],
+     ["--out: cannot create the folder {tmp}/a-file/sub: {tmp}/a-file is a file"]),
+    (["--db", "{tmp}/wh.duckdb", "links", "create", "{tmp}/invoices.csv", "--out",
+      "{tmp}/a-file/links.csv"], ["--out: cannot write {tmp}/a-file/links.csv",
+                                  "{tmp}/a-file is a file"]),
+    (["--db", "{tmp}/wh.duckdb", "links", "create", "{tmp}/invoices.csv", "--out",
+      "{tmp}/a-folder"], ["Invalid value for '--out'", "{tmp}/a-folder' is a directory"]),
+    (["--db", "{tmp}/wh.duckdb", "report", "--since", "7 days"],
+     ["'7 days' is not a time", "accepted forms"]),
+    (["--db", "{tmp}/wh.duckdb", "orders", "load", "{tmp}/nope.csv"],
+     ["{tmp}/nope.csv: no such file"]),
+    (["--config", "{tmp}/nope.toml", "status"], ["--config {tmp}/nope.toml: no such file"]),
+    (["run", "weekly"], ["no job 'weekly'"]),
+]
+
+
+def _run(args: list[str], tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = cli_env(tmp, "http://127.0.0.1:9/v1")
+    env.pop("PIK_RECON_DB")
+    env.pop("PIK_RECON_CONFIG")
+    return run_cli([*extra, *(a.format(tmp=tmp) for a in args)], env, tmp, timeout=60)
+
+
+@pytest.mark.parametrize(("args", "words"), MISTAKES, ids=[" ".join(m[0]) for m in MISTAKES])
+def test_a_mistake_is_exit_2_and_one_sentence(tmp_path: Path, args: list[str],
+                                              words: list[str]) -> None:
+    _setup(tmp_path)
+    done = _run(args, tmp_path)
+    assert done.returncode == 2, done.stderr
+    for word in words:
+        assert word.format(tmp=tmp_path) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len([line for line in done.stderr.splitlines() if line.startswith("Error:")]) == 1
+
+
+def test_verbose_adds_the_traceback(tmp_path: Path) -> None:
+    _setup(tmp_path)
+    done = _run(["--db", "{tmp}/a-folder", "status"], tmp_path, "-v")
+    assert done.returncode == 2
+    assert "Traceback" in done.stderr and "is a folder" in done.stderr
+
+
+def test_a_sandbox_port_in_use_is_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "pik_recon", "sandbox", "serve", "--port",
+                               str(port)], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"--port {port}: 127.0.0.1:{port} is in use by another program" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_nothing_is_sent_when_the_output_cannot_be_written(tmp_path: Path) -> None:
+    """The output path is checked before the first request: the unreachable base URL would
+    otherwise make it exit 4."""
+    _setup(tmp_path)
+    done = _run(["--db", "{tmp}/wh.duckdb", "links", "create", "{tmp}/invoices.csv", "--out",
+                 "{tmp}/a-file/links.csv"], tmp_path)
+    assert done.returncode == 2
+    assert warehouse_rows(tmp_path / "wh.duckdb", "SELECT count(*) FROM link_requests") == [
+        (0,)]
