@@ -3,6 +3,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed
 DEV := $(VENV)/.installed-dev
+# the report tests render report.html in a real browser and read the PDF it prints
+BROWSER := $(VENV)/.browser
+BROWSER_PACKAGES := chromium fonts-dejavu-core poppler-utils
 
 .PHONY: venv demo test bench lint clean
 
@@ -16,12 +19,20 @@ $(DEV): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(DEV)
 
+$(BROWSER): $(RUNTIME)
+	command -v chromium >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || { \
+	  root=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$root apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$root apt-get install -y -qq --no-install-recommends \
+	    $(BROWSER_PACKAGES); }
+	touch $(BROWSER)
+
 venv: $(DEV)
 
 demo: $(RUNTIME)
 	$(BIN)/pik-recon demo
 
-test: $(DEV)
+test: $(DEV) $(BROWSER)
 	$(BIN)/ruff check pik_recon tests
 	$(BIN)/pytest -q tests
 

@@ -32,7 +32,7 @@ from pik_recon.errors import (
     PikReconError,
 )
 from pik_recon.logs import get_logger
-from pik_recon.outcome import FAIL_ON
+from pik_recon.outcome import FAIL_ON, attention_line
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import ACCEPTED_FORMS, parse_when
 
@@ -278,7 +278,9 @@ class JobResult:
     exit_code: int = EXIT_OK
     outcome: str = "ok"
     steps: list[StepResult] = field(default_factory=list)
-    critical_findings: int = 0
+    critical_findings: int = 0  # open ones: acknowledged findings need nobody
+    warning_findings: int = 0
+    fail_on: str = "never"  # the report step's
     report_dir: Path | None = None
 
     def payload(self) -> dict[str, Any]:
@@ -287,19 +289,26 @@ class JobResult:
         return {"job": self.job, "run_id": self.run_id,
                 "outcome": "failed" if failed else self.outcome, "exit_code": self.exit_code,
                 "critical_findings": self.critical_findings,
+                "warning_findings": self.warning_findings,
                 "report_dir": str(self.report_dir) if self.report_dir else None,
                 "steps": [{"step": s.step, "outcome": s.outcome, "exit_code": s.exit_code,
                            "counts": s.counts, "error": s.error} for s in self.steps]}
 
+    def headline(self) -> str:
+        """What happened, what needs doing, and why the exit code is what it is."""
+        if self.outcome in ("failed", "interrupted"):
+            errors = [s.error for s in self.steps if s.error]
+            return (f"{self.outcome}, exit {self.exit_code}"
+                    + (f": {errors[0]}" if errors else ""))
+        return attention_line(self.critical_findings, self.warning_findings, self.exit_code,
+                              self.fail_on, option="the report step's fail_on")
+
     def summary_text(self) -> str:
-        lines = [f"pik-recon job {self.job} (run {self.run_id}): {self.outcome}, exit "
-                 f"{self.exit_code}"]
+        lines = [f"pik-recon job {self.job} (run {self.run_id}): {self.headline()}"]
         for step in self.steps:
             counts = ", ".join(f"{k} {v}" for k, v in step.counts.items())
             lines.append(f"- {step.step}: {step.outcome}" + (f" ({counts})" if counts else "")
                          + (f": {step.error}" if step.error else ""))
-        if self.critical_findings:
-            lines.append(f"{self.critical_findings} critical findings need attention")
         return "\n".join(lines)
 
 

@@ -31,6 +31,20 @@ def findings_exit_code(worst: str | None, fail_on: str) -> int:
     return EXIT_FINDINGS if SEVERITY_RANK[worst] <= SEVERITY_RANK[fail_on] else EXIT_OK
 
 
+def attention_line(open_critical: int, open_warning: int, code: int, fail_on: str,
+                   option: str = "--fail-on") -> str:
+    """The one line that says what needs doing and why the exit code is what it is."""
+    if not open_critical and not open_warning:
+        return "done, nothing needs attention (no open critical or warning findings)"
+    parts = [f"{n} {s} finding{'s' if n != 1 else ''}" for n, s in
+             ((open_critical, "critical"), (open_warning, "warning")) if n]
+    need = " and ".join(parts) + (" needs" if sum((open_critical, open_warning)) == 1
+                                  else " need") + " attention"
+    why = (f"exit {code} because {option} is {fail_on}" if code == EXIT_OK
+           else f"exit {code}: {option} is {fail_on}")
+    return f"done, {need} ({why})"
+
+
 def report_folder(out_dir: str, since: datetime, until: datetime, zone: ZoneInfo) -> Path:
     """The default report folder: out_dir/<since>_<until>, dates in the report's zone."""
     return Path(out_dir) / (f"{since.astimezone(zone):%Y-%m-%d}_"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from pik_recon.config import MatchingSettings
+from pik_recon.errors import UsageError
 from pik_recon.warehouse import Warehouse, query
 
 CATEGORIES = (
@@ -31,6 +32,7 @@ class ReconcileResult:
     links: int
     by_category: dict[str, int]
     by_severity: dict[str, int]
+    open_by_severity: dict[str, int]  # less those acknowledged and unchanged since
 
     @property
     def findings(self) -> int:
@@ -50,10 +52,24 @@ def _tolerances(settings: MatchingSettings) -> list[tuple[str, str]]:
     return [(c, str(Decimal(t))) for c, t in settings.tolerance]
 
 
+def require_synced(warehouse: Warehouse) -> None:
+    """Reconciling needs PIK's links: a warehouse no sync has finished is refused."""
+    synced = warehouse.fetchone("SELECT count(*) FROM sync_runs WHERE state = 'finished'")
+    if not synced or not synced[0]:
+        raise UsageError(f"warehouse {warehouse.path}: no sync has completed; run "
+                         "`pik-recon sync` first (without PIK's links every paid order would "
+                         "look unpaid)")
+
+
 def reconcile(warehouse: Warehouse, settings: MatchingSettings,
               as_of: datetime | None = None) -> ReconcileResult:
-    """Match every order in the warehouse with its links; one transaction, one new run."""
+    """Match every order in the warehouse with its links; one transaction, one new run.
+
+    Refused (UsageError, nothing stored) before any sync has finished: with no links every
+    paid order would look unpaid.
+    """
     as_of = as_of or datetime.now(UTC)
+    require_synced(warehouse)
     with warehouse.transaction():
         run_id = warehouse.next_id("reconcile_runs_seq")
         last_sync = warehouse.fetchone("SELECT max(id) FROM sync_runs WHERE state = 'finished'")
@@ -76,6 +92,12 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
         by_severity = dict(warehouse.fetchall(
             "SELECT severity, count(*) FROM findings WHERE run_id = ? GROUP BY severity",
             [run_id]))
+        warehouse.execute(query("latest_acks"))
+        open_by_severity = dict(warehouse.fetchall(
+            "SELECT f.severity, count(*) FROM findings AS f LEFT JOIN latest_acks AS a "
+            "ON a.finding_key = f.finding_key AND a.reopened_at IS NULL "
+            "AND a.state_digest = f.state_digest WHERE f.run_id = ? AND a.id IS NULL "
+            "GROUP BY f.severity", [run_id]))
         counted = warehouse.fetchone("SELECT (SELECT count(*) FROM orders), "
                                      "(SELECT count(*) FROM payment_links)")
         assert counted is not None
@@ -88,4 +110,5 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
                           "DROP TABLE currency_groups")
     return ReconcileResult(run_id, as_of, int(counted[0]), int(counted[1]),
                            {k: int(v) for k, v in by_category.items()},
-                           {k: int(v) for k, v in by_severity.items()})
+                           {k: int(v) for k, v in by_severity.items()},
+                           {k: int(v) for k, v in open_by_severity.items()})

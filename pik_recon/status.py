@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pik_recon.findings import findings_of
 from pik_recon.jobs import last_runs
 from pik_recon.warehouse import Warehouse
 
@@ -18,22 +19,30 @@ class Status:
     stale: bool
     reconcile: tuple[Any, ...] | None
     open_critical: list[tuple[Any, ...]]
+    last_verified: bool | None = None  # of the last finished sync
+    last_verdict: str | None = None
+    open_findings: int = 0
+    acknowledged: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def read_status(warehouse: Warehouse, now: datetime, stale_after_hours: int) -> Status:
     syncs = warehouse.fetchall(
         "SELECT id, mode, strftime(started_at, '%Y-%m-%d %H:%M:%S'), "
-        "strftime(finished_at, '%Y-%m-%d %H:%M:%S'), state, requests, verdict "
+        "strftime(finished_at, '%Y-%m-%d %H:%M:%S'), state, budget_spent, verdict "
         "FROM sync_runs ORDER BY id DESC LIMIT 5")
-    last = warehouse.fetchone("SELECT max(finished_at) FROM sync_runs WHERE state = 'finished'")
+    last = warehouse.fetchone("SELECT finished_at, verified, verdict FROM sync_runs WHERE "
+                              "state = 'finished' ORDER BY id DESC LIMIT 1")
     last_at = last[0] if last else None
     reconcile = warehouse.fetchone(
         "SELECT id, strftime(as_of, '%Y-%m-%d %H:%M:%S'), orders, links, findings, critical "
         "FROM reconcile_runs WHERE state = 'finished' ORDER BY id DESC LIMIT 1")
-    critical = warehouse.fetchall(
-        "SELECT category, order_id, link_id, age_days FROM findings WHERE run_id = ? AND "
-        "severity = 'critical' ORDER BY category, order_id LIMIT 20",
-        [reconcile[0] if reconcile else -1])
+    found = findings_of(warehouse, int(reconcile[0]))[1] if reconcile is not None else []
+    critical = [(f.key, f.category, f.order_id, f.link_id, f.age_days) for f in found
+                if f.severity == "critical" and not f.acknowledged][:20]
+    acknowledged = [(f.key, f.category, f.order_id, f.note, f.by,
+                     f"{f.at:%Y-%m-%d %H:%M} UTC" if f.at else "") for f in found
+                    if f.acknowledged][:20]
     return Status(syncs, last_runs(warehouse), last_at,
                   last_at is None or now - last_at > timedelta(hours=stale_after_hours),
-                  reconcile, critical)
+                  reconcile, critical, last[1] if last else None, last[2] if last else None,
+                  sum(1 for f in found if not f.acknowledged), acknowledged)

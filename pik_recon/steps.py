@@ -16,8 +16,8 @@ from pik_recon.jobs import JobContext, Step, StepResult, seconds_since
 from pik_recon.logs import get_logger
 from pik_recon.orders import load_orders
 from pik_recon.outcome import findings_exit_code, require_verified
-from pik_recon.reconcile import reconcile
-from pik_recon.reportfiles import write_report
+from pik_recon.reconcile import reconcile, require_synced
+from pik_recon.report import write_report
 from pik_recon.sync import sync_links
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import parse_when
@@ -56,15 +56,17 @@ def reconcile_step(config: Config, step: Step, context: JobContext) -> StepResul
               else None)
     counts: dict[str, Any] = {}
     with Warehouse.open(config.db_path, wait_seconds=60) as wh:
+        require_synced(wh)
         if orders is not None:
             loaded = load_orders(wh, orders, config.orders)
             counts.update(orders_file=str(orders), orders_loaded=loaded.loaded,
                           rows_rejected=loaded.rejected)
         as_of = parse_when(options["as_of"], now=context.now) if "as_of" in options else None
         matched = reconcile(wh, config.matching, as_of)
-    context.result.critical_findings = matched.by_severity.get("critical", 0)
+    context.result.critical_findings = matched.open_by_severity.get("critical", 0)
+    context.result.warning_findings = matched.open_by_severity.get("warning", 0)
     counts.update(run=matched.run_id, findings=matched.findings,
-                  critical=matched.by_severity.get("critical", 0))
+                  open_critical=matched.open_by_severity.get("critical", 0))
     return StepResult("reconcile", "ok", EXIT_OK, seconds_since(started), counts)
 
 
@@ -85,7 +87,8 @@ def report_step(config: Config, step: Step, context: JobContext) -> StepResult:
                             formats=formats, now=context.now,
                             out_named=f"{context.job.path or context.job.name} report out")
     context.result.report_dir = out
-    code = findings_exit_code(data.worst_severity(), options.get("fail_on", "never"))
+    context.result.fail_on = options.get("fail_on", "never")
+    code = findings_exit_code(data.worst_open_severity(), context.result.fail_on)
     return StepResult("report", "attention" if code else "ok", code, seconds_since(started),
                       {"out": str(out), "findings": data.findings_total})
 

@@ -28,6 +28,7 @@ COMMANDS = {
     "scheduler": "pik_recon.cli.jobs:scheduler",
     "reconcile": "pik_recon.cli.recon:reconcile_command",
     "demo": "pik_recon.cli.demo:demo",
+    "findings": "pik_recon.cli.findings:findings",
 }
 
 

@@ -9,7 +9,7 @@ import click
 
 from pik_recon.cli.common import AppContext, Output
 from pik_recon.orders import LoadResult, load_orders
-from pik_recon.reconcile import CATEGORIES, ReconcileResult, reconcile
+from pik_recon.reconcile import CATEGORIES, ReconcileResult, reconcile, require_synced
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import parse_when
 
@@ -49,13 +49,18 @@ def print_load(out: Output, result: LoadResult) -> None:
 
 def print_reconcile(out: Output, result: ReconcileResult) -> None:
     out.result("reconcile", {"run_id": result.run_id, "orders": result.orders,
-                             "links": result.links, "findings": result.by_category})
+                             "links": result.links, "findings": result.by_category,
+                             "open_by_severity": result.open_by_severity})
     if out.json:
         return
     out.table(f"Reconciliation run {result.run_id}: {result.orders} orders, {result.links} "
               "links", ("category", "severity", "findings"),
               [(c, s, result.by_category.get(c, 0)) for c, s in CATEGORIES],
               right=("findings",))
+    opened = sum(result.open_by_severity.values())
+    out.line(f"{opened} open findings ({result.open_by_severity.get('critical', 0)} critical), "
+             f"{result.findings - opened} acknowledged and unchanged; `pik-recon findings list` "
+             "shows them")
 
 
 @click.group()
@@ -100,6 +105,7 @@ def reconcile_command(app: AppContext, orders_file: Path | None, as_of: str | No
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--as-of") from None
     with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
+        require_synced(warehouse)  # before the orders are loaded: nothing is stored
         if orders_file is not None:
             print_load(app.out, load_orders(warehouse, orders_file, config.orders))
         result = reconcile(warehouse, config.matching, moment)

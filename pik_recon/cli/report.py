@@ -11,9 +11,10 @@ import click
 from pik_recon.cli.common import AppContext, Output
 from pik_recon.config import parse_formats
 from pik_recon.errors import ConfigError
-from pik_recon.outcome import FAIL_ON, findings_exit_code, report_folder
-from pik_recon.report import ReportData
-from pik_recon.reportfiles import format_amount, report_json, write_report
+from pik_recon.outcome import FAIL_ON, attention_line, findings_exit_code, report_folder
+from pik_recon.report import ReportData, write_report
+from pik_recon.report.display import money, when
+from pik_recon.report.json_file import report_json
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import parse_when
 
@@ -25,26 +26,32 @@ def _when(value: str, option: str, now: datetime, zone: ZoneInfo) -> datetime:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 
-def print_report(out: Output, data: ReportData, folder: Path) -> None:
-    out.result("report", {**report_json(data), "out": str(folder)})
+def print_report(out: Output, data: ReportData, folder: Path, code: int, fail_on: str) -> None:
+    zone = ZoneInfo(data.timezone)
+    line = attention_line(data.open_count("critical"), data.open_count("warning"), code,
+                          fail_on)
+    out.result("report", {**report_json(data), "out": str(folder), "exit_code": code,
+                          "summary_line": line})
     if out.json:
         return
+    warning = data.freshness.warning(zone)
+    if warning:
+        out.line(f"warning: {warning}")
     columns = ("currency", "invoiced", "collected", "outstanding", "expired/lost",
                "discrepancies")
-    out.table(f"{data.since.date()} – {data.until.date()} ({data.timezone})", columns,
-              [(row.currency, *(f"{row.counts[k]} · {format_amount(row.amounts[k], row.currency)}"
+    out.table(f"{when(data.since, zone)} – {when(data.until, zone)}", columns,
+              [(row.currency, *(f"{row.counts[k]} · {money(row.amounts[k], row.currency)}"
                                 for k in ("invoiced", "collected", "outstanding",
                                           "expired_lost", "discrepancies")))
                for row in data.summary], right=columns[1:])
-    counts = ", ".join(f"{c.category} {c.count}" for c in data.by_category if c.count)
-    out.line(f"findings: {data.findings_total} ({counts or 'none'})")
-    fresh = data.freshness
-    if fresh.last_sync_at is None:
-        out.line("warning: no sync has finished yet")
-    elif fresh.stale:
-        out.line(f"warning: data is stale (last sync {fresh.last_sync_at:%Y-%m-%d %H:%M} UTC, "
-                 f"over {fresh.stale_after_hours} h ago)")
+    counts = ", ".join(f"{c.category} {c.open}" for c in data.by_category if c.open)
+    out.line(f"open findings: {data.findings_total - data.acknowledged_total} "
+             f"({counts or 'none'}); acknowledged: {data.acknowledged_total}")
+    for stake in data.stakes:
+        out.line(f"at stake: {money(stake.amount, stake.currency)} in {stake.critical} "
+                 f"critical and {stake.warning} warning findings")
     out.line(f"reports in {folder}")
+    out.line(line)
 
 
 @click.command()
@@ -57,7 +64,8 @@ def print_report(out: Output, data: ReportData, folder: Path) -> None:
               "(default from config: all).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON),
               default="never", show_default=True,
-              help="Exit 1 when findings of this severity or worse exist in the period.")
+              help="Exit 1 when open findings of this severity or worse exist in the period "
+                   "(acknowledged ones do not count).")
 @click.pass_obj
 def report(app: AppContext, since: str, until: str | None, out: Path | None,
            formats: str | None, fail_on: str) -> None:
@@ -85,7 +93,7 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
         data = write_report(warehouse, config.report, since=start, until=end, out=folder,
                             formats=chosen, now=now,
                             out_named="--out" if out else "[report] out_dir")
-    print_report(app.out, data, folder)
-    code = findings_exit_code(data.worst_severity(), fail_on)
+    code = findings_exit_code(data.worst_open_severity(), fail_on)
+    print_report(app.out, data, folder, code, fail_on)
     if code:
         raise click.exceptions.Exit(code)

@@ -290,8 +290,69 @@ def write_orders(data: Dataset, shape: str, path: Path) -> None:
                              "Krypto (PIK)" if order.crypto else "Kreditkarte", order.link_id])
 
 
+FIGURES_PERIOD = timedelta(days=365)  # expected_figures.json covers [as_of - this, as_of)
+AGING_BUCKETS = (1, 7, 30)  # pik-recon's default [report] aging_buckets
+
+
+def _add(figures: dict[str, dict[str, Any]], currency: str, name: str, amount: str) -> None:
+    entry = figures.setdefault(currency, {}).setdefault(name, {"count": 0,
+                                                               "amount": Decimal(0)})
+    entry["count"] += 1
+    entry["amount"] += Decimal(amount)
+
+
+def _bucket(age_days: int) -> tuple[int, str]:
+    """The bucket of an age: its place (for order) and its label."""
+    low = 0
+    for place, high in enumerate(AGING_BUCKETS):
+        if age_days <= high:
+            return place, f"{low}-{high} days"
+        low = high + 1
+    return len(AGING_BUCKETS), f"{low}+ days"
+
+
+def planted_figures(data: Dataset) -> dict[str, Any]:
+    """The report figures the data was built to have, from what was planted: per currency
+    invoiced (crypto orders awaiting payment or paid), collected (links paid), outstanding
+    (orders awaiting payment), expired/lost (the orders planted as expired_unpaid), and the
+    awaiting orders by their age in whole days at the period's end, for the period
+    [as_of - 365 days, as_of) and the default aging buckets."""
+    since, until = data.as_of - FIGURES_PERIOD, data.as_of
+    lost = {order_id for category, order_id, _ in data.expected
+            if category == "expired_unpaid"}
+    figures: dict[str, dict[str, Any]] = {}
+    aging: dict[tuple[str, tuple[int, str]], dict[str, Any]] = {}
+    for order in data.orders:
+        if not order.crypto or not since <= order.created_at < until:
+            continue
+        if order.status in ("awaiting_payment", "paid"):
+            _add(figures, order.currency, "invoiced", order.amount)
+        if order.status == "awaiting_payment":
+            _add(figures, order.currency, "outstanding", order.amount)
+            age = (until.astimezone(UTC).date() - order.created_at.astimezone(UTC).date()).days
+            entry = aging.setdefault((order.currency, _bucket(age)),
+                                     {"count": 0, "amount": Decimal(0)})
+            entry["count"] += 1
+            entry["amount"] += Decimal(order.amount)
+        if order.order_id in lost:
+            _add(figures, order.currency, "expired_lost", order.amount)
+    for link in data.links:
+        paid = link.get("paid_at")
+        if paid and since <= datetime.fromisoformat(paid) < until:
+            _add(figures, link["currency"], "collected", link["amount"])
+    return {
+        "since": since.isoformat(), "until": until.isoformat(),
+        "aging_buckets": list(AGING_BUCKETS),
+        "currencies": {c: {name: {"count": v["count"], "amount": str(v["amount"])}
+                           for name, v in sorted(f.items())} for c, f in sorted(figures.items())},
+        "aging": [{"currency": c, "bucket": b, "count": v["count"], "amount": str(v["amount"])}
+                  for (c, (_, b)), v in sorted(aging.items())],
+    }
+
+
 def write_dataset(data: Dataset, shape: str, out: Path) -> None:
-    """links.jsonl (a sandbox seed), orders.csv, expected_findings.csv, pik-recon.toml."""
+    """links.jsonl (a sandbox seed), orders.csv, expected_findings.csv, expected_figures.json,
+    pik-recon.toml and dataset.json."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / "links.jsonl").open("w", encoding="utf-8") as fh:
         for record in data.links:
@@ -302,6 +363,8 @@ def write_dataset(data: Dataset, shape: str, out: Path) -> None:
         writer.writerow(["category", "order_id", "link_ids"])
         writer.writerows(sorted(data.expected))
     (out / "pik-recon.toml").write_text(CONFIGS[shape], encoding="utf-8")
+    (out / "expected_figures.json").write_text(
+        json.dumps(planted_figures(data), indent=2) + "\n", encoding="utf-8")
     (out / "dataset.json").write_text(json.dumps({
         "as_of": data.as_of.isoformat(), "shape": shape, "orders": len(data.orders),
         "links": len(data.links), "expected_findings": len(data.expected)}, indent=2) + "\n",

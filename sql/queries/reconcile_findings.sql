@@ -110,8 +110,15 @@ orphan_findings AS (
     FROM payment_links AS l
     ANTI JOIN link_matches AS m ON m.link_id = l.id
 )
-SELECT $run_id, f.category, s.severity, f.*
-EXCLUDE (category)
+SELECT $run_id, f.category, s.severity, f.* EXCLUDE (category),
+       -- the key across runs, and a digest of what the finding says (migration 009)
+       left(md5(concat_ws('|', f.category, coalesce(f.order_id, ''),
+                          coalesce(f.link_id, ''))), 12),
+       md5(concat_ws('|', coalesce(CAST(f.order_amount AS VARCHAR), ''),
+                     coalesce(f.order_currency, ''), coalesce(CAST(f.link_amount AS VARCHAR), ''),
+                     coalesce(f.link_currency, ''), coalesce(CAST(f.difference AS VARCHAR), ''),
+                     coalesce(f.order_status, ''), coalesce(f.link_status, ''),
+                     coalesce(f.link_ids, '')))
 FROM (SELECT * FROM order_findings UNION ALL SELECT * FROM orphan_findings) AS f
 JOIN (VALUES
     ('currency_mismatch', 'critical'), ('amount_mismatch', 'critical'),

@@ -1,12 +1,16 @@
 -- The latest run's findings about orders (or, for orphans, links) created in the period,
--- each marked new when the previous run did not have it (same category, order and link).
--- Parameters: $run_id, $prev_run_id, $since, $until.
+-- each marked new when the previous run did not have it (same category, order and link),
+-- and acknowledged when the latest acknowledgement of its key was not reopened and was made
+-- when the finding said what it says now.
+-- Staged: latest_acks (latest_acks.sql). Parameters: $run_id, $prev_run_id, $since, $until.
 CREATE OR REPLACE TEMP TABLE report_findings AS
 WITH scoped AS (
-    SELECT f.*, coalesce(o.created_at, l.created_at) AS subject_created_at
+    SELECT f.*, coalesce(o.created_at, l.created_at) AS subject_created_at,
+           o.created_at AS order_created_at, p.paid_at AS link_paid_at
     FROM findings AS f
     LEFT JOIN orders AS o ON o.order_id = f.order_id
     LEFT JOIN payment_links AS l ON f.order_id IS NULL AND l.id = f.link_id
+    LEFT JOIN payment_links AS p ON p.id = f.link_id
     WHERE f.run_id = $run_id
 )
 SELECT
@@ -16,6 +20,10 @@ SELECT
         WHERE p.run_id = $prev_run_id AND p.category = s.category
           AND p.order_id IS NOT DISTINCT FROM s.order_id
           AND p.link_id IS NOT DISTINCT FROM s.link_id
-    ) AS is_new
+    ) AS is_new,
+    coalesce(a.reopened_at IS NULL AND a.state_digest = s.state_digest, false) AS acknowledged,
+    a.note AS ack_note, a.acknowledged_by AS ack_by, a.acknowledged_at AS ack_at,
+    a.reopened_at IS NULL AND a.state_digest <> s.state_digest AS ack_outdated
 FROM scoped AS s
+LEFT JOIN latest_acks AS a ON a.finding_key = s.finding_key
 WHERE s.subject_created_at >= $since AND s.subject_created_at < $until;

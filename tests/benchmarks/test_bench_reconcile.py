@@ -14,6 +14,7 @@ import duckdb
 from pik_recon.sandbox.generate import generate_dataset, write_dataset
 from pik_recon.warehouse import Warehouse
 from tests.benchmarks.harness import timed_cli
+from tests.conftest import record_sync
 
 ORDERS = 1_060_000  # planted cases: about 1,000,000 orders plus orphan links
 # The floor: DuckDB alone counts the CSV's rows joined to the links on the order id. DuckDB
@@ -41,6 +42,7 @@ def load_links_directly(db: Path, jsonl: Path) -> int:
              url: 'VARCHAR', amount: 'VARCHAR', currency: 'VARCHAR', description: 'VARCHAR',
              status: 'VARCHAR', created_at: 'VARCHAR', paid_at: 'VARCHAR'})""", [str(jsonl)])
     count = con.execute("SELECT count(*) FROM payment_links").fetchone()[0]
+    record_sync(con)
     con.close()
     return count
 

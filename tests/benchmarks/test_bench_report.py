@@ -10,11 +10,12 @@ import openpyxl
 
 from pik_recon.config import load_config
 from pik_recon.reconcile import reconcile
-from pik_recon.reportfiles import EXCEL_MAX_ROWS, write_report
+from pik_recon.report import EXCEL_MAX_ROWS, write_report
 from pik_recon.sandbox.generate import generate_dataset, write_dataset
 from pik_recon.warehouse import Warehouse
 from tests.benchmarks.harness import timed_cli
 from tests.benchmarks.test_bench_reconcile import load_links_directly
+from tests.conftest import record_sync
 
 ORDERS = 1_060_000  # planted cases: about 1,000,000 orders plus orphan links
 
@@ -47,6 +48,7 @@ def test_xlsx_continues_past_the_real_row_limit(tmp_path: Path) -> None:
     db = tmp_path / "wh.duckdb"
     extra = EXCEL_MAX_ROWS + 1_000
     with Warehouse.open(db) as wh:
+        record_sync(wh)
         wh.execute("INSERT INTO payment_links SELECT 'pl_' || i, NULL, 1, '1', 'USDT', "
                    "'Donation', 'active', TIMESTAMPTZ '2026-11-01 00:00:00+00', NULL, now(), "
                    "now(), 1, NULL FROM range(?) AS t(i)", [extra])

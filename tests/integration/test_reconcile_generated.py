@@ -17,7 +17,7 @@ from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
 from pik_recon.sync import sync_links
 from pik_recon.warehouse import Warehouse
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, record_sync
 
 ORDERS = 10_000
 
@@ -82,6 +82,7 @@ def test_smallest_unit_differences_and_equal_decimals(tmp_path: Path) -> None:
                       "U1,75.00,USDT,paid,2026-11-01T00:00:00Z\n")
     config = load_config(env={})
     with Warehouse.open(db) as wh:
+        record_sync(wh)
         for link_id, amount, currency, description in links:
             wh.execute("INSERT INTO payment_links VALUES (?, NULL, CAST(? AS DECIMAL(38, 18)), "
                        "?, ?, ?, 'paid', now(), now(), now(), now(), 1, NULL)",

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -17,7 +18,7 @@ import pytest
 from pik_recon.config import load_config
 from pik_recon.orders import load_orders
 from pik_recon.reconcile import reconcile
-from pik_recon.reportfiles import write_report
+from pik_recon.report import write_report
 from pik_recon.sandbox.seed import sample_links_path, seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
@@ -76,32 +77,78 @@ def test_golden_files(report_env: dict[str, str], tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".report-*"))  # the staging folder is gone
 
 
-def test_xlsx_cells_are_typed_and_split(sample_db: Path, tmp_path: Path) -> None:
+def _shown_decimals(number_format: str) -> int:
+    return len(number_format.split(".")[1]) if "." in number_format else 0
+
+
+def test_xlsx_amounts_dates_and_widths_as_finance_reads_them(sample_db: Path,
+                                                              tmp_path: Path) -> None:
     with Warehouse.open(sample_db, read_only=True) as wh:
-        wh.execute("CREATE TEMP TABLE dummy AS SELECT 1")
         data = write_report(wh, load_config(env={}).report, since=datetime(2026, 8, 1,
                             tzinfo=UTC), until=AS_OF, out=tmp_path, formats=("xlsx",),
                             now=AS_OF, max_rows=51)
     book = openpyxl.load_workbook(tmp_path / "report.xlsx")
     findings_sheets = [s for s in book.sheetnames if s.startswith("Findings")]
-    expected_sheets = -(-data.findings_total // 50)
-    assert len(findings_sheets) == expected_sheets > 1
-    rows = [r for name in findings_sheets for r in book[name].iter_rows(min_row=2,
-                                                                          values_only=True)]
-    assert len(rows) == data.findings_total
-    header = [c.value for c in book["Findings"][1]]
-    amount = header.index("order_amount")
-    exact = header.index("order_amount (exact)")
-    typed = [r for r in rows if r[amount] is not None]
-    assert typed and all(isinstance(r[amount], int | float) for r in typed)
-    assert all(isinstance(r[exact], str) for r in typed)
-    summary = book["Summary"]
-    assert summary.freeze_panes == "A2"
-    assert book["Findings"].freeze_panes == "A2"
-    assert book["Findings"].auto_filter.ref is not None
-    dates = [c.value for row in summary.iter_rows() for c in row
-             if isinstance(c.value, datetime)]
-    assert dates  # period and last sync are real dates
+    assert len(findings_sheets) == -(-data.findings_total // 50) > 1  # continued sheets
+    checked = eth_exact = 0
+    for name in ["Summary", *findings_sheets]:
+        sheet = book[name]
+        header = {c.column_letter: c.value for c in sheet[1]}
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                if not isinstance(cell.value, float | int) or "0" not in cell.number_format:
+                    continue
+                if "#,##0" not in cell.number_format:
+                    continue
+                exact_text = format(Decimal(repr(cell.value)), "f")
+                places = len(exact_text.split(".")[1].rstrip("0")) if "." in exact_text else 0
+                shown = _shown_decimals(cell.number_format)
+                assert shown >= min(places, 15), (name, cell.coordinate, cell.number_format)
+                text = f"{cell.value:,.{shown}f}"
+                width = sheet.column_dimensions[cell.column_letter].width
+                assert width >= len(text), (name, cell.coordinate, text, width)
+                checked += 1
+                neighbour = sheet.cell(cell.row, cell.column + 1)
+                beside = header.get(neighbour.column_letter) or ""
+                if neighbour.value is not None and beside.endswith("(exact)"):
+                    # more than 15 digits are beyond a double: the exact text is beside it
+                    exact_value = Decimal(neighbour.value)
+                    assert len(exact_value.normalize().as_tuple().digits) > 15
+                    assert abs(exact_value - Decimal(repr(cell.value))) < Decimal("1e-9")
+                    eth_exact += 1
+    assert checked > 200 and eth_exact > 5
+    findings = book["Findings"]
+    header = [c.value for c in findings[1]]
+    created, paid = header.index("order created"), header.index("link paid")
+    rows = list(findings.iter_rows(min_row=2, values_only=True))
+    assert any(isinstance(r[created], datetime) for r in rows)
+    assert any(isinstance(r[paid], datetime) for r in rows)
+    assert all(r[created] is None or isinstance(r[created], datetime) for r in rows)
+    labels = [c.value for c in book["Summary"]["A"] if isinstance(c.value, str)]
+    assert book["Summary"].column_dimensions["A"].width >= max(
+        len(v) for v in labels if len(v) < 40)
+    assert findings.freeze_panes == "A2" and findings.auto_filter.ref is not None
+
+
+def test_xlsx_keeps_the_exact_text_of_an_18_decimal_amount(sample_db: Path,
+                                                            tmp_path: Path) -> None:
+    with Warehouse.open(sample_db, read_only=True) as wh:
+        write_report(wh, load_config(env={}).report, since=datetime(2026, 8, 1, tzinfo=UTC),
+                     until=AS_OF, out=tmp_path, formats=("xlsx",), now=AS_OF)
+        wanted = wh.fetchall("SELECT order_id, CAST(link_amount AS VARCHAR) FROM findings "
+                             "WHERE link_currency = 'ETH' AND run_id = 2 AND link_amount IS "
+                             "NOT NULL")
+    sheet = openpyxl.load_workbook(tmp_path / "report.xlsx")["Findings"]
+    header = [c.value for c in sheet[1]]
+    order, number, text = (header.index(h) for h in ("order", "link amount",
+                                                     "link amount (exact)"))
+    rows = {r[order]: r for r in sheet.iter_rows(min_row=2, values_only=True) if r[order]}
+    long = [(o, Decimal(v)) for o, v in wanted if o in rows
+            and len(Decimal(v).normalize().as_tuple().digits) > 15]
+    assert len(long) >= 3
+    for order_id, amount in long:
+        assert Decimal(rows[order_id][text]) == amount  # every digit, as text
+        assert abs(Decimal(repr(rows[order_id][number])) - amount) < Decimal("1e-12")
 
 
 INJECTIONS = ["=HYPERLINK(\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR",
@@ -127,7 +174,7 @@ def test_injection_is_neutralised(report_env: dict[str, str], tmp_path: Path) ->
     book = openpyxl.load_workbook(out / "report.xlsx")
     sheet = book["Findings"]
     header = [c.value for c in sheet[1]]
-    link_col, text_col = header.index("link_id"), header.index("description")
+    link_col, text_col = header.index("link"), header.index("description")
     cells = {row[link_col].value: row[text_col] for row in sheet.iter_rows(min_row=2)
              if str(row[link_col].value).startswith("pl_inject")}
     assert all(c.data_type == "s" for c in cells.values())  # text, never a formula
@@ -146,7 +193,7 @@ def test_negative_numbers_stay_numbers(report_env: dict[str, str], tmp_path: Pat
     assert run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out", str(out),
                     "--format", "csv"], report_env, tmp_path).returncode == 0
     text = (out / "findings.csv").read_text(encoding="utf-8")
-    differences = [line.split(",")[10] for line in text.splitlines()[1:]
+    differences = [line.split(",")[12] for line in text.splitlines()[1:]
                    if ",amount_mismatch," in line]
     assert any(d.startswith("-") for d in differences)  # under-payments, not "'-..."
 

@@ -1,8 +1,4 @@
-"""`pik-recon report`: what finance opens each morning, read from the warehouse alone.
-
-This module gathers the figures (SQL in sql/queries/report_*.sql); reportfiles.py writes
-them as CSV, XLSX, HTML and JSON.
-"""
+"""The report's figures, read from the warehouse alone (SQL in sql/queries/report_*.sql)."""
 
 from __future__ import annotations
 
@@ -11,19 +7,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from pik_recon.config import ReportSettings
 from pik_recon.reconcile import CATEGORIES, SEVERITIES
+from pik_recon.report.display import when
 from pik_recon.warehouse import Warehouse, query
 
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-CATEGORY_RANK = {c: i for i, (c, _) in enumerate(CATEGORIES)}
-FINDING_COLUMNS = ("run_id", "category", "severity", "order_id", "link_id", "link_ids",
-                   "order_amount", "order_currency", "link_amount", "link_currency",
-                   "difference", "order_status", "link_status", "age_days", "match_method",
-                   "description", "is_new")
+FINDING_COLUMNS = ("run_id", "finding_key", "category", "severity", "order_id", "link_id",
+                   "link_ids", "order_amount", "order_currency", "link_amount",
+                   "link_currency", "difference", "order_status", "link_status", "age_days",
+                   "order_created_at", "link_paid_at", "match_method", "description",
+                   "is_new", "acknowledged", "ack_note", "ack_by", "ack_at", "ack_outdated")
 SUMMARY_FIELDS = ("invoiced", "collected", "outstanding", "expired_lost", "discrepancies")
 
 
@@ -49,6 +47,21 @@ class CategoryCount:
     count: int
     new: int
     resolved: int
+    acknowledged: int = 0
+
+    @property
+    def open(self) -> int:
+        return self.count - self.acknowledged
+
+
+@dataclass(frozen=True)
+class Stake:
+    """Open findings of one currency that need someone: their number and the money in them."""
+
+    currency: str
+    critical: int
+    warning: int
+    amount: Decimal
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,29 @@ class Freshness:
     verdict: str | None
     stale: bool
     stale_after_hours: int
+
+    def warning(self, zone: ZoneInfo) -> str | None:
+        """What a reader must know before the figures: no sync, an unverified or an old one."""
+        if self.last_sync_at is None:
+            return "No sync has finished yet: the figures below do not reflect PIK."
+        problems = []
+        if not self.verified:
+            problems.append(f"the last sync ({when(self.last_sync_at, zone)}) could not prove "
+                            f"the links complete ({self.verdict}), so links may be missing")
+        if self.stale:
+            problems.append(f"the data is stale: the last sync finished "
+                            f"{when(self.last_sync_at, zone)}, more than "
+                            f"{self.stale_after_hours} hours ago")
+        if not problems:
+            return None
+        text = "; ".join(problems)
+        return text[0].upper() + text[1:] + "."
+
+
+def finding_state(acknowledged: bool, outdated: bool | None) -> str:
+    if acknowledged:
+        return "acknowledged"
+    return "open, changed since acknowledged" if outdated else "open"
 
 
 @dataclass
@@ -72,12 +108,20 @@ class ReportData:
     summary: list[CurrencySummary] = field(default_factory=list)
     aging: list[AgingRow] = field(default_factory=list)
     by_category: list[CategoryCount] = field(default_factory=list)
+    stakes: list[Stake] = field(default_factory=list)
     findings_total: int = 0
+    acknowledged_total: int = 0
+    open_new: int = 0  # open critical and warning findings the previous run did not have
     bucket_labels: list[str] = field(default_factory=list)
 
-    def worst_severity(self) -> str | None:
-        present = [c.severity for c in self.by_category if c.count]
+    def worst_open_severity(self) -> str | None:
+        """The worst severity among open findings (acknowledged ones need nobody)."""
+        present = [c.severity for c in self.by_category if c.open]
         return min(present, key=SEVERITY_RANK.__getitem__) if present else None
+
+    def open_count(self, severity: str) -> int:
+        return sum(c.open for c in self.by_category if c.severity == severity)
+
 
 
 def bucket_table(buckets: tuple[int, ...]) -> pd.DataFrame:
@@ -102,6 +146,7 @@ def _freshness(warehouse: Warehouse, settings: ReportSettings, now: datetime) ->
 def select_findings(warehouse: Warehouse, since: datetime, until: datetime,
                     run_id: int | None, previous: int | None) -> None:
     """The temp table report_findings: the latest run's findings of the period."""
+    warehouse.execute(query("latest_acks"))
     warehouse.execute(query("report_findings"),
                       {"since": since, "until": until,
                        "run_id": run_id if run_id is not None else -1,
@@ -130,6 +175,12 @@ def gather(warehouse: Warehouse, settings: ReportSettings, since: datetime, unti
                       in warehouse.fetchall(query("report_aging"), period)]
     data.by_category = _by_category(warehouse, run_id, previous, period)
     data.findings_total = sum(c.count for c in data.by_category)
+    data.acknowledged_total = sum(c.acknowledged for c in data.by_category)
+    data.stakes = [Stake(c, int(crit), int(warn), amount) for c, crit, warn, amount in
+                   warehouse.fetchall(query("report_stakes"))]
+    new_open = warehouse.fetchone("SELECT count(*) FROM report_findings WHERE is_new AND "
+                                  "NOT acknowledged AND severity IN ('critical', 'warning')")
+    data.open_new = int(new_open[0]) if new_open else 0
     return data
 
 
@@ -138,18 +189,22 @@ def _by_category(warehouse: Warehouse, run_id: int | None, previous: int | None,
     counts = {c: (int(n), int(new)) for c, n, new in warehouse.fetchall(
         "SELECT category, count(*), count(*) FILTER (WHERE is_new) FROM report_findings "
         "GROUP BY category")}
+    acknowledged = dict(warehouse.fetchall(
+        "SELECT category, count(*) FROM report_findings WHERE acknowledged GROUP BY category"))
     resolved: dict[str, int] = {}
     if run_id is not None and previous is not None:
         resolved = {c: int(n) for c, n in warehouse.fetchall(
             query("report_resolved"), {**period, "run_id": run_id, "prev_run_id": previous})}
     return [CategoryCount(category, severity, *counts.get(category, (0, 0)),
-                          resolved.get(category, 0)) for category, severity in CATEGORIES]
+                          resolved.get(category, 0), int(acknowledged.get(category, 0)))
+            for category, severity in CATEGORIES]
 
 
 def iter_findings(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
-    """The period's findings in report order (critical first), a batch at a time."""
+    """The period's findings in report order (open first, then critical first), a batch at
+    a time."""
     return warehouse.batches(
         "SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings ORDER BY "
-        "CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, "
+        "acknowledged, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, "
         "array_position(?, category), order_id NULLS LAST, link_id",
         [[c for c, _ in CATEGORIES]])

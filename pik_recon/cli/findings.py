@@ -1,0 +1,133 @@
+"""`pik-recon findings list`, `ack` and `reopen`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from pik_recon.cli.common import AppContext, Output
+from pik_recon.findings import (
+    Finding,
+    acknowledge,
+    acknowledge_from,
+    default_user,
+    findings_of,
+    reopen,
+    select,
+)
+from pik_recon.reconcile import CATEGORIES, SEVERITIES
+from pik_recon.report.display import money
+from pik_recon.warehouse import Warehouse
+
+COLUMNS = ("id", "severity", "category", "order", "link", "order amount", "link amount",
+           "difference", "days", "state", "note")
+
+
+def _row(f: Finding) -> tuple[object, ...]:
+    note = f"{f.note} ({f.by}, {f.at:%Y-%m-%d %H:%M})" if f.acknowledged and f.at else ""
+    return (f.key, f.severity, f.category, f.order_id, f.link_id,
+            money(f.order_amount, f.order_currency), money(f.link_amount, f.link_currency),
+            money(f.difference, f.order_currency or f.link_currency), f.age_days, f.state, note)
+
+
+def _payload(f: Finding) -> dict[str, object]:
+    return {"id": f.key, "severity": f.severity, "category": f.category,
+            "order_id": f.order_id, "link_id": f.link_id, "state": f.state, "note": f.note,
+            "acknowledged_by": f.by, "acknowledged_at": f.at}
+
+
+def _print_changed(out: Output, kind: str, findings: list[Finding], verb: str,
+                   extra: str = "") -> None:
+    out.result(kind, {"findings": [_payload(f) for f in findings]})
+    if not out.json:
+        ids = ", ".join(f.key for f in findings) or "none"
+        out.line(f"{verb} {len(findings)} finding(s): {ids}{extra}")
+
+
+@click.group()
+def findings() -> None:
+    """The last reconciliation's findings: list them, acknowledge them, reopen them."""
+
+
+@findings.command("list")
+@click.option("--open", "state", flag_value="open", help="Only findings still open.")
+@click.option("--acknowledged", "state", flag_value="acknowledged",
+              help="Only acknowledged findings.")
+@click.option("--category", type=click.Choice([c for c, _ in CATEGORIES]))
+@click.option("--severity", type=click.Choice(SEVERITIES))
+@click.option("--run", "run_id", type=int, metavar="N", help="A reconciliation run (default: "
+              "the last).")
+@click.pass_obj
+def list_command(app: AppContext, state: str | None, category: str | None,
+                 severity: str | None, run_id: int | None) -> None:
+    """List findings with their ids, state and note, open ones first.
+
+    \b
+    Example:
+      pik-recon findings list --open --severity critical
+    """
+    config = app.config()
+    with Warehouse.open(config.db_path, read_only=True, wait_seconds=30) as warehouse:
+        run, every = findings_of(warehouse, run_id)
+    shown = select(every, state=state, category=category, severity=severity)
+    out = app.out
+    out.result("findings", {"run_id": run, "findings": [_payload(f) for f in shown]})
+    if out.json:
+        return
+    acked = sum(f.acknowledged for f in every)
+    out.table(f"Findings of reconciliation run {run}: {len(every) - acked} open, {acked} "
+              f"acknowledged ({len(shown)} shown)", COLUMNS, [_row(f) for f in shown],
+              right=("order amount", "link amount", "difference", "days"))
+
+
+@findings.command("ack")
+@click.argument("ids", nargs=-1)
+@click.option("--note", help="What was done, e.g. \"refunded on 30 Nov\" (required with IDs).")
+@click.option("--by", help="Who (default: your login name).")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A CSV of finding_id and note (findings.csv with notes filled in).")
+@click.pass_obj
+def ack(app: AppContext, ids: tuple[str, ...], note: str | None, by: str | None,
+        from_file: Path | None) -> None:
+    """Acknowledge findings of the last run: they stay acknowledged while they recur
+    unchanged, and no longer count for --fail-on or alerts.
+
+    \b
+    Example:
+      pik-recon findings ack 3f9c2a1b7d04 --note "refunded on 30 Nov"
+      pik-recon findings ack --from reports/2026-11-30/findings.csv
+    """
+    if bool(ids) == bool(from_file):
+        raise click.UsageError("give finding ids with --note, or --from FILE")
+    if ids and not note:
+        raise click.BadParameter("say what was done, e.g. --note \"refunded on 30 Nov\"",
+                                 param_hint="--note")
+    config = app.config()
+    now = datetime.now(UTC)
+    with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
+        if from_file is not None:
+            done, already = acknowledge_from(warehouse, from_file, by, now)
+            extra = f"; {already} acknowledged with that note already" if already else ""
+        else:
+            done, extra = acknowledge(warehouse, list(ids), [note or ""] * len(ids),
+                                      by or default_user(), now), ""
+    _print_changed(app.out, "findings_ack", done, "acknowledged", extra)
+
+
+@findings.command("reopen")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--by", help="Who (default: your login name).")
+@click.pass_obj
+def reopen_command(app: AppContext, ids: tuple[str, ...], by: str | None) -> None:
+    """Withdraw the acknowledgement of findings: they are open again.
+
+    \b
+    Example:
+      pik-recon findings reopen 3f9c2a1b7d04
+    """
+    config = app.config()
+    with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
+        done = reopen(warehouse, list(ids), by or default_user(), datetime.now(UTC))
+    _print_changed(app.out, "findings_reopen", done, "reopened")

@@ -1,0 +1,195 @@
+"""`pik-recon findings`: the last reconciliation's findings, and finance closing them.
+
+A finding is known across runs by its key (category, order and link, `finding_key`). An
+acknowledgement records who said what, when, about the finding as it then was (its
+`state_digest`: amounts, currencies, statuses, links); it holds in later runs while the
+finding recurs unchanged, and lapses by itself when what the finding says changes.
+`reopen` withdraws it. Every acknowledgement stays in `finding_acks`, re-runs or not.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from pik_recon.errors import InputError, UsageError
+from pik_recon.reconcile import CATEGORIES
+from pik_recon.warehouse import Warehouse, listed, query
+
+STATES = ("open", "acknowledged")
+
+
+@dataclass(frozen=True)
+class Finding:
+    key: str
+    category: str
+    severity: str
+    order_id: str | None
+    link_id: str | None
+    order_amount: Decimal | None
+    order_currency: str | None
+    link_amount: Decimal | None
+    link_currency: str | None
+    difference: Decimal | None
+    age_days: int | None
+    digest: str
+    acknowledged: bool
+    note: str | None
+    by: str | None
+    at: datetime | None
+    outdated: bool
+
+    @property
+    def state(self) -> str:
+        if self.acknowledged:
+            return "acknowledged"
+        return "open, changed since acknowledged" if self.outdated else "open"
+
+
+def default_user() -> str:
+    """Who acknowledges when --by is not given: the login name."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER", "unknown")
+
+
+def last_run(warehouse: Warehouse) -> int:
+    row = warehouse.fetchone("SELECT max(id) FROM reconcile_runs WHERE state = 'finished'")
+    if row is None or row[0] is None:
+        raise UsageError("no reconciliation has run yet; run `pik-recon reconcile` first")
+    return int(row[0])
+
+
+def findings_of(warehouse: Warehouse, run_id: int | None = None) -> tuple[int, list[Finding]]:
+    """Every finding of a run (the last one by default), open first."""
+    run = run_id if run_id is not None else last_run(warehouse)
+    if run_id is not None and warehouse.fetchone(
+            "SELECT 1 FROM reconcile_runs WHERE id = ? AND state = 'finished'", [run]) is None:
+        raise UsageError(f"--run {run}: no finished reconciliation run has that number")
+    warehouse.execute(query("latest_acks"))
+    rows = warehouse.fetchall(query("finding_states"),
+                              {"run_id": run, "categories": [c for c, _ in CATEGORIES]})
+    return run, [Finding(*row) for row in rows]
+
+
+def select(findings: list[Finding], *, state: str | None = None, category: str | None = None,
+           severity: str | None = None) -> list[Finding]:
+    return [f for f in findings
+            if (state is None or (state == "acknowledged") == f.acknowledged)
+            and (category is None or f.category == category)
+            and (severity is None or f.severity == severity)]
+
+
+def _by_key(findings: list[Finding], keys: list[str], where: list[str] | None, run: int
+            ) -> list[Finding]:
+    """The findings the keys name; every unknown key is named (with where it came from)."""
+    known = {f.key: f for f in findings}
+    places = where or [""] * len(keys)
+    unknown = [(f"{place}: " if place else "") + f"no finding {key!r} in reconciliation run "
+               f"{run}" for key, place in zip(keys, places, strict=True) if key not in known]
+    if unknown:
+        raise InputError(f"{len(unknown)} finding id(s) not found; `pik-recon findings list` "
+                         "shows the ids of the last run; nothing was acknowledged:", unknown)
+    return [known[key] for key in keys]
+
+
+def acknowledge(warehouse: Warehouse, keys: list[str], notes: list[str], by: str,
+                now: datetime, where: list[str] | None = None) -> list[Finding]:
+    """Acknowledge findings of the last run, all or none; returns those acknowledged."""
+    empty = [w for w, note in zip(where or keys, notes, strict=True) if not note.strip()]
+    if empty:
+        raise UsageError("a note is required, saying what was done (e.g. --note \"refunded "
+                         f"on 30 Nov\"); missing for {', '.join(empty)}")
+    run, findings = findings_of(warehouse)
+    chosen = _by_key(findings, keys, where, run)
+    rows = [(f.key, f.category, f.order_id, f.link_id, f.digest, note.strip(), by, now, run)
+            for f, note in zip(chosen, notes, strict=True)]
+    columns = [("finding_key", "VARCHAR"), ("category", "VARCHAR"), ("order_id", "VARCHAR"),
+               ("link_id", "VARCHAR"), ("state_digest", "VARCHAR"), ("note", "VARCHAR"),
+               ("acknowledged_by", "VARCHAR"), ("acknowledged_at", "TIMESTAMPTZ"),
+               ("run_id", "BIGINT")]
+    select_rows, lists = listed(columns, rows)
+    with warehouse.transaction():
+        warehouse.execute("INSERT INTO finding_acks (" + ", ".join(c for c, _ in columns)
+                          + f") {select_rows}", lists)
+    return chosen
+
+
+def read_acks(path: Path) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Ids and notes from a CSV (findings.csv with notes filled in, or `finding_id,note`):
+    rows with a note; with who, if the file says, and the line of each."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            sample = fh.read(64 * 1024)
+            fh.seek(0)
+            try:
+                dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
+            except csv.Error:
+                dialect = csv.excel
+            reader = csv.DictReader(fh, dialect=dialect)
+            header = [h.strip() for h in reader.fieldnames or []]
+            reader.fieldnames = header
+            id_column = next((c for c in ("finding_id", "id") if c in header), None)
+            if id_column is None or "note" not in header:
+                raise InputError(f"{path}: needs the columns finding_id (or id) and note; "
+                                 f"found {', '.join(header) or 'no header'}")
+            keys, notes, bys, where = [], [], [], []
+            for record in reader:
+                note = (record.get("note") or "").strip()
+                if note and (record.get(id_column) or "").strip():
+                    keys.append(record[id_column].strip())
+                    notes.append(note)
+                    bys.append((record.get("acknowledged_by") or "").strip())
+                    where.append(f"{path} line {reader.line_num}")
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a readable UTF-8 CSV ({exc})") from None
+    return keys, notes, bys, where
+
+
+def acknowledge_from(warehouse: Warehouse, path: Path, by: str | None, now: datetime
+                     ) -> tuple[list[Finding], int]:
+    """Acknowledge every row of the file that has a note, unless it is acknowledged with
+    that note already; returns those acknowledged and how many were so already."""
+    keys, notes, bys, where = read_acks(path)
+    if not keys:
+        raise InputError(f"{path}: no row has both a finding_id and a note; fill in the note "
+                         "of each finding to acknowledge")
+    _, findings = findings_of(warehouse)
+    current = {f.key: f for f in findings}
+    todo = [i for i, key in enumerate(keys)
+            if not (key in current and current[key].acknowledged
+                    and current[key].note == notes[i])]
+    groups: dict[str, list[int]] = {}
+    for i in todo:
+        groups.setdefault(by or bys[i] or default_user(), []).append(i)
+    done: list[Finding] = []
+    if todo:  # everything is checked before anything is written
+        _by_key(findings, [keys[i] for i in todo], [where[i] for i in todo],
+                last_run(warehouse))
+    for who, rows in groups.items():
+        done += acknowledge(warehouse, [keys[i] for i in rows], [notes[i] for i in rows],
+                            who, now, [where[i] for i in rows])
+    return done, len(keys) - len(todo)
+
+
+def reopen(warehouse: Warehouse, keys: list[str], by: str, now: datetime) -> list[Finding]:
+    """Withdraw the acknowledgement of findings of the last run, all or none."""
+    run, findings = findings_of(warehouse)
+    chosen = _by_key(findings, keys, None, run)
+    not_acked = [f.key for f in chosen if not f.acknowledged]
+    if not_acked:
+        raise UsageError(f"finding(s) {', '.join(not_acked)} are not acknowledged; only an "
+                         "acknowledged finding can be reopened")
+    with warehouse.transaction():
+        warehouse.execute(
+            "UPDATE finding_acks SET reopened_at = ?, reopened_by = ? WHERE reopened_at IS "
+            "NULL AND list_contains(?, finding_key)", [now, by, [f.key for f in chosen]])
+    return chosen

@@ -1,0 +1,93 @@
+"""`pik-recon report`: what finance opens each morning, read from the warehouse alone.
+
+    figures.py    the figures, gathered once (SQL in sql/queries/report_*.sql)
+    display.py    amounts and times as readers see them
+    csv_files.py  summary.csv and findings.csv
+    workbook.py   report.xlsx
+    page.py       report.html
+    json_file.py  report.json
+
+Files are written into a temporary folder beside the target and moved into place one by
+one, so a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pik_recon.config import ReportSettings
+from pik_recon.paths import ensure_folder
+from pik_recon.report.csv_files import write_findings_csv, write_summary_csv
+from pik_recon.report.figures import ReportData, gather, iter_findings, select_findings
+from pik_recon.report.json_file import write_json
+from pik_recon.report.page import write_html
+from pik_recon.report.workbook import EXCEL_MAX_ROWS, write_xlsx
+from pik_recon.warehouse import Warehouse
+
+__all__ = ["EXCEL_MAX_ROWS", "ReportData", "write_report"]
+
+
+@contextlib.contextmanager
+def staging_folder(out: Path) -> Iterator[Path]:
+    """Write into a temporary folder beside `out`; move each file into place at the end."""
+    temp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
+    try:
+        yield temp
+        for item in sorted(temp.iterdir()):
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def write_report(warehouse: Warehouse, settings: ReportSettings, *, since: datetime,
+                 until: datetime, out: Path, formats: tuple[str, ...], now: datetime,
+                 max_rows: int = EXCEL_MAX_ROWS, out_named: str = "the report folder"
+                 ) -> ReportData:
+    """Gather the figures once and write every requested format into `out` (`out_named`:
+    what the user called it, for a message when it cannot be made)."""
+    ensure_folder(out, out_named)
+    data = gather(warehouse, settings, since, until, now)
+    with staging_folder(out) as temp, ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        findings_csv = None
+        if "csv" in formats:
+            write_summary_csv(data, temp / "summary.csv")
+            # the other core writes findings.csv while this one writes the workbook
+            findings_csv = pool.submit(_findings_csv_apart, warehouse.path, since, until,
+                                       data.run_id, data.previous_run_id, data.timezone,
+                                       temp / "findings.csv")
+        if "json" in formats:
+            write_json(data, temp / "report.json")
+        if "xlsx" in formats:
+            write_xlsx(data, iter_findings(warehouse), temp / "report.xlsx", max_rows)
+        if "html" in formats:
+            top = next(_first_findings(warehouse, settings.top_findings), [])
+            write_html(data, top, temp / "report.html", now)
+        if findings_csv is not None:
+            findings_csv.result()
+    return data
+
+
+def _findings_csv_apart(db_path: Path, since: datetime, until: datetime, run_id: int | None,
+                        previous_run_id: int | None, timezone: str, path: Path) -> int:
+    """findings.csv from a second read-only connection, in a process of its own."""
+    with Warehouse.open(db_path, read_only=True, wait_seconds=60) as warehouse:
+        select_findings(warehouse, since, until, run_id, previous_run_id)
+        return write_findings_csv(iter_findings(warehouse), path, ZoneInfo(timezone))
+
+
+def _first_findings(warehouse: Warehouse, limit: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The first `limit` findings in report order, as one batch."""
+    for batch in iter_findings(warehouse):
+        yield batch[:limit]
+        return

@@ -1,0 +1,48 @@
+"""report.json: the figures for machines, keys stable within `report_version`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pik_recon.report.display import exact
+from pik_recon.report.figures import SUMMARY_FIELDS, ReportData
+
+JSON_VERSION = 1
+
+
+def report_json(data: ReportData) -> dict[str, Any]:
+    """The machine-readable report; its keys are documented in the README and stable
+    (keys are added, never changed, within a version)."""
+    fresh = data.freshness
+    return {
+        "report_version": JSON_VERSION,
+        "period": {"since": data.since.isoformat(), "until": data.until.isoformat(),
+                   "timezone": data.timezone},
+        "freshness": {"last_sync_at": fresh.last_sync_at.isoformat()
+                      if fresh.last_sync_at else None,
+                      "verified": fresh.verified, "verdict": fresh.verdict,
+                      "stale": fresh.stale, "stale_after_hours": fresh.stale_after_hours},
+        "reconcile_run": {"id": data.run_id, "previous_id": data.previous_run_id,
+                          "as_of": data.run_as_of.isoformat() if data.run_as_of else None},
+        "summary": [{"currency": row.currency, **{
+            name: {"count": row.counts[name],
+                   "amount": exact(row.amounts[name], row.currency)}
+            for name in SUMMARY_FIELDS}} for row in data.summary],
+        "aging": [{"currency": a.currency, "bucket": a.bucket, "count": a.count,
+                   "amount": exact(a.amount, a.currency)} for a in data.aging],
+        "findings": {"total": data.findings_total, "open": data.findings_total
+                     - data.acknowledged_total, "acknowledged": data.acknowledged_total,
+                     "new_open": data.open_new, "by_category": [
+                         {"category": c.category, "severity": c.severity, "count": c.count,
+                          "open": c.open, "acknowledged": c.acknowledged, "new": c.new,
+                          "resolved": c.resolved} for c in data.by_category]},
+        "at_stake": [{"currency": s.currency, "critical": s.critical, "warning": s.warning,
+                      "amount": exact(s.amount, s.currency)} for s in data.stakes],
+    }
+
+
+def write_json(data: ReportData, path: Path) -> None:
+    path.write_text(json.dumps(report_json(data), indent=2, ensure_ascii=False) + "\n",
+                    encoding="utf-8")

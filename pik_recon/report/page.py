@@ -1,0 +1,70 @@
+"""report.html: one self-contained page (inline CSS, no script, no external URL) that opens
+with what needs doing, for a laptop screen and for A4 or Letter paper."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from pik_recon.report.display import grouped, money, when
+from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData, finding_state
+
+
+def write_html(data: ReportData, top: list[tuple[Any, ...]], path: Path,
+               generated_at: datetime) -> None:
+    env = Environment(loader=PackageLoader("pik_recon", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]))
+    zone = ZoneInfo(data.timezone)
+    env.filters["money"] = money
+    env.filters["amount_cell"] = amount_cell
+    env.filters["when"] = lambda moment: when(moment, zone)
+    findings = []
+    for row in top:
+        finding = dict(zip(FINDING_COLUMNS, row, strict=True))
+        finding["state"] = finding_state(finding["acknowledged"], finding["ack_outdated"])
+        findings.append(finding)
+    html = env.get_template("report.html.j2").render(
+        data=data, findings=findings, charts=_charts(data), generated_at=generated_at,
+        summary_fields=SUMMARY_FIELDS, warning=data.freshness.warning(zone),
+        headline={"critical": data.open_count("critical"),
+                  "warning": data.open_count("warning"), "new": data.open_new})
+    path.write_text(html, encoding="utf-8")
+
+
+def amount_cell(value: Decimal | None, currency: str | None) -> Markup:
+    """An amount that may break only between groups of six decimals (and before its
+    currency), never inside a group: a narrow column or a page still shows every digit."""
+    if value is None:
+        return Markup("")
+    whole, dot, fraction = grouped(value, currency).partition(".")
+    groups = [fraction[i:i + 6] for i in range(0, len(fraction), 6)]
+    digits = Markup("<wbr>").join([whole + dot + (groups[0] if groups else ""), *groups[1:]])
+    return Markup('<span class="n">{}</span> <span class="cur">{}</span>').format(
+        digits, currency or "")
+
+
+def _charts(data: ReportData) -> dict[str, Any]:
+    """Bar lengths in percent, computed here so the template stays plain."""
+    per_currency = []
+    for row in data.summary:
+        collected, outstanding = row.amounts["collected"], row.amounts["outstanding"]
+        top = max(collected, outstanding) or Decimal(1)
+        per_currency.append({"currency": row.currency, "collected": collected,
+                             "outstanding": outstanding,
+                             "collected_pct": int(collected * 100 / top),
+                             "outstanding_pct": int(outstanding * 100 / top)})
+    aging_counts = {label: 0 for label in data.bucket_labels}
+    for a in data.aging:
+        aging_counts[a.bucket] += a.count
+    most = max(aging_counts.values(), default=0) or 1
+    aging = [{"label": k, "count": v, "pct": v * 100 // most} for k, v in aging_counts.items()]
+    most_findings = max((c.count for c in data.by_category), default=0) or 1
+    findings = [{"category": c.category, "severity": c.severity, "count": c.count,
+                 "pct": c.count * 100 // most_findings} for c in data.by_category]
+    return {"currency": per_currency, "aging": aging, "findings": findings}

@@ -1,0 +1,232 @@
+"""report.xlsx: a Summary sheet and Findings sheets, every cell typed.
+
+An amount is a number cell (sums work) formatted with as many decimals as it has, at least
+its currency's, thousands grouped, in a column wide enough for that text. Excel holds a
+number as a double, 15 significant digits: an amount with more (18-decimal ETH) also has its
+exact text in the column beside it. Times are date cells in the report's zone; text from
+outside is a string cell, never a formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import xlsxwriter
+
+from pik_recon.report.display import decimals, exact, grouped, needs_text
+from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData, finding_state
+
+EXCEL_MAX_ROWS = 1_048_576
+DATE_FORMAT = "yyyy-mm-dd hh:mm"
+DATE_WIDTH = 17
+
+
+class Sheet:
+    """A worksheet that remembers how wide each column's text is, to set it at the end."""
+
+    def __init__(self, book: Book, name: str) -> None:
+        self.book, self.ws = book, book.xlsx.add_worksheet(name)
+        self.widths: dict[int, int] = {}
+
+    def _fit(self, col: int, width: int) -> None:
+        self.widths[col] = max(self.widths.get(col, 0), width)
+
+    def text(self, row: int, col: int, value: Any, style: Any = None) -> None:
+        if value is None or value == "":
+            self.ws.write_blank(row, col, None, style)
+            return
+        self.ws.write_string(row, col, str(value), style)
+        self._fit(col, len(str(value)))
+
+    def number(self, row: int, col: int, value: int) -> None:
+        self.ws.write_number(row, col, value)
+        self._fit(col, len(str(value)))
+
+    def amount(self, row: int, col: int, value: Decimal | None, currency: str | None) -> None:
+        if value is None:
+            self.ws.write_blank(row, col, None)
+            return
+        self.ws.write_number(row, col, value, self.book.amount_format(decimals(value, currency)))
+        self._fit(col, len(grouped(value, currency)))
+
+    def moment(self, row: int, col: int, value: datetime | None) -> None:
+        if value is None:
+            self.ws.write_blank(row, col, None)
+            return
+        local = value.astimezone(self.book.zone).replace(tzinfo=None)
+        self.ws.write_datetime(row, col, local, self.book.date)
+        self._fit(col, DATE_WIDTH)
+
+    def header(self, row: int, labels: list[str]) -> None:
+        for col, label in enumerate(labels):
+            self.ws.write_string(row, col, label, self.book.header)
+            self._fit(col, len(label) + 2)  # room for the filter button
+
+    def finish(self) -> None:
+        for col, width in self.widths.items():
+            self.ws.set_column(col, col, min(width + 2, 120))
+
+
+class Book:
+    def __init__(self, path: Path, zone: ZoneInfo) -> None:
+        self.xlsx = xlsxwriter.Workbook(str(path), {"constant_memory": True,
+                                                     "strings_to_formulas": False,
+                                                     "strings_to_numbers": False})
+        self.zone = zone
+        self.header = self.xlsx.add_format({"bold": True, "bg_color": "#E8EEF4", "border": 1})
+        self.date = self.xlsx.add_format({"num_format": DATE_FORMAT})
+        self.bold = self.xlsx.add_format({"bold": True})
+        self.alert = self.xlsx.add_format({"bold": True, "font_color": "#A3271B"})
+        self._amounts: dict[int, Any] = {}
+
+    def amount_format(self, places: int) -> Any:
+        if places not in self._amounts:
+            pattern = "#,##0" + ("." + "0" * places if places else "")
+            self._amounts[places] = self.xlsx.add_format({"num_format": pattern})
+        return self._amounts[places]
+
+    def sheet(self, name: str) -> Sheet:
+        return Sheet(self, name)
+
+
+def write_xlsx(data: ReportData, batches: Iterator[list[tuple[Any, ...]]], path: Path,
+               max_rows: int = EXCEL_MAX_ROWS) -> int:
+    """A Summary sheet and Findings sheets (continued past Excel's row limit)."""
+    book = Book(path, ZoneInfo(data.timezone))
+    _summary_sheet(book, data)
+    written = _findings_sheets(book, batches, max_rows)
+    book.xlsx.close()
+    return written
+
+
+def _summary_sheet(book: Book, data: ReportData) -> None:
+    sheet = book.sheet("Summary")
+    r = 0
+    warning = data.freshness.warning(book.zone)
+    if warning:
+        sheet.ws.write_string(r, 0, warning, book.alert)
+        r += 2
+    labels = ["currency"]
+    for name in SUMMARY_FIELDS:
+        labels += [f"{name.replace('_', '/')} count", f"{name.replace('_', '/')} amount",
+                   f"{name.replace('_', '/')} amount (exact)"]
+    sheet.header(r, labels)
+    sheet.ws.freeze_panes(r + 1, 1)
+    for row in data.summary:
+        r += 1
+        sheet.text(r, 0, row.currency)
+        for i, name in enumerate(SUMMARY_FIELDS):
+            amount = row.amounts[name]
+            sheet.number(r, 1 + 3 * i, row.counts[name])
+            sheet.amount(r, 2 + 3 * i, amount, row.currency)
+            sheet.text(r, 3 + 3 * i, exact(amount, row.currency) if needs_text(amount) else "")
+    r += 2
+    sheet.header(r, ["aging (unpaid)", "bucket", "count", "amount", "amount (exact)"])
+    for a in data.aging:
+        r += 1
+        sheet.text(r, 0, a.currency)
+        sheet.text(r, 1, a.bucket)
+        sheet.number(r, 2, a.count)
+        sheet.amount(r, 3, a.amount, a.currency)
+        sheet.text(r, 4, exact(a.amount, a.currency) if needs_text(a.amount) else "")
+    r += 2
+    sheet.header(r, ["category", "severity", "findings", "open", "acknowledged", "new",
+                     "resolved"])
+    for c in data.by_category:
+        r += 1
+        sheet.text(r, 0, c.category)
+        sheet.text(r, 1, c.severity)
+        for col, value in enumerate((c.count, c.open, c.acknowledged, c.new, c.resolved), 2):
+            sheet.number(r, col, value)
+    r += 2
+    fresh = data.freshness
+    for label, value in (("period from", data.since), ("period until", data.until),
+                         ("time zone", data.timezone), ("last sync", fresh.last_sync_at),
+                         ("last sync verdict", fresh.verdict or "no sync yet"),
+                         ("data is stale", "yes" if fresh.stale else "no"),
+                         ("reconciliation run", data.run_id)):
+        sheet.text(r, 0, label, book.bold)
+        if isinstance(value, datetime):
+            sheet.moment(r, 1, value)
+        elif isinstance(value, int):
+            sheet.number(r, 1, value)
+        else:
+            sheet.text(r, 1, value if value is not None else "none yet")
+        r += 1
+    sheet.finish()
+
+
+FINDINGS_SHEET_COLUMNS = (
+    "finding id", "severity", "category", "state", "order", "link", "links",
+    "order amount", "order amount (exact)", "order currency", "link amount",
+    "link amount (exact)", "link currency", "difference", "difference (exact)",
+    "order status", "link status", "age (days)", "order created", "link paid",
+    "matched by", "description", "new", "note", "acknowledged by", "acknowledged at")
+
+
+def _findings_sheets(book: Book, batches: Iterator[list[tuple[Any, ...]]],
+                     max_rows: int) -> int:
+    sheet, row_no, sheets, written = None, 0, 0, 0
+    for batch in batches:
+        for row in batch:
+            if sheet is None or row_no >= max_rows:
+                if sheet is not None:
+                    _close_findings(sheet, row_no)
+                sheets += 1
+                sheet = book.sheet("Findings" if sheets == 1 else f"Findings {sheets}")
+                sheet.header(0, list(FINDINGS_SHEET_COLUMNS))
+                sheet.ws.freeze_panes(1, 0)
+                row_no = 1
+            _finding_row(sheet, row_no, row)
+            row_no += 1
+            written += 1
+    if sheet is None:
+        sheet = book.sheet("Findings")
+        sheet.header(0, list(FINDINGS_SHEET_COLUMNS))
+        row_no = 1
+    _close_findings(sheet, row_no)
+    return written
+
+
+def _close_findings(sheet: Sheet, rows: int) -> None:
+    sheet.ws.autofilter(0, 0, max(rows - 1, 1), len(FINDINGS_SHEET_COLUMNS) - 1)
+    sheet.finish()
+
+
+def _finding_row(sheet: Sheet, r: int, row: tuple[Any, ...]) -> None:
+    f = dict(zip(FINDING_COLUMNS, row, strict=True))
+    currency = f["order_currency"] or f["link_currency"]
+    acked = bool(f["acknowledged"])
+    cells: list[tuple[str, Any, str | None]] = [  # kind, value, currency of an amount
+        ("text", f["finding_key"], None), ("text", f["severity"], None),
+        ("text", f["category"], None),
+        ("text", finding_state(acked, f["ack_outdated"]), None), ("text", f["order_id"], None),
+        ("text", f["link_id"], None), ("text", f["link_ids"], None),
+        ("amount", f["order_amount"], f["order_currency"]),
+        ("exact", f["order_amount"], f["order_currency"]), ("text", f["order_currency"], None),
+        ("amount", f["link_amount"], f["link_currency"]),
+        ("exact", f["link_amount"], f["link_currency"]), ("text", f["link_currency"], None),
+        ("amount", f["difference"], currency), ("exact", f["difference"], currency),
+        ("text", f["order_status"], None), ("text", f["link_status"], None),
+        ("number", f["age_days"], None), ("moment", f["order_created_at"], None),
+        ("moment", f["link_paid_at"], None), ("text", f["match_method"], None),
+        ("text", f["description"], None), ("text", "yes" if f["is_new"] else "no", None),
+        ("text", f["ack_note"] if acked else None, None),
+        ("text", f["ack_by"] if acked else None, None),
+        ("moment", f["ack_at"] if acked else None, None)]
+    for col, (kind, value, cur) in enumerate(cells):
+        if kind == "amount":
+            sheet.amount(r, col, value, cur)
+        elif kind == "exact":
+            sheet.text(r, col, exact(value, cur) if needs_text(value) else None)
+        elif kind == "moment":
+            sheet.moment(r, col, value)
+        elif kind == "number" and value is not None:
+            sheet.number(r, col, value)
+        else:
+            sheet.text(r, col, value)

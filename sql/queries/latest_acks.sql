@@ -1,0 +1,5 @@
+-- The latest acknowledgement of every finding key (reopened or not), for reports and lists.
+CREATE OR REPLACE TEMP VIEW latest_acks AS
+SELECT *
+FROM finding_acks
+QUALIFY row_number() OVER (PARTITION BY finding_key ORDER BY acknowledged_at DESC, id DESC) = 1;
