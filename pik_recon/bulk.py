@@ -417,7 +417,7 @@ def create_links(config: Config, path: Path, *, out: Path | None, dry_run: bool,
     target = check_file_target(out or path.with_name(f"{path.stem}-links.csv"), "--out")
     api_key = None if dry_run else config.require_api_key()
     with Warehouse.open(config.db_path) as warehouse:
-        ledger = Ledger(warehouse)
+        ledger = Ledger(warehouse, config.account)
         todo, settled = plan(rows, ledger)
         if dry_run:
             by_state = Counter(o.state for o in settled.values())

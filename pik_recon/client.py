@@ -182,6 +182,7 @@ class PikClient:
     def __init__(self, settings: PikSettings, api_key: Secret, *,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
+        self.key_name = api_key.name  # where the key came from, for messages
         self.base_url = check_base_url(settings.base_url)
         self.stats = ClientStats()
         self.general = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_enabled)
@@ -330,8 +331,8 @@ class PikClient:
         message = _error_message(body) or f"HTTP {status}"
         if status in (401, 403):
             raise AuthError(
-                f"PIK refused the API key ({status}: {message}). Check PIK_API_KEY and its "
-                "permissions.", **where)
+                f"PIK refused the API key ({status}: {message}). Check {self.key_name} and "
+                "its permissions.", **where)
         if status == 404:
             raise NotFoundError(f"{method} {path}: not found", **where)
         if status == 429:

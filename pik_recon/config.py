@@ -6,7 +6,7 @@ import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -18,15 +18,20 @@ from pik_recon.errors import ConfigError
 DEFAULT_BASE_URL = "https://api.pik.global/v1"
 DEFAULT_DB = "./pik_recon.duckdb"
 DEFAULT_CONFIG = "./pik-recon.toml"
+DEFAULT_ACCOUNT = "default"
+DEFAULT_KEY_ENV = "PIK_API_KEY"
+ACCOUNT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 class Secret:
-    """A string that never shows itself in repr, str, logs or tracebacks."""
+    """A string that never shows itself in repr, str, logs or tracebacks; `name` is where it
+    came from (the environment variable), which may be shown."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "name")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, name: str = "PIK_API_KEY") -> None:
         self._value = value
+        self.name = name
 
     def reveal(self) -> str:
         return self._value
@@ -135,8 +140,21 @@ class JobsSettings:
 
 
 @dataclass(frozen=True)
+class Account:
+    """One PIK account: its name in the warehouse, where its key is, and its own settings
+    (those of [pik] and [orders] with the account's overrides)."""
+
+    name: str
+    key_env: str
+    pik: PikSettings
+    orders: OrdersSettings
+    api_key: Secret | None = None
+
+
+@dataclass(frozen=True)
 class Config:
-    """Everything a command needs, built once and passed in."""
+    """Everything a command needs, built once and passed in. `pik`, `orders` and `api_key`
+    are those of `account`; `for_account` gives the Config of another."""
 
     pik: PikSettings = field(default_factory=PikSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
@@ -148,12 +166,42 @@ class Config:
     db_path: Path = Path(DEFAULT_DB)
     api_key: Secret | None = None
     source: str = "defaults"
+    accounts: tuple[Account, ...] = ()
+    account: str = DEFAULT_ACCOUNT
+
+    @property
+    def account_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.accounts) or (DEFAULT_ACCOUNT,)
+
+    @property
+    def key_env(self) -> str:
+        return next((a.key_env for a in self.accounts if a.name == self.account),
+                    DEFAULT_KEY_ENV)
+
+    def for_account(self, name: str) -> Config:
+        """This config, scoped to the account `name` (which must be configured)."""
+        for account in self.accounts:
+            if account.name == name:
+                return dataclasses.replace(self, pik=account.pik, orders=account.orders,
+                                           api_key=account.api_key, account=name)
+        raise ConfigError(f"--account {name}: no such account; configured: "
+                          f"{', '.join(self.account_names)}")
+
+    def scoped(self, names: Sequence[str] = ()) -> list[Config]:
+        """The configs of the accounts named (every configured account when none is), in
+        config order; an unknown name is refused before anything runs."""
+        wanted = list(dict.fromkeys(names))
+        for name in wanted:
+            self.for_account(name)
+        return [self.for_account(a) for a in self.account_names
+                if not wanted or a in wanted]
 
     def require_api_key(self) -> Secret:
         if self.api_key is None or not self.api_key.reveal():
+            who = "" if len(self.accounts) <= 1 else f" for account {self.account}"
             raise ConfigError(
-                "No PIK API key. Set it in the environment, e.g. "
-                "`export PIK_API_KEY=...` (the key is never read from the config file, "
+                f"No PIK API key{who}. Set it in the environment, e.g. "
+                f"`export {self.key_env}=...` (the key is never read from the config file, "
                 "never printed and never stored)."
             )
         return self.api_key
@@ -163,7 +211,7 @@ _SECTIONS: dict[str, type] = {"pik": PikSettings, "sync": SyncSettings,
                               "orders": OrdersSettings, "matching": MatchingSettings,
                               "report": ReportSettings, "notify": NotifySettings,
                               "jobs": JobsSettings}
-_TOP_LEVEL = {"db"}
+_TOP_LEVEL = {"db", "accounts"}
 
 
 def _coerce(section: str, key: str, value: Any, kind: type) -> Any:
@@ -187,20 +235,23 @@ def _coerce(section: str, key: str, value: Any, kind: type) -> Any:
     raise ConfigError(f"config {where}: unsupported setting")
 
 
-def _section(name: str, cls: type, raw: Mapping[str, Any]) -> Any:
+def _section(name: str, cls: type, raw: Mapping[str, Any], kind_of: str | None = None) -> Any:
+    """The settings `cls` from the table [name] (`kind_of`: the section whose rules apply,
+    for an account's own [pik] and [orders] settings)."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"config [{name}] must be a table")
+    section = kind_of or name
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values = {}
     for key, value in raw.items():
-        if (name, key) in _CHECKED:
-            value = _CHECKED[(name, key)](value)
+        if (section, key) in _CHECKED:
+            value = _CHECKED[(section, key)](value)
         if key not in fields:
             allowed = ", ".join(sorted(fields))
             raise ConfigError(f"config [{name}] has unknown key '{key}'; allowed: {allowed}")
         kind = fields[key].type
         values[key] = (_coerce(name, key, value, _SCALARS[kind]) if kind in _SCALARS
-                       else _COMPOUND[(name, key)](value))
+                       else _COMPOUND[(section, key)](value))
     return cls(**values)
 
 
@@ -376,19 +427,79 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
     db_value = db or env.get("PIK_RECON_DB") or raw.get("db") or DEFAULT_DB
     if not isinstance(db_value, str):
         raise ConfigError(f"config db = {db_value!r}: expected a file path")
-    key = env.get("PIK_API_KEY")
+    pik = _section("pik", PikSettings, merged["pik"])
+    orders = _orders(_section("orders", OrdersSettings, merged["orders"]))
+    accounts = _accounts(raw.get("accounts"), merged, env, (overrides or {}).get("pik", {})
+                         ) if "accounts" in raw else (
+        Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, pik, orders, _key(env, DEFAULT_KEY_ENV)),)
+    first = accounts[0]
     return Config(
-        pik=_section("pik", PikSettings, merged["pik"]),
+        pik=first.pik,
         sync=_section("sync", SyncSettings, merged["sync"]),
-        orders=_orders(_section("orders", OrdersSettings, merged["orders"])),
+        orders=first.orders,
         matching=_matching(_section("matching", MatchingSettings, merged["matching"])),
         report=_report(_section("report", ReportSettings, merged["report"])),
         notify=_notify(_section("notify", NotifySettings, merged["notify"])),
         jobs=_section("jobs", JobsSettings, merged["jobs"]),
         db_path=Path(db_value),
-        api_key=Secret(key) if key else None,
+        api_key=first.api_key,
         source=str(path) if path else "defaults",
+        accounts=accounts,
+        account=first.name,
     )
+
+
+def _key(env: Mapping[str, str], name: str) -> Secret | None:
+    value = env.get(name)
+    return Secret(value, name) if value else None
+
+
+_ACCOUNT_KEYS = ("key_env", "orders", *(f.name for f in dataclasses.fields(PikSettings)))
+
+
+def _accounts(raw: Any, merged: Mapping[str, Mapping[str, Any]], env: Mapping[str, str],
+              pik_options: Mapping[str, Any]) -> tuple[Account, ...]:
+    """[accounts.NAME] tables: each names the variable holding its key and may override
+    [pik] settings and [orders] keys for that account (command-line options override
+    both)."""
+    if not isinstance(raw, Mapping) or not raw:
+        raise ConfigError("config [accounts] must hold one table per account, e.g. "
+                          "[accounts.brand-a] with key_env = \"PIK_KEY_BRAND_A\"")
+    accounts, key_envs = [], {}
+    for name, table in raw.items():
+        where = f"[accounts.{name}]"
+        if not ACCOUNT_NAME.fullmatch(name):
+            raise ConfigError(f"config {where}: an account name is 1-40 lower-case letters, "
+                              "digits, '-' or '_', starting with a letter or digit (it names "
+                              "folders of the Parquet export)")
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"config {where} must be a table with key_env")
+        unknown = [k for k in table if k not in _ACCOUNT_KEYS]
+        if unknown:
+            raise ConfigError(f"config {where} has unknown key '{unknown[0]}'; allowed: "
+                              f"{', '.join(sorted(_ACCOUNT_KEYS))}")
+        key_env = table.get("key_env")
+        if not isinstance(key_env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*",
+                                                              key_env):
+            raise ConfigError(f"config {where} key_env = {key_env!r}: expected the name of "
+                              "the environment variable holding the account's API key, e.g. "
+                              "\"PIK_KEY_BRAND_A\" (the key itself never goes in the file)")
+        if key_env in key_envs:
+            raise ConfigError(f"config {where} key_env = {key_env!r}: account "
+                              f"{key_envs[key_env]} reads its key there already; each account "
+                              "has a key of its own")
+        key_envs[key_env] = name
+        pik = {**merged["pik"], **{k: v for k, v in table.items()
+                                   if k not in ("key_env", "orders")}, **pik_options}
+        orders_raw = table.get("orders", {})
+        if not isinstance(orders_raw, Mapping):
+            raise ConfigError(f"config {where} orders must be a table of [orders] keys")
+        orders = {**merged["orders"], **orders_raw}
+        accounts.append(Account(
+            name, key_env, _section(f"accounts.{name}", PikSettings, pik, "pik"),
+            _orders(_section(f"accounts.{name}.orders", OrdersSettings, orders, "orders")),
+            _key(env, key_env)))
+    return tuple(accounts)
 
 
 def _check_zone(section: str, zone: str) -> None:

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import replace
 from pathlib import Path
 
-from pik_recon.config import load_config
+from pik_recon.config import DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, Account, Secret, load_config
 from pik_recon.jobs import Job, JobResult, Step, run_job
 from pik_recon.sandbox.seed import sample_links_path, seed_from_file
 from pik_recon.sandbox.server import SandboxServer
@@ -37,5 +37,10 @@ def run_demo(out: Path, config_path: str | None = None) -> JobResult:
     with SandboxServer(state) as server:
         config = load_config(config_path=config_path, db=str(warehouse),
                              base_url=server.base_url, env={"PIK_API_KEY": key})
-        config = replace(config, notify=replace(config.notify, webhook_url=""))
+        # one account, the sandbox's, whatever accounts the config file names
+        demo = Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV,
+                       replace(config.pik, base_url=server.base_url), config.orders,
+                       Secret(key))
+        config = replace(config, accounts=(demo,), account=DEFAULT_ACCOUNT, pik=demo.pik,
+                         api_key=demo.api_key, notify=replace(config.notify, webhook_url=""))
         return run_job(config, demo_job(out), RUNNERS, trigger="demo")

@@ -16,7 +16,8 @@
     ├── WarehouseError (5)
     │   └── WarehouseBusyError (4, transient): another process holds the warehouse
     ├── LockHeldError (4, transient): another run of the same job holds its lock
-    └── IncompleteSyncError (4, transient): the sync could not be verified complete
+    ├── IncompleteSyncError (4, transient): the sync could not be verified complete
+    └── AccountsFailedError (the worst of theirs): some accounts of a command failed
 """
 
 from __future__ import annotations
@@ -135,3 +136,13 @@ class IncompleteSyncError(PikReconError):
 
     exit_code = EXIT_TEMPORARY
     transient = True
+
+
+class AccountsFailedError(PikReconError):
+    """Some of the accounts a command ran for failed; the exit code is the worst of theirs
+    (the highest), the message names each."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.transient = exit_code == EXIT_TEMPORARY

@@ -1,6 +1,7 @@
 """`pik-recon findings`: the last reconciliation's findings, and finance closing them.
 
-A finding is known across runs by its key (category, order and link, `finding_key`). An
+A finding is known across runs by its key (account, category, order and link,
+`finding_key`). An
 acknowledgement records who said what, when, about the finding as it then was (its
 `state_digest`: amounts, currencies, statuses, links); it holds in later runs while the
 finding recurs unchanged, and lapses by itself when what the finding says changes.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import getpass
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +28,7 @@ STATES = ("open", "acknowledged")
 
 @dataclass(frozen=True)
 class Finding:
+    account: str
     key: str
     category: str
     severity: str
@@ -59,23 +62,41 @@ def default_user() -> str:
         return os.environ.get("USER", "unknown")
 
 
-def last_run(warehouse: Warehouse) -> int:
-    row = warehouse.fetchone("SELECT max(id) FROM reconcile_runs WHERE state = 'finished'")
-    if row is None or row[0] is None:
+def last_runs(warehouse: Warehouse, accounts: Sequence[str]) -> list[int]:
+    """The last finished reconciliation run of each account that has one."""
+    rows = warehouse.fetchall("SELECT max(id) FROM reconcile_runs WHERE state = 'finished' "
+                              "AND list_contains(?, account) GROUP BY account ORDER BY 1",
+                              [list(accounts)])
+    if not rows:
         raise UsageError("no reconciliation has run yet; run `pik-recon reconcile` first")
-    return int(row[0])
+    return [int(r[0]) for r in rows]
 
 
-def findings_of(warehouse: Warehouse, run_id: int | None = None) -> tuple[int, list[Finding]]:
-    """Every finding of a run (the last one by default), open first."""
-    run = run_id if run_id is not None else last_run(warehouse)
-    if run_id is not None and warehouse.fetchone(
-            "SELECT 1 FROM reconcile_runs WHERE id = ? AND state = 'finished'", [run]) is None:
-        raise UsageError(f"--run {run}: no finished reconciliation run has that number")
+def findings_of(warehouse: Warehouse, accounts: Sequence[str], run_id: int | None = None
+                ) -> tuple[list[int], list[Finding]]:
+    """Every finding of the accounts' last runs (or of run `run_id`), open first."""
+    if run_id is None:
+        runs = last_runs(warehouse, accounts)
+    elif warehouse.fetchone("SELECT 1 FROM reconcile_runs WHERE id = ? AND state = "
+                            "'finished' AND list_contains(?, account)",
+                            [run_id, list(accounts)]) is None:
+        raise UsageError(f"--run {run_id}: no finished reconciliation run of "
+                         f"{_accounts_named(accounts)} has that number")
+    else:
+        runs = [run_id]
     warehouse.execute(query("latest_acks"))
     rows = warehouse.fetchall(query("finding_states"),
-                              {"run_id": run, "categories": [c for c, _ in CATEGORIES]})
-    return run, [Finding(*row) for row in rows]
+                              {"run_ids": runs, "categories": [c for c, _ in CATEGORIES]})
+    return runs, [Finding(*row) for row in rows]
+
+
+def _accounts_named(accounts: Sequence[str]) -> str:
+    return ("account " if len(accounts) == 1 else "accounts ") + ", ".join(accounts)
+
+
+def runs_named(runs: Sequence[int]) -> str:
+    return ("reconciliation run " if len(runs) == 1 else "reconciliation runs ") + ", ".join(
+        str(r) for r in runs)
 
 
 def select(findings: list[Finding], *, state: str | None = None, category: str | None = None,
@@ -86,32 +107,37 @@ def select(findings: list[Finding], *, state: str | None = None, category: str |
             and (severity is None or f.severity == severity)]
 
 
-def _by_key(findings: list[Finding], keys: list[str], where: list[str] | None, run: int
-            ) -> list[Finding]:
+def _by_key(findings: list[Finding], keys: list[str], where: list[str] | None,
+            runs: Sequence[int]) -> list[Finding]:
     """The findings the keys name; every unknown key is named (with where it came from)."""
     known = {f.key: f for f in findings}
     places = where or [""] * len(keys)
-    unknown = [(f"{place}: " if place else "") + f"no finding {key!r} in reconciliation run "
-               f"{run}" for key, place in zip(keys, places, strict=True) if key not in known]
+    unknown = [(f"{place}: " if place else "") + f"no finding {key!r} in {runs_named(runs)}"
+               for key, place in zip(keys, places, strict=True) if key not in known]
     if unknown:
         raise InputError(f"{len(unknown)} finding id(s) not found; `pik-recon findings list` "
                          "shows the ids of the last run; nothing was acknowledged:", unknown)
     return [known[key] for key in keys]
 
 
-def acknowledge(warehouse: Warehouse, keys: list[str], notes: list[str], by: str,
-                now: datetime, where: list[str] | None = None) -> list[Finding]:
-    """Acknowledge findings of the last run, all or none; returns those acknowledged."""
+def acknowledge(warehouse: Warehouse, accounts: Sequence[str], keys: list[str],
+                notes: list[str], by: str, now: datetime, where: list[str] | None = None
+                ) -> list[Finding]:
+    """Acknowledge findings of the accounts' last runs, all or none; returns those
+    acknowledged."""
     empty = [w for w, note in zip(where or keys, notes, strict=True) if not note.strip()]
     if empty:
         raise UsageError("a note is required, saying what was done (e.g. --note \"refunded "
                          f"on 30 Nov\"); missing for {', '.join(empty)}")
-    run, findings = findings_of(warehouse)
-    chosen = _by_key(findings, keys, where, run)
-    rows = [(f.key, f.category, f.order_id, f.link_id, f.digest, note.strip(), by, now, run)
-            for f, note in zip(chosen, notes, strict=True)]
-    columns = [("finding_key", "VARCHAR"), ("category", "VARCHAR"), ("order_id", "VARCHAR"),
-               ("link_id", "VARCHAR"), ("state_digest", "VARCHAR"), ("note", "VARCHAR"),
+    runs, findings = findings_of(warehouse, accounts)
+    chosen = _by_key(findings, keys, where, runs)
+    run_of = dict(warehouse.fetchall("SELECT account, max(id) FROM reconcile_runs WHERE "
+                                     "list_contains(?, id) GROUP BY account", [runs]))
+    rows = [(f.account, f.key, f.category, f.order_id, f.link_id, f.digest, note.strip(), by,
+             now, run_of[f.account]) for f, note in zip(chosen, notes, strict=True)]
+    columns = [("account", "VARCHAR"), ("finding_key", "VARCHAR"), ("category", "VARCHAR"),
+               ("order_id", "VARCHAR"), ("link_id", "VARCHAR"), ("state_digest", "VARCHAR"),
+               ("note", "VARCHAR"),
                ("acknowledged_by", "VARCHAR"), ("acknowledged_at", "TIMESTAMPTZ"),
                ("run_id", "BIGINT")]
     select_rows, lists = listed(columns, rows)
@@ -154,15 +180,15 @@ def read_acks(path: Path) -> tuple[list[str], list[str], list[str], list[str]]:
     return keys, notes, bys, where
 
 
-def acknowledge_from(warehouse: Warehouse, path: Path, by: str | None, now: datetime
-                     ) -> tuple[list[Finding], int]:
+def acknowledge_from(warehouse: Warehouse, accounts: Sequence[str], path: Path,
+                     by: str | None, now: datetime) -> tuple[list[Finding], int]:
     """Acknowledge every row of the file that has a note, unless it is acknowledged with
     that note already; returns those acknowledged and how many were so already."""
     keys, notes, bys, where = read_acks(path)
     if not keys:
         raise InputError(f"{path}: no row has both a finding_id and a note; fill in the note "
                          "of each finding to acknowledge")
-    _, findings = findings_of(warehouse)
+    runs, findings = findings_of(warehouse, accounts)
     current = {f.key: f for f in findings}
     todo = [i for i, key in enumerate(keys)
             if not (key in current and current[key].acknowledged
@@ -172,18 +198,18 @@ def acknowledge_from(warehouse: Warehouse, path: Path, by: str | None, now: date
         groups.setdefault(by or bys[i] or default_user(), []).append(i)
     done: list[Finding] = []
     if todo:  # everything is checked before anything is written
-        _by_key(findings, [keys[i] for i in todo], [where[i] for i in todo],
-                last_run(warehouse))
+        _by_key(findings, [keys[i] for i in todo], [where[i] for i in todo], runs)
     for who, rows in groups.items():
-        done += acknowledge(warehouse, [keys[i] for i in rows], [notes[i] for i in rows],
-                            who, now, [where[i] for i in rows])
+        done += acknowledge(warehouse, accounts, [keys[i] for i in rows],
+                            [notes[i] for i in rows], who, now, [where[i] for i in rows])
     return done, len(keys) - len(todo)
 
 
-def reopen(warehouse: Warehouse, keys: list[str], by: str, now: datetime) -> list[Finding]:
-    """Withdraw the acknowledgement of findings of the last run, all or none."""
-    run, findings = findings_of(warehouse)
-    chosen = _by_key(findings, keys, None, run)
+def reopen(warehouse: Warehouse, accounts: Sequence[str], keys: list[str], by: str,
+           now: datetime) -> list[Finding]:
+    """Withdraw the acknowledgement of findings of the accounts' last runs, all or none."""
+    runs, findings = findings_of(warehouse, accounts)
+    chosen = _by_key(findings, keys, None, runs)
     not_acked = [f.key for f in chosen if not f.acknowledged]
     if not_acked:
         raise UsageError(f"finding(s) {', '.join(not_acked)} are not acknowledged; only an "
@@ -191,5 +217,6 @@ def reopen(warehouse: Warehouse, keys: list[str], by: str, now: datetime) -> lis
     with warehouse.transaction():
         warehouse.execute(
             "UPDATE finding_acks SET reopened_at = ?, reopened_by = ? WHERE reopened_at IS "
-            "NULL AND list_contains(?, finding_key)", [now, by, [f.key for f in chosen]])
+            "NULL AND list_contains(?, account || ' ' || finding_key)",
+            [now, by, [f"{f.account} {f.key}" for f in chosen]])
     return chosen

@@ -1,7 +1,9 @@
 """Jobs: definitions from jobs/*.toml, a lock across processes, steps run in order, history.
 
-A job is data: a schedule and steps (sync, reconcile, report, notify). `run_job` runs the
-steps one by one — each stage callable alone — and records the run in `job_runs`.
+A job is data: a schedule and steps (sync, reconcile, report, export, notify), for every
+account of the config or those it names. `run_job` runs the steps one by one — each stage
+callable alone — and records the run in `job_runs`. An account that fails a step is left out
+of the steps after it; the other accounts go on.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,13 +33,14 @@ from pik_recon.errors import (
     LockHeldError,
     PikReconError,
 )
+from pik_recon.export import TABLES
 from pik_recon.logs import get_logger
 from pik_recon.outcome import FAIL_ON, attention_line
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import ACCEPTED_FORMS, parse_when
 
 log = get_logger("jobs")
-STEP_TYPES = ("sync", "reconcile", "report", "notify")
+STEP_TYPES = ("sync", "reconcile", "report", "export", "notify")
 NOTIFY_WHEN = ("failure", "critical")
 
 
@@ -57,14 +60,46 @@ def _when(value: Any) -> str | None:
     return None if isinstance(value, str) else f"expected a string, e.g. \"7d\" ({ACCEPTED_FORMS})"
 
 
+def _placeholders(value: str, allowed: dict[str, str]) -> str | None:
+    """What is wrong with the {...} placeholders in value; `allowed`: name -> meaning."""
+    try:
+        value.format(**{name: "x" for name in allowed})
+    except (KeyError, IndexError, ValueError):
+        if not allowed:
+            return "no {...} placeholder may stand here"
+        return "only " + " and ".join(f"{{{n}}} ({meaning})" for n, meaning in
+                                      allowed.items()) + " may stand in braces"
+    return None
+
+
 def _out(value: Any) -> str | None:
     if _text(value):
         return "expected a folder, e.g. \"./reports/nightly/{date}\""
-    try:
-        value.format(date="2026-11-24")
-    except (KeyError, IndexError, ValueError):
-        return "only {date} (the run's date) may stand in braces"
-    return None
+    return _placeholders(value, {"date": "the run's date", "account": "the account"})
+
+
+def _orders_path(value: Any) -> str | None:
+    if _text(value):
+        return "expected a file or glob, e.g. \"./exports/{account}/orders-*.csv\""
+    return _placeholders(value, {"account": "the account"})
+
+
+def _export_dir(value: Any) -> str | None:
+    if _text(value):
+        return "expected a folder, e.g. \"./export\""
+    return _placeholders(value, {})
+
+
+def _names(value: Any) -> str | None:
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return None
+    return "expected a list of account names, e.g. [\"brand-a\"]"
+
+
+def _tables(value: Any) -> str | None:
+    if isinstance(value, list) and value and all(v in TABLES for v in value):
+        return None
+    return f"expected a list of tables from {', '.join(TABLES)}"
 
 
 def _formats(value: Any) -> str | None:
@@ -87,12 +122,15 @@ def _notify_when(value: Any) -> str | None:
 
 # Every key a step may have, and what its value must be: a checker returns what is wrong.
 STEP_KEYS: dict[str, dict[str, Callable[[Any], str | None]]] = {
-    "sync": {"full": _bool},
-    "reconcile": {"orders": _text, "orders_glob": _text, "as_of": _when},
+    "sync": {"full": _bool, "accounts": _names},
+    "reconcile": {"orders": _orders_path, "orders_glob": _orders_path, "as_of": _when,
+                  "accounts": _names},
     "report": {"since": _when, "until": _when, "out": _out, "formats": _formats,
-               "fail_on": _fail_on},
+               "fail_on": _fail_on, "accounts": _names},
+    "export": {"dir": _export_dir, "tables": _tables, "accounts": _names},
     "notify": {"when": _notify_when},
 }
+REQUIRED_KEYS = {"export": ("dir",)}
 
 
 @dataclass(frozen=True)
@@ -110,6 +148,7 @@ class Job:
     steps: tuple[Step, ...]
     description: str = ""
     every_seconds: int | None = None
+    accounts: tuple[str, ...] = ()  # none: every account of the config
 
     def trigger(self) -> CronTrigger | IntervalTrigger:
         if self.every_seconds:
@@ -159,14 +198,18 @@ def _step_problems(number: int, item: Any) -> list[str]:
             problems.append(f"step {number} ({kind}) {key} = {value!r}: {wrong}")
     if kind == "reconcile" and {"orders", "orders_glob"} <= set(item):
         problems.append(f"step {number} (reconcile) has both orders and orders_glob; give one")
+    problems += [f"step {number} ({kind}) needs {key}" for key in REQUIRED_KEYS.get(kind, ())
+                 if key not in item]
     return problems
 
 
 def parse_job(name: str, raw: dict[str, Any], path: Path | None = None) -> Job:
     """Check a whole job definition, every value; all mistakes are named at once, with the
     file and the key, before anything runs."""
-    problems = [f"unknown key {k!r}; allowed: description, schedule, steps"
-                for k in raw if k not in ("description", "schedule", "steps")]
+    problems = [f"unknown key {k!r}; allowed: accounts, description, schedule, steps"
+                for k in raw if k not in ("accounts", "description", "schedule", "steps")]
+    if "accounts" in raw and (wrong := _names(raw["accounts"])):
+        problems.append(f"accounts = {raw['accounts']!r}: {wrong}")
     problems += _schedule_problems(raw.get("schedule", {}))
     items = raw.get("steps", [])
     if not isinstance(items, list) or not items:
@@ -181,22 +224,62 @@ def parse_job(name: str, raw: dict[str, Any], path: Path | None = None) -> Job:
     schedule = raw.get("schedule", {})
     steps = tuple(Step(i["type"], {k: v for k, v in i.items() if k != "type"}) for i in items)
     return Job(name, path, schedule.get("cron", ""), schedule.get("timezone", "UTC"), steps,
-               str(raw.get("description", "")), schedule.get("every_seconds"))
+               str(raw.get("description", "")), schedule.get("every_seconds"),
+               tuple(raw.get("accounts", ())))
 
 
-def job_warnings(job: Job) -> list[str]:
+def step_accounts(job: Job, step: Step, names: Sequence[str]) -> list[str]:
+    """The accounts a step runs for: the step's own list, else the job's, else `names` (every
+    account of the config), in config order."""
+    chosen = step.options.get("accounts") or job.accounts
+    return [n for n in names if not chosen or n in chosen]
+
+
+def account_problems(job: Job, names: Sequence[str]) -> list[str]:
+    """What the job asks of the config's accounts that it does not have: unknown names, and
+    one orders file (or report folder) for several accounts."""
+    where = str(job.path or job.name)
+    problems = [f"{where}: accounts: no account {n!r}; configured: {', '.join(names)}"
+                for n in job.accounts if n not in names]
+    for number, step in enumerate(job.steps, start=1):
+        problems += [f"{where}: step {number} ({step.type}) accounts: no account {n!r}; "
+                     f"configured: {', '.join(names)}"
+                     for n in step.options.get("accounts", ()) if n not in names]
+        covered = step_accounts(job, step, names)
+        for key in ("orders", "orders_glob"):
+            if key in step.options and len(covered) > 1 and (
+                    "{account}" not in step.options[key]):
+                problems.append(f"{where}: step {number} (reconcile) {key} = "
+                                f"{step.options[key]!r} would load one shop's orders into "
+                                f"{len(covered)} accounts ({', '.join(covered)}); put "
+                                "{account} in the path, or give the step accounts = [...]")
+    return problems
+
+
+def check_accounts(job: Job, names: Sequence[str]) -> None:
+    problems = account_problems(job, names)
+    if problems:
+        raise ConfigError(f"{len(problems)} problem(s), nothing was run:\n"
+                          + "\n".join(f"  {p}" for p in problems))
+
+
+def job_warnings(job: Job, names: Sequence[str]) -> list[str]:
     """What would fail when the job runs although its values are right: files not there."""
     warnings = []
     for number, step in enumerate(job.steps, start=1):
-        if "orders_glob" in step.options:
-            folder = Path(step.options["orders_glob"]).parent
-            if not folder.is_dir():
-                warnings.append(f"step {number} (reconcile) orders_glob: the folder {folder} "
-                                "does not exist yet; create it and drop the shop's exports there")
-        if "orders" in step.options and not Path(step.options["orders"]).is_file():
-            warnings.append(f"step {number} (reconcile) orders: {step.options['orders']} does "
-                            "not exist")
-    return warnings
+        for account in step_accounts(job, step, names):
+            if "orders_glob" in step.options:
+                folder = Path(step.options["orders_glob"].format(account=account)).parent
+                if not folder.is_dir():
+                    warnings.append(f"step {number} (reconcile) orders_glob: the folder "
+                                    f"{folder} does not exist yet; create it and drop the "
+                                    "shop's exports there")
+            if "orders" in step.options:
+                orders = step.options["orders"].format(account=account)
+                if not Path(orders).is_file():
+                    warnings.append(f"step {number} (reconcile) orders: {orders} does not "
+                                    "exist")
+    return list(dict.fromkeys(warnings))
 
 
 def next_run(job: Job, now: datetime) -> datetime | None:
@@ -306,10 +389,17 @@ class JobResult:
     def summary_text(self) -> str:
         lines = [f"pik-recon job {self.job} (run {self.run_id}): {self.headline()}"]
         for step in self.steps:
-            counts = ", ".join(f"{k} {v}" for k, v in step.counts.items())
+            counts = _counts_text(step.counts)
             lines.append(f"- {step.step}: {step.outcome}" + (f" ({counts})" if counts else "")
                          + (f": {step.error}" if step.error else ""))
         return "\n".join(lines)
+
+
+def _counts_text(counts: dict[str, Any]) -> str:
+    """"new 3, changed 1"; by account "brand-a: new 3; brand-b: new 0"."""
+    if any(isinstance(v, dict) for v in counts.values()):
+        return "; ".join(f"{k}: {_counts_text(v)}" for k, v in counts.items())
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
 StepRunner = Callable[[Config, Step, "JobContext"], StepResult]
@@ -321,16 +411,20 @@ class JobContext:
     result: JobResult
     now: datetime
     stop: threading.Event
+    accounts: list[str] = field(default_factory=list)  # those no step has failed for
+
+    def accounts_for(self, step: Step) -> list[str]:
+        return step_accounts(self.job, step, self.accounts)
 
 
-def _record_start(config: Config, job: Job, trigger: str) -> int:
+def _record_start(config: Config, job: Job, trigger: str, accounts: list[str]) -> int:
     with Warehouse.open(config.db_path, wait_seconds=60) as wh:
         run_id = wh.next_id("job_runs_seq")
         wh.execute("UPDATE job_runs SET outcome = 'interrupted', finished_at = now() "
                    "WHERE job = ? AND outcome = 'running'", [job.name])
-        wh.execute("INSERT INTO job_runs (id, job, trigger, host, pid, started_at, outcome) "
-                   "VALUES (?, ?, ?, ?, ?, ?, 'running')",
-                   [run_id, job.name, trigger, socket.gethostname(), os.getpid(),
+        wh.execute("INSERT INTO job_runs (id, job, accounts, trigger, host, pid, started_at, "
+                   "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+                   [run_id, job.name, accounts, trigger, socket.gethostname(), os.getpid(),
                     datetime.now(UTC)])
     return run_id
 
@@ -348,27 +442,32 @@ def run_job(config: Config, job: Job, runners: dict[str, StepRunner], *,
             trigger: str = "manual", stop: threading.Event | None = None) -> JobResult:
     """Run the job's steps in order under its lock; the worst step sets the exit code.
 
-    After a failed step the remaining steps are skipped, except notify. When `stop` is set
-    (SIGTERM), the running step finishes and the rest are skipped.
+    After a failed step the remaining steps are skipped, except notify; a step that failed
+    for some accounts only ("partly failed") leaves those out of the steps after it. When
+    `stop` is set (SIGTERM), the running step finishes and the rest are skipped.
     """
     stop = stop or threading.Event()
+    check_accounts(job, config.account_names)
+    accounts = [n for n in config.account_names if not job.accounts or n in job.accounts]
     with job_lock(config.db_path, job.name):
-        result = JobResult(_record_start(config, job, trigger), job.name)
-        context = JobContext(job, result, datetime.now(UTC), stop)
+        result = JobResult(_record_start(config, job, trigger, accounts), job.name)
+        context = JobContext(job, result, datetime.now(UTC), stop, accounts)
         error = None
+        halted = False
         for step in job.steps:
             if stop.is_set():
                 result.outcome, error = "interrupted", "stopped by a signal"
                 result.exit_code = max(result.exit_code, 4)
                 break
-            if result.outcome == "failed" and step.type != "notify":
+            if halted and step.type != "notify":
                 result.steps.append(StepResult(step.type, "skipped", 0, 0.0))
                 continue
             outcome = _run_step(config, step, context, runners)
             result.steps.append(outcome)
             result.exit_code = max(result.exit_code, outcome.exit_code)
-            if outcome.outcome == "failed":
-                result.outcome, error = "failed", outcome.error
+            if outcome.outcome in ("failed", "partly failed"):
+                halted = halted or outcome.outcome == "failed"
+                result.outcome, error = "failed", error or outcome.error
             elif result.exit_code == EXIT_FINDINGS and result.outcome == "ok":
                 result.outcome = "attention"
         _record_end(config, result, error)

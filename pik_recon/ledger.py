@@ -27,23 +27,27 @@ class LedgerRow:
 
 
 class Ledger:
-    """All writes are single short transactions, so a kill leaves every row in a known state."""
+    """One account's ledger. All writes are single short transactions, so a kill leaves
+    every row in a known state."""
 
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Warehouse, account: str) -> None:
         self.wh = warehouse
+        self.account = account
 
     def rows(self, order_ids: list[str]) -> dict[str, LedgerRow]:
         found = self.wh.fetchall(
             "SELECT order_id, amount, currency, description, state, link_id, url, updated_at "
-            "FROM link_requests WHERE list_contains(?, order_id)", [order_ids])
+            "FROM link_requests WHERE account = ? AND list_contains(?, order_id)",
+            [self.account, order_ids])
         return {r[0]: LedgerRow(*r) for r in found}
 
     def descriptions_in_use(self, descriptions: list[str], order_ids: list[str]
                             ) -> dict[str, str]:
         """Descriptions already used by other orders in the ledger -> that order id."""
         return dict(self.wh.fetchall(
-            "SELECT description, order_id FROM link_requests WHERE list_contains(?, "
-            "description) AND NOT list_contains(?, order_id)", [descriptions, order_ids]))
+            "SELECT description, order_id FROM link_requests WHERE account = ? AND "
+            "list_contains(?, description) AND NOT list_contains(?, order_id)",
+            [self.account, descriptions, order_ids]))
 
     def record(self, rows: list[tuple[str, str, str, str]], source: str) -> None:
         """Record new rows as pending, all in one transaction, before anything is sent."""
@@ -52,25 +56,27 @@ class Ledger:
                                                          "description")], rows)
         with self.wh.transaction():
             self.wh.execute(
-                "INSERT INTO link_requests (order_id, amount, amount_text, currency, "
+                "INSERT INTO link_requests (account, order_id, amount, amount_text, currency, "
                 "description, state, source_file, created_at, updated_at) "
-                "SELECT order_id, CAST(amount_text AS DECIMAL(38, 18)), amount_text, currency,"
-                f" description, 'pending', $source, $now, $now FROM ({select})",
-                {**lists, "source": source, "now": now})
+                "SELECT $account, order_id, CAST(amount_text AS DECIMAL(38, 18)), amount_text, "
+                f"currency, description, 'pending', $source, $now, $now FROM ({select})",
+                {**lists, "source": source, "now": now, "account": self.account})
 
     def mark(self, order_id: str, state: str, *, link_id: str | None = None,
              url: str | None = None, error: str | None = None, attempt: bool = False) -> None:
         self.wh.execute(
             "UPDATE link_requests SET state = ?, link_id = coalesce(?, link_id), "
             "url = coalesce(?, url), error = ?, attempts = attempts + ?, updated_at = ? "
-            "WHERE order_id = ?",
-            [state, link_id, url, error, int(attempt), datetime.now(UTC), order_id])
+            "WHERE account = ? AND order_id = ?",
+            [state, link_id, url, error, int(attempt), datetime.now(UTC), self.account,
+             order_id])
 
     def mark_sent(self, order_ids: list[str]) -> None:
         """Rows whose POSTs go out now, marked in one transaction before any is sent."""
         self.wh.execute("UPDATE link_requests SET state = 'sent', error = NULL, "
-                        "attempts = attempts + 1, updated_at = ? WHERE list_contains(?, "
-                        "order_id)", [datetime.now(UTC), order_ids])
+                        "attempts = attempts + 1, updated_at = ? WHERE account = ? AND "
+                        "list_contains(?, order_id)",
+                        [datetime.now(UTC), self.account, order_ids])
 
     def mark_created(self, rows: list[tuple[str, str, str | None, str | None]]) -> None:
         """Store PIK's answers (order_id, link_id, url, error) in one transaction."""
@@ -78,5 +84,6 @@ class Ledger:
                                rows)
         self.wh.execute("UPDATE link_requests SET state = 'created', link_id = b.link_id, "
                         f"url = b.url, error = b.error, updated_at = $now FROM ({select}) AS b "
-                        "WHERE link_requests.order_id = b.order_id",
-                        {**lists, "now": datetime.now(UTC)})
+                        "WHERE link_requests.account = $account "
+                        "AND link_requests.order_id = b.order_id",
+                        {**lists, "now": datetime.now(UTC), "account": self.account})

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from pik_recon.config import Secret
 
 LOGGER_NAME = "pik_recon"
+# The account whose work is logged, when a command works for several at once: text logs
+# show it as "[name] ", JSON logs as the field "account".
+ACCOUNT: ContextVar[str | None] = ContextVar("pik_recon_account", default=None)
 
 
 class _Redact(logging.Filter):
@@ -26,6 +30,26 @@ class _Redact(logging.Filter):
                 message = message.replace(value, "********")
             record.msg, record.args = message, None
         return True
+
+
+class _Account(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        account = ACCOUNT.get()
+        if account is not None:
+            record.account = account
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """Time, level, the account in brackets when there is one, the message."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(where)s%(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        account = getattr(record, "account", None)
+        record.where = f"[{account}] " if account else ""
+        return super().format(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -59,8 +83,9 @@ def setup_logging(*, fmt: str = "text", verbose: bool = False,
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(TextFormatter())
     handler.addFilter(_Redact(secrets or []))
+    handler.addFilter(_Account())
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.captureWarnings(True)

@@ -18,15 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pik_recon.config import REQUIRED_ORDER_FIELDS, OrdersSettings
+from pik_recon.config import DEFAULT_ACCOUNT, REQUIRED_ORDER_FIELDS, OrdersSettings
 from pik_recon.errors import InputError, WarehouseError
 from pik_recon.logs import get_logger
 from pik_recon.warehouse import Warehouse, listed, query
 
 log = get_logger("orders")
 csv.field_size_limit(1 << 30)
-REJECT_COLUMNS = (("import_id", "BIGINT"), ("file", "VARCHAR"), ("line", "INTEGER"),
-                  ("column_name", "VARCHAR"), ("value", "VARCHAR"), ("reason", "VARCHAR"))
+REJECT_COLUMNS = (("account", "VARCHAR"), ("import_id", "BIGINT"), ("file", "VARCHAR"),
+                  ("line", "INTEGER"), ("column_name", "VARCHAR"), ("value", "VARCHAR"),
+                  ("reason", "VARCHAR"))
 RAW_FIELDS = ("order_id", "amount", "currency", "status", "created_at", "link_id",
               "payment_method", "filter_value")
 
@@ -282,13 +283,15 @@ def _stage(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path
 
 
 def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
-                now: datetime | None = None) -> LoadResult:
-    """Import one export in one transaction; the same file twice is a no-op."""
+                now: datetime | None = None, *, account: str = DEFAULT_ACCOUNT) -> LoadResult:
+    """Import one export of `account`'s orders in one transaction; the same file twice is a
+    no-op."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     digest, mapping = _sha256(path), mapping_digest(settings)
-    seen = warehouse.fetchone("SELECT id FROM order_imports WHERE file_sha256 = ? AND "
-                              "mapping_sha256 = ?", [digest, mapping])
+    seen = warehouse.fetchone("SELECT id FROM order_imports WHERE account = ? AND "
+                              "file_sha256 = ? AND mapping_sha256 = ?",
+                              [account, digest, mapping])
     if seen is not None:
         return LoadResult(int(seen[0]), str(path), 0, 0, 0, 0, [], already_loaded=True)
     pattern, number_example = _number_pattern(settings)
@@ -312,8 +315,9 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
             warehouse.execute(query("orders_duplicates"))
         import_id = warehouse.next_id("order_imports_seq")
         rejects = raw.rejects + _value_rejects(warehouse, settings)
-        warehouse.execute(query("orders_replace"), {"exported_at": exported_at})
-        warehouse.execute(query("orders_merge"), {"import_id": import_id,
+        warehouse.execute(query("orders_replace"), {"exported_at": exported_at,
+                                                    "account": account})
+        warehouse.execute(query("orders_merge"), {"import_id": import_id, "account": account,
                                                   "exported_at": exported_at})
         counted = warehouse.fetchone(
             "SELECT count(*) FILTER (WHERE bad_field IS NULL AND NOT filtered_out), "
@@ -325,7 +329,7 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
                             hints=setting_hints(rejects, rows_read, dict(settings.columns)))
         if rejects and not result.loaded and not result.filtered:
             raise _nothing_readable(path, result)
-        _record_import(warehouse, result, (digest, mapping), exported_at,
+        _record_import(warehouse, account, result, (digest, mapping), exported_at,
                        now or datetime.now(UTC))
         warehouse.execute("DROP TABLE orders_parsed; DROP VIEW orders_raw; "
                           "DROP TABLE csv_cells; DROP TABLE status_map")
@@ -354,16 +358,17 @@ def _value_rejects(warehouse: Warehouse, settings: OrdersSettings) -> list[Rejec
             for line, field, value, reason in rows]
 
 
-def _record_import(warehouse: Warehouse, result: LoadResult, digests: tuple[str, str],
-                   exported_at: datetime, loaded_at: datetime) -> None:
+def _record_import(warehouse: Warehouse, account: str, result: LoadResult,
+                   digests: tuple[str, str], exported_at: datetime, loaded_at: datetime
+                   ) -> None:
     warehouse.execute(
-        "INSERT INTO order_imports (id, file, file_sha256, mapping_sha256, exported_at, "
-        "loaded_at, rows_read, orders_loaded, rows_filtered, rows_rejected) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [result.import_id, result.file, *digests, exported_at, loaded_at, result.rows_read,
-         result.loaded, result.filtered, result.rejected])
+        "INSERT INTO order_imports (id, account, file, file_sha256, mapping_sha256, "
+        "exported_at, loaded_at, rows_read, orders_loaded, rows_filtered, rows_rejected) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [result.import_id, account, result.file, *digests, exported_at, loaded_at,
+         result.rows_read, result.loaded, result.filtered, result.rejected])
     if result.rejects:
         select, lists = listed(REJECT_COLUMNS, [
-            (result.import_id, result.file, r.line, r.column, r.value, r.reason)
+            (account, result.import_id, result.file, r.line, r.column, r.value, r.reason)
             for r in result.rejects])
-        warehouse.execute(f"INSERT INTO order_rejects {select}", lists)
+        warehouse.execute(f"INSERT INTO order_rejects BY NAME {select}", lists)

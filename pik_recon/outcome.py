@@ -3,12 +3,20 @@ ask for, where a report goes by default."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from pik_recon.errors import EXIT_FINDINGS, EXIT_OK, IncompleteSyncError
+from pik_recon.errors import (
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    AccountsFailedError,
+    IncompleteSyncError,
+    PikReconError,
+)
 from pik_recon.reconcile import SEVERITIES
 
 if TYPE_CHECKING:
@@ -22,6 +30,30 @@ def require_verified(result: SyncResult) -> None:
     """A sync that could not prove itself complete is a temporary failure (exit 4)."""
     if not result.verified:
         raise IncompleteSyncError(f"sync run {result.run_id} {result.verdict}")
+
+
+def exit_code_of(error: Exception) -> int:
+    return error.exit_code if isinstance(error, PikReconError) else EXIT_INTERNAL
+
+
+def failures_error(failures: Sequence[tuple[str, Exception]], ran: int) -> Exception | None:
+    """The error of a command that ran for `ran` accounts: None when none failed; the error
+    itself when the command ran for one account; else one error naming every failed
+    account, its exit code the worst (highest) of theirs."""
+    if not failures:
+        return None
+    if ran == 1:
+        return failures[0][1]
+    worst = max(exit_code_of(e) for _, e in failures)
+    named = "; ".join(f"account {name}: {error} (exit {exit_code_of(error)})"
+                      for name, error in failures)
+    return AccountsFailedError(f"{len(failures)} of {ran} accounts failed: {named}", worst)
+
+
+def raise_failures(failures: Sequence[tuple[str, Exception]], ran: int) -> None:
+    error = failures_error(failures, ran)
+    if error is not None:
+        raise error
 
 
 def findings_exit_code(worst: str | None, fail_on: str) -> int:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pik_recon.config import MatchingSettings
+from pik_recon.config import DEFAULT_ACCOUNT, MatchingSettings
 from pik_recon.errors import UsageError
 from pik_recon.warehouse import Warehouse, query
 
@@ -52,39 +52,46 @@ def _tolerances(settings: MatchingSettings) -> list[tuple[str, str]]:
     return [(c, str(Decimal(t))) for c, t in settings.tolerance]
 
 
-def require_synced(warehouse: Warehouse) -> None:
-    """Reconciling needs PIK's links: a warehouse no sync has finished is refused."""
-    synced = warehouse.fetchone("SELECT count(*) FROM sync_runs WHERE state = 'finished'")
+def require_synced(warehouse: Warehouse, account: str = DEFAULT_ACCOUNT) -> None:
+    """Reconciling needs PIK's links: an account no sync has finished for is refused."""
+    synced = warehouse.fetchone("SELECT count(*) FROM sync_runs WHERE account = ? AND "
+                                "state = 'finished'", [account])
     if not synced or not synced[0]:
-        raise UsageError(f"warehouse {warehouse.path}: no sync has completed; run "
-                         "`pik-recon sync` first (without PIK's links every paid order would "
+        whose = "" if account == DEFAULT_ACCOUNT else f" for account {account}"
+        run = "pik-recon sync" + ("" if account == DEFAULT_ACCOUNT else f" --account {account}")
+        raise UsageError(f"warehouse {warehouse.path}: no sync has completed{whose}; run "
+                         f"`{run}` first (without PIK's links every paid order would "
                          "look unpaid)")
 
 
 def reconcile(warehouse: Warehouse, settings: MatchingSettings,
-              as_of: datetime | None = None) -> ReconcileResult:
-    """Match every order in the warehouse with its links; one transaction, one new run.
+              as_of: datetime | None = None, *, account: str = DEFAULT_ACCOUNT
+              ) -> ReconcileResult:
+    """Match every order of `account` with its links; one transaction, one new run.
 
-    Refused (UsageError, nothing stored) before any sync has finished: with no links every
-    paid order would look unpaid.
+    Refused (UsageError, nothing stored) before a sync of the account has finished: with no
+    links every paid order would look unpaid.
     """
     as_of = as_of or datetime.now(UTC)
-    require_synced(warehouse)
+    require_synced(warehouse, account)
     with warehouse.transaction():
         run_id = warehouse.next_id("reconcile_runs_seq")
-        last_sync = warehouse.fetchone("SELECT max(id) FROM sync_runs WHERE state = 'finished'")
-        warehouse.execute("INSERT INTO reconcile_runs (id, started_at, as_of, state, "
-                          "sync_run_id) VALUES (?, ?, ?, 'running', ?)",
-                          [run_id, datetime.now(UTC), as_of, last_sync[0] if last_sync else None])
+        last_sync = warehouse.fetchone("SELECT max(id) FROM sync_runs WHERE account = ? AND "
+                                       "state = 'finished'", [account])
+        warehouse.execute("INSERT INTO reconcile_runs (id, account, started_at, as_of, state, "
+                          "sync_run_id) VALUES (?, ?, ?, ?, 'running', ?)",
+                          [run_id, account, datetime.now(UTC), as_of,
+                           last_sync[0] if last_sync else None])
         warehouse.execute(query("reconcile_matches"),
-                          {"description_regex": settings.description_regex})
+                          {"description_regex": settings.description_regex,
+                           "account": account})
         warehouse.temp_table("currency_groups", [("currency", "VARCHAR"), ("grp", "VARCHAR")],
                              _currency_groups(settings))
         warehouse.temp_table("tolerances", [("currency", "VARCHAR"),
                                             ("tolerance", "DECIMAL(38, 18)")],
                              _tolerances(settings))
         warehouse.execute(query("reconcile_findings"),
-                          {"run_id": run_id, "as_of": as_of,
+                          {"run_id": run_id, "as_of": as_of, "account": account,
                            "unpaid_after_days": settings.unpaid_after_days})
         by_category = dict(warehouse.fetchall(
             "SELECT category, count(*) FROM findings WHERE run_id = ? GROUP BY category",
@@ -95,11 +102,14 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
         warehouse.execute(query("latest_acks"))
         open_by_severity = dict(warehouse.fetchall(
             "SELECT f.severity, count(*) FROM findings AS f LEFT JOIN latest_acks AS a "
-            "ON a.finding_key = f.finding_key AND a.reopened_at IS NULL "
+            "ON a.account = f.account AND a.finding_key = f.finding_key "
+            "AND a.reopened_at IS NULL "
             "AND a.state_digest = f.state_digest WHERE f.run_id = ? AND a.id IS NULL "
             "GROUP BY f.severity", [run_id]))
-        counted = warehouse.fetchone("SELECT (SELECT count(*) FROM orders), "
-                                     "(SELECT count(*) FROM payment_links)")
+        counted = warehouse.fetchone(
+            "SELECT (SELECT count(*) FROM orders WHERE account = $account), "
+            "(SELECT count(*) FROM payment_links WHERE account = $account)",
+            {"account": account})
         assert counted is not None
         warehouse.execute(
             "UPDATE reconcile_runs SET finished_at = ?, state = 'finished', orders = ?, "

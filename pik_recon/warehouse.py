@@ -153,6 +153,14 @@ class Warehouse:
     def close(self) -> None:
         self.con.close()
 
+    def cursor(self) -> Warehouse:
+        """Another connection to this open file, for another thread or task: its own
+        transactions and temp tables. Close it before the warehouse."""
+        try:
+            return Warehouse(self.con.cursor(), self.path)
+        except duckdb.Error as exc:
+            raise _translate(exc, self.path) from None
+
     def __enter__(self) -> Warehouse:
         return self
 

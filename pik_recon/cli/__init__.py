@@ -29,6 +29,7 @@ COMMANDS = {
     "reconcile": "pik_recon.cli.recon:reconcile_command",
     "demo": "pik_recon.cli.demo:demo",
     "findings": "pik_recon.cli.findings:findings",
+    "export": "pik_recon.cli.export:export",
 }
 
 

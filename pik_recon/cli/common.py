@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -22,7 +24,15 @@ from rich.table import Table
 from rich.text import Text
 
 from pik_recon.config import Config, load_config
+from pik_recon.errors import UsageError
 from pik_recon.logs import setup_logging
+
+
+def account_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--account NAME, repeatable; `what` says what it limits."""
+    return click.option("--account", "accounts", multiple=True, metavar="NAME",
+                        help=f"{what} of this account only (repeat for several; default: "
+                        "every account in the config).")
 
 
 class Output:
@@ -102,9 +112,24 @@ class AppContext:
         if self._config is None:
             self._config = load_config(config_path=self.config_path, db=self.db,
                                        overrides=overrides or None)
-            secrets = [self._config.api_key] if self._config.api_key else []
+            secrets = [a.api_key for a in self._config.accounts if a.api_key]
             setup_logging(fmt=self.log_format, verbose=self.verbose, secrets=secrets)
         return self._config
+
+    def configs(self, accounts: Sequence[str], **overrides: dict[str, Any]) -> list[Config]:
+        """The config of each account named by --account (every account when none is)."""
+        return self.config(**overrides).scoped(accounts)
+
+    def one_config(self, accounts: Sequence[str], what: str) -> Config:
+        """The config of the one account `what` (a file, say) belongs to: the one named by
+        --account, or the only account there is."""
+        config = self.config()
+        if len(set(accounts)) > 1:
+            raise UsageError(f"--account: {what} belongs to one account; give --account once")
+        if not accounts and len(config.account_names) > 1:
+            raise UsageError(f"{what} belongs to one account: name it with --account "
+                             f"(configured: {', '.join(config.account_names)})")
+        return config.for_account(accounts[0] if accounts else config.account_names[0])
 
     @property
     def interactive(self) -> bool:
@@ -120,16 +145,16 @@ class RateColumn(ProgressColumn):
 
 
 class PageProgress:
-    """A progress bar of requests on a terminal; silent under cron."""
+    """Progress bars of requests on a terminal, one per account; silent under cron."""
 
     def __init__(self, enabled: bool, label: str = "requests") -> None:
-        self._bar = RichProgress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                                 RateColumn(), TimeRemainingColumn(),
+        self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), RateColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.fields[budget]}"),
                                  console=Console(stderr=True),
                                  transient=True, disable=not enabled)
-        self._task = self._bar.add_task(label, total=0, budget="")
-        self._budget = 0
+        self._label = label
+        self._bars: dict[str, AccountBar] = {}
 
     def __enter__(self) -> PageProgress:
         self._bar.start()
@@ -138,14 +163,31 @@ class PageProgress:
     def __exit__(self, *exc: object) -> None:
         self._bar.stop()
 
+    def account(self, name: str, several: bool = False) -> AccountBar:
+        """The bar of one account (labelled with its name when there are several)."""
+        if name not in self._bars:
+            label = f"{self._label} {name}" if several else self._label
+            self._bars[name] = AccountBar(self._bar, self._bar.add_task(label, total=0,
+                                                                        budget=""))
+        return self._bars[name]
+
+
+class AccountBar:
+    """One account's requests, against its sync's request budget."""
+
+    def __init__(self, bar: RichProgress, task: TaskID) -> None:
+        self._bar = bar
+        self._task = task
+        self._budget = 0
+
     def add_pages(self, pages: int) -> None:
-        task = self._bar.tasks[0]
+        task = self._bar.tasks[self._task]
         self._bar.update(self._task, total=(task.total or 0) + pages)
 
     def advance(self, pages: int = 1) -> None:
         self._bar.advance(self._task, pages)
         if self._budget:
-            done = int(self._bar.tasks[0].completed)
+            done = int(self._bar.tasks[self._task].completed)
             self._bar.update(self._task, budget=f"budget {done}/{self._budget}")
 
     def set_budget(self, limit: int) -> None:

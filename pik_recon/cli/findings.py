@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pik_recon.cli.common import AppContext, Output
+from pik_recon.cli.common import AppContext, Output, account_option
 from pik_recon.findings import (
     Finding,
     acknowledge,
@@ -15,6 +15,7 @@ from pik_recon.findings import (
     default_user,
     findings_of,
     reopen,
+    runs_named,
     select,
 )
 from pik_recon.reconcile import CATEGORIES, SEVERITIES
@@ -25,15 +26,16 @@ COLUMNS = ("id", "severity", "category", "order", "link", "order amount", "link 
            "difference", "days", "state", "note")
 
 
-def _row(f: Finding) -> tuple[object, ...]:
+def _row(f: Finding, several: bool) -> tuple[object, ...]:
     note = f"{f.note} ({f.by}, {f.at:%Y-%m-%d %H:%M})" if f.acknowledged and f.at else ""
-    return (f.key, f.severity, f.category, f.order_id, f.link_id,
-            money(f.order_amount, f.order_currency), money(f.link_amount, f.link_currency),
-            money(f.difference, f.order_currency or f.link_currency), f.age_days, f.state, note)
+    return ((f.account,) if several else ()) + (
+        f.key, f.severity, f.category, f.order_id, f.link_id,
+        money(f.order_amount, f.order_currency), money(f.link_amount, f.link_currency),
+        money(f.difference, f.order_currency or f.link_currency), f.age_days, f.state, note)
 
 
 def _payload(f: Finding) -> dict[str, object]:
-    return {"id": f.key, "severity": f.severity, "category": f.category,
+    return {"account": f.account, "id": f.key, "severity": f.severity, "category": f.category,
             "order_id": f.order_id, "link_id": f.link_id, "state": f.state, "note": f.note,
             "acknowledged_by": f.by, "acknowledged_at": f.at}
 
@@ -58,10 +60,11 @@ def findings() -> None:
 @click.option("--category", type=click.Choice([c for c, _ in CATEGORIES]))
 @click.option("--severity", type=click.Choice(SEVERITIES))
 @click.option("--run", "run_id", type=int, metavar="N", help="A reconciliation run (default: "
-              "the last).")
+              "the last of each account).")
+@account_option("Findings")
 @click.pass_obj
 def list_command(app: AppContext, state: str | None, category: str | None,
-                 severity: str | None, run_id: int | None) -> None:
+                 severity: str | None, run_id: int | None, accounts: tuple[str, ...]) -> None:
     """List findings with their ids, state and note, open ones first.
 
     \b
@@ -69,17 +72,24 @@ def list_command(app: AppContext, state: str | None, category: str | None,
       pik-recon findings list --open --severity critical
     """
     config = app.config()
+    names = _names(app, accounts)
     with Warehouse.open(config.db_path, read_only=True, wait_seconds=30) as warehouse:
-        run, every = findings_of(warehouse, run_id)
+        runs, every = findings_of(warehouse, names, run_id)
     shown = select(every, state=state, category=category, severity=severity)
     out = app.out
-    out.result("findings", {"run_id": run, "findings": [_payload(f) for f in shown]})
+    out.result("findings", {"run_ids": runs, "findings": [_payload(f) for f in shown]})
     if out.json:
         return
     acked = sum(f.acknowledged for f in every)
-    out.table(f"Findings of reconciliation run {run}: {len(every) - acked} open, {acked} "
-              f"acknowledged ({len(shown)} shown)", COLUMNS, [_row(f) for f in shown],
+    several = len(config.account_names) > 1
+    out.table(f"Findings of {runs_named(runs)}: {len(every) - acked} open, {acked} "
+              f"acknowledged ({len(shown)} shown)",
+              (("account",) if several else ()) + COLUMNS, [_row(f, several) for f in shown],
               right=("order amount", "link amount", "difference", "days"))
+
+
+def _names(app: AppContext, accounts: tuple[str, ...]) -> list[str]:
+    return [c.account for c in app.configs(accounts)]
 
 
 @findings.command("ack")
@@ -88,11 +98,12 @@ def list_command(app: AppContext, state: str | None, category: str | None,
 @click.option("--by", help="Who (default: your login name).")
 @click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A CSV of finding_id and note (findings.csv with notes filled in).")
+@account_option("Findings")
 @click.pass_obj
 def ack(app: AppContext, ids: tuple[str, ...], note: str | None, by: str | None,
-        from_file: Path | None) -> None:
-    """Acknowledge findings of the last run: they stay acknowledged while they recur
-    unchanged, and no longer count for --fail-on or alerts.
+        from_file: Path | None, accounts: tuple[str, ...]) -> None:
+    """Acknowledge findings of the last run (of each account): they stay acknowledged while
+    they recur unchanged, and no longer count for --fail-on or alerts.
 
     \b
     Example:
@@ -105,13 +116,14 @@ def ack(app: AppContext, ids: tuple[str, ...], note: str | None, by: str | None,
         raise click.BadParameter("say what was done, e.g. --note \"refunded on 30 Nov\"",
                                  param_hint="--note")
     config = app.config()
+    names = _names(app, accounts)
     now = datetime.now(UTC)
     with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
         if from_file is not None:
-            done, already = acknowledge_from(warehouse, from_file, by, now)
+            done, already = acknowledge_from(warehouse, names, from_file, by, now)
             extra = f"; {already} acknowledged with that note already" if already else ""
         else:
-            done, extra = acknowledge(warehouse, list(ids), [note or ""] * len(ids),
+            done, extra = acknowledge(warehouse, names, list(ids), [note or ""] * len(ids),
                                       by or default_user(), now), ""
     _print_changed(app.out, "findings_ack", done, "acknowledged", extra)
 
@@ -119,8 +131,10 @@ def ack(app: AppContext, ids: tuple[str, ...], note: str | None, by: str | None,
 @findings.command("reopen")
 @click.argument("ids", nargs=-1, required=True)
 @click.option("--by", help="Who (default: your login name).")
+@account_option("Findings")
 @click.pass_obj
-def reopen_command(app: AppContext, ids: tuple[str, ...], by: str | None) -> None:
+def reopen_command(app: AppContext, ids: tuple[str, ...], by: str | None,
+                   accounts: tuple[str, ...]) -> None:
     """Withdraw the acknowledgement of findings: they are open again.
 
     \b
@@ -128,6 +142,7 @@ def reopen_command(app: AppContext, ids: tuple[str, ...], by: str | None) -> Non
       pik-recon findings reopen 3f9c2a1b7d04
     """
     config = app.config()
+    names = _names(app, accounts)
     with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
-        done = reopen(warehouse, list(ids), by or default_user(), datetime.now(UTC))
+        done = reopen(warehouse, names, list(ids), by or default_user(), datetime.now(UTC))
     _print_changed(app.out, "findings_reopen", done, "reopened")

@@ -11,7 +11,19 @@ from types import FrameType
 import click
 
 from pik_recon.cli.common import AppContext, Output
-from pik_recon.jobs import Job, JobResult, all_jobs, find_job, job_warnings, next_run, run_job
+from pik_recon.config import Config
+from pik_recon.errors import ConfigError
+from pik_recon.jobs import (
+    Job,
+    JobResult,
+    account_problems,
+    all_jobs,
+    check_accounts,
+    find_job,
+    job_warnings,
+    next_run,
+    run_job,
+)
 from pik_recon.scheduler import run_scheduler
 from pik_recon.steps import RUNNERS
 
@@ -41,7 +53,7 @@ def run_command(app: AppContext, job: str, check: bool) -> None:
     config = app.config()
     definition = find_job(job, Path(config.jobs.dir))
     if check:
-        _print_check(app.out, definition)
+        _print_check(app.out, definition, config)
         return
     stop = threading.Event()
 
@@ -58,9 +70,10 @@ def run_command(app: AppContext, job: str, check: bool) -> None:
         raise click.exceptions.Exit(result.exit_code)
 
 
-def _print_check(out: Output, job: Job) -> None:
+def _print_check(out: Output, job: Job, config: Config) -> None:
+    check_accounts(job, config.account_names)
     coming = next_run(job, datetime.now(UTC))
-    warnings = job_warnings(job)
+    warnings = job_warnings(job, config.account_names)
     out.result("job_check", {"job": job.name, "file": str(job.path), "ok": True,
                              "description": job.description,
                              "steps": [s.type for s in job.steps], "next_run": coming,
@@ -89,4 +102,8 @@ def scheduler(app: AppContext) -> None:
     jobs = all_jobs(Path(config.jobs.dir))
     if not jobs:
         raise click.UsageError(f"no jobs in {config.jobs.dir}")
+    problems = [p for job in jobs for p in account_problems(job, config.account_names)]
+    if problems:
+        raise ConfigError(f"{len(problems)} problem(s), nothing was scheduled:\n"
+                          + "\n".join(f"  {p}" for p in problems))
     run_scheduler(config, jobs, RUNNERS)

@@ -9,7 +9,7 @@ from types import FrameType
 import click
 
 from pik_recon.bulk import create_links
-from pik_recon.cli.common import AppContext, PageProgress
+from pik_recon.cli.common import AppContext, PageProgress, account_option
 from pik_recon.errors import EXIT_FINDINGS
 
 
@@ -29,27 +29,31 @@ def links() -> None:
               help="Output CSV (default: FILE's name with -links.csv).")
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Creations in flight at once (within 60/minute).")
+@account_option("Create the links")
 @click.pass_obj
 def create(app: AppContext, file: Path, dry_run: bool, out: Path | None,
-           concurrency: int) -> None:
+           concurrency: int, accounts: tuple[str, ...]) -> None:
     """Create one payment link per row of FILE (order_id, amount, currency[, description]),
-    exactly once, even across crashes and re-runs.
+    exactly once, even across crashes and re-runs. With several accounts, --account names
+    the one the links are created on.
 
     \b
     Example:
       pik-recon links create invoices.csv --dry-run
       pik-recon links create invoices.csv --out invoices-links.csv
+      pik-recon links create brand-a-invoices.csv --account brand-a
     """
-    config = app.config()
+    config = app.one_config(accounts, f"the links of {file}")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with PageProgress(app.interactive and not dry_run, "creating") as progress:
             report = create_links(config, file, out=out, dry_run=dry_run,
-                                  concurrency=concurrency, progress=progress)
+                                  concurrency=concurrency,
+                                  progress=progress.account(config.account))
     finally:
         signal.signal(signal.SIGTERM, previous)
     out = app.out
-    out.result("links_create", {"file": str(file), "rows": report.rows,
+    out.result("links_create", {"account": config.account, "file": str(file), "rows": report.rows,
                                 "by_state": report.by_state, "posts": report.posts,
                                 "lost_answers_found": report.resolved_existing,
                                 "lost_answers_absent": report.proven_absent,

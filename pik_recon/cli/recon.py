@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
-from pik_recon.cli.common import AppContext, Output
+from pik_recon.cli.common import AppContext, Output, account_option
+from pik_recon.errors import PikReconError
 from pik_recon.orders import LoadResult, load_orders
+from pik_recon.outcome import raise_failures
 from pik_recon.reconcile import CATEGORIES, ReconcileResult, reconcile, require_synced
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import parse_when
@@ -22,9 +24,9 @@ def _reject_line(result: LoadResult, line: int, column: str | None, value: str |
     return f"{where}:" + (f" {value!r}:" if value is not None else "") + f" {reason}"
 
 
-def print_load(out: Output, result: LoadResult) -> None:
+def print_load(out: Output, result: LoadResult, account: str) -> None:
     out.result("orders_load", {
-        "file": str(result.file), "import_id": result.import_id,
+        "account": account, "file": str(result.file), "import_id": result.import_id,
         "already_loaded": result.already_loaded, "rows_read": result.rows_read,
         "loaded": result.loaded, "filtered": result.filtered, "rejected": result.rejected,
         "rejects": [_reject_line(result, r.line, r.column, r.value, r.reason)
@@ -47,14 +49,17 @@ def print_load(out: Output, result: LoadResult) -> None:
         out.line(f"hint: {hint}")
 
 
-def print_reconcile(out: Output, result: ReconcileResult) -> None:
-    out.result("reconcile", {"run_id": result.run_id, "orders": result.orders,
-                             "links": result.links, "findings": result.by_category,
+def print_reconcile(out: Output, result: ReconcileResult, account: str, several: bool
+                    ) -> None:
+    out.result("reconcile", {"account": account, "run_id": result.run_id,
+                             "orders": result.orders, "links": result.links,
+                             "findings": result.by_category,
                              "open_by_severity": result.open_by_severity})
     if out.json:
         return
-    out.table(f"Reconciliation run {result.run_id}: {result.orders} orders, {result.links} "
-              "links", ("category", "severity", "findings"),
+    whose = f", account {account}" if several else ""
+    out.table(f"Reconciliation run {result.run_id}{whose}: {result.orders} orders, "
+              f"{result.links} links", ("category", "severity", "findings"),
               [(c, s, result.by_category.get(c, 0)) for c, s in CATEGORIES],
               right=("findings",))
     opened = sum(result.open_by_severity.values())
@@ -70,18 +75,21 @@ def orders() -> None:
 
 @orders.command("load")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@account_option("The orders")
 @click.pass_obj
-def load(app: AppContext, file: Path) -> None:
+def load(app: AppContext, file: Path, accounts: tuple[str, ...]) -> None:
     """Import an orders export (CSV) into the warehouse; bad rows are listed, never dropped.
+    With several accounts, --account names the one whose shop exported it.
 
     \b
     Example:
       pik-recon orders load exports/orders-2026-11-24.csv
+      pik-recon orders load exports/brand-a.csv --account brand-a
     """
-    config = app.config()
+    config = app.one_config(accounts, f"the orders export {file}")
     with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
-        result = load_orders(warehouse, file, config.orders)
-    print_load(app.out, result)
+        result = load_orders(warehouse, file, config.orders, account=config.account)
+    print_load(app.out, result, config.account)
 
 
 @click.command("reconcile")
@@ -89,24 +97,38 @@ def load(app: AppContext, file: Path) -> None:
               help="Load this orders export first.")
 @click.option("--as-of", "as_of", metavar="WHEN", help="Count ages up to this time "
               "(default: now); same forms as report --since.")
+@account_option("Reconcile the orders and links")
 @click.pass_obj
-def reconcile_command(app: AppContext, orders_file: Path | None, as_of: str | None) -> None:
-    """Match orders with payment links and store the findings as a new run.
+def reconcile_command(app: AppContext, orders_file: Path | None, as_of: str | None,
+                      accounts: tuple[str, ...]) -> None:
+    """Match orders with payment links and store the findings as a new run, one per
+    account; with --orders, of the one account the export belongs to.
 
     \b
     Example:
       pik-recon reconcile --orders exports/orders-2026-11-24.csv
+      pik-recon reconcile --account brand-a --account brand-b
     """
-    config = app.config()
+    configs = ([app.one_config(accounts, f"the orders export {orders_file}")] if orders_file
+               else app.configs(accounts))
     moment = None
     if as_of:
         try:
             moment = parse_when(as_of, now=datetime.now(UTC))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--as-of") from None
-    with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
-        require_synced(warehouse)  # before the orders are loaded: nothing is stored
-        if orders_file is not None:
-            print_load(app.out, load_orders(warehouse, orders_file, config.orders))
-        result = reconcile(warehouse, config.matching, moment)
-    print_reconcile(app.out, result)
+    several = len(app.config().account_names) > 1
+    failures: list[tuple[str, Exception]] = []
+    with Warehouse.open(configs[0].db_path, wait_seconds=30) as warehouse:
+        for config in configs:
+            try:
+                require_synced(warehouse, config.account)  # before orders load: none stored
+                if orders_file is not None:
+                    print_load(app.out, load_orders(warehouse, orders_file, config.orders,
+                                                    account=config.account), config.account)
+                result = reconcile(warehouse, config.matching, moment, account=config.account)
+            except PikReconError as exc:  # the other accounts still reconcile
+                failures.append((config.account, exc))
+                continue
+            print_reconcile(app.out, result, config.account, several)
+    raise_failures(failures, len(configs))

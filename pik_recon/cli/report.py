@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from pik_recon.cli.common import AppContext, Output
+from pik_recon.cli.common import AppContext, Output, account_option
 from pik_recon.config import parse_formats
 from pik_recon.errors import ConfigError
 from pik_recon.outcome import FAIL_ON, attention_line, findings_exit_code, report_folder
@@ -34,16 +34,18 @@ def print_report(out: Output, data: ReportData, folder: Path, code: int, fail_on
                           "summary_line": line})
     if out.json:
         return
-    warning = data.freshness.warning(zone)
+    warning = data.freshness_warning(zone)
     if warning:
         out.line(f"warning: {warning}")
-    columns = ("currency", "invoiced", "collected", "outstanding", "expired/lost",
-               "discrepancies")
+    figures = ("invoiced", "collected", "outstanding", "expired/lost", "discrepancies")
+    columns = (("account",) if data.several else ()) + ("currency", *figures)
+    rows = data.summary + (data.totals() if data.several else [])
     out.table(f"{when(data.since, zone)} – {when(data.until, zone)}", columns,
-              [(row.currency, *(f"{row.counts[k]} · {money(row.amounts[k], row.currency)}"
-                                for k in ("invoiced", "collected", "outstanding",
-                                          "expired_lost", "discrepancies")))
-               for row in data.summary], right=columns[1:])
+              [((row.account or "all accounts",) if data.several else ()) + (
+                  row.currency, *(f"{row.counts[k]} · {money(row.amounts[k], row.currency)}"
+                                  for k in ("invoiced", "collected", "outstanding",
+                                            "expired_lost", "discrepancies")))
+               for row in rows], right=figures)
     counts = ", ".join(f"{c.category} {c.open}" for c in data.by_category if c.open)
     out.line(f"open findings: {data.findings_total - data.acknowledged_total} "
              f"({counts or 'none'}); acknowledged: {data.acknowledged_total}")
@@ -66,17 +68,21 @@ def print_report(out: Output, data: ReportData, folder: Path, code: int, fail_on
               default="never", show_default=True,
               help="Exit 1 when open findings of this severity or worse exist in the period "
                    "(acknowledged ones do not count).")
+@account_option("Report")
 @click.pass_obj
 def report(app: AppContext, since: str, until: str | None, out: Path | None,
-           formats: str | None, fail_on: str) -> None:
+           formats: str | None, fail_on: str, accounts: tuple[str, ...]) -> None:
     """Write the finance reports for a period, from the warehouse alone (no network).
+    Several accounts make one report with a column and totals per account.
 
     \b
     Example:
       pik-recon report --since 2026-11-01 --until 2026-12-01 --format xlsx,html
       pik-recon report --since yesterday --fail-on critical
+      pik-recon report --since 7d --account brand-a
     """
     config = app.config()
+    names = [c.account for c in app.configs(accounts)]
     now = datetime.now(UTC)
     zone = ZoneInfo(config.report.timezone)
     start = _when(since, "--since", now, zone)
@@ -90,8 +96,8 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
     folder = out or report_folder(config.report.out_dir, start, end, zone)
     with Warehouse.open(config.db_path, read_only=True,
                         wait_seconds=config.report.wait_seconds) as warehouse:
-        data = write_report(warehouse, config.report, since=start, until=end, out=folder,
-                            formats=chosen, now=now,
+        data = write_report(warehouse, config.report, accounts=names, since=start,
+                            until=end, out=folder, formats=chosen, now=now,
                             out_named="--out" if out else "[report] out_dir")
     code = findings_exit_code(data.worst_open_severity(), fail_on)
     print_report(app.out, data, folder, code, fail_on)

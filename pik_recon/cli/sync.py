@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import click
 
-from pik_recon.cli.common import AppContext, Output, PageProgress
+from pik_recon.cli.common import AppContext, Output, PageProgress, account_option
+from pik_recon.errors import IncompleteSyncError
 from pik_recon.links import STATUSES
-from pik_recon.outcome import require_verified
-from pik_recon.sync import SyncResult, sync_links
+from pik_recon.outcome import raise_failures
+from pik_recon.sync import AccountSync, SyncResult, sync_accounts
 
 
-def print_sync_summary(out: Output, result: SyncResult) -> None:
+def print_sync_summary(out: Output, result: SyncResult, account: str, several: bool) -> None:
     out.result("sync", {
-        "run_id": result.run_id, "mode": result.mode, "verified": result.verified,
-        "verdict": result.verdict, "pik_total": result.total, "accounted": result.accounted,
-        "warehouse_counts": result.counts, "pik_totals": result.totals,
-        "links_moved": result.moved, "new": result.new, "changed": result.changed,
-        "quarantined": result.quarantined, "by_id": result.by_id,
+        "account": account, "run_id": result.run_id, "mode": result.mode,
+        "verified": result.verified, "verdict": result.verdict, "pik_total": result.total,
+        "accounted": result.accounted, "warehouse_counts": result.counts,
+        "pik_totals": result.totals, "links_moved": result.moved, "new": result.new,
+        "changed": result.changed, "quarantined": result.quarantined, "by_id": result.by_id,
         "vanished": result.vanished, "requests": result.spent, "budget": result.budget,
         "retries": result.retries})
     if out.json:
         return
-    out.table(f"Sync run {result.run_id} ({result.mode})", ("status", "warehouse", "PIK total"),
+    title = f"Sync run {result.run_id} ({result.mode})" + (f", account {account}" if several
+                                                           else "")
+    out.table(title, ("status", "warehouse", "PIK total"),
               [(s, result.counts.get(s, 0), result.totals.get(s, "?")) for s in STATUSES],
               right=("warehouse", "PIK total"))
     out.line(f"new {result.new}, changed {result.changed}, quarantined {result.quarantined}, "
@@ -33,22 +36,54 @@ def print_sync_summary(out: Output, result: SyncResult) -> None:
         out.line(result.moved_note)
 
 
+def finish(out: Output, outcomes: list[AccountSync]) -> None:
+    """Every account's summary, then the worst exit code: an error stops nobody else, an
+    unverified sync is a temporary failure (exit 4)."""
+    several = len(outcomes) > 1
+    failures: list[tuple[str, Exception]] = []
+    for outcome in outcomes:
+        if outcome.result is not None:
+            print_sync_summary(out, outcome.result, outcome.account, several)
+            if not outcome.result.verified:
+                failures.append((outcome.account, IncompleteSyncError(
+                    f"sync run {outcome.result.run_id} {outcome.result.verdict}")))
+        elif outcome.error is not None:
+            failures.append((outcome.account, outcome.error))
+            if several:
+                out.result("sync", {"account": outcome.account, "failed": str(outcome.error),
+                                    "exit_code": outcome.exit_code})
+                if not out.json:
+                    out.line(f"account {outcome.account}: sync failed (exit "
+                             f"{outcome.exit_code}): {outcome.error}")
+    if several and not out.json:
+        good = [o.account for o in outcomes if o.exit_code == 0]
+        out.line(f"accounts verified: {', '.join(good) or 'none'}; failed: "
+                 f"{', '.join(name for name, _ in failures) or 'none'}")
+    raise_failures(failures, len(outcomes))
+
+
 @click.command()
 @click.option("--full", is_flag=True, help="Sweep every link, even when an incremental "
               "sync would do.")
-@click.option("--concurrency", type=click.IntRange(1, 64), help="Requests in flight at once "
-              "(default from config, 8).")
+@click.option("--concurrency", type=click.IntRange(1, 64), help="Requests in flight at once, "
+              "per account (default from config, 8).")
+@account_option("Sync the links")
 @click.pass_obj
-def sync(app: AppContext, full: bool, concurrency: int | None) -> None:
+def sync(app: AppContext, full: bool, concurrency: int | None, accounts: tuple[str, ...]
+         ) -> None:
     """Pull every payment link from PIK into the warehouse and verify it is complete.
+
+    Several accounts sync side by side, each within its own rate limits; one failing stops
+    none of the others, and the exit code is the worst of theirs.
 
     \b
     Example:
       PIK_API_KEY=... pik-recon sync
+      pik-recon sync --account brand-a --account brand-b
     """
     overrides = {"pik": {"concurrency": concurrency}} if concurrency else {}
-    config = app.config(**overrides)
+    configs = app.configs(accounts, **overrides)
     with PageProgress(app.interactive) as progress:
-        result = sync_links(config, full=full, progress=progress)
-    print_sync_summary(app.out, result)
-    require_verified(result)
+        outcomes = sync_accounts(configs, full=full, progress=lambda name: progress.account(
+            name, len(configs) > 1))
+    finish(app.out, outcomes)

@@ -28,7 +28,14 @@ from zoneinfo import ZoneInfo
 from pik_recon.config import ReportSettings
 from pik_recon.paths import ensure_folder
 from pik_recon.report.csv_files import write_findings_csv, write_summary_csv
-from pik_recon.report.figures import ReportData, gather, iter_findings, select_findings
+from pik_recon.report.figures import (
+    ReportData,
+    RunRow,
+    gather,
+    iter_findings,
+    run_rows,
+    select_findings,
+)
 from pik_recon.report.json_file import write_json
 from pik_recon.report.page import write_html
 from pik_recon.report.workbook import EXCEL_MAX_ROWS, write_xlsx
@@ -49,14 +56,14 @@ def staging_folder(out: Path) -> Iterator[Path]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def write_report(warehouse: Warehouse, settings: ReportSettings, *, since: datetime,
-                 until: datetime, out: Path, formats: tuple[str, ...], now: datetime,
-                 max_rows: int = EXCEL_MAX_ROWS, out_named: str = "the report folder"
-                 ) -> ReportData:
-    """Gather the figures once and write every requested format into `out` (`out_named`:
-    what the user called it, for a message when it cannot be made)."""
+def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: list[str],
+                 since: datetime, until: datetime, out: Path, formats: tuple[str, ...],
+                 now: datetime, max_rows: int = EXCEL_MAX_ROWS,
+                 out_named: str = "the report folder") -> ReportData:
+    """Gather the figures of `accounts` once and write every requested format into `out`
+    (`out_named`: what the user called it, for a message when it cannot be made)."""
     ensure_folder(out, out_named)
-    data = gather(warehouse, settings, since, until, now)
+    data = gather(warehouse, settings, accounts, since, until, now)
     with staging_folder(out) as temp, ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn")) as pool:
         findings_csv = None
@@ -64,8 +71,7 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, since: datet
             write_summary_csv(data, temp / "summary.csv")
             # the other core writes findings.csv while this one writes the workbook
             findings_csv = pool.submit(_findings_csv_apart, warehouse.path, since, until,
-                                       data.run_id, data.previous_run_id, data.timezone,
-                                       temp / "findings.csv")
+                                       run_rows(data), data.timezone, temp / "findings.csv")
         if "json" in formats:
             write_json(data, temp / "report.json")
         if "xlsx" in formats:
@@ -78,11 +84,11 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, since: datet
     return data
 
 
-def _findings_csv_apart(db_path: Path, since: datetime, until: datetime, run_id: int | None,
-                        previous_run_id: int | None, timezone: str, path: Path) -> int:
+def _findings_csv_apart(db_path: Path, since: datetime, until: datetime, runs: list[RunRow],
+                        timezone: str, path: Path) -> int:
     """findings.csv from a second read-only connection, in a process of its own."""
     with Warehouse.open(db_path, read_only=True, wait_seconds=60) as warehouse:
-        select_findings(warehouse, since, until, run_id, previous_run_id)
+        select_findings(warehouse, since, until, runs)
         return write_findings_csv(iter_findings(warehouse), path, ZoneInfo(timezone))
 
 

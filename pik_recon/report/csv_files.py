@@ -16,7 +16,7 @@ from pik_recon.report.display import exact, neutralise
 from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData, finding_state
 
 FINDINGS_CSV_COLUMNS = (
-    "finding_id", "run_id", "category", "severity", "state", "order_id", "link_id",
+    "account", "finding_id", "run_id", "category", "severity", "state", "order_id", "link_id",
     "link_ids", "order_amount", "order_currency", "link_amount", "link_currency",
     "difference", "order_status", "link_status", "age_days", "order_created_at",
     "link_paid_at", "match_method", "description", "new", "note", "acknowledged_by",
@@ -26,10 +26,10 @@ FINDINGS_CSV_COLUMNS = (
 def write_summary_csv(data: ReportData, path: Path) -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["currency"] + [f"{name}_{kind}" for name in SUMMARY_FIELDS
-                                        for kind in ("count", "amount")])
+        writer.writerow(["account", "currency"] + [f"{name}_{kind}" for name in SUMMARY_FIELDS
+                                                   for kind in ("count", "amount")])
         for row in data.summary:
-            cells: list[Any] = [neutralise(row.currency)]
+            cells: list[Any] = [row.account, neutralise(row.currency)]
             for name in SUMMARY_FIELDS:
                 cells += [row.counts[name], exact(row.amounts[name], row.currency)]
             writer.writerow(cells)
@@ -46,7 +46,7 @@ def finding_cells(row: tuple[Any, ...], zone: ZoneInfo) -> list[Any]:
     def text(value: Any) -> Any:
         return "" if value is None else neutralise(value)
 
-    return [f["finding_key"], f["run_id"], f["category"], f["severity"],
+    return [f["account"], f["finding_key"], f["run_id"], f["category"], f["severity"],
             finding_state(f["acknowledged"], f["ack_outdated"]), text(f["order_id"]),
             f["link_id"] or "", f["link_ids"] or "", exact(f["order_amount"], currency),
             text(f["order_currency"]), exact(f["link_amount"], f["link_currency"]),

@@ -17,8 +17,8 @@ from pik_recon.report.display import when
 from pik_recon.warehouse import Warehouse, query
 
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-FINDING_COLUMNS = ("run_id", "finding_key", "category", "severity", "order_id", "link_id",
-                   "link_ids", "order_amount", "order_currency", "link_amount",
+FINDING_COLUMNS = ("account", "run_id", "finding_key", "category", "severity", "order_id",
+                   "link_id", "link_ids", "order_amount", "order_currency", "link_amount",
                    "link_currency", "difference", "order_status", "link_status", "age_days",
                    "order_created_at", "link_paid_at", "match_method", "description",
                    "is_new", "acknowledged", "ack_note", "ack_by", "ack_at", "ack_outdated")
@@ -27,6 +27,7 @@ SUMMARY_FIELDS = ("invoiced", "collected", "outstanding", "expired_lost", "discr
 
 @dataclass(frozen=True)
 class CurrencySummary:
+    account: str  # "" for the total of every account in the report
     currency: str
     counts: dict[str, int]
     amounts: dict[str, Decimal]
@@ -96,16 +97,24 @@ def finding_state(acknowledged: bool, outdated: bool | None) -> str:
     return "open, changed since acknowledged" if outdated else "open"
 
 
+@dataclass(frozen=True)
+class AccountRuns:
+    """One account of a report: how fresh its links are and the runs its findings are of."""
+
+    account: str
+    freshness: Freshness
+    run_id: int | None
+    run_as_of: datetime | None
+    previous_run_id: int | None
+
+
 @dataclass
 class ReportData:
     since: datetime
     until: datetime
     timezone: str
-    freshness: Freshness
-    run_id: int | None
-    run_as_of: datetime | None
-    previous_run_id: int | None
-    summary: list[CurrencySummary] = field(default_factory=list)
+    accounts: list[AccountRuns]
+    summary: list[CurrencySummary] = field(default_factory=list)  # per account and currency
     aging: list[AgingRow] = field(default_factory=list)
     by_category: list[CategoryCount] = field(default_factory=list)
     stakes: list[Stake] = field(default_factory=list)
@@ -122,6 +131,36 @@ class ReportData:
     def open_count(self, severity: str) -> int:
         return sum(c.open for c in self.by_category if c.severity == severity)
 
+    @property
+    def several(self) -> bool:
+        """The report combines accounts: it shows which account each figure is of."""
+        return len(self.accounts) > 1
+
+    @property
+    def first_reconciliation(self) -> bool:
+        """No account has a previous run to compare with."""
+        return all(a.previous_run_id is None for a in self.accounts)
+
+    def totals(self) -> list[CurrencySummary]:
+        """Per currency, the sum over every account (exact: Decimal addition)."""
+        sums: dict[str, CurrencySummary] = {}
+        for row in self.summary:
+            total = sums.setdefault(row.currency, CurrencySummary(
+                "", row.currency, dict.fromkeys(SUMMARY_FIELDS, 0),
+                dict.fromkeys(SUMMARY_FIELDS, Decimal(0))))
+            for name in SUMMARY_FIELDS:
+                total.counts[name] += row.counts[name]
+                total.amounts[name] += row.amounts[name]
+        return [sums[c] for c in sorted(sums)]
+
+    def freshness_warning(self, zone: ZoneInfo) -> str | None:
+        """What a reader must know before the figures, per account when there are several."""
+        warnings = [(a.account, a.freshness.warning(zone)) for a in self.accounts]
+        if not self.several:
+            return warnings[0][1]
+        found = [f"Account {name}: {text}" for name, text in warnings if text]
+        return " ".join(found) or None
+
 
 
 def bucket_table(buckets: tuple[int, ...]) -> pd.DataFrame:
@@ -134,46 +173,63 @@ def bucket_table(buckets: tuple[int, ...]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["position", "label", "low", "high"])
 
 
-def _freshness(warehouse: Warehouse, settings: ReportSettings, now: datetime) -> Freshness:
+def _freshness(warehouse: Warehouse, account: str, settings: ReportSettings, now: datetime
+               ) -> Freshness:
     row = warehouse.fetchone("SELECT finished_at, verified, verdict FROM sync_runs "
-                             "WHERE state = 'finished' ORDER BY id DESC LIMIT 1")
+                             "WHERE account = ? AND state = 'finished' ORDER BY id DESC "
+                             "LIMIT 1", [account])
     if row is None:
         return Freshness(None, None, None, True, settings.stale_after_hours)
     stale = now - row[0] > timedelta(hours=settings.stale_after_hours)
     return Freshness(row[0], row[1], row[2], stale, settings.stale_after_hours)
 
 
+# The runs a report's findings are of: (account, run_id, prev_run_id), -1 for none.
+RunRow = tuple[str, int, int]
+_RUN_COLUMNS = (("account", "VARCHAR"), ("run_id", "BIGINT"), ("prev_run_id", "BIGINT"))
+
+
+def run_rows(data: ReportData) -> list[RunRow]:
+    return [(a.account, a.run_id if a.run_id is not None else -1,
+             a.previous_run_id if a.previous_run_id is not None else -1) for a in data.accounts]
+
+
 def select_findings(warehouse: Warehouse, since: datetime, until: datetime,
-                    run_id: int | None, previous: int | None) -> None:
-    """The temp table report_findings: the latest run's findings of the period."""
+                    runs: list[RunRow]) -> None:
+    """The temp table report_findings: the findings of the period, of each account's latest
+    run (report_runs: which runs those are)."""
+    warehouse.temp_table("report_runs", _RUN_COLUMNS, runs)
     warehouse.execute(query("latest_acks"))
-    warehouse.execute(query("report_findings"),
-                      {"since": since, "until": until,
-                       "run_id": run_id if run_id is not None else -1,
-                       "prev_run_id": previous if previous is not None else -1})
+    warehouse.execute(query("report_findings"), {"since": since, "until": until})
 
 
-def gather(warehouse: Warehouse, settings: ReportSettings, since: datetime, until: datetime,
-           now: datetime) -> ReportData:
-    """Every figure of the report, read in one read-only session."""
-    runs = warehouse.fetchall("SELECT id, as_of FROM reconcile_runs WHERE state = 'finished' "
-                              "ORDER BY id DESC LIMIT 2")
+def _account_runs(warehouse: Warehouse, account: str, settings: ReportSettings,
+                  now: datetime) -> AccountRuns:
+    runs = warehouse.fetchall("SELECT id, as_of FROM reconcile_runs WHERE account = ? AND "
+                              "state = 'finished' ORDER BY id DESC LIMIT 2", [account])
     run_id, as_of = runs[0] if runs else (None, None)
     previous = runs[1][0] if len(runs) > 1 else None
-    data = ReportData(since, until, settings.timezone, _freshness(warehouse, settings, now),
-                      run_id, as_of, previous)
-    period = {"since": since, "until": until}
-    select_findings(warehouse, since, until, run_id, previous)
+    return AccountRuns(account, _freshness(warehouse, account, settings, now), run_id, as_of,
+                       previous)
+
+
+def gather(warehouse: Warehouse, settings: ReportSettings, accounts: list[str],
+           since: datetime, until: datetime, now: datetime) -> ReportData:
+    """Every figure of the report of `accounts`, read in one read-only session."""
+    data = ReportData(since, until, settings.timezone,
+                      [_account_runs(warehouse, a, settings, now) for a in accounts])
+    period = {"since": since, "until": until, "accounts": accounts}
+    select_findings(warehouse, since, until, run_rows(data))
     for row in warehouse.fetchall(query("report_summary"), period):
-        counts = {name: int(row[1 + 2 * i]) for i, name in enumerate(SUMMARY_FIELDS)}
-        amounts = {name: row[2 + 2 * i] for i, name in enumerate(SUMMARY_FIELDS)}
-        data.summary.append(CurrencySummary(row[0], counts, amounts))
+        counts = {name: int(row[2 + 2 * i]) for i, name in enumerate(SUMMARY_FIELDS)}
+        amounts = {name: row[3 + 2 * i] for i, name in enumerate(SUMMARY_FIELDS)}
+        data.summary.append(CurrencySummary(row[0], row[1], counts, amounts))
     buckets = bucket_table(settings.aging_buckets)
     data.bucket_labels = list(buckets["label"])
     with warehouse.staged("aging_buckets", buckets):
         data.aging = [AgingRow(c, label, int(n), amount) for c, _, label, n, amount
                       in warehouse.fetchall(query("report_aging"), period)]
-    data.by_category = _by_category(warehouse, run_id, previous, period)
+    data.by_category = _by_category(warehouse, period)
     data.findings_total = sum(c.count for c in data.by_category)
     data.acknowledged_total = sum(c.acknowledged for c in data.by_category)
     data.stakes = [Stake(c, int(crit), int(warn), amount) for c, crit, warn, amount in
@@ -184,17 +240,14 @@ def gather(warehouse: Warehouse, settings: ReportSettings, since: datetime, unti
     return data
 
 
-def _by_category(warehouse: Warehouse, run_id: int | None, previous: int | None,
-                 period: dict[str, Any]) -> list[CategoryCount]:
+def _by_category(warehouse: Warehouse, period: dict[str, Any]) -> list[CategoryCount]:
     counts = {c: (int(n), int(new)) for c, n, new in warehouse.fetchall(
         "SELECT category, count(*), count(*) FILTER (WHERE is_new) FROM report_findings "
         "GROUP BY category")}
     acknowledged = dict(warehouse.fetchall(
         "SELECT category, count(*) FROM report_findings WHERE acknowledged GROUP BY category"))
-    resolved: dict[str, int] = {}
-    if run_id is not None and previous is not None:
-        resolved = {c: int(n) for c, n in warehouse.fetchall(
-            query("report_resolved"), {**period, "run_id": run_id, "prev_run_id": previous})}
+    resolved = {c: int(n) for c, n in warehouse.fetchall(
+        query("report_resolved"), {"since": period["since"], "until": period["until"]})}
     return [CategoryCount(category, severity, *counts.get(category, (0, 0)),
                           resolved.get(category, 0), int(acknowledged.get(category, 0)))
             for category, severity in CATEGORIES]
@@ -206,5 +259,5 @@ def iter_findings(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
     return warehouse.batches(
         "SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings ORDER BY "
         "acknowledged, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, "
-        "array_position(?, category), order_id NULLS LAST, link_id",
+        "array_position(?, category), account, order_id NULLS LAST, link_id",
         [[c for c, _ in CATEGORIES]])

@@ -7,29 +7,41 @@ from pathlib import Path
 from typing import Any
 
 from pik_recon.report.display import exact
-from pik_recon.report.figures import SUMMARY_FIELDS, ReportData
+from pik_recon.report.figures import SUMMARY_FIELDS, CurrencySummary, Freshness, ReportData
 
 JSON_VERSION = 1
 
 
+def _freshness(fresh: Freshness) -> dict[str, Any]:
+    return {"last_sync_at": fresh.last_sync_at.isoformat() if fresh.last_sync_at else None,
+            "verified": fresh.verified, "verdict": fresh.verdict, "stale": fresh.stale,
+            "stale_after_hours": fresh.stale_after_hours}
+
+
+def _summary(row: CurrencySummary) -> dict[str, Any]:
+    return {"currency": row.currency, **{
+        name: {"count": row.counts[name], "amount": exact(row.amounts[name], row.currency)}
+        for name in SUMMARY_FIELDS}}
+
+
 def report_json(data: ReportData) -> dict[str, Any]:
     """The machine-readable report; its keys are documented in the README and stable
-    (keys are added, never changed, within a version)."""
-    fresh = data.freshness
+    (keys are added, never changed, within a version). `freshness` and `reconcile_run` are
+    those of the first account; `accounts` has each."""
+    first = data.accounts[0]
     return {
         "report_version": JSON_VERSION,
         "period": {"since": data.since.isoformat(), "until": data.until.isoformat(),
                    "timezone": data.timezone},
-        "freshness": {"last_sync_at": fresh.last_sync_at.isoformat()
-                      if fresh.last_sync_at else None,
-                      "verified": fresh.verified, "verdict": fresh.verdict,
-                      "stale": fresh.stale, "stale_after_hours": fresh.stale_after_hours},
-        "reconcile_run": {"id": data.run_id, "previous_id": data.previous_run_id,
-                          "as_of": data.run_as_of.isoformat() if data.run_as_of else None},
-        "summary": [{"currency": row.currency, **{
-            name: {"count": row.counts[name],
-                   "amount": exact(row.amounts[name], row.currency)}
-            for name in SUMMARY_FIELDS}} for row in data.summary],
+        "freshness": _freshness(first.freshness),
+        "reconcile_run": {"id": first.run_id, "previous_id": first.previous_run_id,
+                          "as_of": first.run_as_of.isoformat() if first.run_as_of else None},
+        "accounts": [{"account": a.account, "freshness": _freshness(a.freshness),
+                      "reconcile_run": {"id": a.run_id, "previous_id": a.previous_run_id,
+                                        "as_of": a.run_as_of.isoformat() if a.run_as_of
+                                        else None}} for a in data.accounts],
+        "summary": [{"account": row.account, **_summary(row)} for row in data.summary],
+        "totals": [_summary(row) for row in data.totals()],
         "aging": [{"currency": a.currency, "bucket": a.bucket, "count": a.count,
                    "amount": exact(a.amount, a.currency)} for a in data.aging],
         "findings": {"total": data.findings_total, "open": data.findings_total

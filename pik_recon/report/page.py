@@ -31,7 +31,8 @@ def write_html(data: ReportData, top: list[tuple[Any, ...]], path: Path,
         findings.append(finding)
     html = env.get_template("report.html.j2").render(
         data=data, findings=findings, charts=_charts(data), generated_at=generated_at,
-        summary_fields=SUMMARY_FIELDS, warning=data.freshness.warning(zone),
+        summary_fields=SUMMARY_FIELDS, warning=data.freshness_warning(zone),
+        summary_rows=data.summary + (data.totals() if data.several else []),
         headline={"critical": data.open_count("critical"),
                   "warning": data.open_count("warning"), "new": data.open_new})
     path.write_text(html, encoding="utf-8")
@@ -52,7 +53,7 @@ def amount_cell(value: Decimal | None, currency: str | None) -> Markup:
 def _charts(data: ReportData) -> dict[str, Any]:
     """Bar lengths in percent, computed here so the template stays plain."""
     per_currency = []
-    for row in data.summary:
+    for row in data.totals():
         collected, outstanding = row.amounts["collected"], row.amounts["outstanding"]
         top = max(collected, outstanding) or Decimal(1)
         per_currency.append({"currency": row.currency, "collected": collected,

@@ -107,24 +107,28 @@ def write_xlsx(data: ReportData, batches: Iterator[list[tuple[Any, ...]]], path:
 def _summary_sheet(book: Book, data: ReportData) -> None:
     sheet = book.sheet("Summary")
     r = 0
-    warning = data.freshness.warning(book.zone)
+    warning = data.freshness_warning(book.zone)
     if warning:
         sheet.ws.write_string(r, 0, warning, book.alert)
         r += 2
-    labels = ["currency"]
+    labels = (["account"] if data.several else []) + ["currency"]
     for name in SUMMARY_FIELDS:
         labels += [f"{name.replace('_', '/')} count", f"{name.replace('_', '/')} amount",
                    f"{name.replace('_', '/')} amount (exact)"]
     sheet.header(r, labels)
-    sheet.ws.freeze_panes(r + 1, 1)
-    for row in data.summary:
+    first = 2 if data.several else 1  # the first figure's column
+    sheet.ws.freeze_panes(r + 1, first)
+    for row in data.summary + (data.totals() if data.several else []):
         r += 1
-        sheet.text(r, 0, row.currency)
+        if data.several:
+            sheet.text(r, 0, row.account or "all accounts", None if row.account else book.bold)
+        sheet.text(r, first - 1, row.currency)
         for i, name in enumerate(SUMMARY_FIELDS):
             amount = row.amounts[name]
-            sheet.number(r, 1 + 3 * i, row.counts[name])
-            sheet.amount(r, 2 + 3 * i, amount, row.currency)
-            sheet.text(r, 3 + 3 * i, exact(amount, row.currency) if needs_text(amount) else "")
+            sheet.number(r, first + 3 * i, row.counts[name])
+            sheet.amount(r, first + 1 + 3 * i, amount, row.currency)
+            sheet.text(r, first + 2 + 3 * i,
+                       exact(amount, row.currency) if needs_text(amount) else "")
     r += 2
     sheet.header(r, ["aging (unpaid)", "bucket", "count", "amount", "amount (exact)"])
     for a in data.aging:
@@ -144,25 +148,34 @@ def _summary_sheet(book: Book, data: ReportData) -> None:
         for col, value in enumerate((c.count, c.open, c.acknowledged, c.new, c.resolved), 2):
             sheet.number(r, col, value)
     r += 2
-    fresh = data.freshness
     for label, value in (("period from", data.since), ("period until", data.until),
-                         ("time zone", data.timezone), ("last sync", fresh.last_sync_at),
-                         ("last sync verdict", fresh.verdict or "no sync yet"),
-                         ("data is stale", "yes" if fresh.stale else "no"),
-                         ("reconciliation run", data.run_id)):
-        sheet.text(r, 0, label, book.bold)
-        if isinstance(value, datetime):
-            sheet.moment(r, 1, value)
-        elif isinstance(value, int):
-            sheet.number(r, 1, value)
-        else:
-            sheet.text(r, 1, value if value is not None else "none yet")
-        r += 1
+                         ("time zone", data.timezone)):
+        r = _fact(book, sheet, r, label, value)
+    for a in data.accounts:
+        whose = f" ({a.account})" if data.several else ""
+        fresh = a.freshness
+        for label, value in (("last sync", fresh.last_sync_at),
+                             ("last sync verdict", fresh.verdict or "no sync yet"),
+                             ("data is stale", "yes" if fresh.stale else "no"),
+                             ("reconciliation run", a.run_id)):
+            r = _fact(book, sheet, r, label + whose, value)
     sheet.finish()
 
 
+def _fact(book: Book, sheet: Sheet, r: int, label: str, value: object) -> int:
+    """One labelled fact of the summary sheet at row r; returns the next row."""
+    sheet.text(r, 0, label, book.bold)
+    if isinstance(value, datetime):
+        sheet.moment(r, 1, value)
+    elif isinstance(value, int):
+        sheet.number(r, 1, value)
+    else:
+        sheet.text(r, 1, str(value) if value is not None else "none yet")
+    return r + 1
+
+
 FINDINGS_SHEET_COLUMNS = (
-    "finding id", "severity", "category", "state", "order", "link", "links",
+    "account", "finding id", "severity", "category", "state", "order", "link", "links",
     "order amount", "order amount (exact)", "order currency", "link amount",
     "link amount (exact)", "link currency", "difference", "difference (exact)",
     "order status", "link status", "age (days)", "order created", "link paid",
@@ -203,7 +216,8 @@ def _finding_row(sheet: Sheet, r: int, row: tuple[Any, ...]) -> None:
     currency = f["order_currency"] or f["link_currency"]
     acked = bool(f["acknowledged"])
     cells: list[tuple[str, Any, str | None]] = [  # kind, value, currency of an amount
-        ("text", f["finding_key"], None), ("text", f["severity"], None),
+        ("text", f["account"], None), ("text", f["finding_key"], None),
+        ("text", f["severity"], None),
         ("text", f["category"], None),
         ("text", finding_state(acked, f["ack_outdated"]), None), ("text", f["order_id"], None),
         ("text", f["link_id"], None), ("text", f["link_ids"], None),

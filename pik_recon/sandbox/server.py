@@ -52,6 +52,8 @@ async def _guard(request: web.Request, state: SandboxState, bucket: str
     """Auth, rate limits and injected faults. Returns (early response, fault to apply after)."""
     auth = request.headers.get("Authorization", "")
     if auth != f"Bearer {state.api_key}":
+        with state.lock:
+            state.log.refused_keys += 1
         return _error(401, "unauthorized", "Missing or invalid API key."), None
     faults = state.faults
     if faults.latency_ms:
@@ -354,8 +356,12 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening (the port refuses connections from then on); once is enough."""
+        if not self._thread.is_alive():
+            return
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+            self._runner = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=30)
 

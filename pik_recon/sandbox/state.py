@@ -105,6 +105,7 @@ class RequestLog:
     drift_changes: int = 0
     list_requests: int = 0  # list pages served (answered with 200)
     link_requests: int = 0  # single links served (200 or 404)
+    refused_keys: int = 0  # requests refused with 401: a missing or another key
     fault_counts: Counter[str] = field(default_factory=Counter)
 
 

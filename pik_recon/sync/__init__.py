@@ -1,6 +1,7 @@
 """`pik-recon sync`: every payment link into the warehouse, proven complete.
 
-    run.py          sync_links: a session, the strategy, the sync_runs record
+    run.py          sync_accounts: accounts side by side; a session, the strategy, the
+                    sync_runs record of each
     session.py      one run's state and result; per-status reads
     full.py         the full sweep and the settle loop (cover, refresh, prove)
     incremental.py  the incremental strategy, planned by plan.py
@@ -11,7 +12,7 @@
     store.py        the sync's side of the warehouse
 """
 
-from pik_recon.sync.run import sync_links
+from pik_recon.sync.run import AccountSync, sync_accounts, sync_links
 from pik_recon.sync.session import SyncResult
 
-__all__ = ["SyncResult", "sync_links"]
+__all__ = ["AccountSync", "SyncResult", "sync_accounts", "sync_links"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-
-import httpx
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from pik_recon.client import PikClient
 from pik_recon.config import Config, SyncSettings
+from pik_recon.errors import EXIT_INTERNAL, EXIT_OK, EXIT_TEMPORARY, PikReconError
+from pik_recon.logs import ACCOUNT, get_logger
 from pik_recon.sync.full import full_sync
 from pik_recon.sync.incremental import incremental_sync
 from pik_recon.sync.pages import BudgetSpent, NoProgress, Progress
@@ -15,6 +17,8 @@ from pik_recon.sync.proof import Proof, gap_verdict
 from pik_recon.sync.session import SyncResult, SyncSession
 from pik_recon.sync.store import MEMORY_LIMIT, RunRecord, SyncStore
 from pik_recon.warehouse import Warehouse
+
+log = get_logger("sync")
 
 
 async def run_sync(client: PikClient, store: SyncStore, settings: SyncSettings, *,
@@ -72,22 +76,71 @@ def _record(result: SyncResult, state: str, exc: BaseException | None = None) ->
         moved=result.moved, error=reason)
 
 
-def sync_links(config: Config, *, full: bool = False,
-               transport: httpx.AsyncBaseTransport | None = None,
-               progress: Progress | None = None) -> SyncResult:
-    """Run `pik-recon sync`: incremental once a verified full sync exists, unless `full`."""
-    api_key = config.require_api_key()
+@dataclass
+class AccountSync:
+    """One account's part of a sync: its result, or what stopped it."""
 
-    async def _run() -> SyncResult:
-        async with PikClient(config.pik, api_key, transport=transport) as client:
-            with Warehouse.open(config.db_path, memory_limit=MEMORY_LIMIT) as warehouse:
-                # one DuckDB thread: the writer shares two cores with fetching
-                warehouse.execute("SET threads = 1")
-                store = SyncStore(warehouse)
-                incremental = not full and store.has_verified_full_sync()
-                store.begin_run("incremental" if incremental else "full")
-                return await run_sync(client, store, config.sync,
-                                      concurrency=config.pik.concurrency, progress=progress,
-                                      incremental=incremental)
+    account: str
+    result: SyncResult | None = None
+    error: Exception | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """2 to 5 as the error says; 4 for a sync that could not prove itself complete."""
+        if self.error is not None:
+            return self.error.exit_code if isinstance(self.error, PikReconError) else (
+                EXIT_INTERNAL)
+        return EXIT_OK if self.result is not None and self.result.verified else EXIT_TEMPORARY
+
+
+def sync_accounts(configs: Sequence[Config], *, full: bool = False,
+                  progress: Callable[[str], Progress] | None = None) -> list[AccountSync]:
+    """Run `pik-recon sync` for several accounts side by side (each with its own client,
+    limiter, sync run and verdict); one account's failure leaves the others running.
+    Incremental for an account once it has a verified full sync, unless `full`."""
+
+    async def _run() -> list[AccountSync]:
+        with Warehouse.open(configs[0].db_path, memory_limit=MEMORY_LIMIT) as warehouse:
+            # one DuckDB thread per query: the writers share two cores with fetching
+            warehouse.execute("SET threads = 1")
+            share = max(1, len(configs))
+            return list(await asyncio.gather(*(
+                _sync_account(warehouse, config, full, share,
+                              progress(config.account) if progress else None)
+                for config in configs)))
 
     return asyncio.run(_run())
+
+
+async def _sync_account(warehouse: Warehouse, config: Config, full: bool, share: int,
+                        progress: Progress | None) -> AccountSync:
+    outcome = AccountSync(config.account)
+    if share > 1:
+        ACCOUNT.set(config.account)  # this task's logs name its account
+    try:
+        api_key = config.require_api_key()
+        # the accounts' batches share the sync's memory
+        settings = replace(config.sync, batch_rows=max(1_000, config.sync.batch_rows // share))
+        async with PikClient(config.pik, api_key) as client:
+            with warehouse.cursor() as cursor:
+                store = SyncStore(cursor, config.account)
+                incremental = not full and store.has_verified_full_sync()
+                store.begin_run("incremental" if incremental else "full")
+                outcome.result = await run_sync(client, store, settings,
+                                                concurrency=config.pik.concurrency,
+                                                progress=progress, incremental=incremental)
+    except Exception as exc:  # the other accounts go on; the caller reports this one
+        log.debug("sync of account %s failed", config.account, exc_info=True)
+        outcome.error = exc
+    return outcome
+
+
+def sync_links(config: Config, *, full: bool = False, progress: Progress | None = None
+               ) -> SyncResult:
+    """Sync the one account `config` is scoped to; its error is raised."""
+    outcome = sync_accounts([config], full=full,
+                            progress=(lambda _: progress) if progress else None)[0]
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.result is not None
+    return outcome.result

@@ -61,19 +61,23 @@ class RunRecord:
 
 
 class SyncStore:
-    """Writes of one sync run; every call is one transaction (all or nothing)."""
+    """Writes of one sync run of one account; every call is one transaction (all or
+    nothing)."""
 
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Warehouse, account: str) -> None:
         self.wh = warehouse
+        self.account = account
         self.run_id = 0
 
     def begin_run(self, mode: str) -> int:
         with self.wh.transaction():
             self.wh.execute("UPDATE sync_runs SET state = 'interrupted', verdict = "
-                            "'interrupted before it finished' WHERE state = 'running'")
+                            "'interrupted before it finished' WHERE state = 'running' "
+                            "AND account = ?", [self.account])
             self.run_id = self.wh.next_id("sync_runs_seq")
-            self.wh.execute("INSERT INTO sync_runs (id, mode, started_at, state) VALUES "
-                            "(?, ?, ?, 'running')", [self.run_id, mode, datetime.now(UTC)])
+            self.wh.execute("INSERT INTO sync_runs (id, account, mode, started_at, state) "
+                            "VALUES (?, ?, ?, ?, 'running')",
+                            [self.run_id, self.account, mode, datetime.now(UTC)])
         return self.run_id
 
     def finish_run(self, record: RunRecord) -> None:
@@ -91,14 +95,15 @@ class SyncStore:
 
     @property
     def stage_path(self) -> Path:
-        """The batch file: beside the warehouse, one at a time, removed once merged."""
-        return self.wh.path.with_name(f".{self.wh.path.name}.sync-batch.jsonl")
+        """The batch file: beside the warehouse, one at a time per account, removed once
+        merged."""
+        return self.wh.path.with_name(f".{self.wh.path.name}.sync-batch.{self.account}.jsonl")
 
     def merge(self, bodies: Sequence[Body]) -> MergeResult:
         """Merge a batch of fetched bodies and quarantine its malformed records, in one
         transaction."""
         now = datetime.now(UTC)
-        params = {"observed_at": now, "run_id": self.run_id}
+        params = {"observed_at": now, "run_id": self.run_id, "account": self.account}
         path = self.stage_path
         try:
             path.write_bytes(b"".join(
@@ -107,7 +112,7 @@ class SyncStore:
                 for n, (status, raw) in enumerate(bodies)))
             rejected = self._stage(path, bodies)
             with self.wh.transaction():
-                self.wh.execute(query("link_batch"))
+                self.wh.execute(query("link_batch"), {"account": self.account})
                 found = self.wh.fetchone(
                     "SELECT count(*) FILTER (WHERE NOT known), count(*) FILTER (WHERE known "
                     "AND old_status <> status AND NOT keeps_final) FROM link_batch")
@@ -174,8 +179,8 @@ class SyncStore:
         under the status whose list showed them."""
         counts = dict.fromkeys(STATUSES, 0)
         for status, n in self.wh.fetchall(
-                "SELECT status, count(*) FROM payment_links WHERE vanished_at IS NULL "
-                "GROUP BY status"):
+                "SELECT status, count(*) FROM payment_links WHERE account = ? "
+                "AND vanished_at IS NULL GROUP BY status", [self.account]):
             counts[status] = counts.get(status, 0) + int(n)
         for status, n in self.wh.fetchall(
                 "SELECT listed_status, count(DISTINCT record) FROM quarantine "
@@ -187,37 +192,43 @@ class SyncStore:
     def accounted(self, include_final: bool) -> int:
         """Links this run accounts for (sql/queries/sync_accounted.sql)."""
         row = self.wh.fetchone(query("sync_accounted"),
-                               {"run_id": self.run_id, "include_final": include_final})
+                               {"run_id": self.run_id, "include_final": include_final,
+                                "account": self.account})
         return int(row[0]) if row else 0
 
     def known(self) -> int:
         """Links the warehouse holds that PIK has not been seen to lose."""
-        row = self.wh.fetchone("SELECT count(*) FROM payment_links WHERE vanished_at IS NULL")
+        row = self.wh.fetchone("SELECT count(*) FROM payment_links WHERE account = ? AND "
+                               "vanished_at IS NULL", [self.account])
         return int(row[0]) if row else 0
 
     def unobserved_active(self, but_newest: int = 0) -> list[str]:
         """Links held as active that this run has not observed (they may have changed),
         leaving out those among the `but_newest` newest links held."""
         rows = self.wh.fetchall(
-            "SELECT id FROM payment_links WHERE status = 'active' AND vanished_at IS NULL "
-            "AND last_seen_run IS DISTINCT FROM ? AND id NOT IN (SELECT id FROM payment_links "
-            "ORDER BY created_at DESC LIMIT ?) ORDER BY id", [self.run_id, but_newest])
+            "SELECT id FROM payment_links WHERE account = $account AND status = 'active' "
+            "AND vanished_at IS NULL AND last_seen_run IS DISTINCT FROM $run_id AND id NOT IN "
+            "(SELECT id FROM payment_links WHERE account = $account ORDER BY created_at DESC "
+            "LIMIT $newest) ORDER BY id",
+            {"account": self.account, "run_id": self.run_id, "newest": but_newest})
         return [r[0] for r in rows]
 
     def unobserved_quarantined(self) -> list[str]:
         """Ids quarantined by earlier runs, not links in the warehouse, and not observed
         in this run: records PIK still counts, which only a fetch by id finds cheaply."""
         rows = self.wh.fetchall(
-            "SELECT DISTINCT link_id FROM quarantine WHERE link_id IS NOT NULL "
-            "AND link_id NOT IN (SELECT id FROM payment_links) "
-            "AND link_id NOT IN (SELECT link_id FROM quarantine WHERE sync_run_id = ? "
-            "AND link_id IS NOT NULL) ORDER BY link_id", [self.run_id])
+            "SELECT DISTINCT link_id FROM quarantine WHERE account = $account "
+            "AND link_id IS NOT NULL "
+            "AND link_id NOT IN (SELECT id FROM payment_links WHERE account = $account) "
+            "AND link_id NOT IN (SELECT link_id FROM quarantine WHERE sync_run_id = $run_id "
+            "AND link_id IS NOT NULL) ORDER BY link_id",
+            {"account": self.account, "run_id": self.run_id})
         return [r[0] for r in rows]
 
     def mark_vanished(self, ids: list[str]) -> None:
         if ids:
-            self.wh.execute("UPDATE payment_links SET vanished_at = ? WHERE list_contains(?, id)",
-                            [datetime.now(UTC), ids])
+            self.wh.execute("UPDATE payment_links SET vanished_at = ? WHERE account = ? "
+                            "AND list_contains(?, id)", [datetime.now(UTC), self.account, ids])
 
     def recency(self, points: int) -> list[tuple[datetime, float, dict[str, int]]]:
         """For planning an incremental sync: creation times that cut the links held as
@@ -225,13 +236,16 @@ class SyncStore:
         created at or after it, and per final status how many links held were."""
         rows = self.wh.fetchall(
             "WITH active AS (SELECT created_at, row_number() OVER (ORDER BY created_at DESC) "
-            "AS n, count(*) OVER () AS total FROM payment_links WHERE status = 'active' AND "
-            "vanished_at IS NULL), cuts AS (SELECT created_at, n / total AS share FROM active "
-            "WHERE n % greatest(1, total // ?) = 0 OR n = total) "
+            "AS n, count(*) OVER () AS total FROM payment_links WHERE account = $account AND "
+            "status = 'active' AND vanished_at IS NULL), cuts AS (SELECT created_at, "
+            "n / total AS share FROM active WHERE n % greatest(1, total // $points) = 0 "
+            "OR n = total) "
             "SELECT c.created_at, c.share, p.status, count(p.id) FROM cuts AS c "
-            "LEFT JOIN payment_links AS p ON p.created_at >= c.created_at "
-            "AND p.status <> 'active' AND p.vanished_at IS NULL "
-            "GROUP BY c.created_at, c.share, p.status ORDER BY c.share", [points])
+            "LEFT JOIN payment_links AS p ON p.account = $account "
+            "AND p.created_at >= c.created_at AND p.status <> 'active' "
+            "AND p.vanished_at IS NULL "
+            "GROUP BY c.created_at, c.share, p.status ORDER BY c.share",
+            {"account": self.account, "points": points})
         cuts: dict[datetime, tuple[float, dict[str, int]]] = {}
         for created_at, share, status, n in rows:
             entry = cuts.setdefault(created_at, (float(share), {}))
@@ -244,13 +258,15 @@ class SyncStore:
         `active`, for the latest `limit` such changes."""
         rows = self.wh.fetchall(
             "SELECT epoch(h.observed_at) - epoch(p.created_at) FROM link_status_history AS h "
-            "JOIN payment_links AS p ON p.id = h.link_id WHERE h.old_status = 'active' "
-            "AND h.sync_run_id <> ? ORDER BY h.id DESC LIMIT ?", [self.run_id, limit])
+            "JOIN payment_links AS p ON p.account = h.account AND p.id = h.link_id "
+            "WHERE h.account = ? AND h.old_status = 'active' AND h.sync_run_id <> ? "
+            "ORDER BY h.id DESC LIMIT ?", [self.account, self.run_id, limit])
         return [float(r[0]) for r in rows]
 
     def has_verified_full_sync(self) -> bool:
-        row = self.wh.fetchone("SELECT count(*) FROM sync_runs WHERE mode = 'full' AND "
-                               "state = 'finished' AND verified")
+        row = self.wh.fetchone("SELECT count(*) FROM sync_runs WHERE account = ? AND "
+                               "mode = 'full' AND state = 'finished' AND verified",
+                               [self.account])
         return bool(row and row[0])
 
 

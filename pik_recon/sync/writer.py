@@ -8,6 +8,8 @@ behind the writer falls.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,8 +35,10 @@ class BatchWriter:
         self._handing = asyncio.Lock()
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a warehouse call on the writer thread (DuckDB releases the GIL there)."""
-        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+        """Run a warehouse call on the writer thread (DuckDB releases the GIL there), in
+        the caller's context (its logs name its account)."""
+        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._db, call)
 
     def close(self) -> None:
         self._db.shutdown(wait=True)

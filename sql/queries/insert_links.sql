@@ -1,8 +1,8 @@
 -- The ids of link_batch the warehouse lacks; amounts are cast from their text, never a float.
 INSERT INTO payment_links
-    (id, url, amount, amount_text, currency, description, status, created_at, paid_at,
+    (account, id, url, amount, amount_text, currency, description, status, created_at, paid_at,
      first_seen_at, last_seen_at, last_seen_run)
-SELECT id, url, CAST(amount_text AS DECIMAL(38, 18)), amount_text, currency, description,
+SELECT $account, id, url, CAST(amount_text AS DECIMAL(38, 18)), amount_text, currency, description,
        status, CAST(created_at AS TIMESTAMPTZ), CAST(paid_at AS TIMESTAMPTZ),
        $observed_at, $observed_at, $run_id
 FROM link_batch

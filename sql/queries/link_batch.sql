@@ -1,5 +1,5 @@
 -- The staged batch, one row per id (a final status beats active, since it cannot be undone;
--- otherwise the latest sighting), beside what the warehouse holds for that id.
+-- otherwise the latest sighting), beside what the warehouse holds for that id in $account.
 CREATE OR REPLACE TEMP TABLE link_batch AS
 SELECT s.id, s.url, s.amount_text, s.currency, s.description, s.status, s.created_at,
        s.paid_at, p.status AS old_status, p.id IS NOT NULL AS known,
@@ -14,4 +14,4 @@ FROM (
      QUALIFY row_number() OVER (PARTITION BY id ORDER BY status <> 'active' DESC, n DESC,
                                                           i DESC) = 1)
 ) AS s
-LEFT JOIN payment_links AS p ON p.id = s.id;
+LEFT JOIN payment_links AS p ON p.account = $account AND p.id = s.id;

@@ -2,8 +2,9 @@
 -- link that matches no order. Only orders with several links are grouped (by their row: ids
 -- are unique in the table, and an integer key groups faster than text); an order with one
 -- link or none gives the same values straight from its one row.
--- Staged: link_matches, currency_groups(currency, grp), tolerances(currency, tolerance).
--- Parameters: $run_id, $as_of, $unpaid_after_days.
+-- Orders and links of one account. Staged: link_matches (of that account),
+-- currency_groups(currency, grp), tolerances(currency, tolerance).
+-- Parameters: $account, $run_id, $as_of, $unpaid_after_days.
 INSERT INTO findings
 WITH shared AS (
     -- orders matched by more than one link; every other order has one row below
@@ -20,11 +21,12 @@ per_link AS (
         s.order_id IS NOT NULL AS several
     FROM orders AS o
     LEFT JOIN link_matches AS m ON m.order_id = o.order_id
-    LEFT JOIN payment_links AS l ON l.id = m.link_id
+    LEFT JOIN payment_links AS l ON l.account = $account AND l.id = m.link_id
     LEFT JOIN currency_groups AS gl ON gl.currency = upper(l.currency)
     LEFT JOIN currency_groups AS gor ON gor.currency = upper(o.currency)
     LEFT JOIN tolerances AS t ON t.currency = upper(o.currency)
     LEFT JOIN shared AS s ON s.order_id = o.order_id
+    WHERE o.account = $account
 ),
 linked AS (
     SELECT
@@ -109,16 +111,19 @@ orphan_findings AS (
         date_diff('day', l.created_at, $as_of), NULL, l.description
     FROM payment_links AS l
     ANTI JOIN link_matches AS m ON m.link_id = l.id
+    WHERE l.account = $account
 )
 SELECT $run_id, f.category, s.severity, f.* EXCLUDE (category),
-       -- the key across runs, and a digest of what the finding says (migration 009)
+       -- the key across runs (the account in it unless `default`, whose keys predate
+       -- accounts), and a digest of what the finding says (migrations 009, 010)
        left(md5(concat_ws('|', f.category, coalesce(f.order_id, ''),
-                          coalesce(f.link_id, ''))), 12),
+                          coalesce(f.link_id, ''), nullif($account, 'default'))), 12),
        md5(concat_ws('|', coalesce(CAST(f.order_amount AS VARCHAR), ''),
                      coalesce(f.order_currency, ''), coalesce(CAST(f.link_amount AS VARCHAR), ''),
                      coalesce(f.link_currency, ''), coalesce(CAST(f.difference AS VARCHAR), ''),
                      coalesce(f.order_status, ''), coalesce(f.link_status, ''),
-                     coalesce(f.link_ids, '')))
+                     coalesce(f.link_ids, ''))),
+       $account
 FROM (SELECT * FROM order_findings UNION ALL SELECT * FROM orphan_findings) AS f
 JOIN (VALUES
     ('currency_mismatch', 'critical'), ('amount_mismatch', 'critical'),

@@ -1,21 +1,25 @@
 -- Which order each link belongs to, by the most trusted evidence (SPEC §6):
 -- 1 the order's own link-id column, 2 the creation ledger, 3 the description pattern.
--- Parameter: $description_regex (group 1 captures the order id).
+-- Links, orders and the ledger of one account only. Parameters: $account, $description_regex
+-- (group 1 captures the order id).
 CREATE OR REPLACE TEMP TABLE link_matches AS
 WITH candidates AS (
     SELECT l.id AS link_id, o.order_id, 1 AS trust, 'link_id_column' AS method
     FROM orders AS o
-    JOIN payment_links AS l ON l.id = o.link_id
+    JOIN payment_links AS l ON l.account = $account AND l.id = o.link_id
+    WHERE o.account = $account
     UNION ALL
     SELECT l.id, o.order_id, 2, 'creation_ledger'
     FROM link_requests AS r
-    JOIN orders AS o ON o.order_id = r.order_id
-    JOIN payment_links AS l ON l.id = r.link_id
+    JOIN orders AS o ON o.account = $account AND o.order_id = r.order_id
+    JOIN payment_links AS l ON l.account = $account AND l.id = r.link_id
+    WHERE r.account = $account
     UNION ALL
     SELECT l.id, o.order_id, 3, 'description'
     FROM payment_links AS l
-    JOIN orders AS o ON o.order_id = regexp_extract(l.description, $description_regex, 1)
-    WHERE l.description IS NOT NULL
+    JOIN orders AS o ON o.account = $account
+                    AND o.order_id = regexp_extract(l.description, $description_regex, 1)
+    WHERE l.account = $account AND l.description IS NOT NULL
 )
 SELECT link_id, order_id, method
 FROM candidates

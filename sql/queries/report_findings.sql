@@ -1,23 +1,26 @@
--- The latest run's findings about orders (or, for orphans, links) created in the period,
--- each marked new when the previous run did not have it (same category, order and link),
--- and acknowledged when the latest acknowledgement of its key was not reopened and was made
--- when the finding said what it says now.
--- Staged: latest_acks (latest_acks.sql). Parameters: $run_id, $prev_run_id, $since, $until.
+-- The findings of the period, of each account's latest run (report_runs), each marked new
+-- when that account's previous run did not have it (same category, order and link), and
+-- acknowledged when the latest acknowledgement of its key was not reopened and was made when
+-- the finding said what it says now. A finding is in the period when its order (or, for
+-- orphans, its link) was created in it.
+-- Staged: latest_acks (latest_acks.sql), report_runs(account, run_id, prev_run_id).
+-- Parameters: $since, $until.
 CREATE OR REPLACE TEMP TABLE report_findings AS
 WITH scoped AS (
-    SELECT f.*, coalesce(o.created_at, l.created_at) AS subject_created_at,
+    SELECT f.*, r.prev_run_id, coalesce(o.created_at, l.created_at) AS subject_created_at,
            o.created_at AS order_created_at, p.paid_at AS link_paid_at
     FROM findings AS f
-    LEFT JOIN orders AS o ON o.order_id = f.order_id
-    LEFT JOIN payment_links AS l ON f.order_id IS NULL AND l.id = f.link_id
-    LEFT JOIN payment_links AS p ON p.id = f.link_id
-    WHERE f.run_id = $run_id
+    JOIN report_runs AS r ON r.run_id = f.run_id
+    LEFT JOIN orders AS o ON o.account = f.account AND o.order_id = f.order_id
+    LEFT JOIN payment_links AS l
+        ON f.order_id IS NULL AND l.account = f.account AND l.id = f.link_id
+    LEFT JOIN payment_links AS p ON p.account = f.account AND p.id = f.link_id
 )
 SELECT
-    s.*,
+    s.* EXCLUDE (prev_run_id),
     NOT EXISTS (
         SELECT 1 FROM findings AS p
-        WHERE p.run_id = $prev_run_id AND p.category = s.category
+        WHERE p.run_id = s.prev_run_id AND p.category = s.category
           AND p.order_id IS NOT DISTINCT FROM s.order_id
           AND p.link_id IS NOT DISTINCT FROM s.link_id
     ) AS is_new,
@@ -25,5 +28,5 @@ SELECT
     a.note AS ack_note, a.acknowledged_by AS ack_by, a.acknowledged_at AS ack_at,
     a.reopened_at IS NULL AND a.state_digest <> s.state_digest AS ack_outdated
 FROM scoped AS s
-LEFT JOIN latest_acks AS a ON a.finding_key = s.finding_key
+LEFT JOIN latest_acks AS a ON a.account = s.account AND a.finding_key = s.finding_key
 WHERE s.subject_created_at >= $since AND s.subject_created_at < $until;

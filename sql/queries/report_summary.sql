@@ -1,47 +1,51 @@
--- Per currency, for the period: invoiced (orders awaiting payment or paid), collected (links
--- paid in the period), outstanding (orders awaiting payment), expired/lost (expired_unpaid
--- findings) and discrepancies (critical findings), each as a count and an exact sum.
--- Staged: report_findings. Parameters: $since, $until.
+-- Per account and currency, for the period: invoiced (orders awaiting payment or paid),
+-- collected (links paid in the period), outstanding (orders awaiting payment), expired/lost
+-- (expired_unpaid findings) and discrepancies (critical findings), each as a count and an
+-- exact sum.
+-- Staged: report_findings. Parameters: $accounts (in report order), $since, $until.
 WITH period_orders AS (
-    SELECT * FROM orders WHERE created_at >= $since AND created_at < $until
+    SELECT * FROM orders
+    WHERE list_contains($accounts, account) AND created_at >= $since AND created_at < $until
 ),
 invoiced AS (
-    SELECT currency, count(*) AS n, sum(amount) AS amount FROM period_orders
-    WHERE status IN ('awaiting_payment', 'paid') GROUP BY currency
+    SELECT account, currency, count(*) AS n, sum(amount) AS amount FROM period_orders
+    WHERE status IN ('awaiting_payment', 'paid') GROUP BY account, currency
 ),
 collected AS (
-    SELECT currency, count(*) AS n, sum(amount) AS amount FROM payment_links
-    WHERE status = 'paid' AND paid_at >= $since AND paid_at < $until GROUP BY currency
+    SELECT account, currency, count(*) AS n, sum(amount) AS amount FROM payment_links
+    WHERE list_contains($accounts, account) AND status = 'paid'
+      AND paid_at >= $since AND paid_at < $until
+    GROUP BY account, currency
 ),
 outstanding AS (
-    SELECT currency, count(*) AS n, sum(amount) AS amount FROM period_orders
-    WHERE status = 'awaiting_payment' GROUP BY currency
+    SELECT account, currency, count(*) AS n, sum(amount) AS amount FROM period_orders
+    WHERE status = 'awaiting_payment' GROUP BY account, currency
 ),
 lost AS (
-    SELECT order_currency AS currency, count(*) AS n, sum(order_amount) AS amount
-    FROM report_findings WHERE category = 'expired_unpaid' GROUP BY 1
+    SELECT account, order_currency AS currency, count(*) AS n, sum(order_amount) AS amount
+    FROM report_findings WHERE category = 'expired_unpaid' GROUP BY 1, 2
 ),
 discrepancies AS (
-    SELECT coalesce(order_currency, link_currency) AS currency, count(*) AS n,
+    SELECT account, coalesce(order_currency, link_currency) AS currency, count(*) AS n,
            sum(coalesce(abs(difference), link_amount, order_amount)) AS amount
-    FROM report_findings WHERE severity = 'critical' GROUP BY 1
+    FROM report_findings WHERE severity = 'critical' GROUP BY 1, 2
 ),
-currencies AS (
-    SELECT currency FROM invoiced UNION SELECT currency FROM collected
-    UNION SELECT currency FROM outstanding UNION SELECT currency FROM lost
-    UNION SELECT currency FROM discrepancies
+keys AS (
+    SELECT account, currency FROM invoiced UNION SELECT account, currency FROM collected
+    UNION SELECT account, currency FROM outstanding UNION SELECT account, currency FROM lost
+    UNION SELECT account, currency FROM discrepancies
 )
 SELECT
-    c.currency,
+    k.account, k.currency,
     coalesce(i.n, 0), coalesce(i.amount, 0),
     coalesce(co.n, 0), coalesce(co.amount, 0),
     coalesce(o.n, 0), coalesce(o.amount, 0),
     coalesce(l.n, 0), coalesce(l.amount, 0),
     coalesce(d.n, 0), coalesce(d.amount, 0)
-FROM currencies AS c
-LEFT JOIN invoiced AS i USING (currency)
-LEFT JOIN collected AS co USING (currency)
-LEFT JOIN outstanding AS o USING (currency)
-LEFT JOIN lost AS l USING (currency)
-LEFT JOIN discrepancies AS d USING (currency)
-ORDER BY c.currency;
+FROM keys AS k
+LEFT JOIN invoiced AS i USING (account, currency)
+LEFT JOIN collected AS co USING (account, currency)
+LEFT JOIN outstanding AS o USING (account, currency)
+LEFT JOIN lost AS l USING (account, currency)
+LEFT JOIN discrepancies AS d USING (account, currency)
+ORDER BY array_position($accounts, k.account), k.currency;

@@ -1,11 +1,12 @@
 -- The links a sync run accounts for, counted once each: those it observed (in a list or by
 -- id, quarantined or not) and, with $include_final, those the warehouse holds in a final
--- status (a final status never changes, so an earlier observation still holds). A record
--- without an id is counted once per distinct text.
+-- status (a final status never changes, so an earlier observation still holds), all of the
+-- run's $account. A record without an id is counted once per distinct text.
 WITH accounted AS (
     SELECT id FROM payment_links
-    WHERE last_seen_run = $run_id
-       OR ($include_final AND status <> 'active' AND vanished_at IS NULL)
+    WHERE account = $account
+      AND (last_seen_run = $run_id
+           OR ($include_final AND status <> 'active' AND vanished_at IS NULL))
 ), quarantined AS (
     SELECT DISTINCT link_id FROM quarantine
     WHERE sync_run_id = $run_id AND link_id IS NOT NULL

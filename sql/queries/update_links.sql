@@ -13,4 +13,4 @@ UPDATE payment_links AS p SET
     last_seen_run = $run_id,
     vanished_at = NULL
 FROM link_batch AS b
-WHERE b.known AND p.id = b.id;
+WHERE b.known AND p.account = $account AND p.id = b.id;

@@ -28,9 +28,9 @@ def free_port() -> int:
 class SandboxProcess:
     """`pik-recon sandbox serve` in a process of its own (its own core, its own GIL)."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, key: str = KEY) -> None:
         self.port = free_port()
-        env = {**os.environ, "PIK_API_KEY": KEY}
+        env = {**os.environ, "PIK_API_KEY": key}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pik_recon", "sandbox", "serve", "--port", str(self.port),
              *args], env=env, stdout=subprocess.PIPE, text=True)

@@ -37,7 +37,7 @@ def load_links_directly(db: Path, jsonl: Path) -> int:
         INSERT INTO payment_links
         SELECT id, url, CAST(amount AS DECIMAL(38, 18)), amount, currency, description, status,
                CAST(created_at AS TIMESTAMPTZ), CAST(paid_at AS TIMESTAMPTZ), now(), now(), 1,
-               NULL
+               NULL, 'default'
         FROM read_json(?, format = 'newline_delimited', columns = {id: 'VARCHAR',
              url: 'VARCHAR', amount: 'VARCHAR', currency: 'VARCHAR', description: 'VARCHAR',
              status: 'VARCHAR', created_at: 'VARCHAR', paid_at: 'VARCHAR'})""", [str(jsonl)])

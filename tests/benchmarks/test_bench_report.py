@@ -51,10 +51,10 @@ def test_xlsx_continues_past_the_real_row_limit(tmp_path: Path) -> None:
         record_sync(wh)
         wh.execute("INSERT INTO payment_links SELECT 'pl_' || i, NULL, 1, '1', 'USDT', "
                    "'Donation', 'active', TIMESTAMPTZ '2026-11-01 00:00:00+00', NULL, now(), "
-                   "now(), 1, NULL FROM range(?) AS t(i)", [extra])
+                   "now(), 1, NULL, 'default' FROM range(?) AS t(i)", [extra])
         reconcile(wh, load_config(env={}).matching, datetime(2026, 11, 20, tzinfo=UTC))
     with Warehouse.open(db, read_only=True) as wh:
-        data = write_report(wh, load_config(env={}).report,
+        data = write_report(wh, load_config(env={}).report, accounts=["default"],
                             since=datetime(2026, 10, 1, tzinfo=UTC),
                             until=datetime(2026, 11, 20, tzinfo=UTC), out=tmp_path / "out",
                             formats=("xlsx",), now=datetime(2026, 11, 20, tzinfo=UTC))

@@ -199,7 +199,7 @@ def test_missed_run_executes_once_at_startup(slow_sandbox: SandboxServer,
     with Warehouse.open(db) as wh:  # the last run was three days ago: runs were missed
         wh.execute("INSERT INTO job_runs VALUES (nextval('job_runs_seq'), 'nightly', "
                    "'scheduled', 'h', 1, now() - INTERVAL 3 DAY, now() - INTERVAL 3 DAY, 'ok', "
-                   "0, '[]', NULL)")
+                   "0, '[]', NULL, ['default'])")
     proc = _scheduler(workdir, env)
     try:
         _wait_for(lambda: _finished_runs(db) >= 2)

@@ -85,7 +85,7 @@ def test_smallest_unit_differences_and_equal_decimals(tmp_path: Path) -> None:
         record_sync(wh)
         for link_id, amount, currency, description in links:
             wh.execute("INSERT INTO payment_links VALUES (?, NULL, CAST(? AS DECIMAL(38, 18)), "
-                       "?, ?, ?, 'paid', now(), now(), now(), now(), 1, NULL)",
+                       "?, ?, ?, 'paid', now(), now(), now(), now(), 1, NULL, 'default')",
                        [link_id, amount, amount, currency, description])
         load_orders(wh, orders, config.orders)
         run = reconcile(wh, config.matching).run_id

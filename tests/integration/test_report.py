@@ -84,9 +84,9 @@ def _shown_decimals(number_format: str) -> int:
 def test_xlsx_amounts_dates_and_widths_as_finance_reads_them(sample_db: Path,
                                                               tmp_path: Path) -> None:
     with Warehouse.open(sample_db, read_only=True) as wh:
-        data = write_report(wh, load_config(env={}).report, since=datetime(2026, 8, 1,
-                            tzinfo=UTC), until=AS_OF, out=tmp_path, formats=("xlsx",),
-                            now=AS_OF, max_rows=51)
+        data = write_report(wh, load_config(env={}).report, accounts=["default"],
+                            since=datetime(2026, 8, 1, tzinfo=UTC), until=AS_OF, out=tmp_path,
+                            formats=("xlsx",), now=AS_OF, max_rows=51)
     book = openpyxl.load_workbook(tmp_path / "report.xlsx")
     findings_sheets = [s for s in book.sheetnames if s.startswith("Findings")]
     assert len(findings_sheets) == -(-data.findings_total // 50) > 1  # continued sheets
@@ -133,8 +133,9 @@ def test_xlsx_amounts_dates_and_widths_as_finance_reads_them(sample_db: Path,
 def test_xlsx_keeps_the_exact_text_of_an_18_decimal_amount(sample_db: Path,
                                                             tmp_path: Path) -> None:
     with Warehouse.open(sample_db, read_only=True) as wh:
-        write_report(wh, load_config(env={}).report, since=datetime(2026, 8, 1, tzinfo=UTC),
-                     until=AS_OF, out=tmp_path, formats=("xlsx",), now=AS_OF)
+        write_report(wh, load_config(env={}).report, accounts=["default"],
+                     since=datetime(2026, 8, 1, tzinfo=UTC), until=AS_OF, out=tmp_path,
+                     formats=("xlsx",), now=AS_OF)
         wanted = wh.fetchall("SELECT order_id, CAST(link_amount AS VARCHAR) FROM findings "
                              "WHERE link_currency = 'ETH' AND run_id = 2 AND link_amount IS "
                              "NOT NULL")
@@ -160,7 +161,8 @@ def test_injection_is_neutralised(report_env: dict[str, str], tmp_path: Path) ->
     with Warehouse.open(db) as wh:
         for i, text in enumerate(INJECTIONS):
             wh.execute("INSERT INTO payment_links VALUES (?, NULL, 5, '5', 'USDT', ?, 'paid', "
-                       "?, ?, now(), now(), 1, NULL)", [f"pl_inject{i}", text, AS_OF, AS_OF])
+                       "?, ?, now(), now(), 1, NULL, 'default')",
+                       [f"pl_inject{i}", text, AS_OF, AS_OF])
         reconcile(wh, load_config(env={}).matching, AS_OF)
     out = tmp_path / "out"
     done = run_cli(["report", "--since", SINCE, "--until", "2026-11-21", "--out", str(out)],
@@ -192,9 +194,9 @@ def test_negative_numbers_stay_numbers(report_env: dict[str, str], tmp_path: Pat
     out = tmp_path / "out"
     assert run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out", str(out),
                     "--format", "csv"], report_env, tmp_path).returncode == 0
-    text = (out / "findings.csv").read_text(encoding="utf-8")
-    differences = [line.split(",")[12] for line in text.splitlines()[1:]
-                   if ",amount_mismatch," in line]
+    with (out / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        differences = [r["difference"] for r in csv.DictReader(fh)
+                       if r["category"] == "amount_mismatch"]
     assert any(d.startswith("-") for d in differences)  # under-payments, not "'-..."
 
 

@@ -41,8 +41,8 @@ def test_summary_and_aging_equal_the_planted_figures(tmp_path: Path, seed: int) 
         reconcile(wh, config.matching, data.as_of)
     since, until = (datetime.fromisoformat(planted[k]) for k in ("since", "until"))
     with Warehouse.open(db, read_only=True) as wh:
-        write_report(wh, config.report, since=since, until=until, out=tmp_path / "out",
-                     formats=("json",), now=until)
+        write_report(wh, config.report, accounts=["default"], since=since, until=until,
+                     out=tmp_path / "out", formats=("json",), now=until)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
 
     assert tuple(planted["aging_buckets"]) == config.report.aging_buckets

@@ -54,8 +54,9 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("rendering")
     build_sample_warehouse(folder / "wh.duckdb")
     with Warehouse.open(folder / "wh.duckdb", read_only=True) as wh:
-        write_report(wh, load_config(env={}).report, since=datetime(2026, 8, 1, tzinfo=UTC),
-                     until=AS_OF, out=folder / "out", formats=("html",), now=AS_OF)
+        write_report(wh, load_config(env={}).report, accounts=["default"],
+                     since=datetime(2026, 8, 1, tzinfo=UTC), until=AS_OF, out=folder / "out",
+                     formats=("html",), now=AS_OF)
     assert SINCE == "2026-08-01"
     return folder / "out" / "report.html"
 

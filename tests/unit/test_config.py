@@ -67,3 +67,80 @@ def test_only_durations_are_float_settings() -> None:
               for f in dataclasses.fields(section) if f.type == "float"]
     assert floats  # the check below looks at something
     assert [(name, key) for name, key in floats if not key.endswith("_seconds")] == []
+
+
+ACCOUNTS = """[pik]
+rate_limit_per_minute = 100
+[orders]
+delimiter = ","
+[accounts.brand-a]
+key_env = "PIK_KEY_A"
+[accounts.brand-b]
+key_env = "PIK_KEY_B"
+base_url = "https://eu.pik.example/v1"
+concurrency = 2
+[accounts.brand-b.orders]
+delimiter = ";"
+"""
+
+
+def test_accounts_each_have_their_key_and_settings(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(ACCOUNTS)
+    env = {"PIK_KEY_A": "sk_a", "PIK_KEY_B": "sk_b", "PIK_API_KEY": "sk_unused",
+           "PIK_BASE_URL": "https://env.example/v1"}
+    config = load_config(config_path=str(path), env=env)
+    a, b = config.scoped()
+    assert config.account_names == ("brand-a", "brand-b")
+    assert (a.account, a.api_key.reveal(), a.key_env) == ("brand-a", "sk_a", "PIK_KEY_A")
+    assert (b.account, b.api_key.reveal(), b.key_env) == ("brand-b", "sk_b", "PIK_KEY_B")
+    # an account's own base_url is its own; the others take the environment's
+    assert (a.pik.base_url, b.pik.base_url) == ("https://env.example/v1",
+                                               "https://eu.pik.example/v1")
+    assert (a.pik.concurrency, b.pik.concurrency) == (8, 2)
+    assert a.pik.rate_limit_per_minute == b.pik.rate_limit_per_minute == 100
+    assert (a.orders.delimiter, b.orders.delimiter) == (",", ";")
+    assert [c.account for c in config.scoped(["brand-b"])] == ["brand-b"]
+    options = load_config(config_path=str(path), env=env,
+                          overrides={"pik": {"concurrency": 5}})
+    assert [c.pik.concurrency for c in options.scoped()] == [5, 5]  # the option wins
+
+
+def test_no_accounts_section_is_one_default_account() -> None:
+    config = load_config(env={"PIK_API_KEY": "sk_live"})
+    (only,) = config.scoped()
+    assert (only.account, only.key_env, only.api_key.reveal()) == ("default", "PIK_API_KEY",
+                                                                   "sk_live")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[accounts.Brand]\nkey_env = "K"\n', "[accounts.Brand]: an account name is 1-40 lower"),
+    ("[accounts.a]\nbase_url = 'https://x.example/v1'\n", "[accounts.a] key_env = None"),
+    ('[accounts.a]\nkey_env = "sk_live_123 oops"\n', "expected the name of the environment"),
+    ('[accounts.a]\nkey_env = "K"\n[accounts.b]\nkey_env = "K"\n',
+     "account a reads its key there already"),
+    ('[accounts.a]\nkey_env = "K"\napi_key = "x"\n', "[accounts.a] has unknown key 'api_key'"),
+    ('[accounts.a]\nkey_env = "K"\nconcurrency = 0\n',
+     "[accounts.a] concurrency = 0: expected a positive whole"),
+    ('[accounts.a]\nkey_env = "K"\n[accounts.a.orders]\ndelimiter = "x"\n',
+     "[orders] delimiter = 'x': expected one of"),
+    ("accounts = 3\n", "[accounts] must hold one table per account"),
+])
+def test_bad_accounts_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path=str(path), env={})
+    assert message in str(caught.value)
+
+
+def test_an_unknown_account_is_named_with_those_there_are(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(ACCOUNTS)
+    config = load_config(config_path=str(path), env={})
+    with pytest.raises(ConfigError, match=r"--account brand-c: no such account; configured: "
+                                          r"brand-a, brand-b"):
+        config.scoped(["brand-a", "brand-c"])
+    with pytest.raises(ConfigError, match=r"No PIK API key for account brand-b\. Set it in "
+                                          r"the environment, e\.g\. `export PIK_KEY_B=\.\.\.`"):
+        config.for_account("brand-b").require_api_key()

@@ -42,7 +42,7 @@ def judged(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 @pytest.fixture
 def store(tmp_path: Path) -> SyncStore:
     warehouse = Warehouse.open(tmp_path / "wh.duckdb", memory_limit=syncstore.MEMORY_LIMIT)
-    store = SyncStore(warehouse)
+    store = SyncStore(warehouse, "default")
     store.begin_run("full")
     yield store
     warehouse.close()
