@@ -14,7 +14,7 @@ from pik_recon.client import PAGE_LIMIT, Page, PikClient, single_page
 from pik_recon.errors import NotFoundError
 from pik_recon.logs import get_logger
 from pik_recon.sync.store import MergeResult
-from pik_recon.sync.writer import BatchWriter
+from pik_recon.sync.writer import AccountWriter
 
 log = get_logger("sync")
 T = TypeVar("T")
@@ -57,7 +57,7 @@ class Budget:
 class Pager:
     """The sync's requests: charged to the budget, counted on the progress bar, ingested."""
 
-    def __init__(self, client: PikClient, writer: BatchWriter, concurrency: int,
+    def __init__(self, client: PikClient, writer: AccountWriter, concurrency: int,
                  progress: Progress) -> None:
         self.client = client
         self.writer = writer

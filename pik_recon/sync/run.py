@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pik_recon.client import PikClient
 from pik_recon.config import Config, SyncSettings
@@ -15,17 +16,18 @@ from pik_recon.sync.incremental import incremental_sync
 from pik_recon.sync.pages import BudgetSpent, NoProgress, Progress
 from pik_recon.sync.proof import Proof, gap_verdict
 from pik_recon.sync.session import SyncResult, SyncSession
-from pik_recon.sync.store import MEMORY_LIMIT, RunRecord, SyncStore
+from pik_recon.sync.store import MEMORY_LIMIT, RunRecord, SyncStore, merge_batch
+from pik_recon.sync.writer import AccountWriter, BatchWriter
 from pik_recon.warehouse import Warehouse
 
 log = get_logger("sync")
 
 
-async def run_sync(client: PikClient, store: SyncStore, settings: SyncSettings, *,
+async def run_sync(client: PikClient, writer: AccountWriter, settings: SyncSettings, *,
                    concurrency: int, progress: Progress | None = None,
                    incremental: bool = False) -> SyncResult:
     """One sync run, recorded in sync_runs whatever happens."""
-    session = SyncSession(client, store, settings, concurrency, progress or NoProgress(),
+    session = SyncSession(client, writer, settings, concurrency, progress or NoProgress(),
                           "incremental" if incremental else "full")
     try:
         try:
@@ -34,12 +36,10 @@ async def run_sync(client: PikClient, store: SyncStore, settings: SyncSettings, 
             await _budget_spent(session, incremental)
     except BaseException as exc:
         _count(session)
-        await session.db(store.finish_run, _record(session.result, "failed", exc))
-        session.close()
+        await session.db(session.store.finish_run, _record(session.result, "failed", exc))
         raise
     _count(session)
-    await session.db(store.finish_run, _record(session.result, "finished"))
-    session.close()
+    await session.db(session.store.finish_run, _record(session.result, "finished"))
     return session.result
 
 
@@ -55,9 +55,8 @@ async def _budget_spent(session: SyncSession, incremental: bool) -> None:
 
 
 def _count(session: SyncSession) -> None:
-    result, writer, pager = session.result, session.writer, session.pager
-    result.new, result.changed, result.quarantined = (writer.new, writer.changed,
-                                                       writer.quarantined)
+    result, tally, pager = session.result, session.writer.tally, session.pager
+    result.new, result.changed, result.quarantined = tally.new, tally.changed, tally.quarantined
     result.requests = session.client.stats.requests
     result.retries = session.client.stats.retries
     result.spent = pager.budget.spent
@@ -101,33 +100,37 @@ def sync_accounts(configs: Sequence[Config], *, full: bool = False,
 
     async def _run() -> list[AccountSync]:
         with Warehouse.open(configs[0].db_path, memory_limit=MEMORY_LIMIT) as warehouse:
-            # one DuckDB thread per query: the writers share two cores with fetching
+            # one DuckDB thread per query: the writer shares two cores with fetching
             warehouse.execute("SET threads = 1")
-            share = max(1, len(configs))
-            return list(await asyncio.gather(*(
-                _sync_account(warehouse, config, full, share,
-                              progress(config.account) if progress else None)
-                for config in configs)))
+            with warehouse.cursor() as merging:
+                # one writer for all accounts: one batch, one join with payment_links
+                writer = BatchWriter(functools.partial(merge_batch, merging),
+                                     configs[0].sync.batch_rows)
+                try:
+                    return list(await asyncio.gather(*(
+                        _sync_account(warehouse, writer, config, full, len(configs) > 1,
+                                      progress(config.account) if progress else None)
+                        for config in configs)))
+                finally:
+                    writer.close()
 
     return asyncio.run(_run())
 
 
-async def _sync_account(warehouse: Warehouse, config: Config, full: bool, share: int,
-                        progress: Progress | None) -> AccountSync:
+async def _sync_account(warehouse: Warehouse, writer: BatchWriter, config: Config, full: bool,
+                        several: bool, progress: Progress | None) -> AccountSync:
     outcome = AccountSync(config.account)
-    if share > 1:
+    if several:
         ACCOUNT.set(config.account)  # this task's logs name its account
     try:
         api_key = config.require_api_key()
-        # the accounts' batches share the sync's memory
-        settings = replace(config.sync, batch_rows=max(1_000, config.sync.batch_rows // share))
         async with PikClient(config.pik, api_key) as client:
             with warehouse.cursor() as cursor:
                 store = SyncStore(cursor, config.account)
                 incremental = not full and store.has_verified_full_sync()
                 store.begin_run("incremental" if incremental else "full")
-                outcome.result = await run_sync(client, store, settings,
-                                                concurrency=config.pik.concurrency,
+                outcome.result = await run_sync(client, writer.for_account(store),
+                                                config.sync, concurrency=config.pik.concurrency,
                                                 progress=progress, incremental=incremental)
     except Exception as exc:  # the other accounts go on; the caller reports this one
         log.debug("sync of account %s failed", config.account, exc_info=True)

@@ -15,7 +15,7 @@ from pik_recon.logs import get_logger
 from pik_recon.sync.coverage import Coverage, detect_frame
 from pik_recon.sync.pages import Pager, Progress, gather
 from pik_recon.sync.store import SyncStore
-from pik_recon.sync.writer import BatchWriter
+from pik_recon.sync.writer import AccountWriter
 
 log = get_logger("sync")
 T = TypeVar("T")
@@ -58,15 +58,15 @@ def request_budget(setting: str, minimum: int) -> int:
 class SyncSession:
     """One sync run. Strategies (full.py, incremental.py) read through it; it keeps count."""
 
-    def __init__(self, client: PikClient, store: SyncStore, settings: SyncSettings,
+    def __init__(self, client: PikClient, writer: AccountWriter, settings: SyncSettings,
                  concurrency: int, progress: Progress, mode: str) -> None:
         self.client = client
-        self.store = store
+        self.store: SyncStore = writer.store
         self.settings = settings
         self.progress = progress
-        self.writer = BatchWriter(store, settings.batch_rows)
+        self.writer = writer
         self.pager = Pager(client, self.writer, concurrency, progress)
-        self.result = SyncResult(run_id=store.run_id, mode=mode)
+        self.result = SyncResult(run_id=self.store.run_id, mode=mode)
         self.coverage = Coverage(detect_frame([]), PAGE_LIMIT)
         self.first_total = 0
         self.top = 0  # the largest total of the unfiltered list seen (it only grows)
@@ -77,9 +77,6 @@ class SyncSession:
     def note(self, text: str) -> None:
         log.info("%s", text)
         self.result.strategy.append(text)
-
-    def close(self) -> None:
-        self.writer.close()
 
     # --- the unfiltered list ---------------------------------------------------------------
     async def first_page(self) -> Page:

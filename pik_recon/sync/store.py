@@ -1,8 +1,10 @@
 """The sync's side of the warehouse: runs, batched merges, and what the proof counts.
 
-A batch arrives as the raw bodies of the pages fetched. DuckDB reads them from a file next
-to the warehouse (sql/queries/stage_links.sql), so a record costs no Python work unless its
-validity is in doubt; those few go through links.parse_link.
+A batch arrives as the raw bodies of the pages fetched, of one account or several syncing
+side by side. DuckDB reads them from a file next to the warehouse
+(sql/queries/stage_links.sql), so a record costs no Python work unless its validity is in
+doubt; those few go through links.parse_link. One merge joins the whole batch with
+payment_links once, whatever the accounts in it.
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ MEMORY_LIMIT = "256MB"
 
 # One fetched body: the status filter it was listed under (None: fetched by id) and the bytes.
 Body = tuple[str | None, bytes]
-# The columns of a record read in Python: its place in the batch (n, i), then its fields.
-_STAGE_COLUMNS = (("n", "BIGINT"), ("i", "BIGINT"), *((c, "VARCHAR") for c in LINK_COLUMNS))
+# The columns of a record read in Python: its place in the batch (n, i), the sync run it
+# belongs to, then its fields.
+_STAGE_COLUMNS = (("n", "BIGINT"), ("i", "BIGINT"), ("account", "VARCHAR"), ("run_id", "BIGINT"),
+                  *((c, "VARCHAR") for c in LINK_COLUMNS))
+_QUARANTINE_COLUMNS = (("account", "VARCHAR"), ("run_id", "BIGINT"),
+                       *((c, "VARCHAR") for c in QUARANTINE_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -92,87 +98,6 @@ class SyncStore:
              record.quarantined, _json(record.totals), _json(record.counts), record.error,
              record.budget, record.spent, record.total, record.accounted, record.vanished,
              record.moved, self.run_id])
-
-    @property
-    def stage_path(self) -> Path:
-        """The batch file: beside the warehouse, one at a time per account, removed once
-        merged."""
-        return self.wh.path.with_name(f".{self.wh.path.name}.sync-batch.{self.account}.jsonl")
-
-    def merge(self, bodies: Sequence[Body]) -> MergeResult:
-        """Merge a batch of fetched bodies and quarantine its malformed records, in one
-        transaction."""
-        now = datetime.now(UTC)
-        params = {"observed_at": now, "run_id": self.run_id, "account": self.account}
-        path = self.stage_path
-        try:
-            path.write_bytes(b"".join(
-                b'{"n":%d,"s":%s,"p":%s}\n' % (n, json.dumps(status).encode(),
-                                               raw.replace(b"\n", b" ").replace(b"\r", b" "))
-                for n, (status, raw) in enumerate(bodies)))
-            rejected = self._stage(path, bodies)
-            with self.wh.transaction():
-                self.wh.execute(query("link_batch"), {"account": self.account})
-                found = self.wh.fetchone(
-                    "SELECT count(*) FILTER (WHERE NOT known), count(*) FILTER (WHERE known "
-                    "AND old_status <> status AND NOT keeps_final) FROM link_batch")
-                assert found is not None
-                self.wh.execute(query("record_history"), params)
-                self.wh.execute(query("insert_links"), params)
-                self.wh.execute(query("update_links"), params)
-                quarantined = self._quarantine(rejected, params)
-        finally:
-            path.unlink(missing_ok=True)
-            self.wh.execute("DROP TABLE IF EXISTS link_stage; DROP TABLE IF EXISTS link_batch")
-        return MergeResult(int(found[0]), int(found[1]), quarantined)
-
-    def _stage(self, path: Path, bodies: Sequence[Body]) -> list[Rejected]:
-        """Fill link_stage from the batch file; returns the records that cannot be links."""
-        data: dict[int, list[Any]] = {}  # the records of a body, once it is decoded
-        try:
-            self.wh.execute(query("stage_links"), {"path": str(path)})
-            doubtful = self.wh.fetchall("SELECT n, i FROM link_stage WHERE NOT fast "
-                                        "ORDER BY n, i")
-        except WarehouseError as exc:  # a batch the bulk reader refuses: all in Python
-            log.debug("reading the batch record by record: %s", exc)
-            self.wh.execute("CREATE OR REPLACE TEMP TABLE link_stage ("
-                            + ", ".join(f"{name} {kind}" for name, kind in _STAGE_COLUMNS)
-                            + ", fast BOOLEAN)")
-            data = {n: json.loads(raw)["data"] for n, (_, raw) in enumerate(bodies)}
-            doubtful = [(n, i) for n, records in data.items()
-                        for i in range(1, len(records) + 1)]
-        if not doubtful:
-            return []
-        rows, rejected = [], []
-        for n, i in doubtful:
-            if n not in data:
-                data[n] = json.loads(bodies[n][1])["data"]
-            parsed = parse_link(data[n][i - 1], bodies[n][0])
-            if isinstance(parsed, Rejected):
-                rejected.append(parsed)
-            else:
-                rows.append((n, i, *parsed))
-        self.wh.execute("DELETE FROM link_stage WHERE NOT fast")
-        if rows:
-            select, lists = listed(_STAGE_COLUMNS, rows)
-            self.wh.execute("INSERT INTO link_stage BY NAME SELECT *, true AS fast "
-                            f"FROM ({select})", lists)
-        return rejected
-
-    def _quarantine(self, rejected: list[Rejected], params: dict[str, Any]) -> int:
-        if not rejected:
-            return 0
-        before = self._quarantined()
-        select, lists = listed([(c, "VARCHAR") for c in QUARANTINE_COLUMNS],
-                               [(r.listed_status, r.link_id, r.reason, r.record) for r in rejected])
-        self.wh.execute(f"WITH quarantine_batch AS ({select}) " + query("record_quarantine"),
-                        {**lists, **params})
-        return self._quarantined() - before
-
-    def _quarantined(self) -> int:
-        row = self.wh.fetchone("SELECT count(*) FROM quarantine WHERE sync_run_id = ?",
-                               [self.run_id])
-        return int(row[0]) if row else 0
 
     def counts(self) -> dict[str, int]:
         """Links per status (vanished ones left out), plus this run's quarantined records
@@ -272,3 +197,97 @@ class SyncStore:
 
 def _json(value: dict[str, int] | None) -> str | None:
     return json.dumps(value) if value is not None else None
+
+
+# One body of a batch, with the run (and so the account) it was fetched for.
+Part = tuple[SyncStore, Body]
+
+
+def stage_path(wh: Warehouse) -> Path:
+    """The batch file: beside the warehouse, one at a time, removed once merged."""
+    return wh.path.with_name(f".{wh.path.name}.sync-batch.jsonl")
+
+
+def merge_batch(wh: Warehouse, batch: Sequence[Part]) -> dict[str, MergeResult]:
+    """Merge a batch of fetched bodies and quarantine its malformed records, in one
+    transaction: per account in the batch, what it brought that was news."""
+    params = {"observed_at": datetime.now(UTC)}
+    path = stage_path(wh)
+    try:
+        path.write_bytes(b"".join(
+            b'{"n":%d,"a":%s,"r":%d,"s":%s,"p":%s}\n' % (
+                n, json.dumps(store.account).encode(), store.run_id, json.dumps(status).encode(),
+                raw.replace(b"\n", b" ").replace(b"\r", b" "))
+            for n, (store, (status, raw)) in enumerate(batch)))
+        rejected = _stage(wh, path, batch)
+        with wh.transaction():
+            wh.execute(query("link_batch"))
+            found = {account: (int(new), int(changed)) for account, new, changed in wh.fetchall(
+                "SELECT account, count(*) FILTER (WHERE NOT known), count(*) FILTER (WHERE "
+                "known AND old_status <> status AND NOT keeps_final) FROM link_batch "
+                "GROUP BY account")}
+            wh.execute(query("record_history"), params)
+            wh.execute(query("insert_links"), params)
+            wh.execute(query("update_links"), params)
+            quarantined = _quarantine(wh, rejected, params)
+    finally:
+        path.unlink(missing_ok=True)
+        wh.execute("DROP TABLE IF EXISTS link_stage; DROP TABLE IF EXISTS link_batch")
+    return {store.account: MergeResult(*found.get(store.account, (0, 0)),
+                                       quarantined.get(store.run_id, 0))
+            for store, _ in batch}
+
+
+def _stage(wh: Warehouse, path: Path, batch: Sequence[Part]) -> list[tuple[SyncStore, Rejected]]:
+    """Fill link_stage from the batch file; returns the records that cannot be links."""
+    data: dict[int, list[Any]] = {}  # the records of a body, once it is decoded
+    try:
+        wh.execute(query("stage_links"), {"path": str(path)})
+        doubtful = wh.fetchall("SELECT n, i FROM link_stage WHERE NOT fast ORDER BY n, i")
+    except WarehouseError as exc:  # a batch the bulk reader refuses: all in Python
+        log.debug("reading the batch record by record: %s", exc)
+        wh.execute("CREATE OR REPLACE TEMP TABLE link_stage ("
+                   + ", ".join(f"{name} {kind}" for name, kind in _STAGE_COLUMNS)
+                   + ", fast BOOLEAN)")
+        data = {n: json.loads(raw)["data"] for n, (_, (_, raw)) in enumerate(batch)}
+        doubtful = [(n, i) for n, records in data.items() for i in range(1, len(records) + 1)]
+    if not doubtful:
+        return []
+    rows, rejected = [], []
+    for n, i in doubtful:
+        store, (status, raw) = batch[n]
+        if n not in data:
+            data[n] = json.loads(raw)["data"]
+        parsed = parse_link(data[n][i - 1], status)
+        if isinstance(parsed, Rejected):
+            rejected.append((store, parsed))
+        else:
+            rows.append((n, i, store.account, store.run_id, *parsed))
+    wh.execute("DELETE FROM link_stage WHERE NOT fast")
+    if rows:
+        select, lists = listed(_STAGE_COLUMNS, rows)
+        wh.execute(f"INSERT INTO link_stage BY NAME SELECT *, true AS fast FROM ({select})",
+                   lists)
+    return rejected
+
+
+def _quarantine(wh: Warehouse, rejected: list[tuple[SyncStore, Rejected]],
+                params: dict[str, Any]) -> dict[int, int]:
+    """Quarantine the rejected records: per sync run, how many it had not quarantined yet."""
+    if not rejected:
+        return {}
+    runs = sorted({store.run_id for store, _ in rejected})
+    before = _quarantined(wh, runs)
+    select, lists = listed(_QUARANTINE_COLUMNS, [
+        (store.account, store.run_id, r.listed_status, r.link_id, r.reason, r.record)
+        for store, r in rejected])
+    wh.execute(f"WITH quarantine_batch AS ({select}) " + query("record_quarantine"),
+               {**lists, **params})
+    after = _quarantined(wh, runs)
+    return {run: after.get(run, 0) - before.get(run, 0) for run in runs}
+
+
+def _quarantined(wh: Warehouse, runs: list[int]) -> dict[int, int]:
+    return {int(run): int(n) for run, n in wh.fetchall(
+        "SELECT sync_run_id, count(*) FROM quarantine WHERE list_contains(?, sync_run_id) "
+        "GROUP BY sync_run_id", [runs])}

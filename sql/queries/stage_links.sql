@@ -1,5 +1,5 @@
--- Read a batch of raw API pages (one JSON line per page: n, s = listed status, p = the body)
--- into link_stage, one row per record. `fast` marks records that are certainly valid: every
+-- Read a batch of raw API pages (one JSON line per page: n, a = account, r = sync run,
+-- s = listed status, p = the body) into link_stage, one row per record. `fast` marks records that are certainly valid: every
 -- field of the right JSON type, the amount a plain decimal within DECIMAL(38, 18), times in
 -- ISO 8601 with a zone. The rest is judged one by one in Python (links.parse_link), which
 -- also words the reasons for the quarantine.
@@ -8,13 +8,13 @@
 -- type cannot pass their checks.
 CREATE OR REPLACE TEMP TABLE link_stage AS
 WITH records AS (
-    SELECT n, unnest(p.data) AS f, generate_subscripts(p.data, 1) AS i
+    SELECT n, a, r, unnest(p.data) AS f, generate_subscripts(p.data, 1) AS i
     FROM read_json($path, format = 'newline_delimited',
-                   columns = {n: 'BIGINT', s: 'VARCHAR', p: 'STRUCT(data STRUCT(id JSON,
+                   columns = {n: 'BIGINT', a: 'VARCHAR', r: 'BIGINT', s: 'VARCHAR', p: 'STRUCT(data STRUCT(id JSON,
                    url JSON, amount JSON, currency JSON, description JSON, status VARCHAR,
                    created_at VARCHAR, paid_at VARCHAR)[])'})
 ), fields AS (
-    SELECT n, i, f IS NOT NULL AS is_object,
+    SELECT n, i, a, r, f IS NOT NULL AS is_object,
            left(f.id, 1) = '"' AS id_is_text, f.id AS id_json,
            f.url IS NULL OR left(f.url, 1) = '"' AS url_ok, f.url AS url_json,
            left(f.amount, 1) = '"' AS amount_is_text, f.amount AS amount_json,
@@ -35,7 +35,7 @@ WITH records AS (
                 ELSE description_json[2:-2] END AS description
     FROM fields
 )
-SELECT n, i, id, url, amount_text, currency, description, status, created_at, paid_at,
+SELECT n, i, a AS account, r AS run_id, id, url, amount_text, currency, description, status, created_at, paid_at,
        coalesce(
            is_object
            AND id_is_text AND id <> ''

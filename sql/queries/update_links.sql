@@ -10,7 +10,7 @@ UPDATE payment_links AS p SET
     status = CASE WHEN b.keeps_final THEN p.status ELSE b.status END,
     paid_at = CASE WHEN b.keeps_final THEN p.paid_at ELSE CAST(b.paid_at AS TIMESTAMPTZ) END,
     last_seen_at = $observed_at,
-    last_seen_run = $run_id,
+    last_seen_run = b.run_id,
     vanished_at = NULL
 FROM link_batch AS b
-WHERE b.known AND p.account = $account AND p.id = b.id;
+WHERE b.known AND p.account = b.account AND p.id = b.id;

@@ -62,8 +62,10 @@ def test_incremental_after_a_day_then_exact_once_quiet(
 
 
 # On a moving list the links that changed after the previous sync read them, at any age,
-# are fetched by id: the fraction is smaller on a quiet one.
-@pytest.mark.parametrize(("drift", "fraction"), [(0, 8), (1, 4)])
+# are fetched by id: the fraction is smaller on a quiet one. How many depends on where the
+# drift's changes fall (a full sweep over 3.9 to 5.5 times the incremental one on these
+# 50,000 links, over seeds), so the moving case asks for a third.
+@pytest.mark.parametrize(("drift", "fraction"), [(0, 8), (1, 3)])
 def test_links_that_expire_within_days_cost_a_fraction_of_a_full_sweep(
         sandbox: SandboxServer, sandbox_state: SandboxState, tmp_path: Path, drift: float,
         fraction: int) -> None:

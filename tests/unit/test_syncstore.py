@@ -1,4 +1,5 @@
-"""SyncStore.merge on a real DuckDB file: bulk reading, the doubtful few, dedupe, counts."""
+"""merge_batch on a real DuckDB file: bulk reading, the doubtful few, dedupe, counts, and a
+batch of several accounts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from pik_recon.links import parse_link
 from pik_recon.sync import store as syncstore
-from pik_recon.sync.store import SyncStore
+from pik_recon.sync.store import Body, MergeResult, SyncStore, merge_batch
 from pik_recon.warehouse import Warehouse
 
 
@@ -48,6 +49,10 @@ def store(tmp_path: Path) -> SyncStore:
     warehouse.close()
 
 
+def _merge(store: SyncStore, bodies: list[Body]) -> MergeResult:
+    return merge_batch(store.wh, [(store, body) for body in bodies])[store.account]
+
+
 def _links(store: SyncStore) -> dict[str, tuple]:
     rows = store.wh.fetchall("SELECT id, status, CAST(amount AS VARCHAR), amount_text, "
                              "CAST(paid_at AS VARCHAR), url FROM payment_links")
@@ -56,7 +61,7 @@ def _links(store: SyncStore) -> dict[str, tuple]:
 
 def test_a_final_status_beats_active_and_otherwise_the_latest_wins(
         store: SyncStore, judged: list[Any]) -> None:
-    result = store.merge([
+    result = _merge(store, [
         ("paid", _body(_link("pl_a", "paid"), _link("pl_b", "active", url="first"))),
         ("active", _body(_link("pl_a", "active"), _link("pl_b", "active", url="second"))),
     ])
@@ -65,14 +70,14 @@ def test_a_final_status_beats_active_and_otherwise_the_latest_wins(
     assert links["pl_a"][0] == "paid"
     assert links["pl_a"][3] == "2026-11-01 08:00:00+00"
     assert links["pl_b"][4] == "second"
-    assert not store.stage_path.exists()
+    assert not syncstore.stage_path(store.wh).exists()
     assert judged == []  # valid records never reach Python
 
 
 def test_escaped_strings_are_read_exactly(store: SyncStore, judged: list[Any]) -> None:
     record = _link("pl_\u00e9", "active", description='Order "#1" \\ caf\u00e9 \U0001f680',
                    url=None)
-    store.merge([("active", json.dumps({"data": [record]}, ensure_ascii=True).encode())])
+    _merge(store, [("active", json.dumps({"data": [record]}, ensure_ascii=True).encode())])
     assert store.wh.fetchall("SELECT id, url, description FROM payment_links") == [
         ("pl_\u00e9", None, 'Order "#1" \\ caf\u00e9 \U0001f680')]
     assert judged == []
@@ -80,12 +85,12 @@ def test_escaped_strings_are_read_exactly(store: SyncStore, judged: list[Any]) -
 
 def test_counts_and_history_across_batches(store: SyncStore) -> None:
     batch = [("active", _body(_link("pl_a", "active"), _link("pl_b", "active")))]
-    assert store.merge(batch).new == 2
-    again = store.merge(batch)
+    assert _merge(store, batch).new == 2
+    again = _merge(store, batch)
     assert (again.new, again.changed) == (0, 0)
-    moved = store.merge([("paid", _body(_link("pl_a", "paid")))])
+    moved = _merge(store, [("paid", _body(_link("pl_a", "paid")))])
     assert (moved.new, moved.changed) == (0, 1)
-    back = store.merge([("active", _body(_link("pl_a", "active")))])  # paid is final
+    back = _merge(store, [("active", _body(_link("pl_a", "active")))])  # paid is final
     assert (back.new, back.changed) == (0, 0)
     assert _links(store)["pl_a"][0] == "paid"
     history = store.wh.fetchall("SELECT link_id, old_status, new_status FROM "
@@ -95,7 +100,7 @@ def test_counts_and_history_across_batches(store: SyncStore) -> None:
 
 
 def test_doubtful_records_are_judged_one_by_one(store: SyncStore, judged: list[Any]) -> None:
-    result = store.merge([("paid", _body(
+    result = _merge(store, [("paid", _body(
         _link("pl_fast", "paid"),
         _link("pl_spaced", "paid", amount=" 12.50 ", paid_at="2026-11-01 09:00:00+00:00"),
         _link("pl_float", "paid", amount=12.5),
@@ -120,9 +125,39 @@ def test_doubtful_records_are_judged_one_by_one(store: SyncStore, judged: list[A
 
 
 def test_a_batch_the_bulk_reader_refuses_is_read_in_python(store: SyncStore) -> None:
-    result = store.merge([("paid", _body(_link("pl_ok", "paid"), "not a record", None)),
+    result = _merge(store, [("paid", _body(_link("pl_ok", "paid"), "not a record", None)),
                           (None, _body(_link("pl_by_id", "expired")))])
     assert (result.new, result.quarantined) == (2, 2)
     assert set(_links(store)) == {"pl_ok", "pl_by_id"}
     reasons = store.wh.fetchall("SELECT DISTINCT reason FROM quarantine")
     assert reasons == [("record is not a JSON object",)]
+
+
+def test_one_batch_of_several_accounts_keeps_each_link_to_its_account(store: SyncStore) -> None:
+    other = SyncStore(store.wh, "brand-b")
+    other.begin_run("full")
+    results = merge_batch(store.wh, [
+        (store, ("active", _body(_link("pl_a", "active"), _link("pl_b", "active")))),
+        (other, ("paid", _body(_link("pl_a", "paid", amount="99.90")))),
+        (other, ("active", _body(_link("pl_a", "active"), {"id": "pl_bad"}))),
+        (store, ("paid", _body(_link("pl_b", "paid")))),
+    ])
+    assert results == {"default": MergeResult(new=2, changed=0, quarantined=0),
+                       "brand-b": MergeResult(new=1, changed=0, quarantined=1)}
+    rows = store.wh.fetchall("SELECT account, id, status, amount_text, last_seen_run "
+                             "FROM payment_links ORDER BY account, id")
+    assert rows == [("brand-b", "pl_a", "paid", "99.90", other.run_id),
+                    ("default", "pl_a", "active", "10.50", store.run_id),
+                    ("default", "pl_b", "paid", "10.50", store.run_id)]
+    assert store.wh.fetchall("SELECT account, sync_run_id, link_id FROM quarantine") == [
+        ("brand-b", other.run_id, "pl_bad")]
+    moved = merge_batch(store.wh, [(other, ("paid", _body(_link("pl_a", "paid", amount="99.90")))),
+                                   (store, ("paid", _body(_link("pl_a", "paid"))))])
+    assert moved == {"brand-b": MergeResult(new=0, changed=0, quarantined=0),
+                     "default": MergeResult(new=0, changed=1, quarantined=0)}
+    history = store.wh.fetchall("SELECT account, link_id, old_status, new_status, sync_run_id "
+                                "FROM link_status_history ORDER BY account, link_id, id")
+    assert history == [("brand-b", "pl_a", None, "paid", other.run_id),
+                       ("default", "pl_a", None, "active", store.run_id),
+                       ("default", "pl_a", "active", "paid", store.run_id),
+                       ("default", "pl_b", None, "paid", store.run_id)]
