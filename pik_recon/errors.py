@@ -125,7 +125,8 @@ class WarehouseBusyError(WarehouseError):
 
 
 class LockHeldError(PikReconError):
-    """Another run of the same job holds its lock."""
+    """Another process holds the lock on what this one would write: a run of the same job,
+    an export into the same folder."""
 
     exit_code = EXIT_TEMPORARY
     transient = True

@@ -15,28 +15,33 @@ partition's row count and a digest of its rows (and of the table's columns), and
 partitions whose digest differs are written, into a staging folder inside DIR, then moved
 into place file by file (a rename within one file system), so a reader sees the old file or
 the new one, never a half-written one. Partitions whose rows are gone are removed. The
-manifest is replaced last.
+manifest is replaced after each table, so it describes the files in place; one export
+writes a folder at a time (a lock file, .export.lock, beside the manifest).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pik_recon.errors import UsageError
+from pik_recon.errors import LockHeldError, UsageError
 from pik_recon.logs import get_logger
 from pik_recon.paths import ensure_folder
 from pik_recon.warehouse import Warehouse
 
 log = get_logger("export")
 MANIFEST = "manifest.json"
+LOCK = ".export.lock"
 MANIFEST_VERSION = 1
 
 
@@ -112,26 +117,50 @@ def export_parquet(warehouse: Warehouse, out: Path, *, accounts: list[str],
     partitions that changed since the export recorded in out/manifest.json."""
     chosen = check_tables(tables)
     ensure_folder(out, "the export folder")
-    previous = _read_manifest(out).get("tables", {})
-    entries: dict[str, Any] = dict(previous) if isinstance(previous, dict) else {}
-    stage = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
-    done = []
-    try:
-        for table in chosen:
-            entry, result = _export_table(warehouse, out, stage, table, accounts,
-                                          entries.get(table, {}))
-            entries[table] = entry
-            done.append(result)
+    _read_manifest(out)  # a folder that is not an export is refused before anything is written
+    with _folder_lock(out):
+        previous = _read_manifest(out).get("tables", {})
+        entries: dict[str, Any] = dict(previous) if isinstance(previous, dict) else {}
+        for stale in out.glob(".export-*"):  # left by an export that was killed
+            shutil.rmtree(stale, ignore_errors=True)
         version = warehouse.fetchone("SELECT max(version) FROM schema_migrations")
-        _write_manifest(out, stage, {
-            "manifest_version": MANIFEST_VERSION,
-            "schema_version": int(version[0]) if version else 0,
-            "exported_at": now.isoformat(timespec="seconds"),
-            "layout": "hive: TABLE/account=NAME/PART=VALUE/data_0.parquet",
-            "tables": {t: entries[t] for t in TABLES if t in entries}})
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        header = {"manifest_version": MANIFEST_VERSION,
+                  "schema_version": int(version[0]) if version else 0,
+                  "exported_at": now.isoformat(timespec="seconds"),
+                  "layout": "hive: TABLE/account=NAME/PART=VALUE/data_0.parquet"}
+        stage = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+        done = []
+        try:
+            # a manifest before any file moves, and after each table: an export killed at
+            # any moment leaves a folder the next one recognises and completes
+            if not (out / MANIFEST).is_file():
+                _write_manifest(out, stage, {**header, "tables": {}})
+            for table in chosen:
+                entry, result = _export_table(warehouse, out, stage, table, accounts,
+                                              entries.get(table, {}))
+                entries[table] = {**entry, "exported_at": header["exported_at"]}
+                done.append(result)
+                _write_manifest(out, stage, {**header, "tables": {
+                    t: entries[t] for t in TABLES if t in entries}})
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     return ExportResult(out, done)
+
+
+@contextlib.contextmanager
+def _folder_lock(out: Path) -> Iterator[None]:
+    """One export into a folder at a time; the kernel drops the lock with its process."""
+    path = out / LOCK
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeldError(f"another pik-recon export is writing {out}; run this one "
+                                "when it has finished") from None
+        yield
+    finally:
+        os.close(handle)
 
 
 def _export_table(warehouse: Warehouse, out: Path, stage: Path, table: str,

@@ -4,7 +4,12 @@ changed."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import signal
+import subprocess
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +24,7 @@ from pik_recon.warehouse import Warehouse, migrations
 from tests.conftest import (
     ACCOUNT_KEYS,
     accounts_env,
+    pik_recon_cmd,
     run_cli,
     warehouse_rows,
     write_accounts_config,
@@ -148,3 +154,64 @@ def test_export_refuses_a_folder_that_is_not_an_export(workdir: Path) -> None:
     assert done.returncode == 2
     assert "holds files but no manifest.json" in done.stderr
     assert [p.name for p in folder.iterdir()] == ["thesis.txt"]
+
+
+LINKS = 300_000
+
+
+@pytest.fixture
+def big_warehouse(workdir: Path) -> Path:
+    """A warehouse of 300,000 links over a year, written directly: an export takes long
+    enough to be killed in the middle of it."""
+    db = workdir / "wh.duckdb"
+    with Warehouse.open(db) as wh:
+        wh.execute(f"""
+            INSERT INTO payment_links BY NAME
+            SELECT 'default' AS account, 'pl_' || i AS id, 'https://pay.pik.global/l/pl_' || i
+                       AS url, CAST(a AS DECIMAL(38, 18)) AS amount, a AS amount_text,
+                   'USDT' AS currency, 'Order #' || i AS description, 'paid' AS status,
+                   TIMESTAMPTZ '2026-11-30 12:00:00+00' - to_seconds(i * 105) AS created_at,
+                   now() AS first_seen_at, now() AS last_seen_at, 1 AS last_seen_run
+            FROM (SELECT i, CAST(i % 9973 AS VARCHAR) || '.' || lpad(CAST(i AS VARCHAR), 6, '0')
+                             AS a FROM range({LINKS}) AS r(i))""")
+    return db
+
+
+def test_an_export_killed_at_any_moment_is_completed_by_the_next(
+        big_warehouse: Path, workdir: Path) -> None:
+    env = accounts_env(workdir, {})
+    out = workdir / "export"
+    started = subprocess.Popen([*pik_recon_cmd(), "export", "parquet", str(out)], env=env,
+                               cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list((out / "payment_links").glob("*/*")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert started.poll() is None, "the export ended before it could be killed"
+    started.send_signal(signal.SIGKILL)
+    started.wait(timeout=30)
+    assert (out / "manifest.json").is_file()  # a folder the next export recognises
+    assert list(out.glob(".export-*"))  # the killed export's staging folder is still there
+
+    done = run_cli(["export", "parquet", str(out)], env, workdir)
+
+    assert done.returncode == 0, done.stderr
+    assert not list(out.glob(".export-*"))
+    amounts = {r["id"]: r["amount"] for r in _read(out, "payment_links")}
+    assert amounts == dict(warehouse_rows(big_warehouse, "SELECT id, amount FROM payment_links"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tables"]["payment_links"]["rows"] == LINKS
+
+
+def test_a_second_export_into_the_same_folder_at_once_exits_4(
+        big_warehouse: Path, workdir: Path) -> None:
+    out = workdir / "export"
+    out.mkdir()
+    handle = os.open(out / ".export.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # as an export under way holds it
+        done = run_cli(["export", "parquet", str(out)], accounts_env(workdir, {}), workdir)
+    finally:
+        os.close(handle)
+    assert done.returncode == 4
+    assert f"another pik-recon export is writing {out}" in done.stderr
+    assert [p.name for p in out.iterdir()] == [".export.lock"]  # nothing written
