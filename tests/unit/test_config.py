@@ -46,6 +46,17 @@ def test_option_beats_environment_beats_file(tmp_path: Path) -> None:
     ("[pick]\n", "config has unknown key 'pick'"),
     ("[pik\n", "config file "),
     ("[matching.tolerance]\nBTC = 0.00000001\n", "[matching.tolerance] BTC = 1e-08: expected"),
+    ('[accounts.Brand]\nkey_env = "K"\n', "[accounts.Brand]: an account name is 1-40 lower"),
+    ("[accounts.a]\nbase_url = 'https://x.example/v1'\n", "[accounts.a] key_env = None"),
+    ('[accounts.a]\nkey_env = "sk_live_123 oops"\n', "expected the name of the environment"),
+    ('[accounts.a]\nkey_env = "K"\n[accounts.b]\nkey_env = "K"\n',
+     "account a reads its key there already"),
+    ('[accounts.a]\nkey_env = "K"\napi_key = "x"\n', "[accounts.a] has unknown key 'api_key'"),
+    ('[accounts.a]\nkey_env = "K"\nconcurrency = 0\n',
+     "[accounts.a] concurrency = 0: expected a positive whole"),
+    ('[accounts.a]\nkey_env = "K"\n[accounts.a.orders]\ndelimiter = "x"\n',
+     "[orders] delimiter = 'x': expected one of"),
+    ("accounts = 3\n", "[accounts] must hold one table per account"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
@@ -111,27 +122,6 @@ def test_no_accounts_section_is_one_default_account() -> None:
     (only,) = config.scoped()
     assert (only.account, only.key_env, only.api_key.reveal()) == ("default", "PIK_API_KEY",
                                                                    "sk_live")
-
-
-@pytest.mark.parametrize(("text", "message"), [
-    ('[accounts.Brand]\nkey_env = "K"\n', "[accounts.Brand]: an account name is 1-40 lower"),
-    ("[accounts.a]\nbase_url = 'https://x.example/v1'\n", "[accounts.a] key_env = None"),
-    ('[accounts.a]\nkey_env = "sk_live_123 oops"\n', "expected the name of the environment"),
-    ('[accounts.a]\nkey_env = "K"\n[accounts.b]\nkey_env = "K"\n',
-     "account a reads its key there already"),
-    ('[accounts.a]\nkey_env = "K"\napi_key = "x"\n', "[accounts.a] has unknown key 'api_key'"),
-    ('[accounts.a]\nkey_env = "K"\nconcurrency = 0\n',
-     "[accounts.a] concurrency = 0: expected a positive whole"),
-    ('[accounts.a]\nkey_env = "K"\n[accounts.a.orders]\ndelimiter = "x"\n',
-     "[orders] delimiter = 'x': expected one of"),
-    ("accounts = 3\n", "[accounts] must hold one table per account"),
-])
-def test_bad_accounts_name_the_key(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as caught:
-        load_config(config_path=str(path), env={})
-    assert message in str(caught.value)
 
 
 def test_an_unknown_account_is_named_with_those_there_are(tmp_path: Path) -> None:
