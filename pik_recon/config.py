@@ -245,13 +245,13 @@ def _section(name: str, cls: type, raw: Mapping[str, Any], kind_of: str | None =
     values = {}
     for key, value in raw.items():
         if (section, key) in _CHECKED:
-            value = _CHECKED[(section, key)](value)
+            value = _CHECKED[(section, key)](name, value)
         if key not in fields:
             allowed = ", ".join(sorted(fields))
             raise ConfigError(f"config [{name}] has unknown key '{key}'; allowed: {allowed}")
         kind = fields[key].type
         values[key] = (_coerce(name, key, value, _SCALARS[kind]) if kind in _SCALARS
-                       else _COMPOUND[(section, key)](value))
+                       else _COMPOUND[(section, key)](name, value))
     return cls(**values)
 
 
@@ -267,33 +267,33 @@ def _string_list(where: str, value: Any, allow_empty: bool = True) -> tuple[str,
     return tuple(value)
 
 
-def _columns(value: Any) -> tuple[tuple[str, str], ...]:
+def _columns(where: str, value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping):
-        raise ConfigError("config [orders.columns] must be a table of field = \"Column name\"")
+        raise ConfigError(f"config [{where}.columns] must be a table of field = \"Column name\"")
     mapping = dict(OrdersSettings().columns)
     for key, column in value.items():
         if key not in ORDER_FIELDS:
-            raise ConfigError(f"config [orders.columns] has unknown field '{key}'; allowed: "
+            raise ConfigError(f"config [{where}.columns] has unknown field '{key}'; allowed: "
                               f"{', '.join(ORDER_FIELDS)}")
         if not isinstance(column, str):
-            raise ConfigError(f"config [orders.columns] {key} = {column!r}: expected a "
+            raise ConfigError(f"config [{where}.columns] {key} = {column!r}: expected a "
                               "column name")
         mapping[key] = column
     return tuple((k, v) for k, v in mapping.items() if v)
 
 
-def _status_map(value: Any) -> tuple[tuple[str, str], ...]:
+def _status_map(where: str, value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping):
-        raise ConfigError("config [orders.status_map] must be a table of \"shop value\" = "
+        raise ConfigError(f"config [{where}.status_map] must be a table of \"shop value\" = "
                           "\"status\"")
     for shop_value, status in value.items():
         if status not in ORDER_STATUSES:
-            raise ConfigError(f"config [orders.status_map] \"{shop_value}\" = {status!r}: "
+            raise ConfigError(f"config [{where}.status_map] \"{shop_value}\" = {status!r}: "
                               f"expected one of {', '.join(ORDER_STATUSES)}")
     return tuple(value.items())
 
 
-def _tolerance(value: Any) -> tuple[tuple[str, str], ...]:
+def _tolerance(_: str, value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping):
         raise ConfigError("config [matching.tolerance] must be a table of CURRENCY = \"0.01\"")
     for currency, amount in value.items():
@@ -307,7 +307,7 @@ def _tolerance(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple((c.upper(), a) for c, a in value.items())
 
 
-def _groups(value: Any) -> tuple[tuple[str, ...], ...]:
+def _groups(_: str, value: Any) -> tuple[tuple[str, ...], ...]:
     if not isinstance(value, list):
         raise ConfigError("config [matching] equivalent_currencies: expected a list of lists, "
                           "e.g. [[\"USD\", \"USDT\"]]")
@@ -316,18 +316,18 @@ def _groups(value: Any) -> tuple[tuple[str, ...], ...]:
 
 
 def _one_char(name: str) -> Any:
-    def check(value: Any) -> str:
+    def check(where: str, value: Any) -> str:
         allowed = {"delimiter": ("auto", ",", ";", "\t", "|"),
                    "decimal_separator": (".", ","),
                    "thousands_separator": ("", ",", ".", " ", "'")}[name]
         if value not in allowed:
-            raise ConfigError(f"config [orders] {name} = {value!r}: expected one of "
+            raise ConfigError(f"config [{where}] {name} = {value!r}: expected one of "
                               f"{', '.join(repr(a) for a in allowed)}")
         return value
     return check
 
 
-def _request_budget(value: Any) -> str:
+def _request_budget(_: str, value: Any) -> str:
     """A multiple of the minimum ("3x", "2.5x") or a whole number of requests (20000)."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return str(value)
@@ -347,13 +347,13 @@ _CHECKED: dict[tuple[str, str], Any] = {
 }
 
 _COMPOUND: dict[tuple[str, str], Any] = {
-    ("orders", "filter_values"): lambda v: _string_list("[orders] filter_values", v),
+    ("orders", "filter_values"): lambda where, v: _string_list(f"[{where}] filter_values", v),
     ("orders", "columns"): _columns,
     ("orders", "status_map"): _status_map,
     ("matching", "tolerance"): _tolerance,
     ("matching", "equivalent_currencies"): _groups,
-    ("report", "aging_buckets"): lambda v: _buckets(v),
-    ("report", "formats"): lambda v: parse_formats(v),
+    ("report", "aging_buckets"): lambda _, v: _buckets(v),
+    ("report", "formats"): lambda _, v: parse_formats(v),
 }
 
 
@@ -428,7 +428,7 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
     if not isinstance(db_value, str):
         raise ConfigError(f"config db = {db_value!r}: expected a file path")
     pik = _section("pik", PikSettings, merged["pik"])
-    orders = _orders(_section("orders", OrdersSettings, merged["orders"]))
+    orders = _orders(_section("orders", OrdersSettings, merged["orders"]), "orders")
     accounts = _accounts(raw.get("accounts"), merged, env, (overrides or {}).get("pik", {})
                          ) if "accounts" in raw else (
         Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, pik, orders, _key(env, DEFAULT_KEY_ENV)),)
@@ -497,7 +497,8 @@ def _accounts(raw: Any, merged: Mapping[str, Mapping[str, Any]], env: Mapping[st
         orders = {**merged["orders"], **orders_raw}
         accounts.append(Account(
             name, key_env, _section(f"accounts.{name}", PikSettings, pik, "pik"),
-            _orders(_section(f"accounts.{name}.orders", OrdersSettings, orders, "orders")),
+            _orders(_section(f"accounts.{name}.orders", OrdersSettings, orders, "orders"),
+                    f"accounts.{name}.orders"),
             _key(env, key_env)))
     return tuple(accounts)
 
@@ -510,14 +511,14 @@ def _check_zone(section: str, zone: str) -> None:
                           "name such as \"UTC\" or \"Europe/Berlin\"") from None
 
 
-def _orders(settings: OrdersSettings) -> OrdersSettings:
-    _check_zone("orders", settings.timezone)
+def _orders(settings: OrdersSettings, where: str) -> OrdersSettings:
+    _check_zone(where, settings.timezone)
     if settings.thousands_separator and (
             settings.thousands_separator == settings.decimal_separator):
-        raise ConfigError("config [orders] thousands_separator must differ from "
+        raise ConfigError(f"config [{where}] thousands_separator must differ from "
                           "decimal_separator")
     if settings.filter_values and not settings.filter_column:
-        raise ConfigError("config [orders] filter_values needs filter_column")
+        raise ConfigError(f"config [{where}] filter_values needs filter_column")
     return settings
 
 

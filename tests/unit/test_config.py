@@ -55,7 +55,9 @@ def test_option_beats_environment_beats_file(tmp_path: Path) -> None:
     ('[accounts.a]\nkey_env = "K"\nconcurrency = 0\n',
      "[accounts.a] concurrency = 0: expected a positive whole"),
     ('[accounts.a]\nkey_env = "K"\n[accounts.a.orders]\ndelimiter = "x"\n',
-     "[orders] delimiter = 'x': expected one of"),
+     "config [accounts.a.orders] delimiter = 'x': expected one of"),
+    ('[accounts.a]\nkey_env = "K"\n[accounts.a.orders.columns]\ntotal = "Sum"\n',
+     "config [accounts.a.orders.columns] has unknown field 'total'"),
     ("accounts = 3\n", "[accounts] must hold one table per account"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
