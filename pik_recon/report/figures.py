@@ -35,6 +35,7 @@ class CurrencySummary:
 
 @dataclass(frozen=True)
 class AgingRow:
+    account: str
     currency: str
     bucket: str
     count: int
@@ -227,7 +228,8 @@ def gather(warehouse: Warehouse, settings: ReportSettings, accounts: list[str],
     buckets = bucket_table(settings.aging_buckets)
     data.bucket_labels = list(buckets["label"])
     with warehouse.staged("aging_buckets", buckets):
-        data.aging = [AgingRow(c, label, int(n), amount) for c, _, label, n, amount
+        data.aging = [AgingRow(account, c, label, int(n), amount)
+                      for account, c, _, label, n, amount
                       in warehouse.fetchall(query("report_aging"), period)]
     data.by_category = _by_category(warehouse, period)
     data.findings_total = sum(c.count for c in data.by_category)

@@ -42,7 +42,8 @@ def report_json(data: ReportData) -> dict[str, Any]:
                                         else None}} for a in data.accounts],
         "summary": [{"account": row.account, **_summary(row)} for row in data.summary],
         "totals": [_summary(row) for row in data.totals()],
-        "aging": [{"currency": a.currency, "bucket": a.bucket, "count": a.count,
+        "aging": [{"account": a.account, "currency": a.currency, "bucket": a.bucket,
+                   "count": a.count,
                    "amount": exact(a.amount, a.currency)} for a in data.aging],
         "findings": {"total": data.findings_total, "open": data.findings_total
                      - data.acknowledged_total, "acknowledged": data.acknowledged_total,

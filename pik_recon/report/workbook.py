@@ -130,14 +130,17 @@ def _summary_sheet(book: Book, data: ReportData) -> None:
             sheet.text(r, first + 2 + 3 * i,
                        exact(amount, row.currency) if needs_text(amount) else "")
     r += 2
-    sheet.header(r, ["aging (unpaid)", "bucket", "count", "amount", "amount (exact)"])
+    sheet.header(r, (["account"] if data.several else [])
+                 + ["aging (unpaid)", "bucket", "count", "amount", "amount (exact)"])
     for a in data.aging:
         r += 1
-        sheet.text(r, 0, a.currency)
-        sheet.text(r, 1, a.bucket)
-        sheet.number(r, 2, a.count)
-        sheet.amount(r, 3, a.amount, a.currency)
-        sheet.text(r, 4, exact(a.amount, a.currency) if needs_text(a.amount) else "")
+        if data.several:
+            sheet.text(r, 0, a.account)
+        sheet.text(r, first - 1, a.currency)
+        sheet.text(r, first, a.bucket)
+        sheet.number(r, first + 1, a.count)
+        sheet.amount(r, first + 2, a.amount, a.currency)
+        sheet.text(r, first + 3, exact(a.amount, a.currency) if needs_text(a.amount) else "")
     r += 2
     sheet.header(r, ["category", "severity", "findings", "open", "acknowledged", "new",
                      "resolved"])

@@ -205,6 +205,11 @@ def test_reconcile_and_report_per_account_and_combined(planted: dict[str, Path],
     for name, folder in planted.items():
         assert _figures(both, name) == _planted_figures([folder]), name
     assert _figures(both, None) == _planted_figures(list(planted.values()))
+    for name, folder in planted.items():  # unpaid orders by age, per account
+        aging = json.loads((folder / "expected_figures.json").read_text())["aging"]
+        assert [(a["currency"], a["bucket"], a["count"], Decimal(a["amount"]))
+                for a in both["aging"] if a["account"] == name] == [
+            (a["currency"], a["bucket"], a["count"], Decimal(a["amount"])) for a in aging], name
     assert {r["account"] for r in north["summary"]} == {"north"}
     assert _figures(north, None) == _planted_figures([planted["north"]])
     with (combined / "findings.csv").open(encoding="utf-8", newline="") as fh:
