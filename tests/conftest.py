@@ -15,6 +15,7 @@ import pytest
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
+from pik_recon.warehouse import migrations
 
 # Distinctive, so a grep for it can only find a leak.
 API_KEY = "sk_test_ZEBRA7q9Xw2LmP4vN8kR"
@@ -149,3 +150,16 @@ def json_results(stdout: str, kind: str) -> list[dict[str, Any]]:
             if item.get("result") == kind:
                 found.append(item)
     return found
+
+
+def warehouse_at(db: Path, version: int) -> duckdb.DuckDBPyConnection:
+    """A connection to a new warehouse as a release that stopped at migration `version` left
+    it, for tests of the migrations after it."""
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+                "applied_at TIMESTAMPTZ)")
+    for number, name, text in migrations():
+        if number <= version:
+            con.execute(text)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+    return con

@@ -120,6 +120,10 @@ class AppContext:
         """The config of each account named by --account (every account when none is)."""
         return self.config(**overrides).scoped(accounts)
 
+    def account_names(self, accounts: Sequence[str]) -> list[str]:
+        """The accounts named by --account (every account when none is), checked."""
+        return [c.account for c in self.configs(accounts)]
+
     def one_config(self, accounts: Sequence[str], what: str) -> Config:
         """The config of the one account `what` (a file, say) belongs to: the one named by
         --account, or the only account there is."""

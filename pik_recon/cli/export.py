@@ -36,7 +36,7 @@ def parquet(app: AppContext, folder: Path, accounts: tuple[str, ...],
       pik-recon export parquet ./export --account brand-a --table payment_links
     """
     config = app.config()
-    names = [c.account for c in app.configs(accounts)]
+    names = app.account_names(accounts)
     with Warehouse.open(config.db_path, read_only=True,
                         wait_seconds=config.report.wait_seconds) as warehouse:
         result = export_parquet(warehouse, folder, accounts=names, tables=list(tables),

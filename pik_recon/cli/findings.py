@@ -72,7 +72,7 @@ def list_command(app: AppContext, state: str | None, category: str | None,
       pik-recon findings list --open --severity critical
     """
     config = app.config()
-    names = _names(app, accounts)
+    names = app.account_names(accounts)
     with Warehouse.open(config.db_path, read_only=True, wait_seconds=30) as warehouse:
         runs, every = findings_of(warehouse, names, run_id)
     shown = select(every, state=state, category=category, severity=severity)
@@ -86,10 +86,6 @@ def list_command(app: AppContext, state: str | None, category: str | None,
               f"acknowledged ({len(shown)} shown)",
               (("account",) if several else ()) + COLUMNS, [_row(f, several) for f in shown],
               right=("order amount", "link amount", "difference", "days"))
-
-
-def _names(app: AppContext, accounts: tuple[str, ...]) -> list[str]:
-    return [c.account for c in app.configs(accounts)]
 
 
 @findings.command("ack")
@@ -116,7 +112,7 @@ def ack(app: AppContext, ids: tuple[str, ...], note: str | None, by: str | None,
         raise click.BadParameter("say what was done, e.g. --note \"refunded on 30 Nov\"",
                                  param_hint="--note")
     config = app.config()
-    names = _names(app, accounts)
+    names = app.account_names(accounts)
     now = datetime.now(UTC)
     with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
         if from_file is not None:
@@ -142,7 +138,7 @@ def reopen_command(app: AppContext, ids: tuple[str, ...], by: str | None,
       pik-recon findings reopen 3f9c2a1b7d04
     """
     config = app.config()
-    names = _names(app, accounts)
+    names = app.account_names(accounts)
     with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
         done = reopen(warehouse, names, list(ids), by or default_user(), datetime.now(UTC))
     _print_changed(app.out, "findings_reopen", done, "reopened")

@@ -82,7 +82,7 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
       pik-recon report --since 7d --account brand-a
     """
     config = app.config()
-    names = [c.account for c in app.configs(accounts)]
+    names = app.account_names(accounts)
     now = datetime.now(UTC)
     zone = ZoneInfo(config.report.timezone)
     start = _when(since, "--since", now, zone)

@@ -75,7 +75,7 @@ def status(app: AppContext, accounts: tuple[str, ...]) -> None:
       pik-recon status --account brand-a
     """
     config = app.config()
-    names = [c.account for c in app.configs(accounts)]
+    names = app.account_names(accounts)
     now = datetime.now(UTC)
     with Warehouse.open(config.db_path, read_only=True, wait_seconds=30) as warehouse:
         states = [read_status(warehouse, name, now, config.report.stale_after_hours)

@@ -13,7 +13,8 @@ from pik_recon.config import load_config
 from pik_recon.errors import WarehouseError
 from pik_recon.findings import findings_of
 from pik_recon.reconcile import reconcile
-from pik_recon.warehouse import Warehouse, migrations
+from pik_recon.warehouse import Warehouse
+from tests.conftest import warehouse_at
 
 BEFORE_ACCOUNTS = 9  # the last migration before sql/010_accounts.sql
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
@@ -65,13 +66,7 @@ TABLES = ("payment_links", "link_status_history", "sync_runs", "quarantine", "or
 @pytest.fixture
 def old_warehouse(tmp_path: Path) -> Path:
     db = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-                "applied_at TIMESTAMPTZ)")
-    for version, name, text in migrations():
-        if version <= BEFORE_ACCOUNTS:
-            con.execute(text)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    con = warehouse_at(db, BEFORE_ACCOUNTS)
     for sql in ROWS:
         con.execute(sql)
     con.close()

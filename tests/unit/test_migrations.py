@@ -10,6 +10,7 @@ import pytest
 from pik_recon import warehouse as warehouse_module
 from pik_recon.errors import WarehouseError
 from pik_recon.warehouse import Warehouse, migrations
+from tests.conftest import warehouse_at
 
 LINK = ("pl_one", "https://pay.example/l/pl_one", "75.00", "75.00", "USDT", "Order #7",
         "paid", "2026-11-01 10:00:00+00", "2026-11-02 11:00:00+00", "2026-11-03 00:00:00+00",
@@ -18,13 +19,7 @@ LINK = ("pl_one", "https://pay.example/l/pl_one", "75.00", "75.00", "USDT", "Ord
 
 def test_migration_006_keeps_links_and_stores_ids_uncompressed(tmp_path: Path) -> None:
     db = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-                "applied_at TIMESTAMPTZ)")
-    for version, name, text in migrations():
-        if version <= 5:
-            con.execute(text)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    con = warehouse_at(db, 5)
     con.execute("INSERT INTO payment_links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", LINK)
     con.execute("INSERT INTO link_status_history (link_id, old_status, new_status, "
                 "observed_at, sync_run_id) VALUES ('pl_one', NULL, 'paid', now(), 1)")
