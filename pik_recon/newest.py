@@ -49,11 +49,9 @@ class NewestLinks:
 
     def __init__(self, client: PikClient) -> None:
         self.client = client
-        self.pages = 0
         self.total = 0  # the last total answered: a position for any POST sent after it
 
     async def _page(self, offset: int, limit: int = PAGE_LIMIT) -> Page:
-        self.pages += 1
         page = await self.client.list_page(None, offset, limit)
         self.total = page.total
         return page
