@@ -1,11 +1,12 @@
 """`pik-recon links create`: one payment link per CSV row, exactly once.
 
 PIK has no idempotency key, so the ledger (`link_requests`) is the memory: a row is recorded
-before its POST, marked `sent` just before it goes on the wire, and `created` when PIK's
-answer is stored. A row left `sent` — a timeout, a dropped connection, a 5xx, or a kill —
-has an unknown outcome: it is looked for on PIK (same description, amount and currency,
-created since the row was sent) before any retry, and sent again only when proven absent
-(newest.py says when a read proves that).
+before its POST, marked `sent` — with a position on PIK's list answered before the send —
+just before it goes on the wire, and `created` when PIK's answer is stored. A row left `sent`
+(a timeout, a dropped connection, a 5xx, or a kill) has an unknown outcome: it is looked for
+among the links PIK lists beyond its position (same description, amount and currency) before
+any retry, and sent again only when proven absent (newest.py says when a read proves that).
+Where absence cannot be proven the row stays `sent`, reported unknown, and is not sent again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,6 @@ from pik_recon.errors import (
     TransportError,
 )
 from pik_recon.ledger import Ledger, LedgerRow
-from pik_recon.links import created_at
 from pik_recon.logs import get_logger
 from pik_recon.money import PIK_CURRENCIES, currency_decimals, parse_amount
 from pik_recon.newest import NewestLinks
@@ -44,8 +43,7 @@ from pik_recon.paths import check_file_target, ensure_folder
 from pik_recon.warehouse import Warehouse
 
 log = get_logger("bulk")
-CLOCK_SKEW = timedelta(minutes=10)  # PIK's clock against ours, when looking for a lost link
-MAX_ATTEMPTS = 8
+MAX_SENDS = 8  # POSTs of one row whose answers were lost and whose links proven absent
 ANSWER_BATCH = 100  # created links stored per transaction
 MARK_AHEAD = 8  # rows marked `sent` per write, per unit of concurrency
 OUTPUT_COLUMNS = ("order_id", "link_id", "url", "amount", "currency", "state", "error")
@@ -193,32 +191,31 @@ class BulkStats:
 
 class LinkFinder:
     """Looks for the links of rows whose POST got no answer. Look-ups waiting at the same
-    time share one read of the newest links, back to the earliest of their moments."""
+    time share one read of the newest links, down to the lowest of their positions."""
 
     def __init__(self, client: PikClient) -> None:
         self.newest = NewestLinks(client)
-        self._waiting: list[tuple[CreateRow, datetime, asyncio.Future[Any]]] = []
+        self._waiting: list[tuple[CreateRow, int, asyncio.Future[Any]]] = []
         self._reading = asyncio.Lock()
 
-    async def find(self, row: CreateRow, sent_at: datetime) -> list[dict[str, Any]] | None:
-        """PIK's links for this row created since it was sent: none when proven absent,
-        None when the list's order cannot prove it."""
+    async def find(self, row: CreateRow, position: int) -> list[dict[str, Any]] | None:
+        """PIK's links for this row: none when proven absent beyond `position`, None when
+        the list cannot prove it."""
         future: asyncio.Future[list[dict[str, Any]] | None] = (
             asyncio.get_running_loop().create_future())
-        self._waiting.append((row, sent_at - CLOCK_SKEW, future))
+        self._waiting.append((row, position, future))
         async with self._reading:  # a read that began before this row waited does not count
             if not future.done():
                 batch, self._waiting = self._waiting, []
                 try:
-                    newest = await self.newest.since(min(since for _, since, _ in batch))
+                    newest = await self.newest.since(min(p for _, p, _ in batch))
                 except BaseException as exc:
                     for _, _, waiting in batch:
                         if waiting is not future:
                             waiting.set_exception(exc)
                     raise
-                for waiting_row, since, waiting in batch:
-                    found = [item for item in newest.records if _same(item, waiting_row)
-                             and not _older_than(item, since)]
+                for waiting_row, _, waiting in batch:
+                    found = [item for item in newest.records if _same(item, waiting_row)]
                     waiting.set_result(found if found or newest.proven else None)
         return future.result()
 
@@ -236,7 +233,7 @@ class BulkCreator:
         self.stats = stats
         # every ledger write goes to one thread, in order, while the requests go on
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
-        self._marks: dict[str, asyncio.Future[None]] = {}
+        self._marks: dict[str, asyncio.Future[int]] = {}
         self._frontier = 0  # rows before this index have had their marking requested
         self._answers: list[tuple[str, str, str | None, str | None]] = []
         self._stores: list[asyncio.Future[None]] = []
@@ -248,18 +245,18 @@ class BulkCreator:
     async def run(self, rows: list[CreateRow], known: dict[str, LedgerRow]) -> BulkStats:
         states = {r.order_id: known[r.order_id].state if r.order_id in known else "pending"
                   for r in rows}
-        position = iter(range(len(rows)))
+        indexes = iter(range(len(rows)))
 
         async def worker() -> None:
-            for index in position:
+            for index in indexes:
                 row = rows[index]
-                premarked = states[row.order_id] == "pending"
-                if premarked:
-                    await self._marked(rows, index, states)
-                old = known.get(row.order_id)
-                self.stats.outcomes[row.order_id] = await self._one(
-                    row, states[row.order_id], old.updated_at if old else None,
-                    premarked=premarked)
+                if states[row.order_id] == "sent":  # its outcome unknown: looked for first
+                    outcome = await self._one(row, known[row.order_id].list_position,
+                                              unsent=False)
+                else:
+                    outcome = await self._one(row, await self._marked(rows, index, states),
+                                              unsent=True)
+                self.stats.outcomes[row.order_id] = outcome
                 self.advance()
 
         try:
@@ -273,21 +270,28 @@ class BulkCreator:
                 self._answers = []
         return self.stats
 
-    async def _marked(self, rows: list[CreateRow], index: int, states: dict[str, str]) -> None:
-        """Mark rows `sent` ahead of their POSTs, a window at a time in one write, started
-        while a window of marked rows is still ahead, so no POST waits for a write. A kill
-        leaves at most two windows `sent` without a POST; the next run looks for them on
-        PIK, finds nothing, and sends them."""
+    async def _marked(self, rows: list[CreateRow], index: int, states: dict[str, str]) -> int:
+        """Mark rows `sent` ahead of their POSTs, a window at a time in one write, with a
+        position on PIK's list answered just before; started while a window of marked rows
+        is still ahead, so no POST waits for it. Returns the row's recorded position. A kill
+        leaves at most two windows `sent` without a POST; the next run looks for them beyond
+        their position, finds nothing, and sends them."""
         window = self.concurrency * MARK_AHEAD
         if self._frontier < min(index + window, len(rows)):
             ahead = rows[max(self._frontier, index):index + 2 * window]
             ids = [r.order_id for r in ahead
-                   if states[r.order_id] == "pending" and r.order_id not in self._marks]
-            marking = self._write(self.ledger.mark_sent, ids)
-            for marked in ids:
-                self._marks[marked] = marking
+                   if states[r.order_id] != "sent" and r.order_id not in self._marks]
+            if ids:
+                marking = asyncio.ensure_future(self._mark_window(ids))
+                for marked in ids:
+                    self._marks[marked] = marking
             self._frontier = index + 2 * window
-        await self._marks[rows[index].order_id]
+        return await self._marks[rows[index].order_id]
+
+    async def _mark_window(self, order_ids: list[str]) -> int:
+        position = await self.finder.newest.position()
+        await self._write(self.ledger.mark_sent, order_ids, position)
+        return position
 
     def _store_answers(self) -> None:
         """Created links are stored in batches: a kill before a batch is stored leaves its
@@ -296,51 +300,56 @@ class BulkCreator:
             answers, self._answers = self._answers, []
             self._stores.append(self._write(self.ledger.mark_created, answers))
 
-    async def _one(self, row: CreateRow, state: str, sent_at: datetime | None, *,
-                   premarked: bool) -> Outcome:
-        for attempt in range(MAX_ATTEMPTS):
-            if state == "sent":
-                found = await self.finder.find(row, sent_at or datetime.now(UTC))
+    async def _one(self, row: CreateRow, position: int, *, unsent: bool) -> Outcome:
+        """Settle one row marked `sent` at `position`: `unsent`, its POST is still to go;
+        otherwise its outcome is unknown and its link is looked for first."""
+        for _ in range(MAX_SENDS):
+            if not unsent:
+                found = await self.finder.find(row, position)
                 if found is None:
-                    error = ("PIK's list is not in creation order, so the link's absence "
-                             "cannot be proven; it is not sent again (run the file again later)")
+                    error = ("PIK's list cannot prove the link absent (not in creation "
+                             "order, or pages short of their total); it is not sent again: "
+                             "run the file again later")
                     await self._write(self.ledger.mark, row.order_id, "sent", error=error)
                     return Outcome(row, "unknown", error=error)
                 if found:
                     self.stats.resolved_existing += 1
                     return self._created(row, found, "created")
                 self.stats.proven_absent += 1
-            sent_at = datetime.now(UTC)
-            if not (premarked and attempt == 0):
-                await self._write(self.ledger.mark, row.order_id, "sent", attempt=True)
-            self.stats.posts += 1
-            try:
-                link = await self.client.create_link(row.amount_text, row.currency,
-                                                     row.description)
-            except InvalidRequestError as exc:
-                await self._write(self.ledger.mark, row.order_id, "failed", error=str(exc))
-                return Outcome(row, "failed", error=str(exc))
-            except RateLimitedError:
-                await self._write(self.ledger.mark, row.order_id, "pending")
-                state = "pending"
-                await asyncio.sleep(min(2 ** attempt, 60))
-                continue
-            except TransportError as exc:
-                state = "sent" if exc.sent else "pending"
-                if not exc.sent:
-                    await self._write(self.ledger.mark, row.order_id, "pending")
-                log.info("order %s: %s; looking for the link before trying again",
-                         row.order_id, exc)
-                continue
-            except (ServerError, MalformedResponseError) as exc:
-                state = "sent"
-                log.info("order %s: %s; looking for the link before trying again",
-                         row.order_id, exc)
-                continue
-            return self._created(row, [link], "created")
+                position = self.finder.newest.total  # answered before this send
+                await self._write(self.ledger.mark_sent, [row.order_id], position)
+            unsent = False
+            outcome = await self._post(row)
+            if outcome is not None:
+                return outcome
         error = "the outcome is still unknown; run the same file again to resolve it"
-        await self._write(self.ledger.mark, row.order_id, state, error=error)
-        return Outcome(row, "unknown" if state == "sent" else "pending", error=error)
+        await self._write(self.ledger.mark, row.order_id, "sent", error=error)
+        return Outcome(row, "unknown", error=error)
+
+    async def _post(self, row: CreateRow) -> Outcome | None:
+        """One POST (the client retries what certainly created nothing); None when its
+        outcome is unknown."""
+        self.stats.posts += 1
+        try:
+            link = await self.client.create_link(row.amount_text, row.currency,
+                                                 row.description)
+        except InvalidRequestError as exc:
+            await self._write(self.ledger.mark, row.order_id, "failed", error=str(exc))
+            return Outcome(row, "failed", error=str(exc))
+        except (RateLimitedError, TransportError) as exc:
+            if isinstance(exc, TransportError) and exc.sent:
+                log.info("order %s: %s; looking for the link before trying again",
+                         row.order_id, exc)
+                return None
+            error = (f"{exc} (retry budget spent); nothing was created: run the file "
+                     "again later")
+            await self._write(self.ledger.mark, row.order_id, "pending", error=error)
+            return Outcome(row, "pending", error=error)
+        except (ServerError, MalformedResponseError) as exc:
+            log.info("order %s: %s; looking for the link before trying again",
+                     row.order_id, exc)
+            return None
+        return self._created(row, [link], "created")
 
     def _created(self, row: CreateRow, found: list[dict[str, Any]], state: str) -> Outcome:
         link = min(found, key=lambda item: str(item.get("created_at")))
@@ -362,11 +371,6 @@ def _same(item: Any, row: CreateRow) -> bool:
             "currency") == row.currency
     except ValueError:
         return False
-
-
-def _older_than(item: Any, moment: datetime) -> bool:
-    stamp = created_at(item)
-    return stamp is not None and stamp < moment
 
 
 def output_rows(rows: list[CreateRow], outcomes: dict[str, Outcome], ledger: Ledger

@@ -2,7 +2,8 @@
 
 States: pending (recorded, not sent) → sent (a POST may be on the wire) → created | failed;
 sent rows whose answer never came stay `sent` until they are resolved on PIK. conflict rows
-were never sent.
+were never sent. A row marked `sent` carries `list_position`: the `total` of an answer of PIK's
+unfiltered list received before its POST went out, so its link, if created, lies beyond it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class LedgerRow:
     state: str
     link_id: str | None
     url: str | None
-    updated_at: datetime
+    list_position: int
 
 
 class Ledger:
@@ -36,8 +37,9 @@ class Ledger:
 
     def rows(self, order_ids: list[str]) -> dict[str, LedgerRow]:
         found = self.wh.fetchall(
-            "SELECT order_id, amount, currency, description, state, link_id, url, updated_at "
-            "FROM link_requests WHERE account = ? AND list_contains(?, order_id)",
+            "SELECT order_id, amount, currency, description, state, link_id, url, "
+            "coalesce(list_position, 0) FROM link_requests "  # 0: every link lies beyond it
+            "WHERE account = ? AND list_contains(?, order_id)",
             [self.account, order_ids])
         return {r[0]: LedgerRow(*r) for r in found}
 
@@ -62,21 +64,19 @@ class Ledger:
                 f"currency, description, 'pending', $source, $now, $now FROM ({select})",
                 {**lists, "source": source, "now": now, "account": self.account})
 
-    def mark(self, order_id: str, state: str, *, link_id: str | None = None,
-             url: str | None = None, error: str | None = None, attempt: bool = False) -> None:
+    def mark(self, order_id: str, state: str, *, error: str | None = None) -> None:
         self.wh.execute(
-            "UPDATE link_requests SET state = ?, link_id = coalesce(?, link_id), "
-            "url = coalesce(?, url), error = ?, attempts = attempts + ?, updated_at = ? "
+            "UPDATE link_requests SET state = ?, error = ?, updated_at = ? "
             "WHERE account = ? AND order_id = ?",
-            [state, link_id, url, error, int(attempt), datetime.now(UTC), self.account,
-             order_id])
+            [state, error, datetime.now(UTC), self.account, order_id])
 
-    def mark_sent(self, order_ids: list[str]) -> None:
-        """Rows whose POSTs go out now, marked in one transaction before any is sent."""
+    def mark_sent(self, order_ids: list[str], position: int) -> None:
+        """Rows whose POSTs go out after this commits, in one transaction, with the list
+        position answered before any of them is sent."""
         self.wh.execute("UPDATE link_requests SET state = 'sent', error = NULL, "
-                        "attempts = attempts + 1, updated_at = ? WHERE account = ? AND "
-                        "list_contains(?, order_id)",
-                        [datetime.now(UTC), self.account, order_ids])
+                        "list_position = ?, attempts = attempts + 1, updated_at = ? "
+                        "WHERE account = ? AND list_contains(?, order_id)",
+                        [position, datetime.now(UTC), self.account, order_ids])
 
     def mark_created(self, rows: list[tuple[str, str, str | None, str | None]]) -> None:
         """Store PIK's answers (order_id, link_id, url, error) in one transaction."""

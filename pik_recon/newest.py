@@ -1,21 +1,24 @@
-"""The newest links on PIK: every link created since a moment, read from the newest end.
+"""The links created since a position on PIK's list, read from the list's newest end.
 
 Bulk creation asks this when a POST got no answer: the link may or may not exist, and it
-can only be found by listing. PIK's unfiltered list holds every link, whatever its status,
-and only grows; ordered by creation time, the links created since a moment are one end of
-it. Read page after page from that end (offset 0 onwards when newest first, backwards from
-the last page when oldest first), a list that only grows cannot skip a link: an addition
-only pushes links towards pages still to come, or lands beyond the pages read, after the
-read began. So a link that existed when the read began and is not among the pages was not
-created since the moment: its absence is proven. When a page shows the list is not in
-creation order, the whole list is read and absence is not proven.
+can only be found by listing. Before the POST went out, the ledger recorded a position: the
+`total` of an answer of the unfiltered list. PIK never removes a link, so that answer counted
+every link that existed then, and a link created later lies beyond that count. Ordered by
+creation and counted from the oldest link, the link at offset `o` of an answer whose total
+is T is number T - o - 1 when newest first (new links join at offset 0) and number `o` when
+oldest first (new links join at the end): either way a link's number never changes, and the
+links beyond the position are one end of the list. Read page after page from that end, the
+pages cover every number from the newest down to the position without a gap, so every link
+beyond the position that existed when the read began is among them: a link not found there
+was not created. Only PIK's answers are compared: its totals, and its `created_at`s with each
+other to see the order, never with our clock. A page in no creation order, a page holding
+fewer links than its total says are there, or a total that shrank proves nothing.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pik_recon.client import PAGE_LIMIT, Page, PikClient
@@ -24,8 +27,8 @@ from pik_recon.links import created_at
 
 @dataclass(frozen=True)
 class Newest:
-    records: list[Any]  # every link read that was created since the moment (or all read)
-    proven: bool  # no other link created since the moment existed when the read began
+    records: list[Any]  # every link read
+    proven: bool  # every link beyond the position that existed when the read began is read
 
 
 def _in_order(records: list[Any], newest_first: bool) -> bool:
@@ -36,78 +39,65 @@ def _in_order(records: list[Any], newest_first: bool) -> bool:
     return all(a >= b if newest_first else a <= b for a, b in pairs)  # type: ignore[operator]
 
 
-def _since(records: list[Any], moment: datetime) -> list[Any]:
-    return [r for r in records if (created_at(r) or moment) >= moment]
+def _full(page: Page, offset: int) -> bool:
+    """The page holds every link its total says lies at its offsets."""
+    return page.count >= min(PAGE_LIMIT, page.total - offset)
 
 
 class NewestLinks:
-    """Reads the newest end of the unfiltered list; remembers which end that is."""
+    """Reads the unfiltered list from its newest end; remembers the last total answered."""
 
     def __init__(self, client: PikClient) -> None:
         self.client = client
-        self.newest_first: bool | None = None
-        self.pages = 0
-        self._total = 0  # the list's length when last read
+        self.total = 0  # the last total answered: a position for any POST sent after it
 
-    async def _page(self, offset: int) -> Page:
-        self.pages += 1
-        page = await self.client.list_page(None, offset, PAGE_LIMIT)
-        self._total = page.total
+    async def _page(self, offset: int, limit: int = PAGE_LIMIT) -> Page:
+        page = await self.client.list_page(None, offset, limit)
+        self.total = page.total
         return page
 
-    async def since(self, moment: datetime) -> Newest:
-        """Every link created at or after `moment`, with whether that is proven complete."""
-        if self.newest_first is False:
-            return await self._from_the_end(moment, None)
+    async def position(self) -> int:
+        """The number of links now: every link created after this answer lies beyond it."""
+        return (await self._page(0, 1)).total
+
+    async def since(self, position: int) -> Newest:
+        """Every link beyond `position`, with whether that is proven complete."""
         first = await self._page(0)
-        if first.count >= first.total:  # the whole list in one answer: one instant
-            return Newest(_since(first.data, moment), True)
-        if _in_order(first.data, newest_first=True) and self.newest_first is not False:
-            self.newest_first = True
-            return await self._from_the_top(first, moment)
+        if first.total < position or not _full(first, 0):
+            return Newest(first.data, False)
+        if first.count >= first.total or first.total == position:  # one instant says it all
+            return Newest(first.data, True)
+        if _in_order(first.data, newest_first=True):
+            return await self._from_the_top(first, position)
         if _in_order(first.data, newest_first=False):
-            self.newest_first = False
-            return await self._from_the_end(moment, first.total)
-        return await self._everything(first, moment)
+            return await self._from_position(position)
+        return Newest(first.data, False)
 
-    async def _from_the_top(self, first: Page, moment: datetime) -> Newest:
-        found, page, offset = _since(first.data, moment), first, 0
-        while created_at(page.data[-1]) >= moment and offset + PAGE_LIMIT < page.total:  # type: ignore[operator]
-            offset += PAGE_LIMIT
-            page = await self._page(offset)
-            if not page.data:
-                break
-            if not _in_order(page.data, newest_first=True):
-                return await self._everything(first, moment)
-            found += _since(page.data, moment)
-        return Newest(found, True)
-
-    async def _from_the_end(self, moment: datetime, total: int | None) -> Newest:
-        """Pages backwards from the end; `total` None: the end is where it last was, and
-        the first answer tells how far it has moved since."""
-        found: list[Any] = []
-        end = total if total is not None else self._total
-        while end > 0:
-            offset = max(0, end - PAGE_LIMIT)
-            page = await self._page(offset)
-            if total is None and offset + page.count < page.total:  # the list grew: its end
-                total = end = page.total
-                continue
-            total = page.total
-            if not _in_order(page.data, newest_first=False):
-                return await self._everything(await self._page(0), moment)
-            found += _since(page.data, moment)
-            if not page.data or (created_at(page.data[0]) or moment) < moment:
-                break
-            end -= PAGE_LIMIT
-        return Newest(found, True)
-
-    async def _everything(self, first: Page, moment: datetime) -> Newest:
-        self.newest_first = None
-        found, offset, total = list(first.data), 0, first.total
-        while offset + PAGE_LIMIT < total:
-            offset += PAGE_LIMIT
+    async def _from_the_top(self, first: Page, position: int) -> Newest:
+        """Newest first: a page at offset o holds numbers T - o - count to T - o - 1; the
+        next page, 100 further, starts at or above where this one ended, however much the
+        list grew in between."""
+        found, page, offset = list(first.data), first, 0
+        while page.total - offset - page.count > position:
+            offset, before = offset + PAGE_LIMIT, page.total
             page = await self._page(offset)
             found += page.data
-            total = page.total
-        return Newest(_since(found, moment), False)
+            if (page.total < before or not _full(page, offset)
+                    or not _in_order(page.data, newest_first=True)):
+                return Newest(found, False)
+        return Newest(found, True)
+
+    async def _from_position(self, position: int) -> Newest:
+        """Oldest first: a page at offset o holds numbers o to o + count - 1; read from the
+        position to the end."""
+        found: list[Any] = []
+        offset, before = position, position
+        while True:
+            page = await self._page(offset)
+            found += page.data
+            if (page.total < before or not _full(page, offset)
+                    or not _in_order(page.data, newest_first=False)):
+                return Newest(found, False)
+            if offset + page.count >= page.total:
+                return Newest(found, True)
+            offset, before = offset + page.count, page.total

@@ -10,7 +10,7 @@ import click
 
 from pik_recon.bulk import create_links
 from pik_recon.cli.common import AppContext, PageProgress, account_option
-from pik_recon.errors import EXIT_FINDINGS
+from pik_recon.errors import EXIT_FINDINGS, EXIT_TEMPORARY
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -68,5 +68,7 @@ def create(app: AppContext, file: Path, dry_run: bool, out: Path | None,
                  f"{report.proven_absent} proven absent and sent again. Output: {report.out}")
     if report.dry_run:
         return
-    if any(report.by_state.get(s) for s in ("conflict", "failed", "unknown", "pending")):
+    if any(report.by_state.get(s) for s in ("unknown", "pending")):  # a later run settles them
+        raise click.exceptions.Exit(EXIT_TEMPORARY)
+    if any(report.by_state.get(s) for s in ("conflict", "failed")):
         raise click.exceptions.Exit(EXIT_FINDINGS)

@@ -9,7 +9,14 @@ from pathlib import Path
 import click
 
 from pik_recon.cli.common import AppContext
-from pik_recon.sandbox.state import FAULT_KINDS, ORDERINGS, Faults, SandboxState, generate_links
+from pik_recon.sandbox.state import (
+    FAULT_KINDS,
+    ORDERINGS,
+    Faults,
+    SandboxState,
+    clock_offset,
+    generate_links,
+)
 
 
 @click.group()
@@ -43,13 +50,16 @@ def sandbox() -> None:
 @click.option("--hidden", default=0, type=click.IntRange(0), show_default=True,
               help="Links left out of every list page but counted in its total (a broken "
                    "PIK, to see a sync refuse to call itself complete).")
+@click.option("--clock-offset", "clock_offset_seconds", default=0.0, type=float,
+              show_default=True, metavar="SECONDS",
+              help="PIK's clock this many seconds ahead of ours (negative: behind); it "
+                   "stamps created_at and paid_at with it.")
 @click.option("--no-rate-limit", is_flag=True, help="Do not enforce 300/min and 60/min.")
 @click.pass_obj
 def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path | None,
           generate: int | None, active_share: float | None, seed: int, fault_rate: float,
-          fault_kinds: str,
-          latency_ms: int, drift: float, ordering: str, hidden: int,
-          no_rate_limit: bool) -> None:
+          fault_kinds: str, latency_ms: int, drift: float, ordering: str, hidden: int,
+          clock_offset_seconds: float, no_rate_limit: bool) -> None:
     """Serve the PIK API on loopback, with admin endpoints under /_admin.
 
     \b
@@ -69,9 +79,13 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
     if unknown:
         raise click.BadParameter(f"unknown fault kinds {sorted(unknown)}; choose from "
                                  f"{', '.join(FAULT_KINDS)}", param_hint="--faults")
+    try:
+        clock_offset(clock_offset_seconds)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--clock-offset") from None
     faults = Faults(rate=fault_rate, kinds=kinds, latency_ms=latency_ms,
                     drift_per_request=drift, rate_limit_enabled=not no_rate_limit,
-                    ordering=ordering)
+                    ordering=ordering, clock_offset_seconds=clock_offset_seconds)
     state = SandboxState(api_key=api_key, seed=seed, faults=faults)
     if generate is not None:
         generate_links(state, generate, active_share=active_share)

@@ -21,6 +21,7 @@ from pik_recon.sandbox.state import (
     SUPPORTED_CURRENCIES,
     Faults,
     SandboxState,
+    clock_offset,
     generate_links,
 )
 
@@ -223,6 +224,8 @@ def apply_fault_settings(state: SandboxState, payload: dict[str, Any]) -> None:
     kinds = payload.get("kinds")
     if kinds is not None and not set(kinds) <= set(FAULT_KINDS):
         raise ValueError(f"fault kinds must be among {FAULT_KINDS}")
+    if "clock_offset_seconds" in payload:
+        clock_offset(payload["clock_offset_seconds"])
     with state.lock:
         for name, value in payload.items():
             if name == "ordering":

@@ -24,11 +24,22 @@ ORDERINGS = ("newest", "oldest", "id", "shuffled")
 FAULT_KINDS = ("latency", "429", "429_no_retry_after", "500_html", "drop", "lost_response")
 SUPPORTED_CURRENCIES = PIK_CURRENCIES
 URL_BASE = "https://pay.pik.global/l/"
+MAX_CLOCK_OFFSET = 10 * 366 * 86_400  # ten years either way: PIK's clock stays a valid time
 
 
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z, as PIK writes it."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def clock_offset(value: Any) -> float:
+    """A clock offset in seconds, or ValueError saying what is accepted."""
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or abs(value) > MAX_CLOCK_OFFSET):
+        raise ValueError(f"the clock offset must be a number of seconds within "
+                         f"±{MAX_CLOCK_OFFSET} (negative: PIK's clock behind ours), not "
+                         f"{value!r}")
+    return float(value)
 
 
 @dataclass(slots=True, eq=False)
@@ -85,6 +96,7 @@ class Faults:
     rate_limit_per_minute: int = 300
     create_rate_limit_per_minute: int = 60
     ordering: str = "newest"
+    clock_offset_seconds: float = 0.0  # PIK's clock ahead of ours (negative: behind)
 
 
 _ORDER_KEYS = {
@@ -132,7 +144,9 @@ class SandboxState:
 
     # --- clock -------------------------------------------------------------------------
     def now(self) -> datetime:
-        return datetime.now(UTC) + self._clock_offset
+        """PIK's clock: ours moved by the offset switch and by the time advanced."""
+        return (datetime.now(UTC) + self._clock_offset
+                + timedelta(seconds=self.faults.clock_offset_seconds))
 
     def advance_clock(self, seconds: float) -> int:
         """Move the sandbox clock forward; links whose time is up expire. Returns how many."""

@@ -187,3 +187,108 @@ def test_lost_answers_on_a_large_account_listed_oldest_first_keep_the_creation_r
     assert len(per_order) == 90 and set(per_order.values()) == {1}
     assert sandbox_state.log.limited_429 == 0
     assert 90 / minutes >= 30, f"{90 / minutes:.0f} rows a minute"
+
+
+def _descriptions(count: int) -> dict[str, str]:
+    """Order id -> description of the rows `_write_rows` writes."""
+    return {f"INV-{i}": f"Order #INV-{i}" if i % 2 else f"Invoice {i}" for i in range(count)}
+
+
+def _links_by_description(state: SandboxState, descriptions: set[str]
+                          ) -> dict[str, list[dict[str, str]]]:
+    """The links the sandbox holds for these descriptions, whoever created them."""
+    found: dict[str, list[dict[str, str]]] = {}
+    with state.lock:
+        for link in state.links.values():
+            if link.description in descriptions:
+                found.setdefault(link.description, []).append(link.as_dict())
+    return found
+
+
+def _kill_when_posted(args: list[str], env: dict[str, str], workdir: Path,
+                      state: SandboxState, posts: int) -> None:
+    """Run the console script and SIGKILL it once the sandbox has had `posts` POSTs."""
+    proc = subprocess.Popen([*pik_recon_cmd(), *args], env=env, cwd=workdir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _posts(state) < posts and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("offset", [-30 * 60, -3 * 86_400, 0],
+                         ids=["pik-30-minutes-behind", "pik-3-days-behind", "clocks-in-step"])
+def test_pik_clock_off_ours_lost_answers_and_two_kills_leave_one_link_per_row(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path,
+        offset: int) -> None:
+    rows = workdir / "invoices.csv"
+    _write_rows(rows, 200)
+    descriptions = _descriptions(200)
+    with sandbox_state.lock:
+        sandbox_state.faults.clock_offset_seconds = offset
+        generate_links(sandbox_state, 300)  # an account with a history, on PIK's clock
+        sandbox_state.faults.latency_ms = 3
+        sandbox_state.faults.rate = 0.15
+        sandbox_state.faults.kinds = ("lost_response",)
+    env = cli_env(workdir, sandbox.base_url)
+    args = ["links", "create", str(rows), "--concurrency", "4"]
+    _kill_when_posted(args, env, workdir, sandbox_state, 40)
+    _kill_when_posted(args, env, workdir, sandbox_state, 110)
+
+    final = run_cli(args, env, workdir)
+
+    assert final.returncode == 0, final.stderr
+    with sandbox_state.lock:
+        unanswered = sum(not post["answered"] for post in sandbox_state.log.posts)
+    assert unanswered >= 10  # answers really got lost
+    links = _links_by_description(sandbox_state, set(descriptions.values()))
+    assert {d: len(found) for d, found in links.items()} == {
+        d: 1 for d in descriptions.values()}
+    out = _output(workdir / "invoices-links.csv")
+    assert {r["order_id"]: (r["link_id"], r["url"]) for r in out} == {
+        order: (links[d][0]["id"], links[d][0]["url"]) for order, d in descriptions.items()}
+    assert {r["state"] for r in out} <= {"created", "exists"}
+
+
+UNKNOWN = ("PIK's list cannot prove the link absent (not in creation order, or pages short "
+           "of their total); it is not sent again: run the file again later")
+
+
+@pytest.mark.parametrize("ordering", ["shuffled", "id"])
+def test_a_list_in_no_creation_order_leaves_lost_answers_unknown_and_sends_nothing_twice(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path,
+        ordering: str) -> None:
+    rows = workdir / "invoices.csv"
+    _write_rows(rows, 60)
+    descriptions = _descriptions(60)
+    with sandbox_state.lock:
+        generate_links(sandbox_state, 500)  # more than one page: no single answer holds all
+        sandbox_state.set_ordering(ordering)
+        sandbox_state.faults.rate = 0.15
+        sandbox_state.faults.kinds = ("lost_response",)
+    env = cli_env(workdir, sandbox.base_url)
+
+    done = run_cli(["links", "create", str(rows)], env, workdir)
+
+    assert done.returncode == 4, done.stderr
+    out = {r["order_id"]: r for r in _output(workdir / "invoices-links.csv")}
+    unknown = {order for order, r in out.items() if r["state"] == "unknown"}
+    with sandbox_state.lock:
+        lost = {post["description"] for post in sandbox_state.log.posts
+                if not post["answered"]}
+    assert unknown
+    assert {descriptions[order] for order in unknown} <= lost
+    assert {out[order]["error"] for order in unknown} == {UNKNOWN}
+    assert {r["state"] for r in out.values()} == {"created", "unknown"}
+    posts = _posts(sandbox_state)
+    assert posts == 60  # none sent twice
+
+    run_cli(["links", "create", str(rows)], env, workdir)  # may find some, proves none absent
+
+    assert _posts(sandbox_state) == posts
+    links = _links_by_description(sandbox_state, set(descriptions.values()))
+    assert {d: len(found) for d, found in links.items()} == {
+        d: 1 for d in descriptions.values()}

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, pik_recon_cmd
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -197,3 +200,58 @@ def test_hidden_links_are_counted_in_totals_but_on_no_page(
     hidden = set(quiet.links) - set(listed)
     assert len(hidden) == 4
     assert all(api.get(f"/payment-links/{i}").status_code == 200 for i in hidden)
+
+
+def _pik_time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("offset", [-3 * 86_400, -1800, 1800])
+def test_the_clock_offset_stamps_links_with_pik_clock_not_ours(api: httpx.Client,
+                                                               sandbox: SandboxServer,
+                                                               offset: int) -> None:
+    assert httpx.post(f"{sandbox.admin_url}/config",
+                      json={"clock_offset_seconds": offset}).status_code == 200
+    before = datetime.now(UTC)
+    link = api.post("/payment-links", json={"amount": "1", "currency": "USDT"}).json()
+    paid = httpx.post(f"{sandbox.admin_url}/links/{link['id']}/pay").json()
+    after = datetime.now(UTC)
+    shift = timedelta(seconds=offset)
+    assert before + shift <= _pik_time(link["created_at"]) <= after + shift
+    assert before + shift <= _pik_time(paid["paid_at"]) <= after + shift
+
+
+@pytest.mark.parametrize("value", ["soon", True, 1e12, None])
+def test_a_clock_offset_that_is_not_a_number_of_seconds_is_refused(sandbox: SandboxServer,
+                                                                   value: object) -> None:
+    refused = httpx.post(f"{sandbox.admin_url}/config", json={"clock_offset_seconds": value})
+    assert refused.status_code == 400
+    assert "the clock offset must be a number of seconds" in refused.json()["error"]["message"]
+
+
+def test_sandbox_serve_starts_with_pik_clock_behind_ours(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*pik_recon_cmd(), "sandbox", "serve", "--port", "0",
+                             "--api-key", API_KEY, "--clock-offset", "-259200"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().split()[3]
+        before = datetime.now(UTC)
+        link = httpx.post(f"{base_url}/payment-links", headers=AUTH,
+                          json={"amount": "1", "currency": "USDT"}).json()
+        after = datetime.now(UTC)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    three_days = timedelta(days=3)
+    assert before - three_days <= _pik_time(link["created_at"]) <= after - three_days
+
+
+def test_sandbox_serve_refuses_a_clock_offset_that_is_no_time(tmp_path: Path) -> None:
+    done = subprocess.run([*pik_recon_cmd(), "sandbox", "serve", "--port", "0",
+                           "--clock-offset", "nan"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--clock-offset" in done.stderr
+    assert "the clock offset must be a number of seconds" in done.stderr
