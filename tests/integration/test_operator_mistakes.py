@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from pik_recon.warehouse import Warehouse
-from tests.conftest import cli_env, run_cli, warehouse_rows
+from tests.conftest import cli_env, record_sync, run_cli, warehouse_rows
 
 
 def _setup(tmp: Path) -> None:
-    Warehouse.open(tmp / "wh.duckdb").close()
+    with Warehouse.open(tmp / "wh.duckdb") as warehouse:
+        record_sync(warehouse)  # a report needs a finished sync before it looks at --out
     (tmp / "a-file").write_text("not a folder\n")
     (tmp / "notes.txt").write_text("a text file, not a warehouse\n")
     (tmp / "a-folder").mkdir()
