@@ -122,18 +122,19 @@ def _check_path(path: Path, must_exist: bool) -> None:
                          "it, or choose another --db (or PIK_RECON_DB)")
 
 
-def _tighten(path: Path) -> None:
+def _tighten(path: Path, new: bool) -> None:
     """A warehouse (or WAL) readable by every user, as versions before 0600 files left it
-    under umask 022, is made its owner's only; a mode chosen without access for everyone
-    (0640 for a group of analysts) is kept."""
+    under umask 022, is made its owner's only, with a warning unless this open created it;
+    a mode chosen without access for everyone (0640 for a group of analysts) is kept."""
     for file in (path, path.with_name(f"{path.name}.wal")):
         try:
             mode = file.stat().st_mode
             if mode & 0o007:
                 os.chmod(file, stat.S_IMODE(mode) & 0o700)
-                log.warning("%s was readable by every user of this machine (mode %o); it is "
-                            "now %o, readable by its owner only", file, stat.S_IMODE(mode),
-                            stat.S_IMODE(mode) & 0o700)
+                say = log.debug if new else log.warning
+                say("%s was readable by every user of this machine (mode %o); it is now %o, "
+                    "readable by its owner only", file, stat.S_IMODE(mode),
+                    stat.S_IMODE(mode) & 0o700)
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -163,6 +164,7 @@ class Warehouse:
         A missing file is created unless `create` is false or `read_only`; a DuckDB file with
         tables but not pik-recon's schema is refused, never migrated."""
         _check_path(path, read_only or not create)
+        new = not path.exists()
         deadline = time.monotonic() + wait_seconds
         announced = False
         while True:
@@ -182,7 +184,7 @@ class Warehouse:
             warehouse.execute("SET TimeZone = 'UTC'")
             warehouse.execute(f"SET memory_limit = '{memory_limit}'")
             warehouse.check_schema(read_only)
-            _tighten(path)
+            _tighten(path, new)
             if not read_only:
                 warehouse.migrate()
         except BaseException:
