@@ -42,5 +42,8 @@ bench: $(DEV)
 lint: $(DEV)
 	$(BIN)/ruff check pik_recon tests
 
+# Build artefacts and the environment make creates, never data: no warehouse (*.duckdb),
+# no reports/, no export is deleted by anything the project ships.
 clean:
-	rm -rf $(VENV) build dist reports pik_recon.duckdb
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis pik_recon.egg-info
+	find pik_recon tests -depth -type d -name __pycache__ -exec rm -rf {} +

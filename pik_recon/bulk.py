@@ -39,7 +39,7 @@ from pik_recon.ledger import Ledger, LedgerRow
 from pik_recon.logs import get_logger
 from pik_recon.money import PIK_CURRENCIES, currency_decimals, parse_amount
 from pik_recon.newest import NewestLinks
-from pik_recon.paths import check_file_target, ensure_folder
+from pik_recon.paths import check_file_target, ensure_folder, writing
 from pik_recon.warehouse import Warehouse
 
 log = get_logger("bulk")
@@ -394,12 +394,17 @@ def output_rows(rows: list[CreateRow], outcomes: dict[str, Outcome], ledger: Led
 def write_output(path: Path, lines: list[list[str]]) -> None:
     """Write to a temporary file in the same folder, then move it into place."""
     ensure_folder(path.parent, f"the output {path}")
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(OUTPUT_COLUMNS)
-        writer.writerows(lines)
-    os.replace(temp, path)
+    with writing(path, "the output CSV"):
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(OUTPUT_COLUMNS)
+                writer.writerows(lines)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
 
 
 @dataclass(frozen=True)

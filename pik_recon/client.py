@@ -62,9 +62,12 @@ def check_base_url(base_url: str) -> str:
 
 
 def environment_proxy(base_url: str) -> str | None:
-    """The proxy the environment names for the base URL's scheme (HTTPS_PROXY, HTTP_PROXY,
-    ALL_PROXY), unless NO_PROXY exempts its host."""
+    """The proxy the environment names for an https:// base URL (HTTPS_PROXY, else
+    ALL_PROXY), unless NO_PROXY exempts its host. A plain http:// base URL (a loopback
+    sandbox) never goes through a proxy: the key would travel in clear to it."""
     parts = urlsplit(base_url)
+    if parts.scheme != "https":
+        return None
     proxies = getproxies()
     if not proxies or proxy_bypass(parts.hostname or ""):
         return None

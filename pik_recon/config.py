@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pik_recon.errors import ConfigError
+from pik_recon.keys import Secret, check_key, check_key_env
 
 DEFAULT_BASE_URL = "https://api.pik.global/v1"
 DEFAULT_DB = "./pik_recon.duckdb"
@@ -21,31 +22,6 @@ DEFAULT_CONFIG = "./pik-recon.toml"
 DEFAULT_ACCOUNT = "default"
 DEFAULT_KEY_ENV = "PIK_API_KEY"
 ACCOUNT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
-
-
-class Secret:
-    """A string that never shows itself in repr, str, logs or tracebacks; `name` is where it
-    came from (the environment variable), which may be shown."""
-
-    __slots__ = ("_value", "name")
-
-    def __init__(self, value: str, name: str = "PIK_API_KEY") -> None:
-        self._value = value
-        self.name = name
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True)
@@ -197,14 +173,16 @@ class Config:
                 if not wanted or a in wanted]
 
     def require_api_key(self) -> Secret:
+        """The account's key, checked (keys.check_key); missing, a ConfigError saying how to
+        set it."""
+        who = "" if len(self.accounts) <= 1 else f" for account {self.account}"
         if self.api_key is None or not self.api_key.reveal():
-            who = "" if len(self.accounts) <= 1 else f" for account {self.account}"
             raise ConfigError(
                 f"No PIK API key{who}. Set it in the environment, e.g. "
                 f"`export {self.key_env}=...` (the key is never read from the config file, "
                 "never printed and never stored)."
             )
-        return self.api_key
+        return check_key(self.api_key, who)
 
 
 _SECTIONS: dict[str, type] = {"pik": PikSettings, "sync": SyncSettings,
@@ -478,12 +456,7 @@ def _accounts(raw: Any, merged: Mapping[str, Mapping[str, Any]], env: Mapping[st
         if unknown:
             raise ConfigError(f"config {where} has unknown key '{unknown[0]}'; allowed: "
                               f"{', '.join(sorted(_ACCOUNT_KEYS))}")
-        key_env = table.get("key_env")
-        if not isinstance(key_env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*",
-                                                              key_env):
-            raise ConfigError(f"config {where} key_env = {key_env!r}: expected the name of "
-                              "the environment variable holding the account's API key, e.g. "
-                              "\"PIK_KEY_BRAND_A\" (the key itself never goes in the file)")
+        key_env = check_key_env(where, table.get("key_env"))
         if key_env in key_envs:
             raise ConfigError(f"config {where} key_env = {key_env!r}: account "
                               f"{key_envs[key_env]} reads its key there already; each account "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pik_recon.config import DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, Account, Secret, load_config
 from pik_recon.jobs import Job, JobResult, Step, run_job
+from pik_recon.paths import ensure_folder
 from pik_recon.sandbox.seed import sample_links_path, seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState
@@ -28,7 +29,7 @@ def demo_job(out: Path) -> Job:
 
 
 def run_demo(out: Path, config_path: str | None = None) -> JobResult:
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out, "--out")
     warehouse = out / "warehouse.duckdb"
     warehouse.unlink(missing_ok=True)
     key = "sk_demo_" + secrets.token_hex(8)

@@ -15,6 +15,8 @@
     │       └── TransportError: timeout, refused, dropped connection
     ├── WarehouseError (5)
     │   └── WarehouseBusyError (4, transient): another process holds the warehouse
+    ├── FileError (5): a file or folder pik-recon writes failed in a way it cannot classify
+    │   └── NoSpaceError (4, transient): its disk, or the user's quota, is full
     ├── LockHeldError (4, transient): another run of the same job holds its lock
     ├── IncompleteSyncError (4, transient): the sync could not be verified complete
     └── AccountsFailedError (the worst of theirs): some accounts of a command failed
@@ -119,6 +121,18 @@ class WarehouseError(PikReconError):
 
 class WarehouseBusyError(WarehouseError):
     """Another process is writing the warehouse."""
+
+    exit_code = EXIT_TEMPORARY
+    transient = True
+
+
+class FileError(PikReconError):
+    """Writing a file or folder failed for a reason no table names (the message names the
+    path and the system's reason)."""
+
+
+class NoSpaceError(FileError):
+    """The disk (or the user's quota) holding a file pik-recon writes is full."""
 
     exit_code = EXIT_TEMPORARY
     transient = True

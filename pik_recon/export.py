@@ -17,6 +17,10 @@ into place file by file (a rename within one file system), so a reader sees the 
 the new one, never a half-written one. Partitions whose rows are gone are removed. The
 manifest is replaced after each table, so it describes the files in place; one export
 writes a folder at a time (a lock file, .export.lock, beside the manifest).
+
+A table with no rows is one file with its columns and no rows, TABLE/data_0.parquet, so a
+reader of the dataset finds the table and its schema; it goes once the table has partitions.
+The manifest names its format: a folder holding any other manifest.json is refused.
 """
 
 from __future__ import annotations
@@ -36,13 +40,17 @@ from typing import Any
 
 from pik_recon.errors import LockHeldError, UsageError
 from pik_recon.logs import get_logger
-from pik_recon.paths import ensure_folder
+from pik_recon.paths import ensure_folder, writing
 from pik_recon.warehouse import Warehouse
 
 log = get_logger("export")
 MANIFEST = "manifest.json"
 LOCK = ".export.lock"
 MANIFEST_VERSION = 1
+FORMAT = "pik-recon parquet export"
+LAYOUT = "hive: TABLE/account=NAME/PART=VALUE/data_0.parquet"
+SCHEMA_FILE = "data_0.parquet"  # the one file of a table with no rows
+WHAT = "the export folder"
 
 
 @dataclass(frozen=True)
@@ -116,34 +124,39 @@ def export_parquet(warehouse: Warehouse, out: Path, *, accounts: list[str],
     """Export `tables` (all by default) of `accounts` into `out`, rewriting only the
     partitions that changed since the export recorded in out/manifest.json."""
     chosen = check_tables(tables)
-    ensure_folder(out, "the export folder")
-    _read_manifest(out)  # a folder that is not an export is refused before anything is written
-    with _folder_lock(out):
-        previous = _read_manifest(out).get("tables", {})
-        entries: dict[str, Any] = dict(previous) if isinstance(previous, dict) else {}
-        for stale in out.glob(".export-*"):  # left by an export that was killed
-            shutil.rmtree(stale, ignore_errors=True)
-        version = warehouse.fetchone("SELECT max(version) FROM schema_migrations")
-        header = {"manifest_version": MANIFEST_VERSION,
-                  "schema_version": int(version[0]) if version else 0,
-                  "exported_at": now.isoformat(timespec="seconds"),
-                  "layout": "hive: TABLE/account=NAME/PART=VALUE/data_0.parquet"}
-        stage = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
-        done = []
-        try:
-            # a manifest before any file moves, and after each table: an export killed at
-            # any moment leaves a folder the next one recognises and completes
-            if not (out / MANIFEST).is_file():
-                _write_manifest(out, stage, {**header, "tables": {}})
-            for table in chosen:
-                entry, result = _export_table(warehouse, out, stage, table, accounts,
-                                              entries.get(table, {}))
-                entries[table] = {**entry, "exported_at": header["exported_at"]}
-                done.append(result)
-                _write_manifest(out, stage, {**header, "tables": {
-                    t: entries[t] for t in TABLES if t in entries}})
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+    ensure_folder(out, WHAT)
+    with writing(out, WHAT):
+        _read_manifest(out)  # a folder that is not an export is refused before anything else
+        with _folder_lock(out):
+            return _export(warehouse, out, chosen, accounts, now)
+
+
+def _export(warehouse: Warehouse, out: Path, chosen: list[str], accounts: list[str],
+            now: datetime) -> ExportResult:
+    previous = _read_manifest(out).get("tables", {})
+    entries: dict[str, Any] = dict(previous) if isinstance(previous, dict) else {}
+    for stale in out.glob(".export-*"):  # left by an export that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    version = warehouse.fetchone("SELECT max(version) FROM schema_migrations")
+    header = {"format": FORMAT, "manifest_version": MANIFEST_VERSION,
+              "schema_version": int(version[0]) if version else 0,
+              "exported_at": now.isoformat(timespec="seconds"), "layout": LAYOUT}
+    stage = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+    done = []
+    try:
+        # a manifest before any file moves, and after each table: an export killed at any
+        # moment leaves a folder the next one recognises and completes
+        if not (out / MANIFEST).is_file():
+            _write_manifest(out, stage, {**header, "tables": {}})
+        for table in chosen:
+            entry, result = _export_table(warehouse, out, stage, table, accounts,
+                                          entries.get(table, {}))
+            entries[table] = {**entry, "exported_at": header["exported_at"]}
+            done.append(result)
+            _write_manifest(out, stage, {**header, "tables": {
+                t: entries[t] for t in TABLES if t in entries}})
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return ExportResult(out, done)
 
 
@@ -151,7 +164,7 @@ def export_parquet(warehouse: Warehouse, out: Path, *, accounts: list[str],
 def _folder_lock(out: Path) -> Iterator[None]:
     """One export into a folder at a time; the kernel drops the lock with its process."""
     path = out / LOCK
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -186,7 +199,7 @@ def _export_table(warehouse: Warehouse, out: Path, stage: Path, table: str,
                if in_scope.get(k, {}).get("digest") != d["digest"] or not _files(out / table / k)]
     removed = [k for k in in_scope if k not in current]
     if changed:
-        _write_partitions(warehouse, stage / table, source, keys, changed, params)
+        _write_partitions(warehouse, out, stage / table, source, keys, changed, params)
         for key in changed:
             _move_into_place(stage / table / key, out / table / key)
     for key in removed:
@@ -199,6 +212,11 @@ def _export_table(warehouse: Warehouse, out: Path, stage: Path, table: str,
                          for n, k in columns],
              "rows": sum(p["rows"] for p in partitions.values()),
              "partitions": dict(sorted(partitions.items()))}
+    if not partitions and (entry["columns"] != old.get("columns")
+                           or not (out / table / SCHEMA_FILE).is_file()):
+        _write_schema_file(warehouse, out, stage / table, source, params)
+    elif partitions and keys:
+        (out / table / SCHEMA_FILE).unlink(missing_ok=True)
     log.debug("export %s: %d partitions written, %d unchanged, %d removed", table, len(changed),
              len(current) - len(changed), len(removed))
     return entry, TableExport(table, entry["rows"], len(changed), len(current) - len(changed),
@@ -239,19 +257,29 @@ def _files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
 
-def _write_partitions(warehouse: Warehouse, target: Path, source: str, keys: list[str],
-                      changed: list[str], params: dict[str, Any]) -> None:
+def _write_partitions(warehouse: Warehouse, out: Path, target: Path, source: str,
+                      keys: list[str], changed: list[str], params: dict[str, Any]) -> None:
     """The changed partitions' files, written by DuckDB under `target` (in the stage)."""
     if not keys:
         target.mkdir(parents=True)
-        warehouse.execute(f"COPY (SELECT * FROM {source}) TO '{target / 'data_0.parquet'}' "
-                          "(FORMAT parquet, COMPRESSION zstd)", params)
+        warehouse.copy(f"COPY (SELECT * FROM {source}) TO '{target / 'data_0.parquet'}' "
+                       "(FORMAT parquet, COMPRESSION zstd)", params, out, WHAT)
         return
     path_of = " || '/' || ".join(f"'{k}=' || CAST({k} AS VARCHAR)" for k in keys)
-    warehouse.execute(
+    warehouse.copy(
         f"COPY (SELECT * FROM {source} WHERE list_contains($changed, {path_of})) "
         f"TO '{target}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({', '.join(keys)}))",
-        {**params, "changed": changed})
+        {**params, "changed": changed}, out, WHAT)
+
+
+def _write_schema_file(warehouse: Warehouse, out: Path, staged: Path, source: str,
+                       params: dict[str, Any]) -> None:
+    """A table with no rows: one file holding its columns (the partition columns too, since
+    no path names them), moved into place like a partition."""
+    staged.mkdir(parents=True)
+    warehouse.copy(f"COPY (SELECT * FROM {source} LIMIT 0) TO '{staged / SCHEMA_FILE}' "
+                   "(FORMAT parquet, COMPRESSION zstd)", params, out, WHAT)
+    _move_into_place(staged, out / staged.name)
 
 
 def _move_into_place(staged: Path, final: Path) -> None:
@@ -276,18 +304,35 @@ def _prune(folder: Path, top: Path) -> None:
 
 
 def _read_manifest(out: Path) -> dict[str, Any]:
+    """The manifest of the export in `out` ({} for an empty folder); a folder holding files
+    but no manifest, or another program's manifest.json, is refused."""
     path = out / MANIFEST
-    if not path.is_file():
+    if not path.exists():
         if any(p for p in out.iterdir() if not p.name.startswith(".")):
             raise UsageError(f"{out} holds files but no {MANIFEST}: it is not a pik-recon "
                              "export; choose an empty or new folder")
         return {}
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        log.warning("%s cannot be read (%s); every partition is written again", path, exc)
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
+        manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (UnicodeDecodeError, ValueError):
+        manifest = None
+    if not _is_ours(manifest):
+        raise UsageError(f"{path} is not the manifest of a pik-recon export (its \"format\" "
+                         f"is not \"{FORMAT}\"): {out} holds something else; choose an "
+                         "empty or new folder")
+    assert isinstance(manifest, dict)
+    return manifest
+
+
+def _is_ours(manifest: Any) -> bool:
+    """A manifest this export wrote: its format named, or (written before the format was)
+    its version and layout."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
+        return False
+    if "format" in manifest:
+        return manifest["format"] == FORMAT and manifest.get("manifest_version") == (
+            MANIFEST_VERSION)
+    return manifest.get("manifest_version") == 1 and manifest.get("layout") == LAYOUT
 
 
 def _write_manifest(out: Path, stage: Path, manifest: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ from pik_recon.errors import (
 from pik_recon.export import TABLES
 from pik_recon.logs import get_logger
 from pik_recon.outcome import FAIL_ON, attention_line
+from pik_recon.paths import writing
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import ACCEPTED_FORMS, parse_when
 
@@ -316,9 +317,10 @@ def job_lock(db_path: Path, job: str) -> Iterator[None]:
     """One run of a job at a time, whoever starts it. The kernel drops the lock with its
     process, so a lock left by a killed run is simply taken by the next one."""
     folder = db_path.parent / f".{db_path.name}.locks"
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{job}.lock"
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with writing(folder, "the jobs' lock folder"):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -328,8 +330,9 @@ def job_lock(db_path: Path, job: str) -> Iterator[None]:
                                 f"lock file {path}") from None
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "since": datetime.now(UTC).isoformat(timespec="seconds")}
-        os.ftruncate(handle, 0)
-        os.pwrite(handle, json.dumps(info).encode(), 0)
+        with writing(path, "the job's lock file"):
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, json.dumps(info).encode(), 0)
         yield
     finally:
         os.close(handle)

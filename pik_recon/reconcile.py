@@ -52,16 +52,17 @@ def _tolerances(settings: MatchingSettings) -> list[tuple[str, str]]:
     return [(c, str(Decimal(t))) for c, t in settings.tolerance]
 
 
-def require_synced(warehouse: Warehouse, account: str = DEFAULT_ACCOUNT) -> None:
-    """Reconciling needs PIK's links: an account no sync has finished for is refused."""
+def require_synced(warehouse: Warehouse, account: str = DEFAULT_ACCOUNT,
+                   why: str = "without PIK's links every paid order would look unpaid") -> None:
+    """Reconciling (or a report) needs PIK's links: an account no sync has finished for is
+    refused, saying `why`."""
     synced = warehouse.fetchone("SELECT count(*) FROM sync_runs WHERE account = ? AND "
                                 "state = 'finished'", [account])
     if not synced or not synced[0]:
         whose = "" if account == DEFAULT_ACCOUNT else f" for account {account}"
         run = "pik-recon sync" + ("" if account == DEFAULT_ACCOUNT else f" --account {account}")
         raise UsageError(f"warehouse {warehouse.path}: no sync has completed{whose}; run "
-                         f"`{run}` first (without PIK's links every paid order would "
-                         "look unpaid)")
+                         f"`{run}` first ({why})")
 
 
 def reconcile(warehouse: Warehouse, settings: MatchingSettings,

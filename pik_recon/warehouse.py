@@ -6,7 +6,9 @@ duckdb's exceptions stop here: callers see WarehouseError or WarehouseBusyError.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import stat
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -18,6 +20,7 @@ import duckdb
 
 from pik_recon.errors import PikReconError, UsageError, WarehouseBusyError, WarehouseError
 from pik_recon.logs import get_logger
+from pik_recon.paths import errno_in, path_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,47 +73,81 @@ def _is_lock_error(exc: duckdb.Error) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set lock" in text)
 
 
-# duckdb's errors when opening a file, as the user can act on them: (what the message says,
-# the error, what to tell). Anything else is a warehouse failure (exit 5).
+# duckdb's own errors when opening a file, as the user can act on them: (what the message
+# says, the error, what to tell). Errors of the file system (permission, a full disk) quote
+# the system's message, and are read through the one table of them, paths.OS_ERRORS;
+# anything else is a warehouse failure (exit 5).
 _OPEN_ERRORS: tuple[tuple[str, type[PikReconError], str], ...] = (
     ("not a valid duckdb database", UsageError,
      "warehouse {path} is a file of another kind, not a DuckDB warehouse; point --db (or "
      "PIK_RECON_DB) at a warehouse file, or at a new name to create one"),
-    ("is a directory", UsageError,
-     "warehouse {path} is a folder; --db (or PIK_RECON_DB) names a file, e.g. "
-     "{path}/pik_recon.duckdb"),
-    ("permission denied", UsageError,
-     "warehouse {path} cannot be opened: permission denied; run as a user who may write it, "
-     "or choose another --db"),
-    ("read-only file system", UsageError,
-     "warehouse {path} is on a read-only file system; choose another --db"),
-    ("no space left", WarehouseError, "warehouse {path}: no space left on the device"),
 )
+# what a file holds besides DuckDB's own catalog: (schema, name) of its tables and views
+_USER_TABLES = ("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = "
+                "current_database() AND NOT internal AND NOT temporary UNION ALL "
+                "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = "
+                "current_database() AND NOT internal AND NOT temporary ORDER BY 1, 2")
+_QUOTED_FILE = re.compile(r'file \\?"([^"\\]+)\\?"', re.IGNORECASE)  # also JSON-escaped
 
 
-def _translate(exc: duckdb.Error, path: Path) -> PikReconError:
-    """duckdb's error as pik-recon's, at this one boundary."""
+def _translate(exc: duckdb.Error, path: Path, what: str = "warehouse", doing: str = "write"
+               ) -> PikReconError:
+    """duckdb's error as pik-recon's, at this one boundary (`what` and `path`: the file the
+    user named, the warehouse or an export's folder)."""
     if _is_lock_error(exc):
         return WarehouseBusyError(f"warehouse {path} is in use by another pik-recon process; "
                                   "try again when it has finished")
-    text = str(exc).lower()
+    text = str(exc)
     for words, kind, message in _OPEN_ERRORS:
-        if words in text:
+        if words in text.lower():
             return kind(message.format(path=path))
-    return WarehouseError(f"warehouse {path}: {exc}")
+    number = errno_in(text)
+    if number is not None:
+        quoted = _QUOTED_FILE.search(text)
+        return path_error(OSError(number, os.strerror(number), quoted and quoted.group(1)),
+                          path, what, doing)
+    return WarehouseError(f"{what} {path}: {exc}")
 
 
-def _check_path(path: Path, read_only: bool) -> None:
+def _check_path(path: Path, must_exist: bool) -> None:
     """Mistakes in --db that deserve a sentence, found before duckdb is asked."""
     if path.is_dir():
         raise UsageError(f"warehouse {path} is a folder; --db (or PIK_RECON_DB) names a file, "
                          f"e.g. {path / 'pik_recon.duckdb'}")
-    if read_only and not path.exists():
+    if must_exist and not path.exists():
         raise UsageError(f"warehouse {path} does not exist yet; run `pik-recon sync` first, "
                          "or point --db (or PIK_RECON_DB) at an existing warehouse")
     if not path.parent.is_dir():
         raise UsageError(f"warehouse {path}: the folder {path.parent} does not exist; create "
                          "it, or choose another --db (or PIK_RECON_DB)")
+
+
+def _tighten(path: Path, new: bool) -> None:
+    """A warehouse (or WAL) readable by every user, as versions before 0600 files left it
+    under umask 022, is made its owner's only, with a warning unless this open created it;
+    a mode chosen without access for everyone (0640 for a group of analysts) is kept."""
+    for file in (path, path.with_name(f"{path.name}.wal")):
+        try:
+            mode = file.stat().st_mode
+            if mode & 0o007:
+                os.chmod(file, stat.S_IMODE(mode) & 0o700)
+                say = log.debug if new else log.warning
+                say("%s was readable by every user of this machine (mode %o); it is now %o, "
+                    "readable by its owner only", file, stat.S_IMODE(mode),
+                    stat.S_IMODE(mode) & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("%s is readable by every user of this machine and cannot be made its "
+                        "owner's only (%s); its owner should run chmod 600 on it", file,
+                        exc.strerror)
+
+
+def _foreign(path: Path, tables: list[str], why: str) -> UsageError:
+    shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+    return UsageError(f"warehouse {path} is a DuckDB file of another program: it holds tables "
+                      f"({shown}) but {why}; pik-recon leaves it as it is. Point --db (or "
+                      "PIK_RECON_DB) at a pik-recon warehouse, or at a new name to create one")
 
 
 class Warehouse:
@@ -121,10 +158,13 @@ class Warehouse:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path, *, read_only: bool = False, wait_seconds: float = 0.0,
-             memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Warehouse:
-        """Open (and migrate) the warehouse; wait up to `wait_seconds` if another writer has it."""
-        _check_path(path, read_only)
+    def open(cls, path: Path, *, read_only: bool = False, create: bool = True,
+             wait_seconds: float = 0.0, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Warehouse:
+        """Open (and migrate) the warehouse; wait up to `wait_seconds` if another writer has it.
+        A missing file is created unless `create` is false or `read_only`; a DuckDB file with
+        tables but not pik-recon's schema is refused, never migrated."""
+        _check_path(path, read_only or not create)
+        new = not path.exists()
         deadline = time.monotonic() + wait_seconds
         announced = False
         while True:
@@ -132,7 +172,7 @@ class Warehouse:
                 con = duckdb.connect(str(path), read_only=read_only)
                 break
             except duckdb.Error as exc:
-                error = _translate(exc, path)
+                error = _translate(exc, path, doing="open")
                 if not isinstance(error, WarehouseBusyError) or time.monotonic() >= deadline:
                     raise error from None
                 if not announced:
@@ -143,6 +183,8 @@ class Warehouse:
         try:
             warehouse.execute("SET TimeZone = 'UTC'")
             warehouse.execute(f"SET memory_limit = '{memory_limit}'")
+            warehouse.check_schema(read_only)
+            _tighten(path, new)
             if not read_only:
                 warehouse.migrate()
         except BaseException:
@@ -166,6 +208,28 @@ class Warehouse:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def check_schema(self, read_only: bool) -> None:
+        """Refuse a file holding tables but not pik-recon's schema_migrations (an empty file is
+        a new warehouse; read-only, one no sync has filled)."""
+        tables = [f"{schema}.{name}" if schema != "main" else name
+                  for schema, name in self.fetchall(_USER_TABLES)]
+        if "schema_migrations" not in tables:
+            if tables:
+                raise _foreign(self.path, tables, "no schema_migrations table of pik-recon's")
+            if read_only:
+                raise UsageError(f"warehouse {self.path} holds no pik-recon data yet; run "
+                                 "`pik-recon sync` first")
+            return
+        columns = {row[0] for row in self.fetchall(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+            " AND schema_name = 'main' AND table_name = 'schema_migrations'")}
+        ours = {version: name for version, name, _ in migrations()}
+        recorded = (self.fetchall("SELECT version, name FROM schema_migrations")
+                    if columns == {"version", "name", "applied_at"} else None)
+        if recorded is None or any(ours.get(v, n) != n for v, n in recorded) or (
+                not recorded and len(tables) > 1):
+            raise _foreign(self.path, tables, "its schema_migrations is not pik-recon's")
 
     def migrate(self) -> list[str]:
         """Apply the migrations not yet recorded, each in its own transaction."""
@@ -201,6 +265,14 @@ class Warehouse:
             self.con.execute(sql, params)
         except duckdb.Error as exc:
             raise _translate(exc, self.path) from None
+
+    def copy(self, sql: str, params: dict[str, Any], target: Path, what: str) -> None:
+        """Run a COPY ... TO a file under `target`, a folder the user named (`what`): its
+        file-system errors name that folder, not the warehouse."""
+        try:
+            self.con.execute(sql, params)
+        except duckdb.Error as exc:
+            raise _translate(exc, target, what) from None
 
     def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
                  ) -> list[tuple[Any, ...]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import os
 import sys
 import traceback
 from typing import NoReturn
@@ -86,6 +87,9 @@ def _say(message: str, code: int, as_json: bool, verbose: bool) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit codes per the README, tracebacks only with -v."""
+    # Customer payment data: whatever pik-recon or a library of its creates (the warehouse,
+    # its WAL, reports, exports, locks) is its owner's only, whatever umask cron gave us.
+    os.umask(0o077)
     args = argv if argv is not None else sys.argv[1:]
     verbose = "-v" in args or "--verbose" in args
     as_json = "--log-format=json" in args or ("--log-format", "json") in itertools.pairwise(args)

@@ -114,7 +114,7 @@ def ack(app: AppContext, ids: tuple[str, ...], note: str | None, by: str | None,
     config = app.config()
     names = app.account_names(accounts)
     now = datetime.now(UTC)
-    with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
+    with Warehouse.open(config.db_path, create=False, wait_seconds=30) as warehouse:
         if from_file is not None:
             done, already = acknowledge_from(warehouse, names, from_file, by, now)
             extra = f"; {already} acknowledged with that note already" if already else ""
@@ -139,6 +139,6 @@ def reopen_command(app: AppContext, ids: tuple[str, ...], by: str | None,
     """
     config = app.config()
     names = app.account_names(accounts)
-    with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
+    with Warehouse.open(config.db_path, create=False, wait_seconds=30) as warehouse:
         done = reopen(warehouse, names, list(ids), by or default_user(), datetime.now(UTC))
     _print_changed(app.out, "findings_reopen", done, "reopened")

@@ -119,7 +119,7 @@ def reconcile_command(app: AppContext, orders_file: Path | None, as_of: str | No
             raise click.BadParameter(str(exc), param_hint="--as-of") from None
     several = len(app.config().account_names) > 1
     failures: list[tuple[str, Exception]] = []
-    with Warehouse.open(configs[0].db_path, wait_seconds=30) as warehouse:
+    with Warehouse.open(configs[0].db_path, create=False, wait_seconds=30) as warehouse:
         for config in configs:
             try:
                 require_synced(warehouse, config.account)  # before orders load: none stored

@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from pik_recon.cli.common import AppContext
+from pik_recon.errors import UsageError
+from pik_recon.paths import ensure_folder, writing
 from pik_recon.sandbox.state import (
     FAULT_KINDS,
     ORDERINGS,
@@ -119,12 +121,16 @@ async def _wait_for_signal() -> None:
               default="plain", show_default=True, help="How the orders CSV is written.")
 @click.option("--as-of", "as_of", default="2026-11-20T12:00:00+00:00", show_default=True,
               help="The reconciliation time the ages are planted for.")
+@click.option("--force", is_flag=True, help="Overwrite the files of an earlier data set in "
+              "--out (without it, any of them there is refused and nothing is written).")
 @click.pass_obj
-def generate(app: AppContext, count: int, seed: int, out: Path, shape: str, as_of: str) -> None:
+def generate(app: AppContext, count: int, seed: int, out: Path, shape: str, as_of: str,
+             force: bool) -> None:
     """Write a matched data set with every finding category planted at known counts.
 
     Files: links.jsonl (a sandbox seed), orders.csv, expected_findings.csv, pik-recon.toml
-    (the orders mapping for the shape) and dataset.json.
+    (the orders mapping for the shape), expected_figures.json and dataset.json. A file of
+    those already in --out is overwritten only with --force.
 
     \b
     Example:
@@ -132,14 +138,20 @@ def generate(app: AppContext, count: int, seed: int, out: Path, shape: str, as_o
     """
     from datetime import datetime
 
-    from pik_recon.sandbox.generate import generate_dataset, write_dataset
+    from pik_recon.sandbox.generate import DATASET_FILES, generate_dataset, write_dataset
 
     try:
         moment = datetime.fromisoformat(as_of)
     except ValueError:
         raise click.BadParameter(f"{as_of!r} is not an ISO 8601 time",
                                  param_hint="--as-of") from None
+    there = [name for name in DATASET_FILES if (out / name).exists()]
+    if there and not force:
+        raise UsageError(f"--out {out} holds {', '.join(there)} already; nothing was written. "
+                         "Choose another folder, or add --force to overwrite them")
     data = generate_dataset(count, seed, moment, card_orders=shape != "plain")
-    write_dataset(data, shape, out)
+    ensure_folder(out, "--out")
+    with writing(out, "--out"):
+        write_dataset(data, shape, out)
     app.out.line(f"{out}: {len(data.orders)} orders, {len(data.links)} links, "
                  f"{len(data.expected)} expected findings ({shape}).")

@@ -7,8 +7,8 @@
     page.py       report.html
     json_file.py  report.json
 
-Files are written into a temporary folder beside the target and moved into place one by
-one, so a reader never sees a half-written file.
+Files are written into a temporary folder inside the target and moved into place one by
+one, so a reader never sees a half-written file; the file system's errors name the folder.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pik_recon.config import ReportSettings
-from pik_recon.paths import ensure_folder
+from pik_recon.paths import ensure_folder, writing
+from pik_recon.reconcile import require_synced
 from pik_recon.report.csv_files import write_findings_csv, write_summary_csv
 from pik_recon.report.figures import (
     ReportData,
@@ -46,8 +47,9 @@ __all__ = ["EXCEL_MAX_ROWS", "ReportData", "write_report"]
 
 @contextlib.contextmanager
 def staging_folder(out: Path) -> Iterator[Path]:
-    """Write into a temporary folder beside `out`; move each file into place at the end."""
-    temp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
+    """Write into a temporary folder inside `out` (the one folder that must be writable);
+    move each file into place at the end."""
+    temp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
     try:
         yield temp
         for item in sorted(temp.iterdir()):
@@ -61,10 +63,13 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
                  now: datetime, max_rows: int = EXCEL_MAX_ROWS,
                  out_named: str = "the report folder") -> ReportData:
     """Gather the figures of `accounts` once and write every requested format into `out`
-    (`out_named`: what the user called it, for a message when it cannot be made)."""
+    (`out_named`: what the user called it, for a message when it cannot be written).
+    Refused, nothing written, for an account no sync has finished for."""
+    for account in accounts:
+        require_synced(warehouse, account, "the report would show none of PIK's links")
     ensure_folder(out, out_named)
     data = gather(warehouse, settings, accounts, since, until, now)
-    with staging_folder(out) as temp, ProcessPoolExecutor(
+    with writing(out, out_named), staging_folder(out) as temp, ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn")) as pool:
         findings_csv = None
         if "csv" in formats:

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 
 from pik_recon.report.display import decimals, exact, grouped, needs_text
 from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData, finding_state
@@ -74,7 +75,9 @@ class Sheet:
 
 class Book:
     def __init__(self, path: Path, zone: ZoneInfo) -> None:
+        # its row files beside the workbook (the report's staging folder), not in /tmp
         self.xlsx = xlsxwriter.Workbook(str(path), {"constant_memory": True,
+                                                     "tmpdir": str(path.parent),
                                                      "strings_to_formulas": False,
                                                      "strings_to_numbers": False})
         self.zone = zone
@@ -100,7 +103,10 @@ def write_xlsx(data: ReportData, batches: Iterator[list[tuple[Any, ...]]], path:
     book = Book(path, ZoneInfo(data.timezone))
     _summary_sheet(book, data)
     written = _findings_sheets(book, batches, max_rows)
-    book.xlsx.close()
+    try:
+        book.xlsx.close()
+    except FileCreateError as exc:  # the OSError, for the file boundary
+        raise exc.args[0] from None
     return written
 
 

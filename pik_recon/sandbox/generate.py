@@ -350,9 +350,14 @@ def planted_figures(data: Dataset) -> dict[str, Any]:
     }
 
 
+# what write_dataset writes into its folder
+DATASET_FILES = ("links.jsonl", "orders.csv", "expected_findings.csv", "pik-recon.toml",
+                 "expected_figures.json", "dataset.json")
+
+
 def write_dataset(data: Dataset, shape: str, out: Path) -> None:
-    """links.jsonl (a sandbox seed), orders.csv, expected_findings.csv, expected_figures.json,
-    pik-recon.toml and dataset.json."""
+    """DATASET_FILES: links.jsonl (a sandbox seed), orders.csv, expected_findings.csv,
+    pik-recon.toml, expected_figures.json and dataset.json."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / "links.jsonl").open("w", encoding="utf-8") as fh:
         for record in data.links:

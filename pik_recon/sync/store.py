@@ -19,6 +19,7 @@ from typing import Any
 from pik_recon.errors import WarehouseError
 from pik_recon.links import LINK_COLUMNS, QUARANTINE_COLUMNS, STATUSES, Rejected, parse_link
 from pik_recon.logs import get_logger
+from pik_recon.paths import writing
 from pik_recon.warehouse import Warehouse, listed, query
 
 log = get_logger("syncstore")
@@ -214,11 +215,8 @@ def merge_batch(wh: Warehouse, batch: Sequence[Part]) -> dict[str, MergeResult]:
     params = {"observed_at": datetime.now(UTC)}
     path = stage_path(wh)
     try:
-        path.write_bytes(b"".join(
-            b'{"n":%d,"a":%s,"r":%d,"s":%s,"p":%s}\n' % (
-                n, json.dumps(store.account).encode(), store.run_id, json.dumps(status).encode(),
-                raw.replace(b"\n", b" ").replace(b"\r", b" "))
-            for n, (store, (status, raw)) in enumerate(batch)))
+        with writing(path, "the sync's batch file"):
+            _write_batch(path, batch)
         rejected = _stage(wh, path, batch)
         with wh.transaction():
             wh.execute(query("link_batch"))
@@ -236,6 +234,15 @@ def merge_batch(wh: Warehouse, batch: Sequence[Part]) -> dict[str, MergeResult]:
     return {store.account: MergeResult(*found.get(store.account, (0, 0)),
                                        quarantined.get(store.run_id, 0))
             for store, _ in batch}
+
+
+def _write_batch(path: Path, batch: Sequence[Part]) -> None:
+    """The batch file: one line per body, with its place, account, run and listed status."""
+    path.write_bytes(b"".join(
+        b'{"n":%d,"a":%s,"r":%d,"s":%s,"p":%s}\n' % (
+            n, json.dumps(store.account).encode(), store.run_id, json.dumps(status).encode(),
+            raw.replace(b"\n", b" ").replace(b"\r", b" "))
+        for n, (store, (status, raw)) in enumerate(batch)))
 
 
 def _stage(wh: Warehouse, path: Path, batch: Sequence[Part]) -> list[tuple[SyncStore, Rejected]]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
-from tests.conftest import API_KEY, cli_env, run_cli
+from tests.conftest import API_KEY, cli_env, run_cli, served
 
 
 def _free_port() -> int:
@@ -69,3 +71,78 @@ def test_key_appears_nowhere(sandbox: SandboxServer, sandbox_state: SandboxState
             assert API_KEY not in repr(row)
     con.close()
     assert API_KEY.encode() not in db.read_bytes()
+
+
+LEAKED = "sk_live_9fQ2ZxTq7LmWv3Rb"
+
+
+def test_a_key_written_where_its_variables_name_goes_is_refused_and_never_shown(
+        sandbox: SandboxServer, workdir: Path) -> None:
+    (workdir / "pik-recon.toml").write_text(
+        f'[accounts.shop]\nkey_env = "{LEAKED}"\nbase_url = "{sandbox.base_url}"\n')
+    env = cli_env(workdir, sandbox.base_url)
+    outputs = []
+    for args in (["sync"], ["-v", "sync"], ["-v", "--log-format", "json", "sync"],
+                 ["-v", "status"]):
+        done = run_cli(args, env, workdir)
+        assert done.returncode == 2, done.stderr
+        assert "[accounts.shop] key_env: expected the name of the environment variable" in (
+            done.stderr)
+        outputs += [done.stdout, done.stderr]
+    assert not [text for text in outputs if LEAKED in text]
+    assert not (workdir / "wh.duckdb").exists()
+
+
+# (what the key holds, what the message says of it)
+BROKEN_KEYS = [(API_KEY + "\n", f"a line break (character {len(API_KEY) + 1}"),
+               (API_KEY[:8] + "é" + API_KEY[8:], "a non-ASCII character (character 9"),
+               (API_KEY[:5] + "\x07" + API_KEY[5:], "a control character (character 6"),
+               (API_KEY + " trailing", "a space")]
+
+
+@pytest.mark.parametrize(("key", "said"), BROKEN_KEYS,
+                         ids=["newline", "non-ascii", "control", "space"])
+def test_a_key_no_api_key_could_be_is_refused_at_once_and_never_shown(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path, key: str,
+        said: str) -> None:
+    done = run_cli(["-v", "sync"], cli_env(workdir, sandbox.base_url, key=key), workdir)
+    assert done.returncode == 2, done.stderr
+    assert f"The PIK API key in PIK_API_KEY holds {said}" in done.stderr
+    assert API_KEY[9:] not in done.stdout + done.stderr
+    assert served(sandbox_state) == 0  # refused before a request went out
+
+
+class ProxyWatch:
+    """A listening socket on loopback that counts the connections made to it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+
+def test_plain_http_is_never_sent_through_the_environments_proxy(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    proxy = ProxyWatch()
+    env = {k: v for k, v in cli_env(workdir, sandbox.base_url).items()
+           if k.lower() not in ("no_proxy", "http_proxy", "https_proxy", "all_proxy")}
+    env.update(HTTP_PROXY=proxy.url, http_proxy=proxy.url, ALL_PROXY=proxy.url)
+    try:
+        done = run_cli(["sync"], env, workdir)
+    finally:
+        proxy.sock.close()
+    assert done.returncode == 0, done.stderr
+    assert served(sandbox_state) > 0  # the sandbox answered the sync itself
+    assert proxy.connections == 0

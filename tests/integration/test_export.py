@@ -13,6 +13,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow.dataset as ds
 import pytest
 
@@ -215,3 +216,68 @@ def test_a_second_export_into_the_same_folder_at_once_exits_4(
     assert done.returncode == 4
     assert f"another pik-recon export is writing {out}" in done.stderr
     assert [p.name for p in out.iterdir()] == [".export.lock"]  # nothing written
+
+
+OTHER_MANIFESTS = ["{}", '{"format": "other-tool export", "manifest_version": 1, "tables": {}}',
+                   '{"manifest_version": 1, "tables": {}}', "not json at all",
+                   '["a", "list"]']
+
+
+@pytest.mark.parametrize("text", OTHER_MANIFESTS,
+                         ids=["empty", "other format", "no format", "not json", "a list"])
+def test_export_refuses_a_folder_holding_another_manifest(workdir: Path, text: str) -> None:
+    folder = workdir / "theirs"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(text, encoding="utf-8")
+    Warehouse.open(workdir / "wh.duckdb").close()
+    done = run_cli(["export", "parquet", str(folder)], accounts_env(workdir, {}), workdir)
+    assert done.returncode == 2, done.stderr
+    assert (f"{folder / 'manifest.json'} is not the manifest of a pik-recon export (its "
+            '"format" is not "pik-recon parquet export")') in done.stderr
+    assert [p.name for p in folder.iterdir()] == ["manifest.json"]
+    assert (folder / "manifest.json").read_text(encoding="utf-8") == text
+
+
+# each table's partition columns, as the README states the layout: in the paths of a table
+# with rows, in the one file of a table without
+PARTITION_COLUMNS = {"quarantine": ["account", "observed_date"], "finding_acks": ["account"],
+                     "job_runs": [], "payment_links": ["account", "created_date"]}
+
+
+def _columns(db: Path, table: str) -> list[str]:
+    return [r[0] for r in warehouse_rows(db, "SELECT column_name FROM information_schema."
+                                             f"columns WHERE table_name = '{table}' ORDER BY "
+                                             "ordinal_position")]
+
+
+def test_a_table_with_no_rows_gets_its_folder_and_a_file_with_its_schema(
+        workdir: Path) -> None:
+    db = workdir / "wh.duckdb"
+    Warehouse.open(db).close()
+    out = workdir / "export"
+    env = accounts_env(workdir, {})
+    done = run_cli(["export", "parquet", str(out)], env, workdir)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(TABLES)
+    for table, partitions in PARTITION_COLUMNS.items():
+        assert [p.name for p in (out / table).iterdir()] == ["data_0.parquet"], table
+        columns = [*(c for c in _columns(db, table) if c not in partitions), *partitions]
+        with duckdb.connect() as con:
+            read = con.execute(f"SELECT * FROM read_parquet('{out}/{table}/**/*.parquet', "
+                               "hive_partitioning = true)")
+            assert read.fetchall() == [], table
+            assert sorted(d[0] for d in read.description) == sorted(columns), table
+        dataset = ds.dataset(out / table, format="parquet", partitioning="hive")
+        assert sorted(dataset.schema.names) == sorted(columns), table
+        assert dataset.count_rows() == 0
+
+    with Warehouse.open(db) as wh:  # a row arrives: the schema file gives way to its partition
+        wh.execute("INSERT INTO quarantine (sync_run_id, observed_at, reason, record, account) "
+                   "VALUES (1, TIMESTAMPTZ '2026-11-30 08:00:00+00', 'no id', '{}', 'default')")
+    again = run_cli(["export", "parquet", str(out)], env, workdir)
+    assert again.returncode == 0, again.stderr
+    assert [str(p.relative_to(out / "quarantine")) for p in (out / "quarantine").rglob(
+        "*.parquet")] == ["account=default/observed_date=2026-11-30/data_0.parquet"]
+    rows = ds.dataset(out / "quarantine", format="parquet", partitioning="hive").to_table(
+    ).to_pylist()
+    assert [(r["reason"], r["account"]) for r in rows] == [("no id", "default")]

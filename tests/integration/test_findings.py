@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState
+from pik_recon.warehouse import Warehouse
 from tests.conftest import cli_env, run_cli, warehouse_rows
 
 ORDERS = ("order_id,amount,currency,status,created_at\n"
@@ -127,6 +128,7 @@ def test_unknown_ids_reopen_and_acknowledging_from_the_report_s_csv(
 
 def test_reconcile_before_any_sync_is_refused_and_stores_nothing(workdir: Path) -> None:
     (workdir / "orders.csv").write_text(ORDERS, encoding="utf-8")
+    Warehouse.open(workdir / "wh.duckdb").close()  # a warehouse no sync has filled
     env = cli_env(workdir, "http://127.0.0.1:9/v1")
     code, said = _cli(env, workdir, "reconcile", "--orders", str(workdir / "orders.csv"))
     assert code == 2

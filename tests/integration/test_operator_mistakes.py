@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from pik_recon.warehouse import Warehouse
-from tests.conftest import cli_env, run_cli, warehouse_rows
+from tests.conftest import cli_env, record_sync, run_cli, warehouse_rows
 
 
 def _setup(tmp: Path) -> None:
-    Warehouse.open(tmp / "wh.duckdb").close()
+    with Warehouse.open(tmp / "wh.duckdb") as warehouse:
+        record_sync(warehouse)  # a report needs a finished sync before it looks at --out
     (tmp / "a-file").write_text("not a folder\n")
     (tmp / "notes.txt").write_text("a text file, not a warehouse\n")
     (tmp / "a-folder").mkdir()
@@ -104,3 +105,59 @@ def test_nothing_is_sent_when_the_output_cannot_be_written(tmp_path: Path) -> No
     assert done.returncode == 2
     assert warehouse_rows(tmp_path / "wh.duckdb", "SELECT count(*) FROM link_requests") == [
         (0,)]
+
+
+@pytest.mark.parametrize("args", [["reconcile"], ["findings", "ack", "3f9c2a1b7d04", "--note",
+                                                   "refunded"],
+                                  ["findings", "reopen", "3f9c2a1b7d04"]],
+                         ids=["reconcile", "findings ack", "findings reopen"])
+def test_a_command_that_needs_the_warehouse_refuses_a_missing_one_and_creates_none(
+        tmp_path: Path, args: list[str]) -> None:
+    missing = tmp_path / "missing.duckdb"
+    done = _run(["--db", str(missing), *args], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert f"warehouse {missing} does not exist yet; run `pik-recon sync` first" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_report_on_a_warehouse_no_sync_has_filled_says_the_data_is_missing(
+        tmp_path: Path) -> None:
+    db = tmp_path / "wh.duckdb"
+    Warehouse.open(db).close()
+    done = _run(["--db", str(db), "report", "--since", "7d", "--out", "{tmp}/r"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert (f"warehouse {db}: no sync has completed; run `pik-recon sync` first (the report "
+            "would show none of PIK's links)") in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_report_for_an_account_no_sync_has_filled_names_it(tmp_path: Path) -> None:
+    (tmp_path / "pik-recon.toml").write_text('[accounts.north]\nkey_env = "PIK_KEY_NORTH"\n'
+                                             '[accounts.south]\nkey_env = "PIK_KEY_SOUTH"\n')
+    db = tmp_path / "wh.duckdb"
+    with Warehouse.open(db) as warehouse:
+        record_sync(warehouse, "north")
+    done = _run(["--db", str(db), "report", "--since", "7d", "--out", "{tmp}/r"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "no sync has completed for account south; run `pik-recon sync --account south`" in (
+        done.stderr)
+    assert not (tmp_path / "r").exists()
+
+
+DATASET = ("links.jsonl", "orders.csv", "expected_findings.csv", "pik-recon.toml",
+           "expected_figures.json", "dataset.json")
+
+
+def test_sandbox_generate_overwrites_nothing_without_force(tmp_path: Path) -> None:
+    (tmp_path / "pik-recon.toml").write_text("[report]\ntimezone = \"Europe/Berlin\"\n")
+    args = ["sandbox", "generate", "--orders", "50", "--out", str(tmp_path)]
+    done = _run(args, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert f"--out {tmp_path} holds pik-recon.toml already; nothing was written" in done.stderr
+    assert "--force" in done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["pik-recon.toml"]
+    assert (tmp_path / "pik-recon.toml").read_text() == "[report]\ntimezone = \"Europe/Berlin\"\n"
+
+    forced = _run([*args, "--force"], tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DATASET)

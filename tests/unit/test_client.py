@@ -144,20 +144,30 @@ def test_a_list_response_that_is_not_a_page_is_malformed(body: bytes) -> None:
     assert len(calls) == SETTINGS.max_retries + 1
 
 
-def test_the_environments_proxy_is_used_unless_no_proxy_exempts_the_host(
+def test_https_goes_through_the_environments_proxy_unless_no_proxy_exempts_the_host(
         monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
     assert environment_proxy("https://api.pik.global/v1") is None
+    monkeypatch.setenv("ALL_PROXY", "http://all.shop.internal:3128")
+    assert environment_proxy("https://api.pik.global/v1") == "http://all.shop.internal:3128"
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.shop.internal:3128")
     assert environment_proxy("https://api.pik.global/v1") == "http://proxy.shop.internal:3128"
-    assert environment_proxy("http://127.0.0.1:8765/v1") is None  # no proxy for http
-    monkeypatch.setenv("ALL_PROXY", "http://all.shop.internal:3128")
-    assert environment_proxy("http://127.0.0.1:8765/v1") == "http://all.shop.internal:3128"
-    monkeypatch.setenv("NO_PROXY", "api.pik.global,127.0.0.1")
+    monkeypatch.setenv("NO_PROXY", "api.pik.global")
     assert environment_proxy("https://api.pik.global/v1") is None
+
+
+def test_plain_http_never_goes_through_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key would cross to the proxy in clear: whatever the environment says."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.shop.internal:3128")
+    monkeypatch.setenv("ALL_PROXY", "http://all.shop.internal:3128")
+    monkeypatch.setenv("HTTPS_PROXY", "http://secure.shop.internal:3128")
     assert environment_proxy("http://127.0.0.1:8765/v1") is None
+    assert environment_proxy("http://localhost:8765/v1") is None
 
 
 def test_dropped_connection_is_retried_for_reads() -> None:

@@ -47,7 +47,7 @@ def test_option_beats_environment_beats_file(tmp_path: Path) -> None:
     ("[pik\n", "config file "),
     ("[matching.tolerance]\nBTC = 0.00000001\n", "[matching.tolerance] BTC = 1e-08: expected"),
     ('[accounts.Brand]\nkey_env = "K"\n', "[accounts.Brand]: an account name is 1-40 lower"),
-    ("[accounts.a]\nbase_url = 'https://x.example/v1'\n", "[accounts.a] key_env = None"),
+    ("[accounts.a]\nbase_url = 'https://x.example/v1'\n", "[accounts.a] needs key_env"),
     ('[accounts.a]\nkey_env = "sk_live_123 oops"\n', "expected the name of the environment"),
     ('[accounts.a]\nkey_env = "K"\n[accounts.b]\nkey_env = "K"\n',
      "account a reads its key there already"),

@@ -6,6 +6,7 @@ import configparser
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -60,10 +61,12 @@ def test_the_crontab_command_reads_the_key_file_retries_exit_4_and_logs_where_a_
     stand_in.chmod(0o755)
     quick = command.replace("sleep 900", "sleep 0")
     done = subprocess.run(["sh", "-c", quick], env={"HOME": str(home), "PATH": os.environ["PATH"]},
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, umask=0o022)
     assert done.returncode == 0, done.stderr
     assert (home / "tries").read_text().splitlines() == ["try with sk_from_the_file"] * 3
-    assert (home / ".local" / "state" / "pik-recon" / "nightly.log").exists()
+    log = home / ".local" / "state" / "pik-recon" / "nightly.log"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600  # under cron's usual umask 022
+    assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700
 
 
 def test_the_timer_fires_when_the_job_says_in_its_time_zone() -> None:
@@ -80,6 +83,7 @@ def test_the_service_retries_only_what_is_temporary() -> None:
     assert service["Restart"] == "on-failure"
     assert set(service["RestartPreventExitStatus"].split()) == {"2", "3", "5"}
     assert service["EnvironmentFile"] == "%h/.config/pik-recon/env"  # the crontab's file
+    assert service["UMask"] == "0077"
     assert shlex.split(service["ExecStart"])[1:] == ["--log-format", "json", "run", "nightly"]
 
 
