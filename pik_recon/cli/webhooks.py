@@ -8,7 +8,6 @@ import click
 
 from pik_recon.cli.common import AppContext, account_option
 from pik_recon.errors import UsageError
-from pik_recon.warehouse import Warehouse
 
 
 @click.group()
@@ -56,6 +55,7 @@ def load(app: AppContext, file: Path | None, accounts: tuple[str, ...]) -> None:
       pik-recon webhooks load
       pik-recon webhooks load events-2026-11.jsonl --account brand-a
     """
+    from pik_recon.warehouse import Warehouse
     from pik_recon.webhooks.load import load_file, load_spool
 
     config = app.config()
