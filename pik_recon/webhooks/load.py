@@ -150,8 +150,8 @@ def load_spool(warehouse: Warehouse, config: Config) -> LoadedEvents:
     if not folder.is_dir():
         return loaded
     try:
-        with load_lock(folder), segments(folder) as found:
-            for segment in found:
+        with load_lock(folder):
+            for segment in segments(folder):
                 records, torn = segment.read()
                 events, rejections, unreadable = _spool_rows(segment, records)
                 with warehouse.transaction():

@@ -146,9 +146,9 @@ class SegmentWriter:
 
 @dataclass
 class Segment:
-    """A segment as the loader holds it: open (and, when its receiver is dead, locked) until
-    the load is over. `live`: a receiver still writes it, so only its complete lines are
-    read and it stays."""
+    """A segment as the loader holds it, open (and, when its receiver is dead, locked) while
+    it is loaded. `live`: a receiver still writes it, so only its complete lines are read
+    and it stays."""
 
     path: Path
     live: bool
@@ -191,26 +191,23 @@ def _record(line: bytes) -> dict[str, Any] | None:
     return None
 
 
-@contextlib.contextmanager
-def segments(folder: Path) -> Iterator[list[Segment]]:
-    """Every segment of the spool, oldest first, held open until the block ends: a dead
-    receiver's segment stays locked by the loader, so none is taken for dead while its
-    receiver lives. Nothing is read or removed here."""
-    with contextlib.ExitStack() as held:
-        found = []
-        for path in sorted(p for p in folder.iterdir() if p.suffix in (".open", ".jsonl")):
-            try:
-                handle = held.enter_context(path.open("rb"))
-            except FileNotFoundError:  # rotated or loaded meanwhile: the next load has it
-                continue
+def segments(folder: Path) -> Iterator[Segment]:
+    """Every segment of the spool, oldest first, each open (and, when its receiver is dead,
+    locked by the reader, so none is taken for dead while its receiver lives) until the
+    next is asked for. Nothing is read or removed here."""
+    for path in sorted(p for p in folder.iterdir() if p.suffix in (".open", ".jsonl")):
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:  # rotated or loaded meanwhile: the next load has it
+            continue
+        with handle:
             live = False
             if path.suffix == ".open":
                 try:
                     fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
                 except BlockingIOError:
                     live = True
-            found.append(Segment(path, live, handle))
-        yield found
+            yield Segment(path, live, handle)
 
 
 def remove_stale_new(folder: Path) -> None:

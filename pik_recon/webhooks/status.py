@@ -38,20 +38,19 @@ def _scan(folder: Path) -> _Spooled:
     found = _Spooled()
     if not folder.is_dir():
         return found
-    with segments(folder) as held:
-        for segment in held:
-            for record in segment.read()[0]:
-                if record["kind"] == "rejections":
-                    key = (record["account"], record["day"], record["reason"],
-                           record["receiver"])
-                    found.counts[key] = max(found.counts.get(key, 0), record["deliveries"])
-                    continue
-                try:
-                    event_id = orjson.loads(record["body"])["id"]
-                except (orjson.JSONDecodeError, KeyError, TypeError):
-                    continue
-                found.events[record["account"]].setdefault(
-                    event_id, datetime.fromisoformat(record["received_at"]))
+    for segment in segments(folder):
+        for record in segment.read()[0]:
+            if record["kind"] == "rejections":
+                key = (record["account"], record["day"], record["reason"],
+                       record["receiver"])
+                found.counts[key] = max(found.counts.get(key, 0), record["deliveries"])
+                continue
+            try:
+                event_id = orjson.loads(record["body"])["id"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                continue
+            found.events[record["account"]].setdefault(
+                event_id, datetime.fromisoformat(record["received_at"]))
     return found
 
 

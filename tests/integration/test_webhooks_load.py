@@ -4,13 +4,15 @@ events export from PIK's dashboard."""
 from __future__ import annotations
 
 import json
+import resource
 import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import cli_env, json_results, run_cli, warehouse_rows
+from tests.conftest import cli_env, json_results, pik_recon_cmd, run_cli, warehouse_rows
 from tests.webhook_support import SECRET, ReceiverProcess, event_body, sign
 
 
@@ -120,3 +122,26 @@ def test_an_export_with_a_line_that_is_not_an_event_loads_nothing(workdir: Path)
     spool_with_account = run_cli(["webhooks", "load", "--account", "default"], env, workdir)
     assert spool_with_account.returncode == 2
     assert "--account names the account of a FILE" in spool_with_account.stderr
+
+
+def test_a_spool_of_more_segments_than_open_files_allowed_loads_whole(workdir: Path) -> None:
+    env = _env(workdir)
+    with ReceiverProcess(env, workdir, workdir) as receiver:
+        _deliver(receiver.url(), [event_body(n) for n in range(3)])
+        assert receiver.stop() == 0
+    spool = workdir / "wh.webhooks"
+    (segment,) = spool.glob("*.jsonl")
+    for number in range(300):  # a week's segments of a receiver no sync has loaded
+        shutil.copy(segment, spool / f"20261201T000000{number:06d}Z-copy-0000.jsonl")
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+
+    done = subprocess.run([*pik_recon_cmd(), "--log-format", "json", "webhooks", "load"],
+                          env=env, cwd=workdir, capture_output=True, text=True, timeout=300,
+                          preexec_fn=few_files)
+    assert done.returncode == 0, done.stderr
+    (result,) = json_results(done.stdout, "webhooks_load")
+    assert (result["segments"], result["removed"], result["stored"]) == (301, 301,
+                                                                         {"default": 3})
+    assert list(spool.glob("*.jsonl")) == []

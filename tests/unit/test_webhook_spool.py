@@ -19,8 +19,7 @@ LINE = b'{"v":1,"kind":"rejections","receiver":"r","account":"a","day":"2026-12-
 
 
 def _state(folder: Path) -> list[tuple[str, bool, int]]:
-    with segments(folder) as found:
-        return [(s.path.suffix, s.live, len(s.read()[0])) for s in found]
+    return [(s.path.suffix, s.live, len(s.read()[0])) for s in segments(folder)]
 
 
 def test_a_segment_is_owner_only_and_live_while_its_writer_holds_it(tmp_path: Path) -> None:
