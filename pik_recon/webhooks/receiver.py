@@ -69,6 +69,7 @@ class Rejections:
     def __init__(self, receiver: str) -> None:
         self.receiver = receiver
         self._counts: Counter[tuple[str, str, str]] = Counter()
+        self._reported: Counter[tuple[str, str, str]] = Counter()
         self._last: dict[tuple[str, str, str], datetime] = {}
         self._changed: set[tuple[str, str, str]] = set()
 
@@ -81,8 +82,17 @@ class Rejections:
         log.debug("a delivery to account %s refused: %s", account, reason)
 
     def lines(self) -> bytes:
-        """Spool records of the counts that changed since the last call."""
+        """Spool records of the counts that changed since the last call (and a warning in
+        the log: a flood of bad signatures is most often a wrong secret)."""
         changed, self._changed = self._changed, set()
+        fresh = Counter({key: self._counts[key] - self._reported[key] for key in changed})
+        self._reported.update(fresh)
+        for account in sorted({key[0] for key in fresh}):
+            reasons = ", ".join(f"{key[2]} {n}" for key, n in sorted(fresh.items())
+                                if key[0] == account)
+            log.warning("deliveries to account %s refused since the last report: %s (a "
+                        "wrong or old webhook secret, or someone else posting)", account,
+                        reasons)
         return b"".join(rejections_line(self.receiver, *key, self._counts[key], self._last[key])
                         for key in sorted(changed))
 
@@ -118,10 +128,9 @@ class GroupCommit:
             await future
 
     async def run(self) -> None:
-        """Write batches until closed; then the last one, and the segment is closed."""
-        loop = asyncio.get_running_loop()
+        """Write batches until closed and nothing is left; then close the segment."""
         counted = time.monotonic()
-        while not (self._closing and not self._lines):
+        while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 1.0)
             self._wake.clear()
@@ -129,26 +138,34 @@ class GroupCommit:
             if self._rejections.changed and (
                     self._closing or time.monotonic() - counted >= COUNTS_EVERY_SECONDS):
                 counts, counted = self._rejections.lines(), time.monotonic()
-            lines, waiting = self._lines, self._waiting
-            self._lines, self._waiting = [], []
-            error: Exception | None = None
-            try:
-                await loop.run_in_executor(self._thread, self._write, b"".join(lines) + counts)
-            except Exception as exc:  # every waiter hears of it; the receiver goes on
-                error = exc
-                log.error("the webhook spool could not be written (%s); %d deliveries "
-                          "answered 503, PIK sends them again", exc, len(waiting))
-            else:
-                self.stored += len(lines)
-            for future in waiting:
-                if future.done():  # its request gave up waiting (answered 503)
-                    continue
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(SpoolWriteError(str(error)))
-        await loop.run_in_executor(self._thread, self._writer.close)
+            await self._batch(counts)
+            if self._closing and not self._lines and not self._rejections.changed:
+                break
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._writer.close)
         self._thread.shutdown()
+
+    async def _batch(self, counts: bytes) -> None:
+        """The lines waiting (and `counts`) to disk in one write and fsync; then every
+        waiter hears how it went."""
+        lines, waiting = self._lines, self._waiting
+        self._lines, self._waiting = [], []
+        error: Exception | None = None
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._write, b"".join(lines) + counts)
+        except Exception as exc:  # every waiter hears of it; the receiver goes on
+            error = exc
+            log.error("the webhook spool could not be written (%s); %d deliveries answered "
+                      "503, PIK sends them again", exc, len(waiting))
+        else:
+            self.stored += len(lines)
+        for future in waiting:
+            if future.done():  # its request gave up waiting (answered 503)
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(SpoolWriteError(str(error)))
 
     def close(self) -> None:
         self._closing = True

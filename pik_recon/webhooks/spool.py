@@ -107,7 +107,8 @@ class SegmentWriter:
         except OSError:
             # the segment may end in half a batch now: the next goes to a new one, and this
             # one, unlocked, is loaded as a dead receiver's (its torn tail skipped)
-            os.close(self._handle)
+            with contextlib.suppress(OSError):
+                os.close(self._handle)
             self._handle, self._path = None, None
             raise
         self._size += len(data)
