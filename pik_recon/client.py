@@ -6,6 +6,7 @@ httpx's exceptions stop here: everything above sees only pik_recon.errors.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import json
 import random
@@ -40,6 +41,7 @@ from pik_recon.logs import get_logger
 
 log = get_logger("client")
 LINKS_PATH = "/payment-links"
+WEBHOOKS_PATH = "/webhooks"
 PAGE_LIMIT = 100
 
 
@@ -249,6 +251,29 @@ class PikClient:
                                          path="/payment-links")
         return body
 
+    async def register_webhook(self, url: str, events: list[str]) -> WebhookEndpoint:
+        """POST /webhooks. Retries only what certainly registered nothing: PIK answers the
+        secret once, so an answer lost after sending leaves the caller to look (GET)."""
+        body = await self._with_retries("POST", WEBHOOKS_PATH,
+                                        json_body={"url": url, "events": events},
+                                        retry_unsent_only=True)
+        endpoint = _endpoint(body)
+        secret = body.get("secret") if isinstance(body, dict) else None
+        if endpoint is None or not isinstance(secret, str) or not secret.startswith("whsec_"):
+            raise MalformedResponseError("the registration's answer lacks the endpoint's id or "
+                                         "its whsec_ secret", method="POST", path=WEBHOOKS_PATH)
+        return dataclasses.replace(endpoint, secret=Secret(secret, "the webhook secret"))
+
+    async def list_webhooks(self) -> list[WebhookEndpoint]:
+        """GET /webhooks: the endpoints registered (their secrets are never listed)."""
+        body = await self._with_retries("GET", WEBHOOKS_PATH)
+        records = body.get("data") if isinstance(body, dict) else body
+        endpoints = [_endpoint(r) for r in records] if isinstance(records, list) else [None]
+        if any(e is None for e in endpoints):
+            raise MalformedResponseError("GET /webhooks is not a list of endpoints",
+                                         method="GET", path=WEBHOOKS_PATH)
+        return [e for e in endpoints if e is not None]
+
     # --- plumbing ------------------------------------------------------------------------
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -295,7 +320,7 @@ class PikClient:
     async def _request(self, method: str, path: str,
                        params: Callable[[], dict[str, Any]] | None, json_body: Any,
                        expect: Expected) -> Any:
-        limiter = self.creation if method == "POST" else self.general
+        limiter = self.creation if method == "POST" and path == LINKS_PATH else self.general
         await limiter.acquire()
         self.stats.requests += 1
         query = f"?{urlencode(params())}" if params else ""
@@ -368,6 +393,28 @@ _HTTPX_ERRORS: tuple[tuple[type[httpx.HTTPError], Callable[..., ApiError]], ...]
         f"{method} {path}: connection failed ({type(exc).__name__})", method=method,
         path=path)),
 )
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """An endpoint registered on PIK; `secret` only in the answer to its registration."""
+
+    id: str
+    url: str
+    events: tuple[str, ...]
+    status: str
+    secret: Secret | None = None
+
+
+def _endpoint(record: Any) -> WebhookEndpoint | None:
+    if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not (
+            isinstance(record.get("url"), str)):
+        return None
+    events = record.get("events")
+    return WebhookEndpoint(record["id"], record["url"],
+                           tuple(e for e in events if isinstance(e, str))
+                           if isinstance(events, list) else (),
+                           str(record.get("status", "")))
 
 
 def _error_message(body: Any) -> str | None:

@@ -15,6 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pik_recon.errors import ConfigError
 from pik_recon.keys import Secret, check_key, check_key_env
+from pik_recon.webhooks.settings import (
+    DEFAULT_WEBHOOK_SECRET_ENV,
+    WebhooksSettings,
+    check_webhooks,
+    distinct_secret_envs,
+    secret_env,
+)
 
 DEFAULT_BASE_URL = "https://api.pik.global/v1"
 DEFAULT_DB = "./pik_recon.duckdb"
@@ -117,14 +124,16 @@ class JobsSettings:
 
 @dataclass(frozen=True)
 class Account:
-    """One PIK account: its name in the warehouse, where its key is, and its own settings
-    (those of [pik] and [orders] with the account's overrides)."""
+    """One PIK account: its name in the warehouse, where its key and webhook secret are, and
+    its own settings (those of [pik] and [orders] with the account's overrides)."""
 
     name: str
     key_env: str
     pik: PikSettings
     orders: OrdersSettings
     api_key: Secret | None = None
+    webhook_secret_env: str = DEFAULT_WEBHOOK_SECRET_ENV
+    webhook_secret: Secret | None = None  # set: webhook capture is on for the account
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,7 @@ class Config:
     report: ReportSettings = field(default_factory=ReportSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
+    webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     db_path: Path = Path(DEFAULT_DB)
     api_key: Secret | None = None
     source: str = "defaults"
@@ -148,6 +158,18 @@ class Config:
     @property
     def account_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.accounts) or (DEFAULT_ACCOUNT,)
+
+    @property
+    def capturing(self) -> tuple[Account, ...]:
+        """The accounts whose webhook capture is on: their secret variable is set."""
+        return tuple(a for a in self.accounts if a.webhook_secret is not None)
+
+    @property
+    def spool_dir(self) -> Path:
+        """The webhook receiver's spool: [webhooks] spool_dir, else beside the warehouse."""
+        if self.webhooks.spool_dir:
+            return Path(self.webhooks.spool_dir)
+        return self.db_path.with_name(f"{self.db_path.stem}.webhooks")
 
     @property
     def key_env(self) -> str:
@@ -188,7 +210,7 @@ class Config:
 _SECTIONS: dict[str, type] = {"pik": PikSettings, "sync": SyncSettings,
                               "orders": OrdersSettings, "matching": MatchingSettings,
                               "report": ReportSettings, "notify": NotifySettings,
-                              "jobs": JobsSettings}
+                              "jobs": JobsSettings, "webhooks": WebhooksSettings}
 _TOP_LEVEL = {"db", "accounts"}
 
 
@@ -409,7 +431,8 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
     orders = _orders(_section("orders", OrdersSettings, merged["orders"]), "orders")
     accounts = _accounts(raw.get("accounts"), merged, env, (overrides or {}).get("pik", {})
                          ) if "accounts" in raw else (
-        Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, pik, orders, _key(env, DEFAULT_KEY_ENV)),)
+        Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, pik, orders, _key(env, DEFAULT_KEY_ENV),
+                DEFAULT_WEBHOOK_SECRET_ENV, _key(env, DEFAULT_WEBHOOK_SECRET_ENV)),)
     first = accounts[0]
     return Config(
         pik=first.pik,
@@ -419,6 +442,7 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
         report=_report(_section("report", ReportSettings, merged["report"])),
         notify=_notify(_section("notify", NotifySettings, merged["notify"])),
         jobs=_section("jobs", JobsSettings, merged["jobs"]),
+        webhooks=check_webhooks(_section("webhooks", WebhooksSettings, merged["webhooks"])),
         db_path=Path(db_value),
         api_key=first.api_key,
         source=str(path) if path else "defaults",
@@ -432,7 +456,8 @@ def _key(env: Mapping[str, str], name: str) -> Secret | None:
     return Secret(value, name) if value else None
 
 
-_ACCOUNT_KEYS = ("key_env", "orders", *(f.name for f in dataclasses.fields(PikSettings)))
+_ACCOUNT_KEYS = ("key_env", "webhook_secret_env", "orders",
+                 *(f.name for f in dataclasses.fields(PikSettings)))
 
 
 def _accounts(raw: Any, merged: Mapping[str, Mapping[str, Any]], env: Mapping[str, str],
@@ -463,16 +488,19 @@ def _accounts(raw: Any, merged: Mapping[str, Mapping[str, Any]], env: Mapping[st
                               "has a key of its own")
         key_envs[key_env] = name
         pik = {**merged["pik"], **{k: v for k, v in table.items()
-                                   if k not in ("key_env", "orders")}, **pik_options}
+                                   if k not in ("key_env", "webhook_secret_env", "orders")},
+               **pik_options}
         orders_raw = table.get("orders", {})
         if not isinstance(orders_raw, Mapping):
             raise ConfigError(f"config {where} orders must be a table of [orders] keys")
         orders = {**merged["orders"], **orders_raw}
+        secret_env_name = secret_env(where, table, name)
         accounts.append(Account(
             name, key_env, _section(f"accounts.{name}", PikSettings, pik, "pik"),
             _orders(_section(f"accounts.{name}.orders", OrdersSettings, orders, "orders"),
                     f"accounts.{name}.orders"),
-            _key(env, key_env)))
+            _key(env, key_env), secret_env_name, _key(env, secret_env_name)))
+    distinct_secret_envs(accounts)
     return tuple(accounts)
 
 

@@ -77,6 +77,8 @@ TABLES: dict[str, Layout] = {
     "reconcile_runs": Layout(),
     "findings": Layout(part=("run_id", "run_id")),
     "finding_acks": Layout(),
+    "webhook_events": Layout(part=("received_date", "CAST(received_at AS DATE)")),
+    "webhook_rejections": Layout(),
     "job_runs": Layout(by_account=False),
 }
 

@@ -21,6 +21,7 @@ from pik_recon.reconcile import reconcile, require_synced
 from pik_recon.report import write_report
 from pik_recon.sync import sync_accounts
 from pik_recon.warehouse import Warehouse
+from pik_recon.webhooks.load import load_before_sync
 from pik_recon.whenparse import parse_when
 
 log = get_logger("steps")
@@ -47,6 +48,7 @@ def _finish(name: str, started: datetime, context: JobContext, ran: list[str],
 def sync_step(config: Config, step: Step, context: JobContext) -> StepResult:
     started = datetime.now(UTC)
     ran = context.accounts_for(step)
+    load_before_sync(config, ran)
     outcomes = sync_accounts(config.scoped(ran), full=bool(step.options.get("full", False)))
     counts, failures = {}, []
     for outcome in outcomes:

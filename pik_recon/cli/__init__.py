@@ -31,6 +31,7 @@ COMMANDS = {
     "demo": "pik_recon.cli.demo:demo",
     "findings": "pik_recon.cli.findings:findings",
     "export": "pik_recon.cli.export:export",
+    "webhooks": "pik_recon.cli.webhooks:webhooks",
 }
 
 

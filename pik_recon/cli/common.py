@@ -112,7 +112,8 @@ class AppContext:
         if self._config is None:
             self._config = load_config(config_path=self.config_path, db=self.db,
                                        overrides=overrides or None)
-            secrets = [a.api_key for a in self._config.accounts if a.api_key]
+            secrets = [s for a in self._config.accounts for s in (a.api_key, a.webhook_secret)
+                       if s]
             setup_logging(fmt=self.log_format, verbose=self.verbose, secrets=secrets)
         return self._config
 

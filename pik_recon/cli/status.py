@@ -11,11 +11,26 @@ from pik_recon.cli.common import AppContext, Output, account_option
 from pik_recon.jobs import last_runs
 from pik_recon.status import Status, read_status
 from pik_recon.warehouse import Warehouse
+from pik_recon.webhooks.status import WebhookStatus, read_webhook_status
 
 SYNC_COLUMNS = ("run", "mode", "started", "finished", "state", "requests", "verdict")
 JOB_COLUMNS = ("run", "job", "trigger", "started", "finished", "outcome", "exit")
 CRITICAL_COLUMNS = ("id", "category", "order", "link", "age days")
 ACK_COLUMNS = ("id", "category", "order", "note", "by", "when")
+WEBHOOK_COLUMNS = ("account", "last event", "loaded", "waiting in spool", "refused today",
+                   "refused 7 days")
+
+
+def _refused(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    return f"{total} ({', '.join(f'{r} {n}' for r, n in sorted(counts.items()))})" if total \
+        else "0"
+
+
+def _webhook_rows(hooks: list[WebhookStatus]) -> list[tuple[Any, ...]]:
+    return [(h.account, f"{h.last_event_at:%Y-%m-%d %H:%M:%S} UTC" if h.last_event_at
+             else "none yet", h.loaded, h.waiting, _refused(h.rejected_today),
+             _refused(h.rejected_week)) for h in hooks]
 
 
 def _payload(state: Status) -> dict[str, Any]:
@@ -81,13 +96,24 @@ def status(app: AppContext, accounts: tuple[str, ...]) -> None:
         states = [read_status(warehouse, name, now, config.report.stale_after_hours)
                   for name in names]
         jobs = last_runs(warehouse)
+        hooks = read_webhook_status(warehouse, config.spool_dir, [
+            a.name for a in config.capturing if a.name in names], now)
     out = app.out
     out.result("status", {"accounts": [_payload(s) for s in states],
-                          "jobs": [dict(zip(JOB_COLUMNS, row, strict=True)) for row in jobs]})
+                          "jobs": [dict(zip(JOB_COLUMNS, row, strict=True)) for row in jobs],
+                          "webhooks": [{"account": h.account, "last_event_at": h.last_event_at,
+                                        "loaded": h.loaded, "unsigned": h.unsigned,
+                                        "waiting": h.waiting,
+                                        "refused_today": dict(h.rejected_today),
+                                        "refused_7_days": dict(h.rejected_week)}
+                                       for h in hooks]})
     if out.json:
         return
     several = len(config.account_names) > 1
     for state in states:
         _print_account(out, state, several)
+    if hooks:
+        out.table("Webhook capture", WEBHOOK_COLUMNS, _webhook_rows(hooks),
+                  right=("loaded", "waiting in spool"))
     if jobs:
         out.table("Job runs", JOB_COLUMNS, jobs, right=("run", "exit"))

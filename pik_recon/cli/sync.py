@@ -9,6 +9,7 @@ from pik_recon.errors import IncompleteSyncError
 from pik_recon.links import STATUSES
 from pik_recon.outcome import raise_failures
 from pik_recon.sync import AccountSync, SyncResult, sync_accounts
+from pik_recon.webhooks.load import load_before_sync
 
 
 def print_sync_summary(out: Output, result: SyncResult, account: str, several: bool) -> None:
@@ -83,6 +84,7 @@ def sync(app: AppContext, full: bool, concurrency: int | None, accounts: tuple[s
     """
     overrides = {"pik": {"concurrency": concurrency}} if concurrency else {}
     configs = app.configs(accounts, **overrides)
+    load_before_sync(app.config(), [c.account for c in configs])
     with PageProgress(app.interactive) as progress:
         outcomes = sync_accounts(configs, full=full, progress=lambda name: progress.account(
             name, len(configs) > 1))

@@ -23,7 +23,9 @@ from pik_recon.sandbox.state import (
     SandboxState,
     clock_offset,
     generate_links,
+    iso,
 )
+from pik_recon.sandbox.webhooks import endpoint_problem
 
 STATE_KEY = web.AppKey("state", SandboxState)
 HTML_500 = b"<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
@@ -191,6 +193,39 @@ async def create_link(request: web.Request) -> web.Response:
     return web.Response(status=201, body=body, content_type="application/json")
 
 
+async def register_webhook(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    with state.lock:
+        state.log.counts["POST /webhooks"] += 1
+    early, _ = await _guard(request, state, "general")
+    if early is not None:
+        return early
+    try:
+        payload = json.loads(await request.read())
+    except ValueError:
+        return _error(400, "invalid_request", "body is not valid JSON")
+    problem = endpoint_problem(payload, state.faults.allow_loopback_webhooks)
+    if problem:
+        return _error(422, "unprocessable_entity", problem)
+    with state.lock:
+        endpoint = state.webhooks.register(state.rng, payload["url"],
+                                           tuple(dict.fromkeys(payload["events"])),
+                                           iso(state.now()))
+    return _json(201, {**endpoint.listed(), "secret": endpoint.secret})
+
+
+async def list_webhooks(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    with state.lock:
+        state.log.counts["GET /webhooks"] += 1
+    early, _ = await _guard(request, state, "general")
+    if early is not None:
+        return early
+    with state.lock:
+        listed = [e.listed() for e in state.webhooks.endpoints.values()]
+    return _json(200, {"data": listed, "total": len(listed)})
+
+
 # --- admin ---------------------------------------------------------------------------------
 async def admin_state(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
@@ -292,6 +327,8 @@ def build_app(state: SandboxState) -> web.Application:
     app.router.add_get("/v1/payment-links", list_links)
     app.router.add_post("/v1/payment-links", create_link)
     app.router.add_get("/v1/payment-links/{link_id}", get_link)
+    app.router.add_post("/v1/webhooks", register_webhook)
+    app.router.add_get("/v1/webhooks", list_webhooks)
     app.router.add_get("/_admin/state", admin_state)
     app.router.add_post("/_admin/config", admin_config)
     app.router.add_post("/_admin/links/{link_id}/{action}", admin_link_action)

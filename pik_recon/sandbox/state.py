@@ -17,6 +17,7 @@ from typing import Any
 from sortedcontainers import SortedKeyList
 
 from pik_recon.money import PIK_CURRENCIES
+from pik_recon.sandbox.webhooks import WebhookEndpoints
 
 STATUSES = ("active", "paid", "expired", "deactivated")
 FINAL_STATUSES = ("paid", "expired", "deactivated")
@@ -97,6 +98,7 @@ class Faults:
     create_rate_limit_per_minute: int = 60
     ordering: str = "newest"
     clock_offset_seconds: float = 0.0  # PIK's clock ahead of ours (negative: behind)
+    allow_loopback_webhooks: bool = False  # tests: accept http(s) endpoints on loopback
 
 
 _ORDER_KEYS = {
@@ -141,6 +143,7 @@ class SandboxState:
         self._by_status: dict[str, SortedKeyList] = {}
         self._all = SortedKeyList()
         self._rebuild_order()
+        self.webhooks = WebhookEndpoints()
 
     # --- clock -------------------------------------------------------------------------
     def now(self) -> datetime:

@@ -19,6 +19,7 @@ from pik_recon.config import (
     PikSettings,
     ReportSettings,
     SyncSettings,
+    WebhooksSettings,
 )
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
@@ -55,7 +56,7 @@ def test_a_command_missing_from_the_readme_is_found() -> None:
 
 def test_every_config_key_is_in_the_readme() -> None:
     for settings in (PikSettings, SyncSettings, OrdersSettings, MatchingSettings,
-                     ReportSettings, NotifySettings, JobsSettings):
+                     ReportSettings, NotifySettings, JobsSettings, WebhooksSettings):
         for item in dataclasses.fields(settings):
             if item.name in ("columns", "status_map", "tolerance"):
                 assert f"[{settings.__name__[:-8].lower()}.{item.name}]" in README

@@ -87,6 +87,20 @@ def test_the_service_retries_only_what_is_temporary() -> None:
     assert shlex.split(service["ExecStart"])[1:] == ["--log-format", "json", "run", "nightly"]
 
 
+def test_the_receiver_service_reads_the_nightly_env_file_and_restarts_but_not_on_exit_2(
+        ) -> None:
+    service = _unit("pik-recon-webhooks.service")
+    nightly = _unit("pik-recon-nightly.service")["Service"]
+    assert service["Service"]["EnvironmentFile"] == nightly["EnvironmentFile"]
+    assert service["Service"]["WorkingDirectory"] == nightly["WorkingDirectory"]
+    assert shlex.split(service["Service"]["ExecStart"])[1:] == [
+        "--log-format", "json", "webhooks", "serve"]
+    assert service["Service"]["Restart"] == "always"
+    assert service["Service"]["RestartPreventExitStatus"].split() == ["2"]
+    assert service["Service"]["UMask"] == "0077"
+    assert service["Install"]["WantedBy"] == "default.target"
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                     reason="systemd-analyze is not installed; the unit files are parsed above")
 def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
@@ -99,10 +113,11 @@ def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
     executable.chmod(0o755)
     (home / ".config" / "pik-recon").mkdir(parents=True)
     (home / ".config" / "pik-recon" / "env").write_text("PIK_API_KEY=x\n")
-    for name in ("pik-recon-nightly.service", "pik-recon-nightly.timer"):
+    names = ("pik-recon-nightly.service", "pik-recon-nightly.timer",
+             "pik-recon-webhooks.service")
+    for name in names:
         text = (JOBS / name).read_text(encoding="utf-8").replace("%h", str(home))
         (tmp_path / name).write_text(text, encoding="utf-8")
-    done = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "pik-recon-nightly.service"),
-                           str(tmp_path / "pik-recon-nightly.timer")],
+    done = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / n) for n in names)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
