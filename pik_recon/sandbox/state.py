@@ -129,6 +129,11 @@ class SandboxState:
         self._by_status: dict[str, SortedKeyList] = {}
         self._all = SortedKeyList()
         self._rebuild_order()
+        # imported here: both modules build on this one
+        from pik_recon.sandbox.delivery import WebhookHub
+        from pik_recon.sandbox.transactions import TransactionBook
+        self.transactions = TransactionBook(self, seed)
+        self.webhooks = WebhookHub(self, seed)
 
     # --- clock -------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -208,6 +213,18 @@ class SandboxState:
         if not hidden:
             self._list_for(status).add(link)
 
+    def finish(self, link: Link, status: str) -> None:
+        """An active link turns final; paid means its customer paid it in full."""
+        if status == "paid":
+            self.transactions.pay(link)
+        else:
+            self.set_status(link, status)
+
+    def random_link(self, status: str | None, rng: random.Random) -> Link | None:
+        """A listed link of that status (of any when None), or None when there is none."""
+        items = self._all if status is None else self._by_status[status]
+        return items[rng.randrange(len(items))] if len(items) else None
+
     def new_id(self) -> str:
         return "pl_" + "".join(self.rng.choice("0123456789abcdefghijklmnopqrstuvwxyz")
                                for _ in range(20))
@@ -244,8 +261,7 @@ class SandboxState:
                 self.create(*random_amount(self.rng), description=random_description(self.rng))
             else:
                 link = active[self.rng.randrange(len(active))]
-                self.set_status(link, self.rng.choice(("paid", "paid", "expired",
-                                                       "deactivated")))
+                self.finish(link, self.rng.choice(("paid", "paid", "expired", "deactivated")))
 
     def simulate_day(self, new: int, changes: int, old_ratio: float = 0.1,
                      advance: bool = True, anywhere: bool = False) -> dict[str, int]:
@@ -274,8 +290,8 @@ class SandboxState:
         chosen = self.rng.sample(old, n_old) + self.rng.sample(
             young, min(len(young), changes - n_old))
         for link in chosen:
-            self.set_status(link, self.rng.choice(("paid", "paid", "paid", "expired",
-                                                   "deactivated")))
+            self.finish(link, self.rng.choice(("paid", "paid", "paid", "expired",
+                                               "deactivated")))
         return {"expired": expired, "new": new, "changed": len(chosen),
                 "old": sum(link.created_at < month_ago for link in chosen)}
 
