@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -95,7 +96,7 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
       pik-recon sandbox serve --generate 20000 --fault-rate 0.1 --drift 50
       PIK_BASE_URL=http://127.0.0.1:8765/v1 PIK_API_KEY=sk_sandbox_demo pik-recon sync
     """
-    from pik_recon.sandbox.payments import generate_attempts
+    from pik_recon.sandbox.payments import generate_attempts, generate_transactions, parse_mix
     from pik_recon.sandbox.seed import sample_links_path, seed_from_file
     from pik_recon.sandbox.server import SandboxServer, check_loopback
 
@@ -111,16 +112,22 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
     faults = Faults(rate=fault_rate, kinds=kinds, latency_ms=latency_ms,
                     drift_per_request=drift, rate_limit_enabled=not no_rate_limit,
                     ordering=ordering)
+    try:
+        mix = parse_mix(payments["tx_mix"])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tx-mix") from None
     state = SandboxState(api_key=api_key, seed=seed, faults=faults)
     _set_payment_switches(state, payments)
     if generate is not None:
         generate_links(state, generate, active_share=active_share)
-        _generate_transactions(state, payments["tx_mix"])
+        if mix is not None:
+            generate_transactions(state, state.links.values(), mix)
     else:
         seed_from_file(state, seed_file or sample_links_path())
     generate_attempts(state, payments["attempts"])
     state.set_hidden(hidden)
     state.transactions.set_hidden(payments["hidden_transactions"])
+    gc.freeze()  # what was seeded lives as long as the process: no collection walks it
     server = SandboxServer(state, host, port).start()
     app.out.line(f"PIK sandbox on {server.base_url} with {len(state.links)} links and "
                  f"{len(state.transactions.by_id)} transactions (admin: {server.admin_url}); "
@@ -141,17 +148,6 @@ def _set_payment_switches(state: SandboxState, options: dict[str, Any]) -> None:
     hooks.webhook_duplicate = options["webhook_duplicate"]
     hooks.webhook_out_of_order = options["webhook_out_of_order"]
     hooks.webhook_bad_signature = options["webhook_bad_signature"]
-
-
-def _generate_transactions(state: SandboxState, text: str) -> None:
-    from pik_recon.sandbox.payments import generate_transactions, parse_mix
-
-    try:
-        mix = parse_mix(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--tx-mix") from None
-    if mix is not None:
-        generate_transactions(state, state.links.values(), mix)
 
 
 async def _wait_for_signal() -> None:

@@ -88,8 +88,20 @@ class _Planter:
         self.book, self.rng, self.now = book, book.rng, now
         self.delay = timedelta(seconds=book.settings.settle_delay_seconds)
         self.made: list[Transaction] = []
+        self._exact: dict[str, str] = {}
 
-    def money(self, link: Link, value: Decimal, confirmed: datetime, settles: bool = True,
+    def exact(self, link: Link) -> str:
+        """The link's amount as a transaction writes it."""
+        text = self._exact.get(link.id)
+        if text is None:
+            text = self._exact[link.id] = self.text(link, Decimal(link.amount))
+        return text
+
+    @staticmethod
+    def text(link: Link, value: Decimal) -> str:
+        return written(value, tx_places(link.currency, link.amount))
+
+    def money(self, link: Link, amount: str, confirmed: datetime, settles: bool = True,
               lead: float = 1200) -> None:
         """Money confirmed at `confirmed`, settled after the delay if that has passed."""
         confirmed = min(confirmed, self.now)
@@ -98,8 +110,8 @@ class _Planter:
         done = settles and settled <= self.now
         self.made.append(Transaction(
             id=self.book.new_id(), payment_link_id=link.id, currency=link.currency,
-            amount=written(value, tx_places(link.currency, link.amount)),
-            status="settled" if done else "confirmed", created_at=min(created, confirmed),
+            amount=amount, status="settled" if done else "confirmed",
+            created_at=min(created, confirmed),
             tx_hash=self.book.new_hash(link.currency), confirmed_at=confirmed,
             settled_at=settled if done else None, settles=settles))
 
@@ -108,8 +120,7 @@ class _Planter:
         chained = status == "failed" and self.rng.random() < 0.3
         self.made.append(Transaction(
             id=self.book.new_id(), payment_link_id=link.id, currency=link.currency,
-            amount=written(Decimal(link.amount), tx_places(link.currency, link.amount)),
-            status=status, created_at=min(created, self.now),
+            amount=self.exact(link), status=status, created_at=min(created, self.now),
             tx_hash=self.book.new_hash(link.currency) if chained else None))
 
     def paid_at(self, link: Link) -> datetime:
@@ -124,28 +135,30 @@ class _Planter:
         value = Decimal(link.amount)
         return short_of(value, tx_places(link.currency, link.amount), self.rng) or value
 
+    def over(self, link: Link) -> Decimal:
+        return over_of(Decimal(link.amount), tx_places(link.currency, link.amount), self.rng)
+
 
 def _exact(p: _Planter, link: Link) -> None:
-    p.money(link, Decimal(link.amount), p.paid_at(link))
+    p.money(link, p.exact(link), p.paid_at(link))
 
 
 def _over(p: _Planter, link: Link) -> None:
-    value = Decimal(link.amount)
-    p.money(link, over_of(value, tx_places(link.currency, link.amount), p.rng), p.paid_at(link))
+    p.money(link, p.text(link, p.over(link)), p.paid_at(link))
 
 
 def _split(p: _Planter, link: Link) -> None:
     paid, part = p.paid_at(link), p.short(link)
     first = max(link.created_at, paid - timedelta(seconds=p.rng.uniform(60, 7200)))
-    p.money(link, part, first, lead=60)
+    p.money(link, p.text(link, part), first, lead=60)
     if part < Decimal(link.amount):
-        p.money(link, Decimal(link.amount) - part, paid, lead=60)
+        p.money(link, p.text(link, Decimal(link.amount) - part), paid, lead=60)
 
 
 def _twice(p: _Planter, link: Link) -> None:
     paid = p.paid_at(link)
-    p.money(link, Decimal(link.amount), paid)
-    p.money(link, Decimal(link.amount), paid + timedelta(seconds=p.rng.uniform(60, 86_400)),
+    p.money(link, p.exact(link), paid)
+    p.money(link, p.exact(link), paid + timedelta(seconds=p.rng.uniform(60, 86_400)),
             lead=30)
 
 
@@ -153,11 +166,11 @@ def _failed_then_paid(p: _Planter, link: Link) -> None:
     paid = p.paid_at(link)
     p.attempt(link, max(link.created_at, paid - timedelta(seconds=p.rng.uniform(120, 3600))),
               "failed")
-    p.money(link, Decimal(link.amount), paid, lead=60)
+    p.money(link, p.exact(link), paid, lead=60)
 
 
 def _unsettled(p: _Planter, link: Link) -> None:
-    p.money(link, Decimal(link.amount), p.paid_at(link), settles=False)
+    p.money(link, p.exact(link), p.paid_at(link), settles=False)
 
 
 def _pending(p: _Planter, link: Link) -> None:
@@ -166,7 +179,8 @@ def _pending(p: _Planter, link: Link) -> None:
 
 
 def _short(p: _Planter, link: Link) -> None:
-    p.money(link, p.short(link), _between(p.rng, link.created_at, p.life_end(link)), lead=60)
+    p.money(link, p.text(link, p.short(link)),
+            _between(p.rng, link.created_at, p.life_end(link)), lead=60)
 
 
 def _failed(p: _Planter, link: Link) -> None:
@@ -176,7 +190,7 @@ def _failed(p: _Planter, link: Link) -> None:
 def _late(p: _Planter, link: Link) -> None:
     end = p.life_end(link) if link.status == "expired" else _between(
         p.rng, link.created_at, p.now)
-    p.money(link, Decimal(link.amount), _between(p.rng, end, p.now), lead=60)
+    p.money(link, p.exact(link), _between(p.rng, end, p.now), lead=60)
 
 
 def _none(p: _Planter, link: Link) -> None:
@@ -226,7 +240,7 @@ def _unknown_links(planter: _Planter, count: int, cases: Counter[str]) -> None:
         ghost = Link(id=f"pl_{book.rng.getrandbits(100):025x}", amount=amount,
                      currency=currency, description=None, status="paid", created_at=created,
                      seq=0)
-        planter.money(ghost, Decimal(amount), created + timedelta(minutes=10))
+        planter.money(ghost, planter.exact(ghost), created + timedelta(minutes=10))
         book.cases.setdefault("unknown_link", []).append(ghost.id)
         cases["unknown_link"] += 1
 
@@ -238,17 +252,18 @@ def generate_attempts(state: SandboxState, count: int) -> int:
     book, now = state.transactions, state.now()
     links = [link for link in state.links.values() if link.raw is None]
     planter = _Planter(book, now)
-    statuses, weights = zip(*ATTEMPT_STATUSES.items(), strict=True)
+    statuses = list(ATTEMPT_STATUSES)
+    cumulative = list(accumulate(ATTEMPT_STATUSES.values()))
     if not links:
         _unknown_links(planter, count, Counter())
     for _ in range(count if links else 0):
         link = links[book.rng.randrange(len(links))]
-        status = book.rng.choices(statuses, weights)[0]
+        status = book.rng.choices(statuses, cum_weights=cumulative)[0]
         when = _between(book.rng, link.created_at, now)
         if status in ("pending", "failed"):
             planter.attempt(link, when, status)
         else:
-            planter.money(link, Decimal(link.amount), when, settles=status == "settled")
+            planter.money(link, planter.exact(link), when, settles=status == "settled")
     return book.add_many(planter.made)
 
 
