@@ -20,6 +20,7 @@ import random
 import secrets
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -176,6 +177,7 @@ class WebhookHub:
         self._order = 0
         self._accelerated = 0.0
         self._since = time.monotonic()
+        self._wake = asyncio.Event()  # an attempt ended: look for more at once
         state.transactions.listeners.append(self.emit)
 
     # --- the webhook clock -------------------------------------------------------------
@@ -288,12 +290,15 @@ class WebhookHub:
         return taken
 
     async def run(self) -> None:
-        """Settle what is due and send what is due, every tick, until cancelled."""
+        """Settle what is due and send what is due, every tick and whenever an attempt
+        ends, until cancelled."""
         sending: set[asyncio.Task[None]] = set()
         async with aiohttp.ClientSession() as session:
             try:
                 while True:
-                    await asyncio.sleep(TICK_SECONDS)
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
+                    self._wake.clear()
                     with self.state.lock:
                         self.state.transactions.settle_due()
                         taken = self.take_due()
@@ -328,6 +333,7 @@ class WebhookHub:
                 "status_code": code, "error": error, "delivered": code == 200,
                 "held": delivery.held, "bad_signature": delivery.bad_signature})
             self._after(delivery, kind, code == 200, finished)
+        self._wake.set()
 
     def _after(self, delivery: Delivery, kind: str, ok: bool, finished: datetime) -> None:
         if kind == "duplicate":
