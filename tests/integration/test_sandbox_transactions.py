@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import statistics
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -431,3 +434,33 @@ def test_a_million_transactions_answer_a_page_as_fast_as_ten_thousand(
                                        {"from": "2020-01-01T00:00:00Z", "offset": 400_000}])
     assert total >= 1_000_000
     assert large < max(5 * small, 0.05), (small, large)
+
+
+def test_sandbox_serve_generates_transactions_and_takes_their_switches() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pik_recon", "sandbox", "serve", "--port", "0", "--generate",
+         "300", "--tx-mix", "twice=0.5", "--transactions", "40", "--settle-delay", "5",
+         "--webhook-lost", "0.25", "--webhook-clock", "60"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        admin = re.search(r"admin: (\S+)\)", banner)
+        assert admin, banner
+        state = httpx.get(f"{admin.group(1)}/state").json()
+        assert f"with 300 links and {sum(state['transactions'].values())} transactions" in banner
+        assert state["transaction_cases"]["twice"] > 60
+        config = state["config"]
+        assert (config["settle_delay_seconds"], config["webhook_lost"],
+                config["webhook_clock_speed"]) == (5, 0.25, 60)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_a_bad_mix_is_exit_2_naming_the_option() -> None:
+    done = subprocess.run([sys.executable, "-m", "pik_recon", "sandbox", "serve", "--port", "0",
+                           "--generate", "5", "--tx-mix", "twice=0.7,over=0.5"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--tx-mix: the shares of the cases of paid links add up to more than 1" in (
+        done.stderr)
