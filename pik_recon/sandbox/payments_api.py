@@ -16,7 +16,7 @@ from pik_recon.sandbox.server import STATE_KEY, _drop, _error, _guard, _int_para
 from pik_recon.sandbox.state import SUPPORTED_CURRENCIES, SandboxState
 from pik_recon.sandbox.transactions import TX_STATUSES, Transaction, TxQuery, micros
 
-ACTIONS = {"confirm": "confirm", "settle": "settle", "fail": "fail"}
+ACTIONS = ("confirm", "settle", "fail")
 
 
 def _bound(request: web.Request, name: str) -> int | None:
@@ -192,10 +192,10 @@ async def admin_create_transaction(request: web.Request) -> web.Response:
 
 async def admin_transaction_action(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    action = ACTIONS.get(request.match_info["action"])
+    action = request.match_info["action"]
     with state.lock:
         txn = state.transactions.by_id.get(request.match_info["txn_id"])
-        if txn is None or action is None:
+        if txn is None or action not in ACTIONS:
             return _error(404, "not_found", "no such transaction or action")
         try:
             getattr(state.transactions, action)(txn)
