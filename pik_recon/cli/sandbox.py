@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,6 +22,41 @@ from pik_recon.sandbox.state import (
     clock_offset,
     generate_links,
 )
+
+SHARE = click.FloatRange(0, 1)
+PAYMENT_OPTIONS = (
+    click.option("--tx-mix", default="default", show_default=True,
+                 help="With --generate: the shares of the transactions' cases, as "
+                      "case=share,... over the default mix (see the README), or none."),
+    click.option("--transactions", "attempts", default=0, type=click.IntRange(0),
+                 show_default=True, help="N more payment attempts on random links, for load."),
+    click.option("--tx-drift", type=click.FloatRange(0),
+                 help="Changes before every transactions list request (default: --drift)."),
+    click.option("--settle-delay", default=3600.0, type=click.FloatRange(0),
+                 show_default=True, help="Sandbox seconds from confirmed to settled."),
+    click.option("--hidden-transactions", default=0, type=click.IntRange(0),
+                 show_default=True,
+                 help="Transactions left out of every list page but counted in its total."),
+    click.option("--webhook-clock", default=1.0, type=click.FloatRange(0, min_open=True),
+                 show_default=True,
+                 help="Webhook-clock seconds per real second (retries come sooner)."),
+    click.option("--webhook-timeout", default=10.0, type=click.FloatRange(0, min_open=True),
+                 show_default=True, help="Real seconds an endpoint has to answer 200."),
+    click.option("--webhook-lost", default=0.0, type=SHARE, show_default=True,
+                 help="Share of webhook deliveries never sent."),
+    click.option("--webhook-duplicate", default=0.0, type=SHARE, show_default=True,
+                 help="Share of delivered webhooks sent a second time."),
+    click.option("--webhook-out-of-order", default=0.0, type=SHARE, show_default=True,
+                 help="Share of webhooks held back until a later one has gone out."),
+    click.option("--webhook-bad-signature", default=0.0, type=SHARE, show_default=True,
+                 help="Share of webhooks signed with the wrong key."),
+)
+
+
+def payment_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(PAYMENT_OPTIONS):
+        command = option(command)
+    return command
 
 
 @click.group()
@@ -57,11 +95,12 @@ def sandbox() -> None:
               help="PIK's clock this many seconds ahead of ours (negative: behind); it "
                    "stamps created_at and paid_at with it.")
 @click.option("--no-rate-limit", is_flag=True, help="Do not enforce 300/min and 60/min.")
+@payment_options
 @click.pass_obj
 def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path | None,
           generate: int | None, active_share: float | None, seed: int, fault_rate: float,
           fault_kinds: str, latency_ms: int, drift: float, ordering: str, hidden: int,
-          clock_offset_seconds: float, no_rate_limit: bool) -> None:
+          clock_offset_seconds: float, no_rate_limit: bool, **payments: Any) -> None:
     """Serve the PIK API on loopback, with admin endpoints under /_admin.
 
     \b
@@ -69,6 +108,7 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
       pik-recon sandbox serve --generate 20000 --fault-rate 0.1 --drift 50
       PIK_BASE_URL=http://127.0.0.1:8765/v1 PIK_API_KEY=sk_sandbox_demo pik-recon sync
     """
+    from pik_recon.sandbox.payments import generate_attempts, generate_transactions, parse_mix
     from pik_recon.sandbox.seed import sample_links_path, seed_from_file
     from pik_recon.sandbox.server import SandboxServer, check_loopback
 
@@ -88,19 +128,42 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
     faults = Faults(rate=fault_rate, kinds=kinds, latency_ms=latency_ms,
                     drift_per_request=drift, rate_limit_enabled=not no_rate_limit,
                     ordering=ordering, clock_offset_seconds=clock_offset_seconds)
+    try:
+        mix = parse_mix(payments["tx_mix"])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tx-mix") from None
     state = SandboxState(api_key=api_key, seed=seed, faults=faults)
+    _set_payment_switches(state, payments)
     if generate is not None:
         generate_links(state, generate, active_share=active_share)
+        if mix is not None:
+            generate_transactions(state, state.links.values(), mix)
     else:
         seed_from_file(state, seed_file or sample_links_path())
+    generate_attempts(state, payments["attempts"])
     state.set_hidden(hidden)
+    state.transactions.set_hidden(payments["hidden_transactions"])
+    gc.freeze()  # what was seeded lives as long as the process: no collection walks it
     server = SandboxServer(state, host, port).start()
-    app.out.line(f"PIK sandbox on {server.base_url} with {len(state.links)} links "
-                 f"(admin: {server.admin_url}); Ctrl-C to stop.")
+    app.out.line(f"PIK sandbox on {server.base_url} with {len(state.links)} links and "
+                 f"{len(state.transactions.by_id)} transactions (admin: {server.admin_url}); "
+                 "Ctrl-C to stop.")
     try:
         asyncio.run(_wait_for_signal())
     finally:
         server.stop()
+
+
+def _set_payment_switches(state: SandboxState, options: dict[str, Any]) -> None:
+    state.transactions.settings.tx_drift_per_request = options["tx_drift"]
+    state.transactions.settings.settle_delay_seconds = options["settle_delay"]
+    state.webhooks.set_speed(options["webhook_clock"])
+    hooks = state.webhooks.settings
+    hooks.webhook_timeout_seconds = options["webhook_timeout"]
+    hooks.webhook_lost = options["webhook_lost"]
+    hooks.webhook_duplicate = options["webhook_duplicate"]
+    hooks.webhook_out_of_order = options["webhook_out_of_order"]
+    hooks.webhook_bad_signature = options["webhook_bad_signature"]
 
 
 async def _wait_for_signal() -> None:

@@ -9,12 +9,15 @@ import json
 import threading
 from dataclasses import asdict, fields
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from typing import Any, NoReturn
 
 from aiohttp import web
 
 from pik_recon.errors import UsageError
 from pik_recon.money import currency_decimals
+from pik_recon.sandbox import switches
+from pik_recon.sandbox.payments import check_mix, generate_attempts, generate_transactions
 from pik_recon.sandbox.state import (
     FAULT_KINDS,
     STATUSES,
@@ -23,9 +26,7 @@ from pik_recon.sandbox.state import (
     SandboxState,
     clock_offset,
     generate_links,
-    iso,
 )
-from pik_recon.sandbox.webhooks import endpoint_problem
 
 STATE_KEY = web.AppKey("state", SandboxState)
 HTML_500 = b"<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
@@ -193,39 +194,6 @@ async def create_link(request: web.Request) -> web.Response:
     return web.Response(status=201, body=body, content_type="application/json")
 
 
-async def register_webhook(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
-    with state.lock:
-        state.log.counts["POST /webhooks"] += 1
-    early, _ = await _guard(request, state, "general")
-    if early is not None:
-        return early
-    try:
-        payload = json.loads(await request.read())
-    except ValueError:
-        return _error(400, "invalid_request", "body is not valid JSON")
-    problem = endpoint_problem(payload, state.faults.allow_loopback_webhooks)
-    if problem:
-        return _error(422, "unprocessable_entity", problem)
-    with state.lock:
-        endpoint = state.webhooks.register(state.rng, payload["url"],
-                                           tuple(dict.fromkeys(payload["events"])),
-                                           iso(state.now()))
-    return _json(201, {**endpoint.listed(), "secret": endpoint.secret})
-
-
-async def list_webhooks(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
-    with state.lock:
-        state.log.counts["GET /webhooks"] += 1
-    early, _ = await _guard(request, state, "general")
-    if early is not None:
-        return early
-    with state.lock:
-        listed = [e.listed() for e in state.webhooks.endpoints.values()]
-    return _json(200, {"data": listed, "total": len(listed)})
-
-
 # --- admin ---------------------------------------------------------------------------------
 async def admin_state(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
@@ -234,10 +202,13 @@ async def admin_state(request: web.Request) -> web.Response:
                            "requests": dict(state.log.counts),
                            "limited_429": state.log.limited_429,
                            "served": {"list": state.log.list_requests,
-                                      "link": state.log.link_requests},
+                                      "link": state.log.link_requests,
+                                      "transaction_list": state.transactions.served_lists,
+                                      "transaction": state.transactions.served_single},
                            "faults_served": dict(state.log.fault_counts),
                            "posts": len(state.log.posts),
-                           "config": asdict(state.faults)})
+                           "config": {**asdict(state.faults), **switches.current(state)},
+                           **switches.payment_summary(state)})
 
 
 async def admin_config(request: web.Request) -> web.Response:
@@ -247,12 +218,12 @@ async def admin_config(request: web.Request) -> web.Response:
         apply_fault_settings(state, payload)
     except ValueError as exc:
         return _error(400, "invalid_request", str(exc))
-    return _json(200, asdict(state.faults))
+    return _json(200, {**asdict(state.faults), **switches.current(state)})
 
 
 def apply_fault_settings(state: SandboxState, payload: dict[str, Any]) -> None:
     """Change fault switches by name; unknown names or fault kinds are refused."""
-    known = {f.name for f in fields(Faults)}
+    known = {f.name for f in fields(Faults)} | switches.PAYMENT_SETTINGS
     unknown = set(payload) - known
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
@@ -261,8 +232,14 @@ def apply_fault_settings(state: SandboxState, payload: dict[str, Any]) -> None:
         raise ValueError(f"fault kinds must be among {FAULT_KINDS}")
     if "clock_offset_seconds" in payload:
         clock_offset(payload["clock_offset_seconds"])
+    payments = {k: v for k, v in payload.items() if k in switches.PAYMENT_SETTINGS}
+    for name, value in payments.items():
+        switches.checked(name, value)
     with state.lock:
+        switches.apply_payment_settings(state, payments)
         for name, value in payload.items():
+            if name in payments:
+                continue
             if name == "ordering":
                 state.set_ordering(value)
             elif name == "hidden_links":
@@ -288,18 +265,28 @@ async def admin_link_action(request: web.Request) -> web.Response:
 async def admin_clock(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     payload = await request.json()
-    expired = state.advance_clock(float(payload.get("advance_seconds", 0)))
-    return _json(200, {"now": state.now().isoformat(), "expired": expired})
+    with state.lock:
+        expired = state.advance_clock(float(payload.get("advance_seconds", 0)))
+        settled = state.transactions.settle_due()
+    return _json(200, {"now": state.now().isoformat(), "expired": expired, "settled": settled})
 
 
 async def admin_generate(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     payload = await request.json()
-    share = payload.get("active_share")
+    share, mix = payload.get("active_share"), payload.get("tx_mix", {})
+    try:
+        shares = None if mix == "none" else check_mix(mix)
+    except (ValueError, AttributeError, TypeError):
+        return _error(400, "invalid_request", "'tx_mix' must be \"none\" or an object of "
+                      "case: share (see the README)")
+    count = int(payload.get("count", 0))
     with state.lock:
-        generate_links(state, int(payload["count"]),
-                       active_share=float(share) if share is not None else None)
-        return _json(200, {"counts": state.counts()})
+        generate_links(state, count, active_share=float(share) if share is not None else None)
+        if shares is not None:
+            generate_transactions(state, islice(reversed(state.links.values()), count), shares)
+        generate_attempts(state, int(payload.get("transactions", 0)))
+        return _json(200, {"counts": state.counts(), **switches.payment_summary(state)})
 
 
 async def admin_simulate_day(request: web.Request) -> web.Response:
@@ -317,18 +304,22 @@ async def admin_inject(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     payload = await request.json()
     with state.lock:
+        if payload.get("kind") == "transaction":
+            txn = state.transactions.inject_raw(payload["record"],
+                                                payload.get("status", "settled"))
+            return _json(200, {"id": txn.id})
         link = state.inject_raw(payload["record"], payload.get("status", "paid"))
     return _json(200, {"id": link.id})
 
 
 def build_app(state: SandboxState) -> web.Application:
+    from pik_recon.sandbox.payments_api import add_payment_routes  # its handlers use _guard
+
     app = web.Application(client_max_size=1024 * 1024)
     app[STATE_KEY] = state
     app.router.add_get("/v1/payment-links", list_links)
     app.router.add_post("/v1/payment-links", create_link)
     app.router.add_get("/v1/payment-links/{link_id}", get_link)
-    app.router.add_post("/v1/webhooks", register_webhook)
-    app.router.add_get("/v1/webhooks", list_webhooks)
     app.router.add_get("/_admin/state", admin_state)
     app.router.add_post("/_admin/config", admin_config)
     app.router.add_post("/_admin/links/{link_id}/{action}", admin_link_action)
@@ -336,6 +327,7 @@ def build_app(state: SandboxState) -> web.Application:
     app.router.add_post("/_admin/generate", admin_generate)
     app.router.add_post("/_admin/inject", admin_inject)
     app.router.add_post("/_admin/simulate-day", admin_simulate_day)
+    add_payment_routes(app)
     return app
 
 

@@ -17,7 +17,6 @@ from typing import Any
 from sortedcontainers import SortedKeyList
 
 from pik_recon.money import PIK_CURRENCIES
-from pik_recon.sandbox.webhooks import WebhookEndpoints
 
 STATUSES = ("active", "paid", "expired", "deactivated")
 FINAL_STATUSES = ("paid", "expired", "deactivated")
@@ -98,7 +97,6 @@ class Faults:
     create_rate_limit_per_minute: int = 60
     ordering: str = "newest"
     clock_offset_seconds: float = 0.0  # PIK's clock ahead of ours (negative: behind)
-    allow_loopback_webhooks: bool = False  # tests: accept http(s) endpoints on loopback
 
 
 _ORDER_KEYS = {
@@ -143,7 +141,11 @@ class SandboxState:
         self._by_status: dict[str, SortedKeyList] = {}
         self._all = SortedKeyList()
         self._rebuild_order()
-        self.webhooks = WebhookEndpoints()
+        # imported here: both modules build on this one
+        from pik_recon.sandbox.delivery import WebhookHub
+        from pik_recon.sandbox.transactions import TransactionBook
+        self.transactions = TransactionBook(self, seed)
+        self.webhooks = WebhookHub(self, seed)
 
     # --- clock -------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -225,6 +227,18 @@ class SandboxState:
         if not hidden:
             self._list_for(status).add(link)
 
+    def finish(self, link: Link, status: str) -> None:
+        """An active link turns final; paid means its customer paid it in full."""
+        if status == "paid":
+            self.transactions.pay(link)
+        else:
+            self.set_status(link, status)
+
+    def random_link(self, status: str | None, rng: random.Random) -> Link | None:
+        """A listed link of that status (of any when None), or None when there is none."""
+        items = self._all if status is None else self._by_status[status]
+        return items[rng.randrange(len(items))] if len(items) else None
+
     def new_id(self) -> str:
         return "pl_" + "".join(self.rng.choice("0123456789abcdefghijklmnopqrstuvwxyz")
                                for _ in range(20))
@@ -261,8 +275,7 @@ class SandboxState:
                 self.create(*random_amount(self.rng), description=random_description(self.rng))
             else:
                 link = active[self.rng.randrange(len(active))]
-                self.set_status(link, self.rng.choice(("paid", "paid", "expired",
-                                                       "deactivated")))
+                self.finish(link, self.rng.choice(("paid", "paid", "expired", "deactivated")))
 
     def simulate_day(self, new: int, changes: int, old_ratio: float = 0.1,
                      advance: bool = True, anywhere: bool = False) -> dict[str, int]:
@@ -291,8 +304,8 @@ class SandboxState:
         chosen = self.rng.sample(old, n_old) + self.rng.sample(
             young, min(len(young), changes - n_old))
         for link in chosen:
-            self.set_status(link, self.rng.choice(("paid", "paid", "paid", "expired",
-                                                   "deactivated")))
+            self.finish(link, self.rng.choice(("paid", "paid", "paid", "expired",
+                                               "deactivated")))
         return {"expired": expired, "new": new, "changed": len(chosen),
                 "old": sum(link.created_at < month_ago for link in chosen)}
 
