@@ -42,14 +42,14 @@ def write_html(data: ReportData, top: list[tuple[Any, ...]], path: Path,
 
 
 def amount_cell(value: Decimal | None, currency: str | None) -> Markup:
-    """An amount that may break only between groups of six decimals, where the page shows
-    a mark (↩, the stylesheet's hyphenate-character) so it still reads as one number, or
-    before its currency; never inside a group."""
+    """An amount that may break only after its decimal point and between groups of six
+    decimals, where the page shows a mark (↩, the stylesheet's hyphenate-character) so it
+    still reads as one number, or before its currency; never inside a group."""
     if value is None:
         return Markup("")
     whole, dot, fraction = grouped(value, currency).partition(".")
     groups = [fraction[i:i + 6] for i in range(0, len(fraction), 6)]
-    digits = Markup("&shy;").join([whole + dot + (groups[0] if groups else ""), *groups[1:]])
+    digits = Markup("&shy;").join([whole + dot, *groups])
     return Markup('<span class="n">{}</span> <span class="cur">{}</span>').format(
         digits, currency or "")
 
