@@ -249,8 +249,9 @@ def run_rows(data: ReportData) -> list[RunRow]:
 
 def select_findings(warehouse: Warehouse, since: datetime, until: datetime,
                     runs: list[RunRow]) -> None:
-    """The temp table report_findings: the findings of the period, of each account's latest
-    run (report_runs: which runs those are)."""
+    """The temp table report_findings: the findings a report lists, of each account's latest
+    run (report_runs: which runs those are): the period's, and every open critical or
+    warning one whatever its date (`in_period` tells them apart)."""
     warehouse.temp_table("report_runs", _RUN_COLUMNS, runs)
     warehouse.execute(query("latest_acks"))
     warehouse.execute(query("report_findings"), {"since": since, "until": until})
@@ -323,8 +324,8 @@ def _by_category(warehouse: Warehouse, period: dict[str, Any]) -> list[CategoryC
 
 
 def iter_findings(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
-    """The period's findings in report order (open first, then critical first), a batch at
-    a time."""
+    """The findings the report lists, in report order (open first, then critical first), a
+    batch at a time."""
     return warehouse.batches(
         "SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings ORDER BY "
         "acknowledged, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, "

@@ -16,20 +16,21 @@ runs AS (
     FROM ranked WHERE n <= 2 GROUP BY account
 ),
 open_findings AS (
-    SELECT f.account, f.category, f.severity, f.order_id, f.link_id, f.at_stake,
-           f.at_stake_currency, r.previous_id
+    SELECT f.account, f.category, f.severity, f.at_stake, f.at_stake_currency,
+           NOT EXISTS (
+               SELECT 1 FROM findings AS p
+               WHERE p.run_id = r.previous_id AND p.category = f.category
+                 AND p.order_id IS NOT DISTINCT FROM f.order_id
+                 AND p.link_id IS NOT DISTINCT FROM f.link_id
+           ) AS is_new
     FROM findings AS f
     JOIN runs AS r ON r.run_id = f.run_id
     LEFT JOIN latest_acks AS a ON a.account = f.account AND a.finding_key = f.finding_key
     WHERE NOT coalesce(a.reopened_at IS NULL AND a.state_digest = f.state_digest, false)
 )
-SELECT o.account, o.category, o.severity, o.at_stake_currency, count(*) AS findings,
-       count(*) FILTER (WHERE p.run_id IS NULL) AS new, sum(o.at_stake) AS amount,
-       count(*) FILTER (WHERE o.at_stake IS NULL AND o.at_stake_currency IS NOT NULL)
-           AS unpriced
-FROM open_findings AS o
-LEFT JOIN findings AS p
-    ON p.run_id = o.previous_id AND p.category = o.category
-   AND p.order_id IS NOT DISTINCT FROM o.order_id AND p.link_id IS NOT DISTINCT FROM o.link_id
-GROUP BY o.account, o.category, o.severity, o.at_stake_currency
-ORDER BY o.account, o.category, o.at_stake_currency NULLS LAST;
+SELECT account, category, severity, at_stake_currency, count(*) AS findings,
+       count(*) FILTER (WHERE is_new) AS new, sum(at_stake) AS amount,
+       count(*) FILTER (WHERE at_stake IS NULL AND at_stake_currency IS NOT NULL) AS unpriced
+FROM open_findings
+GROUP BY account, category, severity, at_stake_currency
+ORDER BY account, category, at_stake_currency NULLS LAST;
