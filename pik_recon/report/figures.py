@@ -168,8 +168,8 @@ class ReportData:
                 total.counts[name] += row.counts[name]
                 total.amounts[name] += row.amounts[name]
             for severity, (count, amount) in row.at_stake.items():
-                had, money = total.at_stake.get(severity, (0, Decimal(0)))
-                total.at_stake[severity] = (had + count, money + amount)
+                had, summed = total.at_stake.get(severity, (0, Decimal(0)))
+                total.at_stake[severity] = (had + count, summed + amount)
         return [sums[c] for c in sorted(sums)]
 
     def stakes(self) -> list[Stake]:
