@@ -48,6 +48,7 @@ class Attention:
         return sum(g.count for g in self.groups if g.severity == severity)
 
     def new(self, severities: Iterable[str] = ATTENTION_SEVERITIES) -> int:
+        """Open findings of those severities that the previous run did not have."""
         chosen = set(severities)
         return sum(g.new for g in self.groups if g.severity in chosen)
 
@@ -60,14 +61,14 @@ class Attention:
         """1 when open findings at or above `fail_on` (never, warning, critical) exist."""
         return findings_exit_code(self.worst(), fail_on)
 
-    def at_stake(self, severities: Iterable[str] = ATTENTION_SEVERITIES,
-                 account: str | None = None) -> list[tuple[str, int, Decimal]]:
-        """Per currency (sorted): the open findings of those severities and their money."""
+    def at_stake(self, severities: Iterable[str] = ATTENTION_SEVERITIES
+                 ) -> list[tuple[str, int, Decimal]]:
+        """Per currency (sorted): the open findings of those severities and their money,
+        over the accounts (`needs_attention(warehouse, [account])` for one)."""
         chosen = set(severities)
         sums: dict[str, tuple[int, Decimal]] = {}
         for g in self.groups:
-            if g.currency is None or g.severity not in chosen or account not in (None,
-                                                                                  g.account):
+            if g.currency is None or g.severity not in chosen:
                 continue
             count, amount = sums.get(g.currency, (0, Decimal(0)))
             sums[g.currency] = (count + g.count, amount + g.amount)
@@ -78,10 +79,6 @@ class Attention:
         chosen = set(severities)
         return sum(g.unpriced for g in self.groups if g.severity in chosen)
 
-    def of(self, account: str) -> Attention:
-        """The same, for one account."""
-        return Attention(tuple(r for r in self.runs if r[0] == account),
-                         tuple(g for g in self.groups if g.account == account))
 
 
 def needs_attention(warehouse: Warehouse, accounts: Sequence[str]) -> Attention:
