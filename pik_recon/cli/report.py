@@ -11,7 +11,7 @@ import click
 from pik_recon.cli.common import AppContext, Output, account_option
 from pik_recon.config import parse_formats
 from pik_recon.errors import ConfigError
-from pik_recon.outcome import FAIL_ON, attention_line, findings_exit_code, report_folder
+from pik_recon.outcome import FAIL_ON, attention_line, report_folder
 from pik_recon.report import ReportData, write_report
 from pik_recon.report.display import money, when
 from pik_recon.report.json_file import report_json
@@ -46,14 +46,43 @@ def print_report(out: Output, data: ReportData, folder: Path, code: int, fail_on
                                   for k in ("invoiced", "collected", "outstanding",
                                             "expired_lost", "discrepancies")))
                for row in rows], right=figures)
-    counts = ", ".join(f"{c.category} {c.open}" for c in data.by_category if c.open)
-    out.line(f"open findings: {data.findings_total - data.acknowledged_total} "
-             f"({counts or 'none'}); acknowledged: {data.acknowledged_total}")
-    for stake in data.stakes:
-        out.line(f"at stake: {money(stake.amount, stake.currency)} in {stake.critical} "
-                 f"critical and {stake.warning} warning findings")
+    _print_attention(out, data)
     out.line(f"reports in {folder}")
     out.line(line)
+
+
+def _print_attention(out: Output, data: ReportData) -> None:
+    """Every open finding of the last reconciliation and the money at stake, whatever the
+    period."""
+    attention = data.attention
+    if not attention.runs:
+        out.line("no reconciliation has run yet: nothing is known about findings")
+        return
+    groups = data.stakes_by_category()
+    counts: dict[str, int] = {}
+    for g in groups:
+        counts[g.category] = counts.get(g.category, 0) + g.count
+    out.line(f"open findings of the last reconciliation: {sum(counts.values())} ("
+             + (", ".join(f"{c} {n}" for c, n in counts.items()) or "none")
+             + f"); acknowledged: {data.acknowledged_total}")
+    if groups:
+        whose = ("account",) if data.several else ()
+        out.table("Money at stake in the open findings of the last reconciliation, whatever "
+                  "the period", (*whose, "category", "severity", "open", "at stake"),
+                  [((g.account,) if data.several else ()) + (
+                      g.category, g.severity, g.count,
+                      money(g.amount, g.currency) if g.currency else "none")
+                   for g in groups], right=("open", "at stake"))
+    for stake in data.stakes():
+        out.line(f"at stake: {money(stake.amount, stake.currency)} in {stake.critical} "
+                 f"critical and {stake.warning} warning findings (critical "
+                 f"{money(stake.critical_amount, stake.currency)}, warning "
+                 f"{money(stake.warning_amount, stake.currency)})")
+    unpriced = attention.unpriced()
+    if unpriced:
+        out.line(f"warning: the money at stake of {unpriced} findings is not known (a "
+                 "reconciliation from before this version); `pik-recon reconcile` prices "
+                 "them")
 
 
 @click.command()
@@ -66,8 +95,8 @@ def print_report(out: Output, data: ReportData, folder: Path, code: int, fail_on
               "(default from config: all).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON),
               default="never", show_default=True,
-              help="Exit 1 when open findings of this severity or worse exist in the period "
-                   "(acknowledged ones do not count).")
+              help="Exit 1 when the last reconciliation has open findings of this severity "
+                   "or worse, whatever the period (acknowledged ones do not count).")
 @account_option("Report")
 @click.pass_obj
 def report(app: AppContext, since: str, until: str | None, out: Path | None,
@@ -99,7 +128,7 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
         data = write_report(warehouse, config.report, accounts=names, since=start,
                             until=end, out=folder, formats=chosen, now=now,
                             out_named="--out" if out else "[report] out_dir")
-    code = findings_exit_code(data.worst_open_severity(), fail_on)
+    code = data.attention.exit_code(fail_on)
     print_report(app.out, data, folder, code, fail_on)
     if code:
         raise click.exceptions.Exit(code)

@@ -11,18 +11,20 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from pik_recon.attention import Attention, OpenFindings, needs_attention
 from pik_recon.config import ReportSettings
-from pik_recon.reconcile import CATEGORIES, SEVERITIES
-from pik_recon.report.display import when
+from pik_recon.reconcile import CATEGORIES
+from pik_recon.report.display import money, when
 from pik_recon.warehouse import Warehouse, query
 
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 FINDING_COLUMNS = ("account", "run_id", "finding_key", "category", "severity", "order_id",
                    "link_id", "link_ids", "order_amount", "order_currency", "link_amount",
                    "link_currency", "difference", "order_status", "link_status", "age_days",
                    "order_created_at", "link_paid_at", "match_method", "description",
-                   "is_new", "acknowledged", "ack_note", "ack_by", "ack_at", "ack_outdated")
+                   "is_new", "acknowledged", "ack_note", "ack_by", "ack_at", "ack_outdated",
+                   "at_stake", "at_stake_currency", "in_period")
 SUMMARY_FIELDS = ("invoiced", "collected", "outstanding", "expired_lost", "discrepancies")
+CATEGORY_ORDER = {c: i for i, (c, _) in enumerate(CATEGORIES)}
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class CurrencySummary:
     currency: str
     counts: dict[str, int]
     amounts: dict[str, Decimal]
+    # per severity, the open findings of the last run and the money at stake in them
+    at_stake: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,17 @@ class CategoryCount:
 
 @dataclass(frozen=True)
 class Stake:
-    """Open findings of one currency that need someone: their number and the money in them."""
+    """One currency's open critical and warning findings and the money at stake in them."""
 
     currency: str
     critical: int
     warning: int
-    amount: Decimal
+    critical_amount: Decimal
+    warning_amount: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return self.critical_amount + self.warning_amount
 
 
 @dataclass(frozen=True)
@@ -118,19 +127,25 @@ class ReportData:
     summary: list[CurrencySummary] = field(default_factory=list)  # per account and currency
     aging: list[AgingRow] = field(default_factory=list)
     by_category: list[CategoryCount] = field(default_factory=list)
-    stakes: list[Stake] = field(default_factory=list)
-    findings_total: int = 0
+    findings_total: int = 0  # the findings the report lists
     acknowledged_total: int = 0
-    open_new: int = 0  # open critical and warning findings the previous run did not have
+    listed_outside_period: int = 0  # open critical and warning findings of other dates
     bucket_labels: list[str] = field(default_factory=list)
+    # what needs attention: every open finding of the last runs, whatever the period
+    attention: Attention = field(default_factory=lambda: Attention((), ()))
 
     def worst_open_severity(self) -> str | None:
-        """The worst severity among open findings (acknowledged ones need nobody)."""
-        present = [c.severity for c in self.by_category if c.open]
-        return min(present, key=SEVERITY_RANK.__getitem__) if present else None
+        """The worst severity among the last runs' open findings (acknowledged ones need
+        nobody), whatever the period."""
+        return self.attention.worst()
 
     def open_count(self, severity: str) -> int:
-        return sum(c.open for c in self.by_category if c.severity == severity)
+        return self.attention.count(severity)
+
+    @property
+    def open_new(self) -> int:
+        """Open critical and warning findings the previous run did not have."""
+        return self.attention.new()
 
     @property
     def several(self) -> bool:
@@ -152,7 +167,44 @@ class ReportData:
             for name in SUMMARY_FIELDS:
                 total.counts[name] += row.counts[name]
                 total.amounts[name] += row.amounts[name]
+            for severity, (count, amount) in row.at_stake.items():
+                had, summed = total.at_stake.get(severity, (0, Decimal(0)))
+                total.at_stake[severity] = (had + count, summed + amount)
         return [sums[c] for c in sorted(sums)]
+
+    def stakes(self) -> list[Stake]:
+        """Per currency over the accounts: the open critical and warning findings of the
+        last runs and their money at stake, whatever the period."""
+        per = {s: {c: (n, amount) for c, n, amount in self.attention.at_stake((s,))}
+               for s in ("critical", "warning")}
+        zero = (0, Decimal(0))
+        found = []
+        for currency in sorted(set(per["critical"]) | set(per["warning"])):
+            (critical, critical_amount), (warning, warning_amount) = (
+                per[s].get(currency, zero) for s in ("critical", "warning"))
+            found.append(Stake(currency, critical, warning, critical_amount, warning_amount))
+        return found
+
+    def headline(self) -> str:
+        """What needs doing, in one sentence, with the money at stake per currency."""
+        if not self.attention.runs:
+            return "No reconciliation has run yet: nothing is known about findings."
+        critical, warning = self.open_count("critical"), self.open_count("warning")
+        if not critical and not warning:
+            return ("Nothing needs attention: no open critical or warning findings in the last "
+                    "reconciliation.")
+        money_at_stake = ", ".join(money(s.amount, s.currency) for s in self.stakes())
+        return (f"{critical} critical and {warning} warning findings need attention (every "
+                "open one of the last reconciliation, whatever the period)"
+                + (f"; at stake: {money_at_stake}." if money_at_stake else "."))
+
+    def stakes_by_category(self) -> list[OpenFindings]:
+        """The open findings of the last runs per account, category (in report order),
+        severity and currency of their money."""
+        accounts = [a.account for a in self.accounts]
+        return sorted(self.attention.groups, key=lambda g: (
+            accounts.index(g.account), CATEGORY_ORDER.get(g.category, len(CATEGORY_ORDER)),
+            g.category, g.currency is None, g.currency or ""))
 
     def freshness_warning(self, zone: ZoneInfo) -> str | None:
         """What a reader must know before the figures, per account when there are several."""
@@ -197,8 +249,9 @@ def run_rows(data: ReportData) -> list[RunRow]:
 
 def select_findings(warehouse: Warehouse, since: datetime, until: datetime,
                     runs: list[RunRow]) -> None:
-    """The temp table report_findings: the findings of the period, of each account's latest
-    run (report_runs: which runs those are)."""
+    """The temp table report_findings: the findings a report lists, of each account's latest
+    run (report_runs: which runs those are): the period's, and every open critical or
+    warning one whatever its date (`in_period` tells them apart)."""
     warehouse.temp_table("report_runs", _RUN_COLUMNS, runs)
     warehouse.execute(query("latest_acks"))
     warehouse.execute(query("report_findings"), {"since": since, "until": until})
@@ -218,13 +271,15 @@ def gather(warehouse: Warehouse, settings: ReportSettings, accounts: list[str],
            since: datetime, until: datetime, now: datetime) -> ReportData:
     """Every figure of the report of `accounts`, read in one read-only session."""
     data = ReportData(since, until, settings.timezone,
-                      [_account_runs(warehouse, a, settings, now) for a in accounts])
+                      [_account_runs(warehouse, a, settings, now) for a in accounts],
+                      attention=needs_attention(warehouse, accounts))
     period = {"since": since, "until": until, "accounts": accounts}
     select_findings(warehouse, since, until, run_rows(data))
     for row in warehouse.fetchall(query("report_summary"), period):
         counts = {name: int(row[2 + 2 * i]) for i, name in enumerate(SUMMARY_FIELDS)}
         amounts = {name: row[3 + 2 * i] for i, name in enumerate(SUMMARY_FIELDS)}
         data.summary.append(CurrencySummary(row[0], row[1], counts, amounts))
+    data.summary = with_stakes(data.summary, data.attention, accounts)
     buckets = bucket_table(settings.aging_buckets)
     data.bucket_labels = list(buckets["label"])
     with warehouse.staged("aging_buckets", buckets):
@@ -234,12 +289,25 @@ def gather(warehouse: Warehouse, settings: ReportSettings, accounts: list[str],
     data.by_category = _by_category(warehouse, period)
     data.findings_total = sum(c.count for c in data.by_category)
     data.acknowledged_total = sum(c.acknowledged for c in data.by_category)
-    data.stakes = [Stake(c, int(crit), int(warn), amount) for c, crit, warn, amount in
-                   warehouse.fetchall(query("report_stakes"))]
-    new_open = warehouse.fetchone("SELECT count(*) FROM report_findings WHERE is_new AND "
-                                  "NOT acknowledged AND severity IN ('critical', 'warning')")
-    data.open_new = int(new_open[0]) if new_open else 0
+    outside = warehouse.fetchone("SELECT count(*) FROM report_findings WHERE NOT in_period")
+    data.listed_outside_period = int(outside[0]) if outside else 0
     return data
+
+
+def with_stakes(summary: list[CurrencySummary], attention: Attention, accounts: list[str]
+                ) -> list[CurrencySummary]:
+    """The summary rows with the money at stake per severity of each account and currency;
+    a currency with money at stake and no figure gets a row of its own."""
+    rows = {(row.account, row.currency): row for row in summary}
+    for group in attention.groups:
+        if group.currency is None:
+            continue
+        row = rows.setdefault((group.account, group.currency), CurrencySummary(
+            group.account, group.currency, dict.fromkeys(SUMMARY_FIELDS, 0),
+            dict.fromkeys(SUMMARY_FIELDS, Decimal(0))))
+        count, amount = row.at_stake.get(group.severity, (0, Decimal(0)))
+        row.at_stake[group.severity] = (count + group.count, amount + group.amount)
+    return sorted(rows.values(), key=lambda r: (accounts.index(r.account), r.currency))
 
 
 def _by_category(warehouse: Warehouse, period: dict[str, Any]) -> list[CategoryCount]:
@@ -256,8 +324,8 @@ def _by_category(warehouse: Warehouse, period: dict[str, Any]) -> list[CategoryC
 
 
 def iter_findings(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
-    """The period's findings in report order (open first, then critical first), a batch at
-    a time."""
+    """The findings the report lists, in report order (open first, then critical first), a
+    batch at a time."""
     return warehouse.batches(
         "SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings ORDER BY "
         "acknowledged, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, "

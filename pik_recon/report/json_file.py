@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pik_recon.reconcile import SEVERITIES
 from pik_recon.report.display import exact
 from pik_recon.report.figures import SUMMARY_FIELDS, CurrencySummary, Freshness, ReportData
 
@@ -19,9 +21,25 @@ def _freshness(fresh: Freshness) -> dict[str, Any]:
 
 
 def _summary(row: CurrencySummary) -> dict[str, Any]:
+    at_stake = {}
+    for severity in SEVERITIES:
+        count, amount = row.at_stake.get(severity, (0, Decimal(0)))
+        at_stake[severity] = {"count": count, "amount": exact(amount, row.currency)}
     return {"currency": row.currency, **{
         name: {"count": row.counts[name], "amount": exact(row.amounts[name], row.currency)}
-        for name in SUMMARY_FIELDS}}
+        for name in SUMMARY_FIELDS}, "at_stake": at_stake}
+
+
+def _attention(data: ReportData) -> dict[str, Any]:
+    attention = data.attention
+    return {"runs": [{"account": a, "run_id": r} for a, r in attention.runs],
+            **{s: attention.count(s) for s in SEVERITIES}, "new": attention.new(),
+            "unpriced": attention.unpriced(SEVERITIES),
+            "by_category": [
+                {"account": g.account, "category": g.category, "severity": g.severity,
+                 "currency": g.currency, "open": g.count, "new": g.new,
+                 "amount": exact(g.amount, g.currency) if g.currency is not None else None,
+                 "unpriced": g.unpriced} for g in data.stakes_by_category()]}
 
 
 def report_json(data: ReportData) -> dict[str, Any]:
@@ -52,7 +70,11 @@ def report_json(data: ReportData) -> dict[str, Any]:
                           "open": c.open, "acknowledged": c.acknowledged, "new": c.new,
                           "resolved": c.resolved} for c in data.by_category]},
         "at_stake": [{"currency": s.currency, "critical": s.critical, "warning": s.warning,
-                      "amount": exact(s.amount, s.currency)} for s in data.stakes],
+                      "amount": exact(s.amount, s.currency),
+                      "critical_amount": exact(s.critical_amount, s.currency),
+                      "warning_amount": exact(s.warning_amount, s.currency)}
+                     for s in data.stakes()],
+        "attention": _attention(data),
     }
 
 

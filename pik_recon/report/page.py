@@ -34,18 +34,22 @@ def write_html(data: ReportData, top: list[tuple[Any, ...]], path: Path,
         summary_fields=SUMMARY_FIELDS, warning=data.freshness_warning(zone),
         summary_rows=data.summary + (data.totals() if data.several else []),
         headline={"critical": data.open_count("critical"),
-                  "warning": data.open_count("warning"), "new": data.open_new})
+                  "warning": data.open_count("warning"), "new": data.open_new,
+                  "stakes": data.stakes(), "unpriced": data.attention.unpriced(),
+                  "outside": data.listed_outside_period},
+        stakes_by_category=data.stakes_by_category())
     path.write_text(html, encoding="utf-8")
 
 
 def amount_cell(value: Decimal | None, currency: str | None) -> Markup:
-    """An amount that may break only between groups of six decimals (and before its
-    currency), never inside a group: a narrow column or a page still shows every digit."""
+    """An amount that may break only after its decimal point and between groups of six
+    decimals, where the page shows a mark (↩, the stylesheet's hyphenate-character) so it
+    still reads as one number, or before its currency; never inside a group."""
     if value is None:
         return Markup("")
     whole, dot, fraction = grouped(value, currency).partition(".")
     groups = [fraction[i:i + 6] for i in range(0, len(fraction), 6)]
-    digits = Markup("<wbr>").join([whole + dot + (groups[0] if groups else ""), *groups[1:]])
+    digits = Markup("&shy;").join([whole + dot, *groups])
     return Markup('<span class="n">{}</span> <span class="cur">{}</span>').format(
         digits, currency or "")
 

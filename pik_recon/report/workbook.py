@@ -117,6 +117,8 @@ def _summary_sheet(book: Book, data: ReportData) -> None:
     if warning:
         sheet.ws.write_string(r, 0, warning, book.alert)
         r += 2
+    sheet.ws.write_string(r, 0, data.headline(), book.bold)
+    r += 2
     labels = (["account"] if data.several else []) + ["currency"]
     for name in SUMMARY_FIELDS:
         labels += [f"{name.replace('_', '/')} count", f"{name.replace('_', '/')} amount",
@@ -147,6 +149,7 @@ def _summary_sheet(book: Book, data: ReportData) -> None:
         sheet.number(r, first + 1, a.count)
         sheet.amount(r, first + 2, a.amount, a.currency)
         sheet.text(r, first + 3, exact(a.amount, a.currency) if needs_text(a.amount) else "")
+    r = _stakes_block(book, sheet, r + 2, data)
     r += 2
     sheet.header(r, ["category", "severity", "findings", "open", "acknowledged", "new",
                      "resolved"])
@@ -171,6 +174,31 @@ def _summary_sheet(book: Book, data: ReportData) -> None:
     sheet.finish()
 
 
+def _stakes_block(book: Book, sheet: Sheet, r: int, data: ReportData) -> int:
+    """The money at stake in the open findings of the last runs, whatever the period: per
+    account, category, severity and currency. Returns the last row written."""
+    whose = ["account"] if data.several else []
+    sheet.ws.write_string(r, 0, "Money at stake: the open findings of the last "
+                          "reconciliation, whatever the period", book.bold)
+    r += 1
+    sheet.header(r, [*whose, "category", "severity", "currency", "open", "at stake",
+                     "at stake (exact)"])
+    for g in data.stakes_by_category():
+        r += 1
+        if data.several:
+            sheet.text(r, 0, g.account)
+        col = len(whose)
+        sheet.text(r, col, g.category)
+        sheet.text(r, col + 1, g.severity)
+        sheet.text(r, col + 2, g.currency or "none")
+        sheet.number(r, col + 3, g.count)
+        if g.currency is not None:
+            sheet.amount(r, col + 4, g.amount, g.currency)
+            sheet.text(r, col + 5, exact(g.amount, g.currency) if needs_text(g.amount)
+                       else "")
+    return r
+
+
 def _fact(book: Book, sheet: Sheet, r: int, label: str, value: object) -> int:
     """One labelled fact of the summary sheet at row r; returns the next row."""
     sheet.text(r, 0, label, book.bold)
@@ -187,8 +215,10 @@ FINDINGS_SHEET_COLUMNS = (
     "account", "finding id", "severity", "category", "state", "order", "link", "links",
     "order amount", "order amount (exact)", "order currency", "link amount",
     "link amount (exact)", "link currency", "difference", "difference (exact)",
+    "at stake", "at stake (exact)", "at stake currency",
     "order status", "link status", "age (days)", "order created", "link paid",
-    "matched by", "description", "new", "note", "acknowledged by", "acknowledged at")
+    "matched by", "description", "new", "in period", "note", "acknowledged by",
+    "acknowledged at")
 
 
 def _findings_sheets(book: Book, batches: Iterator[list[tuple[Any, ...]]],
@@ -235,10 +265,13 @@ def _finding_row(sheet: Sheet, r: int, row: tuple[Any, ...]) -> None:
         ("amount", f["link_amount"], f["link_currency"]),
         ("exact", f["link_amount"], f["link_currency"]), ("text", f["link_currency"], None),
         ("amount", f["difference"], currency), ("exact", f["difference"], currency),
+        ("amount", f["at_stake"], f["at_stake_currency"]),
+        ("exact", f["at_stake"], f["at_stake_currency"]), ("text", f["at_stake_currency"], None),
         ("text", f["order_status"], None), ("text", f["link_status"], None),
         ("number", f["age_days"], None), ("moment", f["order_created_at"], None),
         ("moment", f["link_paid_at"], None), ("text", f["match_method"], None),
         ("text", f["description"], None), ("text", "yes" if f["is_new"] else "no", None),
+        ("text", "yes" if f["in_period"] else "no", None),
         ("text", f["ack_note"] if acked else None, None),
         ("text", f["ack_by"] if acked else None, None),
         ("moment", f["ack_at"] if acked else None, None)]

@@ -11,7 +11,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,8 @@ from pik_recon.sandbox.state import URL_BASE, iso, random_amount
 SHAPES = ("plain", "line-items", "decimal-comma")
 DEFAULT_AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
+PAID_CASES = ("currency_mismatch", "amount_mismatch", "duplicate_payment", "paid_but_cancelled",
+              "paid_order_not_updated")
 
 # case -> weight; the clean cases produce no finding
 CASES = {
@@ -91,6 +93,13 @@ payment_method = "Zahlungsart"
 }
 
 
+# Rough prices in USD: a link paid in another currency than its order's carries about the
+# order's value in its own currency (a 75 USDT order paid as 0.00125 BTC, not as 75 BTC).
+USD_PRICES = {"USDT": Decimal(1), "USDC": Decimal(1), "BTC": Decimal(60_000),
+              "ETH": Decimal(3_000), "LTC": Decimal(80), "TRX": Decimal("0.25"),
+              "SOL": Decimal(150)}
+
+
 @dataclass
 class Order:
     order_id: str
@@ -108,6 +117,8 @@ class Dataset:
     links: list[dict[str, Any]] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
     expected: list[tuple[str, str, str]] = field(default_factory=list)
+    # (category, currency, amount): the money each planted finding puts at stake
+    stakes: list[tuple[str, str, Decimal]] = field(default_factory=list)
 
 
 class _Planter:
@@ -151,12 +162,31 @@ class _Planter:
         self.data.orders.append(order)
         return order
 
-    def expect(self, category: str, order: Order | None, links: list[str]) -> None:
+    def expect(self, category: str, order: Order | None, links: list[str],
+               stake: tuple[str, Decimal]) -> None:
+        """A planted finding and the money it puts at stake: (currency, amount)."""
         self.data.expected.append((category, order.order_id if order else "",
                                    ";".join(sorted(links))))
+        self.data.stakes.append((category, *stake))
+
+    def planted(self, link_id: str) -> dict[str, Any]:
+        """A link planted for the current case (among the last few)."""
+        return next(r for r in reversed(self.data.links) if r["id"] == link_id)
+
+    def amount_of(self, link_id: str) -> Decimal:
+        return Decimal(self.planted(link_id)["amount"])
 
     def other_currency(self, currency: str) -> str:
         return self.rng.choice([c for c in ("USDT", "BTC", "ETH", "LTC") if c != currency])
+
+    @staticmethod
+    def converted(amount: str, currency: str, into: str) -> str:
+        """About the same value in another currency, in that currency's usual decimals (at
+        least its smallest unit)."""
+        places = 2 if into in ("USDT", "USDC") else min(currency_decimals(into), 8)
+        unit = Decimal(1).scaleb(-places)
+        value = Decimal(amount) * USD_PRICES[currency] / USD_PRICES[into]
+        return format(max(value.quantize(unit, ROUND_HALF_UP), unit), "f")
 
     def off_by(self, amount: str, currency: str) -> str:
         unit = Decimal(1).scaleb(-min(currency_decimals(currency), 18))
@@ -166,37 +196,61 @@ class _Planter:
         return format(changed, "f")
 
     def plant(self, index: int, case: str) -> None:
+        if case in ("orphan_paid_link", "orphan_link"):
+            self.plant_orphan(index, case)
+        elif case in PAID_CASES:
+            self.plant_paid(index, case)
+        else:
+            self.plant_unpaid(index, case)
+
+    def plant_orphan(self, index: int, case: str) -> None:
+        rng = self.rng
+        status = "paid" if case == "orphan_paid_link" else rng.choice(
+            ["active", "expired", "deactivated"])
+        description = rng.choice([f"Invoice INV-{rng.randrange(10**6):06d}", None,
+                                  f"Order #X-{index}", "Donation"])
+        amount, currency = random_amount(rng)
+        link = self.link(None, status, description=description, amount=amount,
+                         currency=currency)
+        self.expect(case, None, [link], (currency, Decimal(amount)))
+
+    def plant_paid(self, index: int, case: str) -> None:
+        """A case with a paid link; what it puts at stake is in the link's currency."""
         rng = self.rng
         column = rng.random() < 0.4
-        if case in ("orphan_paid_link", "orphan_link"):
-            status = "paid" if case == "orphan_paid_link" else rng.choice(
-                ["active", "expired", "deactivated"])
-            description = rng.choice([f"Invoice INV-{rng.randrange(10**6):06d}", None,
-                                      f"Order #X-{index}", "Donation"])
-            self.expect(case, None, [self.link(None, status, description=description,
-                                               amount=random_amount(rng)[0])])
-            return
         if case == "currency_mismatch":
             order = self.order(index, rng.choice(["paid", "awaiting_payment"]))
-            links = [self.link(order, "paid", currency=self.other_currency(order.currency),
-                               by_column=column)]
+            into = self.other_currency(order.currency)
+            paid = self.converted(order.amount, order.currency, into)
+            links = [self.link(order, "paid", amount=paid, currency=into, by_column=column)]
+            stake = Decimal(paid)
         elif case == "amount_mismatch":
             order = self.order(index, rng.choice(["paid", "awaiting_payment"]))
-            links = [self.link(order, "paid", amount=self.off_by(order.amount, order.currency),
-                               by_column=column)]
+            paid = self.off_by(order.amount, order.currency)
+            links = [self.link(order, "paid", amount=paid, by_column=column)]
+            stake = abs(Decimal(paid) - Decimal(order.amount))
         elif case == "duplicate_payment":
             order = self.order(index, "paid")
-            links = [self.link(order, "paid", by_column=column), self.link(order, "paid")]
-        elif case == "paid_but_cancelled":
-            order = self.order(index, rng.choice(["cancelled", "refunded"]))
             links = [self.link(order, "paid", by_column=column)]
-        elif case == "paid_without_payment":
+            links += [self.link(order, "paid") for _ in range(rng.choice((1, 1, 1, 2)))]
+            first = min(links, key=lambda link: (
+                datetime.fromisoformat(self.planted(link)["paid_at"]), link))
+            stake = sum((self.amount_of(link) for link in links if link != first), Decimal(0))
+        else:  # paid_but_cancelled, paid_order_not_updated
+            order = self.order(index, rng.choice(["cancelled", "refunded"])
+                               if case == "paid_but_cancelled" else "awaiting_payment")
+            links = [self.link(order, "paid", by_column=column)]
+            stake = self.amount_of(links[0])
+        self.expect(case, order, links, (self.planted(links[0])["currency"], stake))
+
+    def plant_unpaid(self, index: int, case: str) -> None:
+        """A case without a paid link: the order's amount is at stake (clean cases: none)."""
+        rng = self.rng
+        column = rng.random() < 0.4
+        if case == "paid_without_payment":
             order = self.order(index, "paid")
             links = [self.link(order, s, by_column=column and i == 0)
                      for i, s in enumerate(rng.sample(["active", "expired"], rng.randrange(3)))]
-        elif case == "paid_order_not_updated":
-            order = self.order(index, "awaiting_payment")
-            links = [self.link(order, "paid", by_column=column)]
         elif case == "expired_unpaid":
             order = self.order(index, "awaiting_payment")
             links = [self.link(order, rng.choice(["expired", "deactivated"]),
@@ -218,8 +272,8 @@ class _Planter:
         else:
             order = self.order(index, "cancelled")
             links = [self.link(order, "expired")] if rng.random() < 0.5 else []
-        if case in CASES and not case.startswith("clean_"):
-            self.expect(case, order, links)
+        if not case.startswith("clean_"):
+            self.expect(case, order, links, (order.currency, Decimal(order.amount)))
 
 
 def generate_dataset(orders: int, seed: int, as_of: datetime = DEFAULT_AS_OF,
@@ -351,13 +405,25 @@ def planted_figures(data: Dataset) -> dict[str, Any]:
 
 
 # what write_dataset writes into its folder
-DATASET_FILES = ("links.jsonl", "orders.csv", "expected_findings.csv", "pik-recon.toml",
-                 "expected_figures.json", "dataset.json")
+DATASET_FILES = ("links.jsonl", "orders.csv", "expected_findings.csv", "expected_stakes.csv",
+                 "pik-recon.toml", "expected_figures.json", "dataset.json")
+
+
+def planted_stakes(data: Dataset) -> list[tuple[str, str, int, str]]:
+    """Per category and currency, the planted findings and the money they put at stake
+    (category, currency, findings, amount), summed from what was planted."""
+    sums: dict[tuple[str, str], list[Any]] = {}
+    for category, currency, amount in data.stakes:
+        entry = sums.setdefault((category, currency), [0, Decimal(0)])
+        entry[0] += 1
+        entry[1] += amount
+    return [(category, currency, n, format(amount, "f"))
+            for (category, currency), (n, amount) in sorted(sums.items())]
 
 
 def write_dataset(data: Dataset, shape: str, out: Path) -> None:
     """DATASET_FILES: links.jsonl (a sandbox seed), orders.csv, expected_findings.csv,
-    pik-recon.toml, expected_figures.json and dataset.json."""
+    expected_stakes.csv, pik-recon.toml, expected_figures.json and dataset.json."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / "links.jsonl").open("w", encoding="utf-8") as fh:
         for record in data.links:
@@ -367,6 +433,10 @@ def write_dataset(data: Dataset, shape: str, out: Path) -> None:
         writer = csv.writer(fh)
         writer.writerow(["category", "order_id", "link_ids"])
         writer.writerows(sorted(data.expected))
+    with (out / "expected_stakes.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["category", "currency", "findings", "amount"])
+        writer.writerows(planted_stakes(data))
     (out / "pik-recon.toml").write_text(CONFIGS[shape], encoding="utf-8")
     (out / "expected_figures.json").write_text(
         json.dumps(planted_figures(data), indent=2) + "\n", encoding="utf-8")

@@ -4,8 +4,12 @@
 -- link or none gives the same values straight from its one row.
 -- Orders and links of one account. Staged: link_matches (of that account),
 -- currency_groups(currency, grp), tolerances(currency, tolerance).
+-- Each finding carries the money it puts at stake, in that money's currency (SPEC §6).
 -- Parameters: $account, $run_id, $as_of, $unpaid_after_days.
-INSERT INTO findings
+INSERT INTO findings (run_id, category, severity, order_id, link_id, link_ids, order_amount,
+                      order_currency, link_amount, link_currency, difference, order_status,
+                      link_status, age_days, match_method, description, at_stake,
+                      at_stake_currency, finding_key, state_digest, account)
 WITH shared AS (
     -- orders matched by more than one link; every other order has one row below
     SELECT order_id FROM link_matches GROUP BY order_id HAVING count(*) > 1
@@ -15,7 +19,7 @@ per_link AS (
         o.rowid AS order_row, o.order_id, o.amount AS order_amount, o.currency AS order_currency,
         o.status AS order_status, o.created_at AS order_created_at,
         l.id AS link_id, l.status AS link_status, l.amount AS link_amount,
-        l.currency AS link_currency, l.description, m.method,
+        l.currency AS link_currency, l.paid_at AS link_paid_at, l.description, m.method,
         coalesce(gl.grp, l.currency) = coalesce(gor.grp, o.currency) AS same_currency,
         abs(l.amount - o.amount) <= coalesce(t.tolerance, 0) AS amount_ok,
         s.order_id IS NOT NULL AS several
@@ -58,7 +62,11 @@ per_order AS (
                             WHEN link_status = 'active' THEN 4
                             ELSE 5 END, link_id)) FILTER (WHERE link_id IS NOT NULL) AS subject,
         array_to_string(list_sort(list(link_id) FILTER (WHERE link_id IS NOT NULL)), ';')
-            AS link_ids
+            AS link_ids,
+        -- what the paid links beyond the first (the earliest paid) brought: owed back
+        sum(link_amount) FILTER (WHERE link_status = 'paid')
+            - arg_min(link_amount, (coalesce(link_paid_at, TIMESTAMPTZ 'infinity'), link_id))
+                FILTER (WHERE link_status = 'paid') AS paid_beyond_first
     FROM linked
     WHERE several
     GROUP BY order_row
@@ -69,7 +77,7 @@ per_order AS (
         CASE WHEN link_id IS NULL THEN 0 ELSE 1 END,
         CASE WHEN link_status = 'paid' THEN 1 ELSE 0 END,
         CASE WHEN link_status = 'active' THEN 1 ELSE 0 END,
-        paid_wrong_currency, paid_wrong_amount, link, link_id
+        paid_wrong_currency, paid_wrong_amount, link, link_id, NULL
     FROM linked
     WHERE NOT several
 ),
@@ -100,7 +108,17 @@ order_findings AS (
              THEN subject.amount - order_amount END AS difference,
         order_status, subject.status AS link_status,
         date_diff('day', order_created_at, $as_of) AS age_days,
-        subject.method, subject.description
+        subject.method, subject.description,
+        CASE
+            WHEN category = 'amount_mismatch' THEN abs(subject.amount - order_amount)
+            WHEN category = 'duplicate_payment' THEN paid_beyond_first
+            WHEN category IN ('currency_mismatch', 'paid_but_cancelled',
+                              'paid_order_not_updated') THEN subject.amount
+            ELSE order_amount
+        END AS at_stake,
+        CASE WHEN category IN ('currency_mismatch', 'duplicate_payment', 'paid_but_cancelled',
+                               'paid_order_not_updated') THEN subject.currency
+             ELSE order_currency END AS at_stake_currency
     FROM categorised
     WHERE category IS NOT NULL
 ),
@@ -108,7 +126,7 @@ orphan_findings AS (
     SELECT
         CASE WHEN l.status = 'paid' THEN 'orphan_paid_link' ELSE 'orphan_link' END,
         NULL, l.id, l.id, NULL, NULL, l.amount, l.currency, NULL, NULL, l.status,
-        date_diff('day', l.created_at, $as_of), NULL, l.description
+        date_diff('day', l.created_at, $as_of), NULL, l.description, l.amount, l.currency
     FROM payment_links AS l
     ANTI JOIN link_matches AS m ON m.link_id = l.id
     WHERE l.account = $account

@@ -1,8 +1,11 @@
--- Per account and currency, for the period: invoiced (orders awaiting payment or paid),
--- collected (links paid in the period), outstanding (orders awaiting payment), expired/lost
--- (expired_unpaid findings) and discrepancies (critical findings), each as a count and an
--- exact sum.
--- Staged: report_findings. Parameters: $accounts (in report order), $since, $until.
+-- Per account and currency: for the period, invoiced (orders awaiting payment or paid),
+-- collected (links paid in the period), outstanding (orders awaiting payment) and
+-- expired/lost (expired_unpaid findings on the period's orders); and, like the money at
+-- stake, whatever the period, discrepancies: every critical finding of the account's latest
+-- run with the money it puts at stake, in that money's currency. Each a count and an exact
+-- sum.
+-- Staged: report_findings, report_runs(account, run_id, prev_run_id).
+-- Parameters: $accounts (in report order), $since, $until.
 WITH period_orders AS (
     SELECT * FROM orders
     WHERE list_contains($accounts, account) AND created_at >= $since AND created_at < $until
@@ -23,12 +26,15 @@ outstanding AS (
 ),
 lost AS (
     SELECT account, order_currency AS currency, count(*) AS n, sum(order_amount) AS amount
-    FROM report_findings WHERE category = 'expired_unpaid' GROUP BY 1, 2
+    FROM report_findings WHERE category = 'expired_unpaid' AND in_period GROUP BY 1, 2
 ),
 discrepancies AS (
-    SELECT account, coalesce(order_currency, link_currency) AS currency, count(*) AS n,
-           sum(coalesce(abs(difference), link_amount, order_amount)) AS amount
-    FROM report_findings WHERE severity = 'critical' GROUP BY 1, 2
+    SELECT f.account, f.at_stake_currency AS currency, count(*) AS n,
+           coalesce(sum(f.at_stake), 0) AS amount
+    FROM findings AS f
+    JOIN report_runs AS r ON r.run_id = f.run_id
+    WHERE f.severity = 'critical' AND f.at_stake_currency IS NOT NULL
+    GROUP BY 1, 2
 ),
 keys AS (
     SELECT account, currency FROM invoiced UNION SELECT account, currency FROM collected

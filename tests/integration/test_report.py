@@ -26,6 +26,12 @@ from pik_recon.sync import sync_links
 from pik_recon.warehouse import Warehouse, resource_dir
 from pik_recon.whenparse import ACCEPTED_FORMS
 from tests.conftest import API_KEY, run_cli
+from tests.integration.test_stakes import (
+    findings_csv_stakes,
+    planted_findings,
+    planted_stakes,
+    report_stakes,
+)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -81,6 +87,14 @@ def _shown_decimals(number_format: str) -> int:
     return len(number_format.split(".")[1]) if "." in number_format else 0
 
 
+def _width(sheet: openpyxl.worksheet.worksheet.Worksheet, column: int) -> float:
+    """A column's width; neighbours of equal width share one <col> range in the file."""
+    for dimension in sheet.column_dimensions.values():
+        if dimension.min is not None and dimension.min <= column <= dimension.max:
+            return dimension.width
+    return sheet.column_dimensions[openpyxl.utils.get_column_letter(column)].width
+
+
 def test_xlsx_amounts_dates_and_widths_as_finance_reads_them(sample_db: Path,
                                                               tmp_path: Path) -> None:
     with Warehouse.open(sample_db, read_only=True) as wh:
@@ -105,7 +119,7 @@ def test_xlsx_amounts_dates_and_widths_as_finance_reads_them(sample_db: Path,
                 shown = _shown_decimals(cell.number_format)
                 assert shown >= min(places, 15), (name, cell.coordinate, cell.number_format)
                 text = f"{cell.value:,.{shown}f}"
-                width = sheet.column_dimensions[cell.column_letter].width
+                width = _width(sheet, cell.column)
                 assert width >= len(text), (name, cell.coordinate, text, width)
                 checked += 1
                 neighbour = sheet.cell(cell.row, cell.column + 1)
@@ -125,7 +139,7 @@ def test_xlsx_amounts_dates_and_widths_as_finance_reads_them(sample_db: Path,
     assert any(isinstance(r[paid], datetime) for r in rows)
     assert all(r[created] is None or isinstance(r[created], datetime) for r in rows)
     labels = [c.value for c in book["Summary"]["A"] if isinstance(c.value, str)]
-    assert book["Summary"].column_dimensions["A"].width >= max(
+    assert _width(book["Summary"], 1) >= max(
         len(v) for v in labels if len(v) < 40)
     assert findings.freeze_panes == "A2" and findings.auto_filter.ref is not None
 
@@ -246,3 +260,25 @@ def test_report_waits_for_a_writer(report_env: dict[str, str], tmp_path: Path) -
     assert "is busy; waiting" in done.stderr
     assert time.monotonic() - started >= 2
     assert json.loads((tmp_path / "o" / "report.json").read_text())["findings"]["total"] > 0
+
+
+def test_the_golden_files_hold_the_planted_truth() -> None:
+    """The goldens are not only what the code once wrote: they hold the findings, the money
+    at stake and the figures sample_data/ was planted with (the golden period holds every
+    planted order and link: none is older than 60 days)."""
+    with (GOLDEN / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        listed = {(r["category"], r["order_id"], r["link_ids"]) for r in csv.DictReader(fh)}
+    assert listed == planted_findings()
+    assert findings_csv_stakes(GOLDEN / "findings.csv") == planted_stakes()
+    report = json.loads((GOLDEN / "report.json").read_text(encoding="utf-8"))
+    assert report_stakes(report) == planted_stakes()
+    figures = json.loads((resource_dir("sample_data") / "expected_figures.json").read_text())
+    with (GOLDEN / "summary.csv").open(encoding="utf-8", newline="") as fh:
+        summary = {r["currency"]: r for r in csv.DictReader(fh)}
+    assert set(summary) == set(figures["currencies"])
+    for currency, expected in figures["currencies"].items():
+        for name in ("invoiced", "collected", "outstanding", "expired_lost"):
+            want = expected.get(name, {"count": 0, "amount": "0"})
+            assert (int(summary[currency][f"{name}_count"]),
+                    Decimal(summary[currency][f"{name}_amount"])) == (
+                want["count"], Decimal(want["amount"])), (currency, name)

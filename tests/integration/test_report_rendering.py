@@ -6,12 +6,14 @@ are missing.
 
 from __future__ import annotations
 
+import csv
 import html
 import json
 import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from pik_recon.config import load_config
 from pik_recon.report import write_report
 from pik_recon.warehouse import Warehouse
 from tests.integration.test_report import AS_OF, SINCE, build_sample_warehouse
+from tests.integration.test_stakes import planted_findings
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -33,14 +36,37 @@ const tables = [...document.querySelectorAll('table')].map(t => ({
                  .map(c => c.textContent.trim())}));
 const rows = [...document.querySelectorAll('table.findings tbody tr')].map(r =>
   [...r.children].map(c => c.textContent.trim()));
+// where each amount's line changes: the text before the change (a soft hyphen must end it)
+const cuts = [...document.querySelectorAll('.n')].map(span => {
+  const walker = document.createTreeWalker(span, NodeFilter.SHOW_TEXT), found = [];
+  let top = null, before = '';
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i); range.setEnd(node, i + 1);
+      const rect = [...range.getClientRects()].filter(r => r.width > 0).pop();
+      if (rect && node.data[i] !== '\u00ad') {
+        if (top !== null && rect.top > top + 1) found.push(before);
+        top = rect.top;
+      }
+      before += node.data[i];
+    }
+  }
+  return found;
+}).flat();
+const amount = document.querySelector('.n');
 const out = document.createElement('pre');
 out.id = 'measured';
 out.textContent = JSON.stringify({page, scroll: document.documentElement.scrollWidth, tables,
-  rows, headline: document.querySelector('.headline .attention').textContent});
+  rows, headline: document.querySelector('.headline .attention').textContent, cuts,
+  mark: getComputedStyle(amount).hyphenateCharacter});
 document.body.appendChild(out);
 </script>"""
 PAPERS = {"A4": (297, 210), "letter": (279.4, 215.9)}  # mm, landscape
 MARGIN_MM = 12
+BREAK_MARK = "\u21a9"  # ↩: where a long amount continues on the next line
+# the findings table's columns: severity and category share the first
+CATEGORY, FINDING_ID, STATE = 0, 1, 9
 
 
 def _browser() -> str:
@@ -56,7 +82,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Warehouse.open(folder / "wh.duckdb", read_only=True) as wh:
         write_report(wh, load_config(env={}).report, accounts=["default"],
                      since=datetime(2026, 8, 1, tzinfo=UTC), until=AS_OF, out=folder / "out",
-                     formats=("html",), now=AS_OF)
+                     formats=("html", "json", "csv"), now=AS_OF)
     assert SINCE == "2026-08-01"
     return folder / "out" / "report.html"
 
@@ -94,14 +120,25 @@ def test_no_table_is_wider_than_the_window_and_no_cell_cuts_its_text(
 def test_the_headline_counts_are_the_findings_table_s(page: Path, tmp_path: Path) -> None:
     measured = _measured(page, 1366, tmp_path / "profile")
     rows = measured["rows"]
-    assert len(rows) == 125  # the sample's findings, all shown (top_findings is 200)
+    assert len(rows) == len(planted_findings())  # all shown (top_findings is 200)
     headline = re.match(r"(\d+) critical and (\d+) warning findings need attention",
                         measured["headline"])
     assert headline, measured["headline"]
-    critical = sum(1 for r in rows if r[0] == "critical" and r[8] == "open")
-    warning = sum(1 for r in rows if r[0] == "warning" and r[8] == "open")
+    critical = sum(1 for r in rows if r[CATEGORY].startswith("critical") and r[STATE] == "open")
+    warning = sum(1 for r in rows if r[CATEGORY].startswith("warning") and r[STATE] == "open")
     assert (int(headline.group(1)), int(headline.group(2))) == (critical, warning)
     assert critical > 0 and warning > 0
+
+
+def test_every_finding_shows_its_id_to_acknowledge_it_by(page: Path, tmp_path: Path) -> None:
+    """Each row shows its finding's id (findings.csv's finding_id, what `pik-recon findings
+    ack` takes), in the same order as findings.csv."""
+    with (page.parent / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        listed = [(r["finding_id"], r["order_id"]) for r in csv.DictReader(fh)]
+    rows = _measured(page, 1366, tmp_path / "profile")["rows"]
+    assert len(listed) == len(planted_findings())
+    assert [(r[FINDING_ID], r[2]) for r in rows] == listed
+    assert all(re.fullmatch(r"[0-9a-f]{12}", r[FINDING_ID]) for r in rows)
 
 
 @pytest.mark.parametrize("paper", ["A4", "letter"])
@@ -122,8 +159,8 @@ def test_printed_on_paper_every_column_and_every_digit_is_on_the_page(
     pages = re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', boxes, re.S)
     assert len(pages) >= 3
     width_pt = PAPERS[paper][0] / 25.4 * 72
-    header = {"severity", "category", "order", "link", "amount", "difference", "days", "state",
-              "description"}
+    header = {"category", "id", "order", "link", "amount", "difference", "stake", "days",
+              "state", "description"}
     text, finding_pages = "", 0
     for page_width, _, content in pages:
         assert abs(float(page_width) - width_pt) < 2  # landscape, on the paper asked for
@@ -133,12 +170,54 @@ def test_printed_on_paper_every_column_and_every_digit_is_on_the_page(
         text += " ".join(w for _, _, w in words) + "\n"
         if any(w.startswith("SO-42-") for _, _, w in words):  # a page of findings
             finding_pages += 1
-            lines = {y for _, y, w in words if w == "severity"}
+            lines = {y for _, y, w in words if w == "description"}
             assert any(header <= {w for _, y, w in words if y == line} for line in lines)
     assert finding_pages >= 2  # the table runs over pages, its header on each
-    words = set(text.split())
-    for amount in ("1.737325144393659155", "0.504273374005825227",
-                   "33,465.720000000000000000"):
-        whole, fraction = amount.split(".")  # a long amount may break between six decimals
-        groups = [f"{whole}.{fraction[:6]}", *(fraction[i:i + 6] for i in range(6, 18, 6))]
-        assert all(any(g in w for w in words) for g in groups), amount
+    _assert_every_digit_is_there_and_marked_where_it_breaks(text, page.parent)
+
+
+@pytest.mark.parametrize("width", [1366, _printable_px("A4"), _printable_px("letter")])
+def test_a_long_amount_breaks_only_where_the_page_shows_the_mark(
+        page: Path, tmp_path: Path, width: int) -> None:
+    """In a narrow column an amount goes on over lines only at its soft hyphens, where the
+    stylesheet's hyphenate-character (↩) ends the line: never a cut with nothing visible
+    that would make `6,952,579.922643` and `175806` read as two numbers."""
+    measured = _measured(page, width, tmp_path / "profile")
+    assert [c for c in measured["cuts"] if not c.endswith("\xad")] == []
+    assert measured["mark"] == f'"{BREAK_MARK}"'
+    if width < 1366:
+        assert len(measured["cuts"]) > 10  # the narrow layouts do break some
+
+
+def _fragments(amount: str) -> list[str]:
+    """An amount as the page may break it: after its point, then every six decimals."""
+    whole, _, fraction = amount.partition(".")
+    return [f"{whole}.", *(fraction[i:i + 6] for i in range(0, len(fraction), 6))]
+
+
+def _amounts(folder: Path, shortest: int = 1) -> set[str]:
+    """The report's amounts of `shortest` characters or more, grouped as the page shows
+    them."""
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    values = [row[name]["amount"] for row in report["summary"] for name in row
+              if isinstance(row[name], dict) and "amount" in row[name]]
+    values += [g["amount"] for g in report["attention"]["by_category"] if g["amount"]]
+    with (folder / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        values += [r[c] for r in csv.DictReader(fh)
+                   for c in ("order_amount", "link_amount", "difference", "at_stake") if r[c]]
+    return {g for g in (format(Decimal(v), ",f") for v in values) if len(g) >= shortest}
+
+
+def _assert_every_digit_is_there_and_marked_where_it_breaks(text: str, folder: Path) -> None:
+    """Every piece of every long amount is in the PDF's words, and a line that ends inside
+    an amount ends with the mark, at one of its break points."""
+    words = text.replace("\xad", "").split()  # an unused break point stays invisible
+    amounts = _amounts(folder, 16)
+    assert len(amounts) >= 20
+    for amount in amounts:
+        assert all(any(piece in w for w in words) for piece in _fragments(amount)), amount
+    marked = [w[:-1] for w in words if w.endswith(BREAK_MARK)]
+    assert marked  # printed on paper, some amounts did go on over two lines
+    runs = {"".join(pieces[i:j]) for pieces in map(_fragments, _amounts(folder))
+            for i in range(len(pieces)) for j in range(i + 1, len(pieces))}
+    assert [w for w in marked if w not in runs] == []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from pik_recon import warehouse as warehouse_module
+from pik_recon.attention import needs_attention
 from pik_recon.errors import WarehouseError
 from pik_recon.warehouse import Warehouse, migrations
 from tests.conftest import warehouse_at
@@ -62,3 +64,51 @@ def test_a_transaction_that_cannot_begin_is_a_warehouse_error(tmp_path: Path) ->
     with (Warehouse.open(tmp_path / "wh.duckdb") as wh, wh.transaction(),
           pytest.raises(WarehouseError, match="transaction"), wh.transaction()):
         pass  # a transaction within one
+
+
+# A finding of each kind as runs before migration 012 wrote them: (category, order amount
+# and currency, link amount and currency, difference).
+OLD_FINDINGS = [
+    ("currency_mismatch", "critical", "70", "USDT", "0.00125", "BTC", None),
+    ("amount_mismatch", "critical", "70", "USDT", "65", "USDT", "-5"),
+    ("duplicate_payment", "critical", "70", "USDT", "70", "USDT", "0"),
+    ("paid_but_cancelled", "critical", "20", "USDT", "20", "USDT", "0"),
+    ("missing_link", "warning", "30", "ETH", None, None, None),
+    ("orphan_link", "info", None, None, "7", "USDT", None),
+]
+
+
+def test_migration_012_prices_older_findings_where_their_own_columns_say_it_exactly(
+        tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    con = warehouse_at(db, 11)  # the last migration before sql/012_at_stake.sql
+    con.execute("INSERT INTO reconcile_runs (id, account, started_at, finished_at, as_of, "
+                "state) VALUES (1, 'default', now(), now(), now(), 'finished')")
+    for i, (category, severity, order_amount, order_currency, link_amount, link_currency,
+            difference) in enumerate(OLD_FINDINGS):
+        con.execute("INSERT INTO findings (run_id, category, severity, order_id, link_id, "
+                    "order_amount, order_currency, link_amount, link_currency, difference, "
+                    "finding_key, state_digest, account) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?, 'd', 'default')",
+                    [category, severity, f"o{i}", f"l{i}", order_amount, order_currency,
+                     link_amount, link_currency, difference, f"k{i}"])
+    con.close()
+
+    with Warehouse.open(db) as wh:
+        attention = needs_attention(wh, ["default"])
+
+    # what needs attention says which money it does not know, and adds only what it knows
+    assert attention.unpriced() == 1
+    assert attention.at_stake(["critical"]) == [("BTC", 1, Decimal("0.00125")),
+                                               ("USDT", 3, Decimal(25))]
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("SELECT category, CAST(at_stake AS VARCHAR), at_stake_currency "
+                       "FROM findings ORDER BY order_id").fetchall()
+    con.close()
+    assert rows == [
+        ("currency_mismatch", "0.001250000000000000", "BTC"),  # the link's, in its currency
+        ("amount_mismatch", "5.000000000000000000", "USDT"),
+        ("duplicate_payment", None, "USDT"),  # which links were paid then is not known
+        ("paid_but_cancelled", "20.000000000000000000", "USDT"),
+        ("missing_link", "30.000000000000000000", "ETH"),
+        ("orphan_link", "7.000000000000000000", "USDT")]

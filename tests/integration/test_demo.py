@@ -1,0 +1,47 @@
+"""`pik-recon demo` reconciles as of the time sample_data/ was planted for: its findings,
+figures and money at stake are those the data was built to have, whatever the machine's
+clock says."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from tests.conftest import run_cli, warehouse_rows
+from tests.integration.test_stakes import (
+    SAMPLE,
+    findings_csv_stakes,
+    planted_findings,
+    planted_stakes,
+)
+
+
+def test_the_demo_finds_what_the_sample_was_planted_with(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIK_")}
+    done = run_cli(["demo"], env, tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    reports = tmp_path / "reports" / "demo"
+    found = set(warehouse_rows(reports / "warehouse.duckdb", (
+        "SELECT category, coalesce(order_id, ''), coalesce(link_ids, '') FROM findings "
+        "WHERE run_id = (SELECT max(id) FROM reconcile_runs)")))
+    planted = planted_findings()
+    assert found == planted
+    with (reports / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        listed = {(r["category"], r["order_id"], r["link_ids"]) for r in csv.DictReader(fh)}
+    assert listed == planted
+    assert findings_csv_stakes(reports / "findings.csv") == planted_stakes()
+
+    figures = json.loads((SAMPLE / "expected_figures.json").read_text())
+    report = json.loads((reports / "report.json").read_text())
+    assert (report["period"]["since"], report["period"]["until"]) == (
+        figures["since"], figures["until"])
+    got = {row["currency"]: row for row in report["summary"]}
+    assert set(figures["currencies"]) == set(got)
+    for currency, expected in figures["currencies"].items():
+        for name in ("invoiced", "collected", "outstanding", "expired_lost"):
+            want = expected.get(name, {"count": 0, "amount": "0"})
+            assert (got[currency][name]["count"], Decimal(got[currency][name]["amount"])) == (
+                want["count"], Decimal(want["amount"])), (currency, name)
