@@ -43,7 +43,7 @@ PARTITIONS = {
 }
 TABLES = ("payment_links", "link_status_history", "quarantine", "sync_runs", "orders",
           "order_imports", "order_rejects", "link_requests", "reconcile_runs", "findings",
-          "finding_acks", "job_runs")
+          "finding_acks", "webhook_events", "webhook_rejections", "job_runs")
 
 
 def _read(folder: Path, table: str) -> list[dict]:
