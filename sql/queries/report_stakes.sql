@@ -8,5 +8,6 @@ SELECT coalesce(order_currency, link_currency) AS currency,
                     order_amount, link_amount))
 FROM report_findings
 WHERE severity IN ('critical', 'warning') AND NOT acknowledged
+  AND coalesce(order_currency, link_currency) IS NOT NULL  -- order_rejected: no money
 GROUP BY 1
 ORDER BY 1;

@@ -63,8 +63,11 @@ def test_findings_equal_the_planted_truth(synced: dict[int, Path], tmp_path: Pat
     assert loaded.rejected == 0
     assert loaded.filtered == (0 if shape == "plain" else ORDERS // 30)
     planted = {category for category, _, _ in expected}
-    assert planted == {category for category, _ in CATEGORIES}  # every category is there
-    for category, _ in CATEGORIES:
+    # every category is there but order_rejected: a generated export has no unreadable row
+    # (tests/integration/test_order_rejects.py plants them)
+    categories = [category for category, _ in CATEGORIES if category != "order_rejected"]
+    assert planted == set(categories)
+    for category in categories:
         mine = {f for f in found if f[0] == category}
         truth = {f for f in expected if f[0] == category}
         assert mine == truth, category  # precision and recall both 1.0
