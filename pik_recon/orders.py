@@ -1,9 +1,10 @@
 """`pik-recon orders load`: read a shop's orders export into the warehouse, exactly.
 
 The CSV is read as text only (DuckDB's strict reader, every cell a string, nothing inferred);
-the typing — amounts text → DECIMAL, shop times in their zone → UTC — is SQL in
-sql/queries/orders_normalize.sql. A file the fast parser refuses is read again with Python's
-csv module, which names the line of every row it cannot use.
+the typing — amounts text → DECIMAL in the one number format decided first (number_format),
+shop times in their zone → UTC — is SQL in sql/queries/orders_normalize.sql. A file the fast
+parser refuses is read again with Python's csv module, which names the line of every row it
+cannot use. Nothing is stored until the whole file is read and its rejects are few enough.
 """
 
 from __future__ import annotations

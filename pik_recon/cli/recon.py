@@ -83,8 +83,9 @@ def orders() -> None:
 @account_option("The orders")
 @click.pass_obj
 def load(app: AppContext, file: Path, accounts: tuple[str, ...]) -> None:
-    """Import an orders export (CSV) into the warehouse; bad rows are listed, never dropped.
-    With several accounts, --account names the one whose shop exported it.
+    """Import an orders export (CSV) into the warehouse; bad rows are listed, never dropped,
+    and become findings; more than [orders] max_rejected_share of them store nothing. With
+    several accounts, --account names the one whose shop exported it.
 
     \b
     Example:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -60,6 +61,13 @@ def test_findings_equal_the_planted_truth(synced: dict[int, Path], tmp_path: Pat
             "SELECT category, order_id, link_ids FROM findings WHERE run_id = ?",
             [result.run_id])}
     expected = _expected(tmp_path / "expected_findings.csv")
+    if shape == "decimal-comma":  # read by the auto rule: '23.033' is 23033, never 23.033
+        assert "decimal_separator" not in (tmp_path / "pik-recon.toml").read_text()
+        cells = [row[1] for row in csv.reader((tmp_path / "orders.csv").open(
+            encoding="utf-8-sig"), delimiter="\t")][1:]
+        assert [c for c in cells if re.fullmatch(r"\d{1,3}\.\d{3}", c)]
+        assert [c for c in cells if re.fullmatch(r"\d{1,3}\.\d{3},\d\d", c)]
+        assert loaded.read_as == "a decimal comma and '.' between thousands"
     assert loaded.rejected == 0
     assert loaded.filtered == (0 if shape == "plain" else ORDERS // 30)
     planted = {category for category, _, _ in expected}
