@@ -64,7 +64,7 @@ def decide(warehouse: Warehouse, path: Path, settings: OrdersSettings) -> Orders
     if len(choices) == 1:
         return choices[0]
     point, comma = choices
-    params = {}
+    params: dict[str, str] = {}
     for name, reading in (("point", point), ("comma", comma)):
         params[f"{name}_pattern"] = number_pattern(reading)[0]
         params[f"{name}_thousands"] = reading.thousands_separator
