@@ -66,8 +66,8 @@ class OrdersSettings:
     """How to read the shop's orders export (SPEC §5)."""
 
     delimiter: str = "auto"
-    decimal_separator: str = "."
-    thousands_separator: str = ""
+    decimal_separator: str = "auto"  # "auto": the format the file's amounts prove
+    thousands_separator: str = ""  # under "auto": the mark the decimal separator is not
     date_format: str = ""
     timezone: str = "UTC"
     line_items: bool = False
@@ -75,6 +75,7 @@ class OrdersSettings:
     filter_values: tuple[str, ...] = ()
     columns: tuple[tuple[str, str], ...] = tuple((f, f) for f in ORDER_FIELDS)
     status_map: tuple[tuple[str, str], ...] = tuple((s, s) for s in ORDER_STATUSES)
+    max_rejected_share: Decimal = Decimal("0.02")  # more rejected rows: nothing is stored
 
     def column(self, field_name: str) -> str | None:
         return dict(self.columns).get(field_name)
@@ -318,13 +319,27 @@ def _groups(_: str, value: Any) -> tuple[tuple[str, ...], ...]:
 def _one_char(name: str) -> Any:
     def check(where: str, value: Any) -> str:
         allowed = {"delimiter": ("auto", ",", ";", "\t", "|"),
-                   "decimal_separator": (".", ","),
+                   "decimal_separator": ("auto", ".", ","),
                    "thousands_separator": ("", ",", ".", " ", "'")}[name]
         if value not in allowed:
             raise ConfigError(f"config [{where}] {name} = {value!r}: expected one of "
                               f"{', '.join(repr(a) for a in allowed)}")
         return value
     return check
+
+
+def _share(where: str, value: Any) -> Decimal:
+    """A share of the rows, from 0 up to (not including) 1: a file whose every row is
+    rejected is never loaded."""
+    try:
+        share = (Decimal(str(value)) if isinstance(value, int | float | str)
+                 and not isinstance(value, bool) else None)
+    except InvalidOperation:
+        share = None
+    if share is None or not share.is_finite() or not 0 <= share < 1:
+        raise ConfigError(f"config [{where}] max_rejected_share = {value!r}: expected a share "
+                          "of the rows read from 0 up to (not including) 1, e.g. 0.02 for 2%")
+    return share
 
 
 def _request_budget(_: str, value: Any) -> str:
@@ -350,6 +365,7 @@ _COMPOUND: dict[tuple[str, str], Any] = {
     ("orders", "filter_values"): lambda where, v: _string_list(f"[{where}] filter_values", v),
     ("orders", "columns"): _columns,
     ("orders", "status_map"): _status_map,
+    ("orders", "max_rejected_share"): _share,
     ("matching", "tolerance"): _tolerance,
     ("matching", "equivalent_currencies"): _groups,
     ("report", "aging_buckets"): lambda _, v: _buckets(v),

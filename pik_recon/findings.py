@@ -46,6 +46,7 @@ class Finding:
     by: str | None
     at: datetime | None
     outdated: bool
+    description: str | None  # the link's; of a rejected row, its file, line and reason
 
     @property
     def state(self) -> str:

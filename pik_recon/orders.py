@@ -1,9 +1,10 @@
 """`pik-recon orders load`: read a shop's orders export into the warehouse, exactly.
 
 The CSV is read as text only (DuckDB's strict reader, every cell a string, nothing inferred);
-the typing — amounts text → DECIMAL, shop times in their zone → UTC — is SQL in
-sql/queries/orders_normalize.sql. A file the fast parser refuses is read again with Python's
-csv module, which names the line of every row it cannot use.
+the typing — amounts text → DECIMAL in the one number format decided first (number_format),
+shop times in their zone → UTC — is SQL in sql/queries/orders_normalize.sql. A file the fast
+parser refuses is read again with Python's csv module, which names the line of every row it
+cannot use. Nothing is stored until the whole file is read and its rejects are few enough.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from pik_recon import number_format
 from pik_recon.config import DEFAULT_ACCOUNT, REQUIRED_ORDER_FIELDS, OrdersSettings
 from pik_recon.errors import InputError, WarehouseError
 from pik_recon.logs import get_logger
@@ -27,7 +29,7 @@ log = get_logger("orders")
 csv.field_size_limit(1 << 30)
 REJECT_COLUMNS = (("account", "VARCHAR"), ("import_id", "BIGINT"), ("file", "VARCHAR"),
                   ("line", "INTEGER"), ("column_name", "VARCHAR"), ("value", "VARCHAR"),
-                  ("reason", "VARCHAR"))
+                  ("reason", "VARCHAR"), ("order_id", "VARCHAR"))
 RAW_FIELDS = ("order_id", "amount", "currency", "status", "created_at", "link_id",
               "payment_method", "filter_value")
 
@@ -38,6 +40,7 @@ class Reject:
     column: str | None
     value: str | None
     reason: str
+    order_id: str | None = None  # the row's, when it had one
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class LoadResult:
     rejects: list[Reject]
     already_loaded: bool = False
     hints: list[str] = field(default_factory=list)  # settings that would read the rejects
+    read_as: str = ""  # the number format the amounts were read in
 
 
 # What most rejected values look like, and the [orders] setting that reads them.
@@ -109,9 +113,11 @@ def setting_hints(rejects: list[Reject], rows: int, columns: dict[str, str]) -> 
 
 
 def mapping_digest(settings: OrdersSettings) -> str:
-    """The identity of the mapping an export is read with (with the file's, the import's)."""
-    return hashlib.sha256(json.dumps(dataclasses.asdict(settings), sort_keys=True)
-                          .encode()).hexdigest()
+    """The identity of the mapping an export is read with (with the file's, the import's);
+    max_rejected_share says whether to load, not how rows read."""
+    mapping = dataclasses.asdict(settings)
+    del mapping["max_rejected_share"]
+    return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:
@@ -131,15 +137,6 @@ def _delimiter(path: Path, settings: OrdersSettings) -> str:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
-
-
-def _number_pattern(settings: OrdersSettings) -> tuple[str, str]:
-    dec = re.escape(settings.decimal_separator)
-    if settings.thousands_separator:
-        sep = re.escape(settings.thousands_separator)
-        example = f"1{settings.thousands_separator}234{settings.decimal_separator}50"
-        return rf"(\d{{1,3}}({sep}\d{{3}})+|\d+)({dec}\d+)?", example
-    return rf"\d+({dec}\d+)?", f"1234{settings.decimal_separator}50"
 
 
 def _time_example(settings: OrdersSettings) -> str:
@@ -259,7 +256,8 @@ def _plain_lines(path: Path) -> int:
 
 
 def _stage(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path) -> None:
-    """Name the mapped columns: temp view orders_raw(rec, line, <RAW_FIELDS>)."""
+    """Name the mapped columns: temp views orders_raw(rec, line, <RAW_FIELDS>) and
+    orders_cells (with each amount's number_text)."""
     columns = dict(settings.columns)
     missing = [f"{field} (column '{columns.get(field, field)}')"
                for field in REQUIRED_ORDER_FIELDS if columns.get(field) not in raw.header]
@@ -280,71 +278,106 @@ def _stage(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path
                       + ", ".join(f"{pick} AS {field}" for pick, field in
                                   zip(picks, RAW_FIELDS, strict=True))
                       + " FROM csv_cells")
+    warehouse.execute(query("orders_cells"))
 
 
 def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
                 now: datetime | None = None, *, account: str = DEFAULT_ACCOUNT) -> LoadResult:
-    """Import one export of `account`'s orders in one transaction; the same file twice is a
-    no-op."""
+    """Import one export of `account`'s orders in one transaction, read in one number
+    format; the import the account holds last, loaded again, is a no-op.
+
+    Refused (InputError, nothing stored) when the number format cannot be decided, or more
+    than `max_rejected_share` of the rows is rejected.
+    """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     digest, mapping = _sha256(path), mapping_digest(settings)
-    seen = warehouse.fetchone("SELECT id FROM order_imports WHERE account = ? AND "
-                              "file_sha256 = ? AND mapping_sha256 = ?",
-                              [account, digest, mapping])
-    if seen is not None:
-        return LoadResult(int(seen[0]), str(path), 0, 0, 0, 0, [], already_loaded=True)
-    pattern, number_example = _number_pattern(settings)
+    latest = warehouse.fetchone("SELECT id, file_sha256, mapping_sha256 FROM order_imports "
+                                "WHERE account = ? ORDER BY id DESC LIMIT 1", [account])
+    if latest is not None and tuple(latest[1:]) == (digest, mapping):
+        return LoadResult(int(latest[0]), str(path), 0, 0, 0, 0, [], already_loaded=True)
+    exported_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    try:  # temp tables, outside the transaction: dropped whatever happens
+        raw = read_export(warehouse, path, settings)
+        _stage(warehouse, raw, settings, path)
+        read_as = number_format.decide(warehouse, path, settings)
+        result = _parse(warehouse, raw, read_as, path)
+        _refuse_too_many_rejects(path, result, settings)
+        with warehouse.transaction():
+            result = dataclasses.replace(result,
+                                         import_id=warehouse.next_id("order_imports_seq"))
+            warehouse.execute(query("orders_replace"), {"exported_at": exported_at,
+                                                        "account": account})
+            warehouse.execute(query("orders_merge"), {"import_id": result.import_id,
+                                                      "account": account,
+                                                      "exported_at": exported_at})
+            _record_import(warehouse, account, result, (digest, mapping), exported_at,
+                           now or datetime.now(UTC))
+    finally:
+        warehouse.execute("DROP TABLE IF EXISTS orders_parsed; DROP TABLE IF EXISTS "
+                          "status_map; DROP VIEW IF EXISTS orders_cells; DROP VIEW IF EXISTS "
+                          "orders_raw; DROP TABLE IF EXISTS csv_cells")
+    return result
+
+
+def _parse(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path
+           ) -> LoadResult:
+    """Type the staged rows (temp table orders_parsed) in the decided format; the outcome
+    before anything is stored (no import id yet)."""
+    pattern, number_example = number_format.number_pattern(settings)
     status_map = [(k.strip().lower(), v) for k, v in settings.status_map]
-    params: dict[str, Any] = {
+    warehouse.temp_table("status_map", [("shop_value", "VARCHAR"), ("status", "VARCHAR")],
+                         status_map)
+    warehouse.execute(query("orders_normalize"), {
         "number_pattern": pattern, "thousands": settings.thousands_separator or "\x00",
         "decimal": settings.decimal_separator, "use_date_format": bool(settings.date_format),
         "date_format": settings.date_format or "%Y-%m-%d",
         "timezone": settings.timezone, "line_items": settings.line_items,
         "filter_values": [v.strip().lower() for v in settings.filter_values],
         "number_example": number_example, "time_example": _time_example(settings),
-        "status_values": ", ".join(repr(k) for k, _ in settings.status_map)}
-    exported_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    raw = read_export(warehouse, path, settings)  # temp tables: outside the transaction
-    _stage(warehouse, raw, settings, path)
-    with warehouse.transaction():
-        warehouse.temp_table("status_map", [("shop_value", "VARCHAR"), ("status", "VARCHAR")],
-                             status_map)
-        warehouse.execute(query("orders_normalize"), params)
-        if not settings.line_items:
-            warehouse.execute(query("orders_duplicates"))
-        import_id = warehouse.next_id("order_imports_seq")
-        rejects = raw.rejects + _value_rejects(warehouse, settings)
-        warehouse.execute(query("orders_replace"), {"exported_at": exported_at,
-                                                    "account": account})
-        warehouse.execute(query("orders_merge"), {"import_id": import_id, "account": account,
-                                                  "exported_at": exported_at})
-        counted = warehouse.fetchone(
-            "SELECT count(*) FILTER (WHERE bad_field IS NULL AND NOT filtered_out), "
-            "count(*) FILTER (WHERE filtered_out) FROM orders_parsed")
-        assert counted is not None
-        rows_read = raw.rows + len(raw.rejects)
-        result = LoadResult(import_id, str(path), rows_read, int(counted[0]),
-                            int(counted[1]), len(rejects), rejects,
-                            hints=setting_hints(rejects, rows_read, dict(settings.columns)))
-        if rejects and not result.loaded and not result.filtered:
-            raise _nothing_readable(path, result)
-        _record_import(warehouse, account, result, (digest, mapping), exported_at,
-                       now or datetime.now(UTC))
-        warehouse.execute("DROP TABLE orders_parsed; DROP VIEW orders_raw; "
-                          "DROP TABLE csv_cells; DROP TABLE status_map")
-    return result
+        "status_values": ", ".join(repr(k) for k, _ in settings.status_map)})
+    if not settings.line_items:
+        warehouse.execute(query("orders_duplicates"))
+    rejects = raw.rejects + _value_rejects(warehouse, settings)
+    counted = warehouse.fetchone(
+        "SELECT count(*) FILTER (WHERE bad_field IS NULL AND NOT filtered_out), "
+        "count(*) FILTER (WHERE filtered_out) FROM orders_parsed")
+    assert counted is not None
+    rows_read = raw.rows + len(raw.rejects)
+    return LoadResult(None, str(path), rows_read, int(counted[0]), int(counted[1]),
+                      len(rejects), rejects,
+                      hints=setting_hints(rejects, rows_read, dict(settings.columns)),
+                      read_as=number_format.describe(settings))
 
 
-def _nothing_readable(path: Path, result: LoadResult) -> InputError:
-    """Every row rejected: the mapping is wrong, not the rows; nothing is stored."""
-    shown = [f"{path} line {r.line}" + (f", column '{r.column}'" if r.column else "")
-             + (f": {r.value!r}" if r.value is not None else "") + f": {r.reason}"
-             for r in result.rejects[:5]]
-    advice = (" " + " ".join(f"Hint: {h}." for h in result.hints) if result.hints
-              else " Check the [orders] mapping in pik-recon.toml.")
-    return InputError(f"{path}: none of its {result.rows_read} rows could be read; nothing was "
-                      f"loaded.{advice}", shown)
+def _refuse_too_many_rejects(path: Path, result: LoadResult, settings: OrdersSettings
+                             ) -> None:
+    """More than max_rejected_share of the rows rejected: the mapping or the export is
+    wrong, not a few rows; nothing is stored (a share below 1 refuses a file no row of
+    which reads)."""
+    if not result.rejects or (result.rejected <= settings.max_rejected_share
+                              * result.rows_read):
+        return
+    shown = [_where(path, r) for r in result.rejects[:5]]
+    (column, reason), count = Counter((r.column, r.reason) for r in result.rejects
+                                      ).most_common(1)[0]
+    where = f", column '{column}'" if column else ""
+    share = f"{result.rejected / result.rows_read:.1%}"
+    advice = (" " + " ".join(f"Hint: {h}." for h in result.hints) if result.hints else
+              " Check the [orders] mapping in pik-recon.toml, or, if these rows are really "
+              "unreadable, raise max_rejected_share under [orders] to load the rest and see "
+              "the rejected rows as findings.")
+    raise InputError(f"{path}: {result.rejected} of its {result.rows_read} rows ({share}) "
+                     f"could not be read, more than max_rejected_share = "
+                     f"{settings.max_rejected_share} allows; nothing was loaded. The most "
+                     f"common reason ({count} of them{where}): {reason}.{advice}", shown)
+
+
+def _where(path: Path, reject: Reject) -> str:
+    return (f"{path} line {reject.line}" + (f", column '{reject.column}'" if reject.column
+                                             else "")
+            + (f": {reject.value!r}" if reject.value is not None else "")
+            + f": {reject.reason}")
 
 
 def _value_rejects(warehouse: Warehouse, settings: OrdersSettings) -> list[Reject]:
@@ -352,10 +385,10 @@ def _value_rejects(warehouse: Warehouse, settings: OrdersSettings) -> list[Rejec
     rows = warehouse.fetchall(
         "SELECT line, bad_field, CASE bad_field WHEN 'order_id' THEN order_id "
         "WHEN 'amount' THEN amount_text WHEN 'currency' THEN currency_text "
-        "WHEN 'status' THEN shop_status ELSE created_text END, reason "
+        "WHEN 'status' THEN shop_status ELSE created_text END, reason, nullif(order_id, '') "
         "FROM orders_parsed WHERE bad_field IS NOT NULL ORDER BY line")
-    return [Reject(int(line), columns.get(field, field), value, reason)
-            for line, field, value, reason in rows]
+    return [Reject(int(line), columns.get(field, field), value, reason, order_id)
+            for line, field, value, reason, order_id in rows]
 
 
 def _record_import(warehouse: Warehouse, account: str, result: LoadResult,
@@ -369,6 +402,6 @@ def _record_import(warehouse: Warehouse, account: str, result: LoadResult,
          result.rows_read, result.loaded, result.filtered, result.rejected])
     if result.rejects:
         select, lists = listed(REJECT_COLUMNS, [
-            (account, result.import_id, result.file, r.line, r.column, r.value, r.reason)
-            for r in result.rejects])
+            (account, result.import_id, result.file, r.line, r.column, r.value, r.reason,
+             r.order_id) for r in result.rejects])
         warehouse.execute(f"INSERT INTO order_rejects BY NAME {select}", lists)

@@ -1,7 +1,8 @@
 """`pik-recon reconcile`: match links to orders and store the findings as a new run.
 
 The matching and the categories are SQL (sql/queries/reconcile_*.sql); this module stages the
-configuration as small tables and records the run.
+configuration as small tables and records the run. The rows the last orders import rejected
+are findings of the run too (`order_rejected`), beside whatever their orders have.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ CATEGORIES = (
     ("paid_without_payment", "critical"), ("paid_order_not_updated", "warning"),
     ("expired_unpaid", "warning"), ("missing_link", "warning"), ("unpaid", "info"),
     ("orphan_paid_link", "critical"), ("orphan_link", "info"),
+    ("order_rejected", "warning"),
 )
 SEVERITIES = ("critical", "warning", "info")
 
@@ -94,6 +96,9 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
         warehouse.execute(query("reconcile_findings"),
                           {"run_id": run_id, "as_of": as_of, "account": account,
                            "unpaid_after_days": settings.unpaid_after_days})
+        warehouse.execute(query("reconcile_rejects"),
+                          {"run_id": run_id, "account": account,
+                           "severity": dict(CATEGORIES)["order_rejected"]})
         by_category = dict(warehouse.fetchall(
             "SELECT category, count(*) FROM findings WHERE run_id = ? GROUP BY category",
             [run_id]))

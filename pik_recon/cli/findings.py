@@ -23,7 +23,7 @@ from pik_recon.report.display import money
 from pik_recon.warehouse import Warehouse
 
 COLUMNS = ("id", "severity", "category", "order", "link", "order amount", "link amount",
-           "difference", "days", "state", "note")
+           "difference", "days", "state", "note", "description")
 
 
 def _row(f: Finding, several: bool) -> tuple[object, ...]:
@@ -31,12 +31,14 @@ def _row(f: Finding, several: bool) -> tuple[object, ...]:
     return ((f.account,) if several else ()) + (
         f.key, f.severity, f.category, f.order_id, f.link_id,
         money(f.order_amount, f.order_currency), money(f.link_amount, f.link_currency),
-        money(f.difference, f.order_currency or f.link_currency), f.age_days, f.state, note)
+        money(f.difference, f.order_currency or f.link_currency), f.age_days, f.state, note,
+        f.description)
 
 
 def _payload(f: Finding) -> dict[str, object]:
     return {"account": f.account, "id": f.key, "severity": f.severity, "category": f.category,
-            "order_id": f.order_id, "link_id": f.link_id, "state": f.state, "note": f.note,
+            "order_id": f.order_id, "link_id": f.link_id, "description": f.description,
+            "state": f.state, "note": f.note,
             "acknowledged_by": f.by, "acknowledged_at": f.at}
 
 

@@ -30,7 +30,8 @@ def print_load(out: Output, result: LoadResult, account: str) -> None:
         "already_loaded": result.already_loaded, "rows_read": result.rows_read,
         "loaded": result.loaded, "filtered": result.filtered, "rejected": result.rejected,
         "rejects": [_reject_line(result, r.line, r.column, r.value, r.reason)
-                    for r in result.rejects[:SHOWN_REJECTS]], "hints": result.hints})
+                    for r in result.rejects[:SHOWN_REJECTS]], "hints": result.hints,
+        "amounts_read_with": result.read_as or None})
     if out.json:
         return
     if result.already_loaded:
@@ -39,12 +40,16 @@ def print_load(out: Output, result: LoadResult, account: str) -> None:
         return
     out.line(f"{result.file}: {result.rows_read} rows read, {result.loaded} orders loaded, "
              f"{result.filtered} left out by the filter, {result.rejected} rejected.")
+    out.line(f"  amounts read with {result.read_as}.")
     for reject in result.rejects[:SHOWN_REJECTS]:
         out.line("  " + _reject_line(result, reject.line, reject.column, reject.value,
                                      reject.reason))
     if result.rejected > SHOWN_REJECTS:
         out.line(f"  ... and {result.rejected - SHOWN_REJECTS} more: SELECT * FROM "
                  f"order_rejects WHERE import_id = {result.import_id}")
+    if result.rejected:
+        out.line("  the next reconciliation reports each rejected row as an order_rejected "
+                 "finding")
     for hint in result.hints:
         out.line(f"hint: {hint}")
 
@@ -78,8 +83,9 @@ def orders() -> None:
 @account_option("The orders")
 @click.pass_obj
 def load(app: AppContext, file: Path, accounts: tuple[str, ...]) -> None:
-    """Import an orders export (CSV) into the warehouse; bad rows are listed, never dropped.
-    With several accounts, --account names the one whose shop exported it.
+    """Import an orders export (CSV) into the warehouse; bad rows are listed, never dropped,
+    and become findings; more than [orders] max_rejected_share of them store nothing. With
+    several accounts, --account names the one whose shop exported it.
 
     \b
     Example:

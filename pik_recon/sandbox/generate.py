@@ -66,10 +66,9 @@ payment_method = "Payment Method"
 "Cancelled" = "cancelled"
 "Refunded" = "refunded"
 """,
+    # no decimal_separator: the amounts prove their decimal comma (see _config)
     "decimal-comma": """[orders]
 delimiter = "\\t"
-decimal_separator = ","
-thousands_separator = "."
 date_format = "%d.%m.%Y %H:%M"
 timezone = "Europe/Berlin"
 filter_column = "Zahlungsart"
@@ -301,6 +300,15 @@ def _amount_cell(order: Order, shape: str) -> str:
     return grouped.replace(",", ".") + (f",{fraction}" if fraction else "")
 
 
+def _config(data: Dataset, shape: str) -> str:
+    """The mapping of the shape. A decimal-comma export whose amounts are all whole (e.g.
+    '23.033') does not prove its format, so its mapping names it."""
+    if shape != "decimal-comma" or any("," in _amount_cell(o, shape) for o in data.orders):
+        return CONFIGS[shape]  # a fraction here is never 3 digits: a ',' proves the comma
+    return CONFIGS[shape].replace("[orders]\n", '[orders]\ndecimal_separator = ","\n'
+                                  'thousands_separator = "."\n', 1)
+
+
 def _time_cell(order: Order, shape: str) -> str:
     if shape == "plain":
         return iso(order.created_at)
@@ -437,7 +445,7 @@ def write_dataset(data: Dataset, shape: str, out: Path) -> None:
         writer = csv.writer(fh)
         writer.writerow(["category", "currency", "findings", "amount"])
         writer.writerows(planted_stakes(data))
-    (out / "pik-recon.toml").write_text(CONFIGS[shape], encoding="utf-8")
+    (out / "pik-recon.toml").write_text(_config(data, shape), encoding="utf-8")
     (out / "expected_figures.json").write_text(
         json.dumps(planted_figures(data), indent=2) + "\n", encoding="utf-8")
     (out / "dataset.json").write_text(json.dumps({

@@ -1,14 +1,15 @@
--- Read the staged export (orders_raw: one text column per mapped field, rec, line) into
--- typed orders, with the first reason a row cannot be used. Amounts go text -> DECIMAL.
+-- Read the staged export (orders_cells: one text column per mapped field, rec, line, and the
+-- amount's number_text) into typed orders, with the first reason a row cannot be used.
+-- Amounts go text -> DECIMAL in the one number format the file is read with.
 -- Parameters: $number_pattern, $thousands, $decimal, $use_date_format, $date_format,
 -- $timezone,
 -- $filter_values (empty list: keep all), $line_items, $number_example, $time_example, $status_values.
 CREATE OR REPLACE TEMP TABLE orders_parsed AS
 WITH firsts AS (
-    SELECT * FROM orders_raw WHERE NOT $line_items
+    SELECT * FROM orders_cells WHERE NOT $line_items
     UNION ALL
     -- line-item exports carry the order's totals on its first row only
-    (SELECT * FROM orders_raw WHERE $line_items
+    (SELECT * FROM orders_cells WHERE $line_items
      QUALIFY rec = min(rec) OVER (PARTITION BY trim(order_id)))
 ),
 kept AS (
@@ -23,9 +24,6 @@ cells AS (
     SELECT
         f.*,
         trim(f.order_id) AS oid,
-        regexp_replace(trim(coalesce(f.amount, '')),
-                       '^([A-Za-z]{3,5}|[$€£¥₮₿Ξ])\s*|\s*([A-Za-z]{3,5}|[$€£¥₮₿Ξ])$', '', 'g')
-            AS number_text,
         f.currency AS f_currency,
         upper(trim(coalesce(f.currency, ''))) AS cur,
         m.status AS mapped_status,

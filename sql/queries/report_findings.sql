@@ -1,9 +1,11 @@
 -- The findings a report lists, of each account's latest run (report_runs): those of the
--- period (`in_period`: the order, or for orphans the link, was created in it) and every open
--- critical or warning finding, whatever its date, so that every finding the headline counts
--- is listed. Each is marked new when that account's previous run did not have it (same
--- category, order and link), and acknowledged when the latest acknowledgement of its key was
--- not reopened and was made when the finding said what it says now.
+-- period (`in_period`: the order, or for orphans the link, was created in it; a rejected row
+-- of the orders export, order_rejected, which has no creation time, is in every period) and
+-- every open critical or warning finding, whatever its date, so that every finding the
+-- headline counts is listed. Each is marked new when that account's previous run did not
+-- have it (same key: category, order and link), and acknowledged when the latest
+-- acknowledgement of its key was not reopened and was made when the finding said what it
+-- says now.
 -- Staged: latest_acks (latest_acks.sql), report_runs(account, run_id, prev_run_id).
 -- Parameters: $since, $until.
 CREATE OR REPLACE TEMP TABLE report_findings AS
@@ -21,17 +23,17 @@ SELECT
     s.* EXCLUDE (prev_run_id),
     NOT EXISTS (
         SELECT 1 FROM findings AS p
-        WHERE p.run_id = s.prev_run_id AND p.category = s.category
-          AND p.order_id IS NOT DISTINCT FROM s.order_id
-          AND p.link_id IS NOT DISTINCT FROM s.link_id
+        WHERE p.run_id = s.prev_run_id AND p.finding_key = s.finding_key
     ) AS is_new,
     coalesce(a.reopened_at IS NULL AND a.state_digest = s.state_digest, false) AS acknowledged,
     a.note AS ack_note, a.acknowledged_by AS ack_by, a.acknowledged_at AS ack_at,
     a.reopened_at IS NULL AND a.state_digest <> s.state_digest AS ack_outdated,
-    coalesce(s.subject_created_at >= $since AND s.subject_created_at < $until, false)
+    s.category = 'order_rejected'
+        OR coalesce(s.subject_created_at >= $since AND s.subject_created_at < $until, false)
         AS in_period
 FROM scoped AS s
 LEFT JOIN latest_acks AS a ON a.account = s.account AND a.finding_key = s.finding_key
-WHERE (s.subject_created_at >= $since AND s.subject_created_at < $until)
+WHERE s.category = 'order_rejected'
+   OR (s.subject_created_at >= $since AND s.subject_created_at < $until)
    OR (s.severity IN ('critical', 'warning')
        AND NOT coalesce(a.reopened_at IS NULL AND a.state_digest = s.state_digest, false));

@@ -157,18 +157,22 @@ def test_a_file_no_row_of_which_reads_names_the_setting_and_loads_once_it_is_set
         tmp_path: Path) -> None:
     export = tmp_path / "orders.csv"
     export.write_text(DECIMAL_COMMA, encoding="utf-8")
+    (tmp_path / "point.toml").write_text('[orders]\ndecimal_separator = "."\n')
     (tmp_path / "comma.toml").write_text('[orders]\ndecimal_separator = ","\n'
-                                         'thousands_separator = "."\n')
+                                         'thousands_separator = "."\n'
+                                         "max_rejected_share = 0.25\n")
     env = {**os.environ, "PIK_RECON_DB": str(tmp_path / "wh.duckdb")}
 
-    first = run_cli(["orders", "load", str(export)], env, tmp_path)
+    first = run_cli(["--config", str(tmp_path / "point.toml"), "orders", "load", str(export)],
+                    env, tmp_path)
     fixed = run_cli(["--config", str(tmp_path / "comma.toml"), "orders", "load", str(export)],
                     env, tmp_path)
     again = run_cli(["--config", str(tmp_path / "comma.toml"), "orders", "load", str(export)],
                     env, tmp_path)
 
     assert first.returncode == 2
-    assert f"{export}: none of its 4 rows could be read; nothing was loaded." in first.stderr
+    assert (f"{export}: 4 of its 4 rows (100.0%) could not be read, more than "
+            "max_rejected_share = 0.02 allows; nothing was loaded.") in first.stderr
     assert ("have a decimal comma ('1.234,56'): set decimal_separator = \",\" and "
             'thousands_separator = "." under [orders]') in first.stderr
     assert f"{export} line 5, column 'amount': '-3': the amount must be positive" in (
@@ -186,9 +190,11 @@ def test_mostly_unreadable_times_name_the_date_format(tmp_path: Path) -> None:
     export.write_text("order_id,amount,currency,status,created_at\n"
                       "A1,1.00,USDT,paid,24.11.2026 08:30\nA2,2.00,USDT,paid,25.11.2026 09:00\n"
                       "A3,3.00,USDT,paid,2026-11-25T09:00:00Z\n", encoding="utf-8")
-    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
-        result = load_orders(wh, export, load_config(env={}).orders)
-    assert (result.loaded, result.rejected) == (1, 2)
-    assert result.hints == ["most times in column 'created_at' look like '24.11.2026 08:30': "
-                            'set date_format = "%d.%m.%Y %H:%M" under [orders] in '
-                            "pik-recon.toml, then load the file again"]
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh, pytest.raises(InputError) as refused:
+        load_orders(wh, export, load_config(env={}).orders)
+    assert ("2 of its 3 rows (66.7%) could not be read, more than max_rejected_share = 0.02 "
+            "allows; nothing was loaded. The most common reason (2 of them, column "
+            "'created_at'): the time is not like 2026-11-24T08:30:00+01:00. Hint: most times "
+            "in column 'created_at' look like '24.11.2026 08:30': set date_format = "
+            '"%d.%m.%Y %H:%M" under [orders] in pik-recon.toml, then load the file again.'
+            ) in str(refused.value)
