@@ -173,7 +173,8 @@ def test_rejected_rows_of_a_file_that_loads_are_warning_findings_everywhere(
     assert report.returncode == 1
     assert ("done, 2 warning findings need attention (exit 1: --fail-on is warning)"
             in report.stdout)
-    assert "open findings: 2 (order_rejected 2); acknowledged: 0" in report.stdout
+    assert ("open findings of the last reconciliation: 2 (order_rejected 2); acknowledged: 0"
+            in report.stdout)
     assert critical.returncode == 0, critical.stderr
     _in_every_format(tmp_path / "r1", export)
 
