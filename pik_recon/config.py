@@ -91,6 +91,14 @@ class MatchingSettings:
     equivalent_currencies: tuple[tuple[str, ...], ...] = ()
 
 
+@dataclass(frozen=True)
+class ReconcileSettings:
+    """When money received is late (SPEC §6): unsettled, and unannounced by any webhook."""
+
+    settlement_hours: int = 24  # confirmed longer ago and not settled: unsettled
+    webhook_grace_hours: int = 6  # confirmed longer ago and no signed event: webhook_missed
+
+
 REPORT_FORMATS = ("csv", "xlsx", "html", "json")
 
 
@@ -146,6 +154,7 @@ class Config:
     sync: SyncSettings = field(default_factory=SyncSettings)
     orders: OrdersSettings = field(default_factory=OrdersSettings)
     matching: MatchingSettings = field(default_factory=MatchingSettings)
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
@@ -164,6 +173,10 @@ class Config:
     def capturing(self) -> tuple[Account, ...]:
         """The accounts whose webhook capture is on: their secret variable is set."""
         return tuple(a for a in self.accounts if a.webhook_secret is not None)
+
+    def capture_on(self, name: str) -> bool:
+        """Whether webhook capture is on for the account `name` (SPEC §6, §9b)."""
+        return any(a.name == name for a in self.capturing)
 
     @property
     def spool_dir(self) -> Path:
@@ -210,6 +223,7 @@ class Config:
 
 _SECTIONS: dict[str, type] = {"pik": PikSettings, "sync": SyncSettings,
                               "orders": OrdersSettings, "matching": MatchingSettings,
+                              "reconcile": ReconcileSettings,
                               "report": ReportSettings, "notify": NotifySettings,
                               "jobs": JobsSettings, "webhooks": WebhooksSettings}
 _TOP_LEVEL = {"db", "accounts"}
@@ -455,6 +469,7 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
         sync=_section("sync", SyncSettings, merged["sync"]),
         orders=first.orders,
         matching=_matching(_section("matching", MatchingSettings, merged["matching"])),
+        reconcile=_section("reconcile", ReconcileSettings, merged["reconcile"]),
         report=_report(_section("report", ReportSettings, merged["report"])),
         notify=_notify(_section("notify", NotifySettings, merged["notify"])),
         jobs=_section("jobs", JobsSettings, merged["jobs"]),

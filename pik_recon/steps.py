@@ -105,7 +105,9 @@ def reconcile_step(config: Config, step: Step, context: JobContext) -> StepResul
                     loaded = load_orders(wh, orders, scoped.orders, account=account)
                     found.update(orders_file=str(orders), orders_loaded=loaded.loaded,
                                  rows_rejected=loaded.rejected)
-                matched = reconcile(wh, config.matching, as_of, account=account)
+                matched = reconcile(wh, config.matching, as_of, account=account,
+                                    money=config.reconcile,
+                                    capture=config.capture_on(account))
             except PikReconError as exc:
                 failures.append((account, exc))
                 continue

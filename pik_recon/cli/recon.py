@@ -132,7 +132,9 @@ def reconcile_command(app: AppContext, orders_file: Path | None, as_of: str | No
                 if orders_file is not None:
                     print_load(app.out, load_orders(warehouse, orders_file, config.orders,
                                                     account=config.account), config.account)
-                result = reconcile(warehouse, config.matching, moment, account=config.account)
+                result = reconcile(warehouse, config.matching, moment, account=config.account,
+                                   money=config.reconcile,
+                                   capture=config.capture_on(config.account))
             except PikReconError as exc:  # the other accounts still reconcile
                 failures.append((config.account, exc))
                 continue

@@ -14,6 +14,7 @@ from pik_recon.errors import ConfigError
 from pik_recon.outcome import FAIL_ON, attention_line, report_folder
 from pik_recon.report import ReportData, write_report
 from pik_recon.report.display import money, when
+from pik_recon.report.figures import MONEY_FIELDS, CurrencySummary
 from pik_recon.report.json_file import report_json
 from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import parse_when
@@ -46,9 +47,28 @@ def print_report(out: Output, data: ReportData, folder: Path, code: int, fail_on
                                   for k in ("invoiced", "collected", "outstanding",
                                             "expired_lost", "discrepancies")))
                for row in rows], right=figures)
+    _print_money(out, data, rows)
     _print_attention(out, data)
     out.line(f"reports in {folder}")
     out.line(line)
+
+
+def _print_money(out: Output, data: ReportData, rows: list[CurrencySummary]) -> None:
+    """The money received in the period, what settled, what is in transit (and for how
+    long), and the period's under- and over-payments."""
+    if not any(row.counts[name] for row in rows for name in MONEY_FIELDS):
+        return
+    labels = tuple(name.replace("_", " ") for name in MONEY_FIELDS)
+    out.table("Money received (payments confirmed in the period)",
+              (("account",) if data.several else ()) + ("currency", *labels),
+              [((row.account or "all accounts",) if data.several else ()) + (
+                  row.currency, *(f"{row.counts[k]} · {money(row.amounts[k], row.currency)}"
+                                  for k in MONEY_FIELDS))
+               for row in rows], right=labels)
+    for a in data.transit_aging:
+        whose = f"{a.account}: " if data.several else ""
+        out.line(f"in transit {a.bucket}: {whose}{a.count} payments, "
+                 f"{money(a.amount, a.currency)}")
 
 
 def _print_attention(out: Output, data: ReportData) -> None:
