@@ -41,6 +41,7 @@ def write_html(data: ReportData, top: list[tuple[Any, ...]],
     html = env.get_template("report.html.j2").render(
         data=data, findings=findings, charts=_charts(data), generated_at=generated_at,
         summary_fields=SUMMARY_FIELDS, money_fields=MONEY_FIELDS,
+        transit_table=_by_bucket(data),
         transactions=[dict(zip(TRANSACTION_COLUMNS, row, strict=True))
                       for row in transactions],
         warning=data.freshness_warning(zone),
@@ -86,6 +87,16 @@ def _charts(data: ReportData) -> dict[str, Any]:
                  "pct": c.count * 100 // most_findings} for c in data.by_category]
     return {"currency": per_currency, "aging": aging, "findings": findings,
             "money": _money_flow(data)}
+
+
+def _by_bucket(data: ReportData) -> list[dict[str, Any]]:
+    """The money in transit as a table: a row per account and currency, a cell per bucket."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in data.transit_aging:
+        row = rows.setdefault((a.account, a.currency), {"account": a.account,
+                                                        "currency": a.currency, "buckets": {}})
+        row["buckets"][a.bucket] = a
+    return list(rows.values())
 
 
 def _money_flow(data: ReportData) -> list[dict[str, Any]]:
