@@ -35,6 +35,8 @@ SEVERITY = {
 MONEY = ("underpaid", "overpaid", "paid_without_transaction", "payment_on_closed_link",
          "unsettled", "transaction_unknown_link", "webhook_missed", "webhook_disagrees")
 WEBHOOK = ("webhook_missed", "webhook_disagrees")  # only with webhook capture on
+# SPEC §7: the report's figures of money received, per currency
+MONEY_FIGURES = ("received", "settled", "in_transit", "underpaid", "overpaid")
 Stakes = dict[tuple[str, str], tuple[int, Decimal]]  # (category, currency) -> findings, money
 
 

@@ -27,6 +27,7 @@ from pik_recon.sandbox.state import Faults, SandboxState
 from tests.conftest import API_KEY, FAST_RETRIES, cli_env, run_cli
 from tests.integration.test_stakes import (
     MONEY,
+    MONEY_FIGURES,
     SEVERITY,
     WEBHOOK,
     findings_csv_stakes,
@@ -119,8 +120,6 @@ def listed_rows(out: Path) -> set[Row]:
         return {(r["category"], r["order_id"], r["link_ids"], r["transaction_ids"])
                 for r in csv.DictReader(fh)}
 
-
-MONEY_FIGURES = ("received", "settled", "in_transit", "underpaid", "overpaid")
 
 
 def _assert_money_figures(out: Path, data: Path) -> None:
