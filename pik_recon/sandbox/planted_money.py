@@ -29,7 +29,6 @@ MONEY_CASES = {
     "unsettled": 2, "transaction_unknown_link": 1, "webhook_missed": 2, "webhook_disagrees": 2,
     "clean_paid_recently": 2,
 }
-HEX = "0123456789abcdef"
 
 
 def at_least_two_units(amount: str, currency: str) -> bool:
@@ -47,7 +46,7 @@ class Payments:
     events: list[bytes] = field(default_factory=list)
 
     def _hex(self, n: int) -> str:
-        return "".join(self.rng.choice(HEX) for _ in range(n))
+        return f"{self.rng.getrandbits(4 * n):0{n}x}"
 
     @staticmethod
     def text(link: dict[str, Any], value: Decimal) -> str:
