@@ -13,7 +13,7 @@ import click
 
 from pik_recon import __version__
 from pik_recon.cli.common import AppContext
-from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, PikReconError
+from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, Interrupted, PikReconError
 
 # Each command's module is imported only when that command runs (or help lists it), so a
 # command pays the start-up of its own dependencies and no other's.
@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
         _say(f"Error: {exc.format_message()}", exc.exit_code or EXIT_USAGE, True, False)
     except PikReconError as exc:
         _say(f"Error: {exc}", exc.exit_code, as_json, verbose)
+    except Interrupted as exc:  # SIGINT or SIGTERM, once what it stopped is recorded
+        _say(f"Interrupted by {exc.signal_name}.", exc.exit_code, as_json, False)
     except KeyboardInterrupt:
         _say("Interrupted.", 130, as_json, False)
     except Exception as exc:  # the last resort: a bug, shown plainly

@@ -33,6 +33,8 @@ def sandbox() -> None:
               help="Share of requests that fail.")
 @click.option("--faults", "fault_kinds", default=",".join(FAULT_KINDS), show_default=True,
               help="Comma-separated fault kinds to draw from.")
+@click.option("--retry-after", default=1, type=click.IntRange(0), show_default=True,
+              help="The Retry-After seconds of the 429 fault (86400: PIK asks for a day).")
 @click.option("--latency-ms", default=0, type=click.IntRange(0), show_default=True,
               help="Extra milliseconds before every answer.")
 @click.option("--drift", default=0.0, type=click.FloatRange(0), show_default=True,
@@ -47,7 +49,7 @@ def sandbox() -> None:
 @click.pass_obj
 def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path | None,
           generate: int | None, active_share: float | None, seed: int, fault_rate: float,
-          fault_kinds: str,
+          fault_kinds: str, retry_after: int,
           latency_ms: int, drift: float, ordering: str, hidden: int,
           no_rate_limit: bool) -> None:
     """Serve the PIK API on loopback, with admin endpoints under /_admin.
@@ -70,6 +72,7 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
         raise click.BadParameter(f"unknown fault kinds {sorted(unknown)}; choose from "
                                  f"{', '.join(FAULT_KINDS)}", param_hint="--faults")
     faults = Faults(rate=fault_rate, kinds=kinds, latency_ms=latency_ms,
+                    retry_after_seconds=retry_after,
                     drift_per_request=drift, rate_limit_enabled=not no_rate_limit,
                     ordering=ordering)
     state = SandboxState(api_key=api_key, seed=seed, faults=faults)

@@ -223,6 +223,9 @@ def apply_fault_settings(state: SandboxState, payload: dict[str, Any]) -> None:
     kinds = payload.get("kinds")
     if kinds is not None and not set(kinds) <= set(FAULT_KINDS):
         raise ValueError(f"fault kinds must be among {FAULT_KINDS}")
+    wait = payload.get("retry_after_seconds", 0)
+    if not isinstance(wait, int) or isinstance(wait, bool) or wait < 0:
+        raise ValueError("retry_after_seconds must be a whole number of seconds >= 0")
     with state.lock:
         for name, value in payload.items():
             if name == "ordering":
@@ -236,11 +239,15 @@ def apply_fault_settings(state: SandboxState, payload: dict[str, Any]) -> None:
 async def admin_link_action(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     action = request.match_info["action"]
-    target = {"pay": "paid", "expire": "expired", "deactivate": "deactivated"}.get(action)
+    target = {"pay": "paid", "expire": "expired", "deactivate": "deactivated",
+              "lose": "lost"}.get(action)
     with state.lock:
         link = state.links.get(request.match_info["link_id"])
         if link is None or target is None:
             return _error(404, "not_found", "no such link or action")
+        if action == "lose":
+            state.remove(link)
+            return _json(200, {"lost": link.id})
         if link.status != "active":
             return _error(422, "unprocessable_entity", f"link is already {link.status}")
         state.set_status(link, target)
