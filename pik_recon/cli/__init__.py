@@ -91,7 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     as_json = "--log-format=json" in args or ("--log-format", "json") in itertools.pairwise(args)
     try:
         code = cli.main(args=argv, prog_name="pik-recon", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C (and Interrupted) into Abort
+        stopped = exc.__cause__
+        if isinstance(stopped, Interrupted):  # SIGINT or SIGTERM, once what it stopped is kept
+            _say(f"Interrupted by {stopped.signal_name}.", stopped.exit_code, as_json, False)
         _say("Aborted.", 130, as_json, False)
     except click.ClickException as exc:
         if not as_json:
@@ -100,8 +103,6 @@ def main(argv: list[str] | None = None) -> None:
         _say(f"Error: {exc.format_message()}", exc.exit_code or EXIT_USAGE, True, False)
     except PikReconError as exc:
         _say(f"Error: {exc}", exc.exit_code, as_json, verbose)
-    except Interrupted as exc:  # SIGINT or SIGTERM, once what it stopped is recorded
-        _say(f"Interrupted by {exc.signal_name}.", exc.exit_code, as_json, False)
     except KeyboardInterrupt:
         _say("Interrupted.", 130, as_json, False)
     except Exception as exc:  # the last resort: a bug, shown plainly
