@@ -295,6 +295,7 @@ class PikClient:
                 else f"in {duration_text(state.next_action.sleep if state.next_action else 0)}")
         log.info("retry %d of %d %s: %s", state.attempt_number, self.settings.max_retries,
                  when, exc)
+        log.debug("what was retried (attempt %d)", state.attempt_number, exc_info=exc)
 
     async def _with_retries(self, method: str, path: str, *,
                             params: Callable[[], dict[str, Any]] | None = None,

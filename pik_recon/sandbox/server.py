@@ -131,7 +131,8 @@ async def get_link(request: web.Request) -> web.Response:
         return early
     with state.lock:
         state.expire_due()
-        link = state.links.get(request.match_info["link_id"])
+        link_id = request.match_info["link_id"]
+        link = state.links.get(link_id) or state.uncounted.get(link_id)
         body = link.json_bytes() if link is not None else None
         if fault != "lost_response":
             state.log.link_requests += 1
@@ -240,14 +241,14 @@ async def admin_link_action(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     action = request.match_info["action"]
     target = {"pay": "paid", "expire": "expired", "deactivate": "deactivated",
-              "lose": "lost"}.get(action)
+              "lose": "lost", "uncount": "uncounted"}.get(action)
     with state.lock:
         link = state.links.get(request.match_info["link_id"])
         if link is None or target is None:
             return _error(404, "not_found", "no such link or action")
-        if action == "lose":
-            state.remove(link)
-            return _json(200, {"lost": link.id})
+        if action in ("lose", "uncount"):
+            state.remove(link, by_id=action == "uncount")
+            return _json(200, {target: link.id})
         if link.status != "active":
             return _error(422, "unprocessable_entity", f"link is already {link.status}")
         state.set_status(link, target)

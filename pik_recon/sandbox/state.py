@@ -119,6 +119,7 @@ class SandboxState:
         self.rng = random.Random(seed)
         self.lock = threading.RLock()
         self.links: dict[str, Link] = {}
+        self.uncounted: dict[str, Link] = {}  # in no list or total, yet found by id
         self._seq = 0
         self._clock_offset = timedelta()
         self._expiry_heap: list[tuple[float, int, str]] = []
@@ -196,10 +197,13 @@ class SandboxState:
             heapq.heappush(self._expiry_heap, (link.expires_at.timestamp(), link.seq, link.id))
         return link
 
-    def remove(self, link: Link) -> None:
+    def remove(self, link: Link, by_id: bool = False) -> None:
         """Forget a link, which PIK does not promise never to do: it is in no list, no
-        total, and a fetch by id is a 404."""
+        total, and a fetch by id is a 404. `by_id`: a broken PIK that still answers for it
+        by id."""
         del self.links[link.id]
+        if by_id:
+            self.uncounted[link.id] = link
         if link.id in self._hidden:
             self._hidden.discard(link.id)
             self.faults.hidden_links = len(self._hidden)

@@ -37,9 +37,10 @@ async def confirm(session: SyncSession, proof: Proof, include_final: bool) -> No
     if found:
         accounted = await session.db(store.accounted, include_final)
         result.accounted = accounted
+        links = "1 link" if found == 1 else f"{found:,} links"
         result.verdict = gap_verdict(Proof(proof.total, accounted),
-                                     f"PIK returned {found:,} links by id that its total "
-                                     "does not count")
+                                     f"PIK returned {links} by id that its total does not "
+                                     "count")
         return
     await _mark_vanished(session)
     observed = await session.db(store.accounted, False)

@@ -16,9 +16,10 @@ FOREIGN = re.compile(r"the warehouse holds (\d+) links PIK does not know; is --d
                      r"warehouse of another account\?")
 
 
-def _lose(server: SandboxServer, link_id: str) -> None:
-    """PIK forgets a link (through the sandbox's admin endpoint, over HTTP)."""
-    request = urllib.request.Request(f"{server.admin_url}/links/{link_id}/lose", data=b"{}",
+def _lose(server: SandboxServer, link_id: str, how: str = "lose") -> None:
+    """PIK forgets a link (through the sandbox's admin endpoint, over HTTP); "uncount": its
+    lists and totals do, but it still answers for it by id."""
+    request = urllib.request.Request(f"{server.admin_url}/links/{link_id}/{how}", data=b"{}",
                                      method="POST")
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 200
@@ -79,3 +80,27 @@ def test_a_few_links_pik_lost_are_marked_vanished_and_the_sync_verified(
                               "ORDER BY id DESC LIMIT 1")
     assert last == [("finished", True, len(lost))]
     assert f"vanished {len(lost)}" in done.stdout
+
+
+def test_a_link_pik_returns_by_id_but_does_not_count_fails_the_proof(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    with sandbox_state.lock:
+        generate_links(sandbox_state, 1_000)
+    env = cli_env(workdir, sandbox.base_url)
+    db = workdir / "wh.duckdb"
+    assert run_cli(["sync"], env, workdir).returncode == 0
+    with sandbox_state.lock:
+        uncounted = min(i for i, link in sandbox_state.links.items() if link.status == "paid")
+    _lose(sandbox, uncounted, "uncount")
+
+    done = run_cli(["sync"], env, workdir)
+
+    assert done.returncode == 4, done.stderr
+    verified, verdict, total, accounted = warehouse_rows(
+        db, "SELECT verified, verdict, pik_total, accounted FROM sync_runs ORDER BY id")[-1]
+    assert verified is False
+    assert verdict.startswith("not verified: PIK returned 1 link by id that its total does "
+                              "not count; ")
+    assert accounted == total + 1
+    assert warehouse_rows(db, f"SELECT last_seen_run, vanished_at FROM payment_links "
+                              f"WHERE id = '{uncounted}'") == [(2, None)]
