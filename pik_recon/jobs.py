@@ -30,6 +30,7 @@ from pik_recon.errors import (
     EXIT_INTERNAL,
     EXIT_OK,
     ConfigError,
+    Interrupted,
     LockHeldError,
     PikReconError,
 )
@@ -447,7 +448,8 @@ def run_job(config: Config, job: Job, runners: dict[str, StepRunner], *,
 
     After a failed step the remaining steps are skipped, except notify; a step that failed
     for some accounts only ("partly failed") leaves those out of the steps after it. When
-    `stop` is set (SIGTERM), the running step finishes and the rest are skipped.
+    `stop` is set (SIGTERM), the running step finishes and the rest are skipped; Ctrl-C
+    stops the running step, and the rest are skipped (exit 130).
     """
     stop = stop or threading.Event()
     check_accounts(job, config.account_names)
@@ -468,6 +470,9 @@ def run_job(config: Config, job: Job, runners: dict[str, StepRunner], *,
             outcome = _run_step(config, step, context, runners)
             result.steps.append(outcome)
             result.exit_code = max(result.exit_code, outcome.exit_code)
+            if outcome.outcome == "interrupted":
+                result.outcome, error = "interrupted", outcome.error
+                break
             if outcome.outcome in ("failed", "partly failed"):
                 halted = halted or outcome.outcome == "failed"
                 result.outcome, error = "failed", error or outcome.error
@@ -482,6 +487,11 @@ def _run_step(config: Config, step: Step, context: JobContext,
     started = datetime.now(UTC)
     try:
         return runners[step.type](config, step, context)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or a signal the step stopped on (Interrupted)
+        stopped = exc if isinstance(exc, Interrupted) else Interrupted()
+        log.warning("job %s: step %s %s", context.job.name, step.type, stopped)
+        return StepResult(step.type, "interrupted", stopped.exit_code, seconds_since(started),
+                          error=str(stopped))
     except PikReconError as exc:
         log.error("job %s: step %s failed: %s", context.job.name, step.type, exc)
         return StepResult(step.type, "failed", exc.exit_code, seconds_since(started),

@@ -156,6 +156,7 @@ class PageProgress:
         self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), RateColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.fields[budget]}"),
+                                 TextColumn("{task.fields[note]}"),
                                  console=Console(stderr=True),
                                  transient=True, disable=not enabled)
         self._label = label
@@ -173,7 +174,7 @@ class PageProgress:
         if name not in self._bars:
             label = f"{self._label} {name}" if several else self._label
             self._bars[name] = AccountBar(self._bar, self._bar.add_task(label, total=0,
-                                                                        budget=""))
+                                                                        budget="", note=""))
         return self._bars[name]
 
 
@@ -199,3 +200,7 @@ class AccountBar:
         """Show requests spent against the sync's request budget."""
         self._budget = limit
         self._bar.update(self._task, budget=f"budget 0/{limit}")
+
+    def waiting(self, note: str | None) -> None:
+        """Show a long wait while it lasts ("waiting 30 s: PIK asked"); None clears it."""
+        self._bar.update(self._task, note=note or "")
