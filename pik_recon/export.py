@@ -129,7 +129,7 @@ def export_parquet(warehouse: Warehouse, out: Path, *, accounts: list[str],
         _read_manifest(out)  # a folder that is not an export is refused before anything else
         with held(out / LOCK, "the export's lock file", lambda holder: (
                 f"another pik-recon export is writing {out} ({holder}); run this one when "
-                "it has finished")):
+                "it has finished"), WHAT):
             return _export(warehouse, out, chosen, accounts, now)
 
 

@@ -20,13 +20,14 @@ from pik_recon.paths import writing
 
 
 @contextlib.contextmanager
-def held(path: Path, what: str, busy: Callable[[str], str]) -> Iterator[None]:
+def held(path: Path, what: str, busy: Callable[[str], str], folder: str) -> Iterator[None]:
     """Hold the lock file `path` (its folder made owner-only if missing) for the block.
 
-    `what` names the file for errors about it; `busy` makes the message when another
-    process holds it, from who that is ("pid 4242 on db-host since ...").
+    `what` and `folder` name the file and its folder for errors about them; `busy` makes
+    the message when another process holds it, from who that is ("pid 4242 on db-host
+    since ...").
     """
-    with writing(path.parent, f"the folder of {what}"):
+    with writing(path.parent, folder):
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:

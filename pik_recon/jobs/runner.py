@@ -138,7 +138,8 @@ def job_lock(db_path: Path, job: str) -> contextlib.AbstractContextManager[None]
     """One run of a job at a time, whoever starts it: `.<warehouse>.locks/<job>.lock`."""
     path = db_path.parent / f".{db_path.name}.locks" / f"{job}.lock"
     return held(path, "the job's lock file", lambda holder: (
-        f"job {job!r} is already running: {holder}; lock file {path}"))
+        f"job {job!r} is already running: {holder}; lock file {path}"),
+        "the jobs' lock folder")
 
 
 def run_job(config: Config, job: Job, runners: dict[str, StepRunner], *,
