@@ -169,18 +169,21 @@ class AccountSync:
 
 
 def sync_accounts(configs: Sequence[Config], *, full: bool = False,
-                  progress: Callable[[str], Progress] | None = None) -> list[AccountSync]:
+                  progress: Callable[[str], Progress] | None = None,
+                  wait_seconds: float = 0.0) -> list[AccountSync]:
     """Run `pik-recon sync` for several accounts side by side (each with its own client,
     limiter, sync run and verdict); one account's failure leaves the others running.
-    Incremental for an account once it has a verified full sync, unless `full`."""
+    Incremental for an account once it has a verified full sync, unless `full`. Waits up
+    to `wait_seconds` for another process that holds the warehouse."""
 
     interruption = Interruption()
 
     async def _run() -> list[AccountSync]:
         task = asyncio.current_task()
         assert task is not None
-        with interruption.watch(task), Warehouse.open(configs[0].db_path,
-                                                      memory_limit=MEMORY_LIMIT) as warehouse:
+        with interruption.watch(task), Warehouse.open(
+                configs[0].db_path, memory_limit=MEMORY_LIMIT,
+                wait_seconds=wait_seconds) as warehouse:
             # one DuckDB thread per query: the writer shares two cores with fetching
             warehouse.execute("SET threads = 1")
             with warehouse.cursor() as merging:
