@@ -9,10 +9,11 @@ import asyncio
 import dataclasses
 import ipaddress
 import json
+import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -34,6 +35,7 @@ from pik_recon.errors import (
     MalformedResponseError,
     NotFoundError,
     RateLimitedError,
+    RetryAfterTooLongError,
     ServerError,
     TransportError,
 )
@@ -43,6 +45,7 @@ log = get_logger("client")
 LINKS_PATH = "/payment-links"
 WEBHOOKS_PATH = "/webhooks"
 PAGE_LIMIT = 100
+LONG_WAIT_SECONDS = 5.0  # a wait longer than this is logged and shown on the progress bar
 
 
 def check_base_url(base_url: str) -> str:
@@ -77,19 +80,23 @@ def environment_proxy(base_url: str) -> str | None:
 
 
 class RateLimiter:
-    """At most `per_minute` requests in any rolling 60-second window, shared by all tasks."""
+    """At most `per_minute` requests in any rolling 60-second window, shared by all tasks.
+    `sleep(seconds, reason)` does its waiting (the client shows the long ones)."""
 
     MARGIN_SECONDS = 0.5  # our send time precedes PIK's arrival time; stay clear of its window
 
-    def __init__(self, per_minute: int, enabled: bool = True) -> None:
+    def __init__(self, per_minute: int, enabled: bool = True,
+                 sleep: Callable[[float, str], Awaitable[None]] | None = None) -> None:
         self.per_minute = per_minute
         self.enabled = enabled
+        self._sleep = sleep or (lambda seconds, _: asyncio.sleep(seconds))
         self._sent: deque[float] = deque()
         self._lock = asyncio.Lock()
         self._paused_until = 0.0
 
     def pause(self, seconds: float) -> None:
-        """Hold every caller back after a 429 (PIK's Retry-After)."""
+        """Hold every caller back after a 429 (PIK's Retry-After, never beyond the client's
+        max_retry_after_seconds: a longer one ends the command instead)."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     async def acquire(self) -> None:
@@ -99,7 +106,7 @@ class RateLimiter:
             while True:
                 now = time.monotonic()
                 if self._paused_until > now:
-                    await asyncio.sleep(self._paused_until - now)
+                    await self._sleep(self._paused_until - now, "PIK asked")
                     continue
                 if not self.enabled:
                     return
@@ -109,7 +116,8 @@ class RateLimiter:
                 if len(self._sent) < self.per_minute:
                     self._sent.append(now)
                     return
-                await asyncio.sleep(self._sent[0] + window - now)
+                await self._sleep(self._sent[0] + window - now,
+                                  f"keeping to {self.per_minute} requests a minute")
 
 
 @dataclass
@@ -185,14 +193,20 @@ class PikClient:
     """Async PIK API client; use as `async with PikClient(...) as client:`."""
 
     def __init__(self, settings: PikSettings, api_key: Secret, *,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 on_wait: Callable[[str | None], None] | None = None) -> None:
+        """`on_wait` is told of every long wait while it lasts ("waiting 30 s: PIK asked"),
+        then None (for a progress bar)."""
         self.settings = settings
         self.key_name = api_key.name  # where the key came from, for messages
         self.base_url = check_base_url(settings.base_url)
         self.stats = ClientStats()
-        self.general = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_enabled)
+        self._on_wait = on_wait
+        self._waits: list[str] = []  # the long waits under way, latest last
+        self.general = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_enabled,
+                                   self._sleep)
         self.creation = RateLimiter(settings.create_rate_limit_per_minute,
-                                    settings.rate_limit_enabled)
+                                    settings.rate_limit_enabled, self._sleep)
         timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
         limits = httpx.Limits(max_connections=max(settings.concurrency * 2, 10),
                               max_keepalive_connections=max(settings.concurrency * 2, 10))
@@ -275,17 +289,41 @@ class PikClient:
         return [e for e in endpoints if e is not None]
 
     # --- plumbing ------------------------------------------------------------------------
+    async def _sleep(self, seconds: float, reason: str) -> None:
+        """Wait; one longer than LONG_WAIT_SECONDS is logged and shown while it lasts."""
+        if seconds <= LONG_WAIT_SECONDS:
+            await asyncio.sleep(seconds)
+            return
+        note = f"waiting {duration_text(seconds)}: {reason}"
+        log.info("%s", note)
+        self._waits.append(note)
+        self._show_wait()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self._waits.remove(note)
+            self._show_wait()
+
+    def _show_wait(self) -> None:
+        if self._on_wait is not None:
+            self._on_wait(self._waits[-1] if self._waits else None)
+
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitedError) and exc.retry_after_seconds is not None:
-            return min(exc.retry_after_seconds, self.settings.backoff_cap_seconds)
+            return 0.0  # the limiter holds this request, and every other, until then
         base = self.settings.backoff_base_seconds * 2 ** (state.attempt_number - 1)
         return random.uniform(0, min(base, self.settings.backoff_cap_seconds))
 
     def _before_sleep(self, state: RetryCallState) -> None:
         self.stats.retries += 1
         exc = state.outcome.exception() if state.outcome else None
-        log.debug("retrying after %s (attempt %d)", exc, state.attempt_number)
+        asked = exc.retry_after_seconds if isinstance(exc, RateLimitedError) else None
+        when = (f"once the {duration_text(asked)} PIK asked for have passed" if asked
+                else f"in {duration_text(state.next_action.sleep if state.next_action else 0)}")
+        log.info("retry %d of %d %s: %s", state.attempt_number, self.settings.max_retries,
+                 when, exc)
+        log.debug("what was retried (attempt %d)", state.attempt_number, exc_info=exc)
 
     async def _with_retries(self, method: str, path: str, *,
                             params: Callable[[], dict[str, Any]] | None = None,
@@ -306,9 +344,19 @@ class PikClient:
             if not retryable(exc):
                 raise
             failed: ApiError | None = exc
+        last: list[BaseException | None] = [failed]  # what a backoff waits after, to say so
+
+        def before_sleep(state: RetryCallState) -> None:
+            last[0] = state.outcome.exception() if state.outcome else None
+            self._before_sleep(state)
+
+        async def backoff(seconds: float) -> None:
+            await self._sleep(seconds, f"backing off after {last[0]}")
+
         retrying = AsyncRetrying(retry=retry_if_exception(retryable),
                                  stop=stop_after_attempt(self.settings.max_retries + 1),
-                                 wait=self._wait, before_sleep=self._before_sleep, reraise=True)
+                                 wait=self._wait, before_sleep=before_sleep, sleep=backoff,
+                                 reraise=True)
         async for attempt in retrying:
             with attempt:
                 if failed is not None:
@@ -365,6 +413,12 @@ class PikClient:
             raise NotFoundError(f"{method} {path}: not found", **where)
         if status == 429:
             retry_after = _retry_after(response.headers.get("Retry-After"))
+            cap = self.settings.max_retry_after_seconds
+            if retry_after is not None and retry_after > cap:
+                raise RetryAfterTooLongError(
+                    f"PIK asks to wait {duration_text(retry_after)}; try later ({method} {path} "
+                    f"answered 429 with Retry-After: {retry_after:g}, more than [pik] "
+                    f"max_retry_after_seconds = {cap:g})", **where)
             if retry_after is not None:
                 limiter.pause(retry_after)
             raise RateLimitedError(f"{method} {path}: rate limited by PIK",
@@ -431,4 +485,17 @@ def _retry_after(value: str | None) -> float | None:
         seconds = float(value)
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def duration_text(seconds: float) -> str:
+    """A wait as a person reads it: "0.4 s", "30 s", "5 min", "1 h 30 min", "24 h", "3 days"."""
+    if seconds < 10:
+        return f"{seconds:.1f} s".replace(".0 s", " s")
+    whole = round(seconds)
+    if whole >= 48 * 3600:
+        days, hours = divmod(round(whole / 3600), 24)
+        return f"{days} days" + (f" {hours} h" if hours else "")
+    units = [(whole // 3600, "h"), (whole % 3600 // 60, "min"), (whole % 60, "s")]
+    shown = [(n, unit) for n, unit in units if n][:2]
+    return " ".join(f"{n} {unit}" for n, unit in shown)

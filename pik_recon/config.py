@@ -45,6 +45,7 @@ class PikSettings:
     max_retries: int = 8
     backoff_base_seconds: float = 0.5
     backoff_cap_seconds: float = 60.0
+    max_retry_after_seconds: float = 300.0  # a longer Retry-After ends the command (exit 4)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class SyncSettings:
 
     batch_rows: int = 50_000
     request_budget: str = "3x"  # "Nx": N times the minimum; or a number of requests
+    max_vanished: int = 10  # more links PIK does not know, in one sync: another account's
 
 
 ORDER_FIELDS = ("order_id", "amount", "currency", "status", "created_at", "link_id",
@@ -259,14 +261,16 @@ def _section(name: str, cls: type, raw: Mapping[str, Any], kind_of: str | None =
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values = {}
     for key, value in raw.items():
-        if (section, key) in _CHECKED:
-            value = _CHECKED[(section, key)](name, value)
         if key not in fields:
             allowed = ", ".join(sorted(fields))
             raise ConfigError(f"config [{name}] has unknown key '{key}'; allowed: {allowed}")
         kind = fields[key].type
-        values[key] = (_coerce(name, key, value, _SCALARS[kind]) if kind in _SCALARS
-                       else _COMPOUND[(section, key)](name, value))
+        if (section, key) in _CHECKED:
+            values[key] = _CHECKED[(section, key)](name, value)
+        elif kind in _SCALARS:
+            values[key] = _coerce(name, key, value, _SCALARS[kind])
+        else:
+            values[key] = _COMPOUND[(section, key)](name, value)
     return cls(**values)
 
 
@@ -368,8 +372,16 @@ def _request_budget(_: str, value: Any) -> str:
                       "or a whole number of requests (e.g. 20000)")
 
 
+def _max_vanished(_: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ConfigError(f"config [sync] max_vanished = {value!r}: expected a whole number >= 0 "
+                      "(links PIK may lose in one sync before it stops, default 10)")
+
+
 _CHECKED: dict[tuple[str, str], Any] = {
     ("sync", "request_budget"): _request_budget,
+    ("sync", "max_vanished"): _max_vanished,
     ("orders", "delimiter"): _one_char("delimiter"),
     ("orders", "decimal_separator"): _one_char("decimal_separator"),
     ("orders", "thousands_separator"): _one_char("thousands_separator"),

@@ -3,11 +3,13 @@
     PikReconError (5, internal)
     ├── UsageError (2): bad option, bad config, bad input file
     │   ├── ConfigError: a config key is wrong (names the key and what is allowed)
-    │   └── InputError: a file's line/column is wrong (names file, line, column, reason)
+    │   ├── InputError: a file's line/column is wrong (names file, line, column, reason)
+    │   └── ForeignWarehouseError: more links than [sync] max_vanished are unknown to PIK
     ├── ApiError: PIK answered, or failed to
     │   ├── AuthError (3): 401/403, the key is wrong or lacks permission
     │   ├── NotFoundError (5): 404 for a single link
     │   ├── InvalidRequestError (5): 400/422, PIK rejected what we sent
+    │   ├── RetryAfterTooLongError (4, not retried now): a 429 asking to wait too long
     │   ├── MalformedResponseError (4, transient): the body is not what the API documents
     │   └── TransientApiError (4, transient): worth retrying later
     │       ├── RateLimitedError: 429 beyond the retry budget
@@ -20,9 +22,14 @@
     ├── LockHeldError (4, transient): another run of the same job holds its lock
     ├── IncompleteSyncError (4, transient): the sync could not be verified complete
     └── AccountsFailedError (the worst of theirs): some accounts of a command failed
+
+    Interrupted (130 SIGINT, 143 SIGTERM): a KeyboardInterrupt, so that no `except
+    Exception` on the way out swallows it
 """
 
 from __future__ import annotations
+
+import signal
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -58,6 +65,19 @@ class InputError(UsageError):
         super().__init__(full)
 
 
+class ForeignWarehouseError(UsageError):
+    """More links than `[sync] max_vanished` that the warehouse holds are unknown to PIK
+    (404 by id) in one sync. PIK does not delete links: the warehouse is another
+    account's."""
+
+    def __init__(self, unknown: int, limit: int) -> None:
+        super().__init__(
+            f"the warehouse holds {unknown:,} links PIK does not know; is --db the warehouse of "
+            f"another account? (the sync stopped when more than [sync] max_vanished = {limit} "
+            "answered 404, and marked none vanished; PIK does not delete links)")
+        self.unknown = unknown
+
+
 class ApiError(PikReconError):
     """PIK answered with an error, or the answer never came."""
 
@@ -81,6 +101,13 @@ class NotFoundError(ApiError):
 
 class InvalidRequestError(ApiError):
     """400/422: PIK rejected the request as invalid."""
+
+
+class RetryAfterTooLongError(ApiError):
+    """A 429 whose Retry-After is beyond `[pik] max_retry_after_seconds`: worth trying later
+    (exit 4), not waiting for now."""
+
+    exit_code = EXIT_TEMPORARY
 
 
 class TransientApiError(ApiError):
@@ -161,3 +188,12 @@ class AccountsFailedError(PikReconError):
         super().__init__(message)
         self.exit_code = exit_code
         self.transient = exit_code == EXIT_TEMPORARY
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM stopped a command; exit 128 + the signal's number."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.signal_name}")
+        self.exit_code = 128 + signum

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pik_recon.money import parse_amount
+from pik_recon.money import parse_link_amount
 
 STATUSES = ("active", "paid", "expired", "deactivated")
 LINK_COLUMNS = ("id", "url", "amount_text", "currency", "description", "status", "created_at",
@@ -53,7 +53,7 @@ def parse_link(record: Any, listed_status: str | None) -> tuple[Any, ...] | Reje
         if not isinstance(link_id, str) or not link_id:
             raise ValueError("missing id")
         amount_text = record.get("amount")
-        parse_amount(amount_text)
+        parse_link_amount(amount_text)
         currency = record.get("currency")
         if not isinstance(currency, str) or not currency:
             raise ValueError("missing currency")
@@ -62,7 +62,7 @@ def parse_link(record: Any, listed_status: str | None) -> tuple[Any, ...] | Reje
             raise ValueError(f"unknown status {status!r}")
         created_at = _timestamp(record.get("created_at"), "created_at", True)
         paid_at = _timestamp(record.get("paid_at"), "paid_at", False)
-        row = (link_id, _optional_text(record, "url"), amount_text.strip(), currency,
+        row = (link_id, _optional_text(record, "url"), amount_text, currency,
                _optional_text(record, "description"), status, created_at, paid_at)
     except ValueError as exc:
         text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 # Decimals each asset allows; unknown codes fall back to 18 (the widest on PIK).
@@ -25,6 +26,10 @@ CURRENCY_DECIMALS: dict[str, int] = {
 PIK_CURRENCIES = ("USDT", "USDC", "BTC", "ETH", "LTC", "TRX", "SOL", "TON", "DOGE")
 MAX_SCALE = 18
 MAX_INTEGER_DIGITS = 20  # DECIMAL(38,18)
+# PIK's amount as its docs show it ("75.00", "75", "0.00000001"): ASCII digits, optionally a
+# point and decimals; no sign, exponent, space or bare point. sql/queries/stage_links.sql
+# holds the same form.
+PLAIN_AMOUNT = re.compile(r"[0-9]{1,20}(\.[0-9]{1,18})?")
 
 
 def parse_amount(text: object) -> Decimal:
@@ -44,6 +49,19 @@ def parse_amount(text: object) -> Decimal:
         raise ValueError(f"amount {text!r} has more than {MAX_SCALE} decimals")
     if value.adjusted() >= MAX_INTEGER_DIGITS:
         raise ValueError(f"amount {text!r} is too large")
+    return value
+
+
+def parse_link_amount(text: object) -> Decimal:
+    """Parse a link's amount from PIK: a plain positive decimal string, nothing else;
+    raise ValueError with a reason otherwise."""
+    value = parse_amount(text)
+    assert isinstance(text, str)
+    if not PLAIN_AMOUNT.fullmatch(text):
+        raise ValueError(f"amount {text!r} is not a plain positive decimal (digits, "
+                         "optionally a point and decimals, e.g. '75.00')")
+    if value <= 0:
+        raise ValueError(f"amount {text!r} is not positive")
     return value
 
 

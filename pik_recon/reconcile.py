@@ -13,27 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from pik_recon.categories import MONEY_CATEGORIES, SEVERITIES, SEVERITY
 from pik_recon.config import DEFAULT_ACCOUNT, MatchingSettings, ReconcileSettings
 from pik_recon.errors import UsageError
 from pik_recon.warehouse import Warehouse, query
-
-# about a link's money received (SPEC §6): a link gets the first of these that applies
-MONEY_CATEGORIES = (
-    ("underpaid", "critical"), ("overpaid", "critical"),
-    ("paid_without_transaction", "critical"), ("payment_on_closed_link", "critical"),
-    ("unsettled", "warning"), ("transaction_unknown_link", "critical"),
-    ("webhook_missed", "warning"), ("webhook_disagrees", "critical"),
-)
-CATEGORIES = (
-    ("currency_mismatch", "critical"), ("amount_mismatch", "critical"),
-    ("duplicate_payment", "critical"), ("paid_but_cancelled", "critical"),
-    ("paid_without_payment", "critical"), ("paid_order_not_updated", "warning"),
-    ("expired_unpaid", "warning"), ("missing_link", "warning"), ("unpaid", "info"),
-    ("orphan_paid_link", "critical"), ("orphan_link", "info"),
-    ("order_rejected", "warning"),
-    *MONEY_CATEGORIES,
-)
-SEVERITIES = ("critical", "warning", "info")
 
 
 @dataclass(frozen=True)
@@ -113,7 +96,7 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
                            "unpaid_after_days": settings.unpaid_after_days})
         warehouse.execute(query("reconcile_rejects"),
                           {"run_id": run_id, "account": account,
-                           "severity": dict(CATEGORIES)["order_rejected"]})
+                           "severity": SEVERITY["order_rejected"]})
         warehouse.execute(query("reconcile_money"), {
             "run_id": run_id, "account": account, "as_of": as_of,
             "settlement_hours": money.settlement_hours,

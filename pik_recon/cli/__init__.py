@@ -14,7 +14,7 @@ import click
 
 from pik_recon import __version__
 from pik_recon.cli.common import AppContext
-from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, PikReconError
+from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, Interrupted, PikReconError
 
 # Each command's module is imported only when that command runs (or help lists it), so a
 # command pays the start-up of its own dependencies and no other's.
@@ -96,7 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     as_json = "--log-format=json" in args or ("--log-format", "json") in itertools.pairwise(args)
     try:
         code = cli.main(args=argv, prog_name="pik-recon", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C (and Interrupted) into Abort
+        stopped = exc.__cause__
+        if isinstance(stopped, Interrupted):  # SIGINT or SIGTERM, once what it stopped is kept
+            _say(f"Interrupted by {stopped.signal_name}.", stopped.exit_code, as_json, False)
         _say("Aborted.", 130, as_json, False)
     except click.ClickException as exc:
         if not as_json:

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich.console import Console
@@ -26,6 +26,19 @@ from rich.text import Text
 from pik_recon.config import Config, load_config
 from pik_recon.errors import UsageError
 from pik_recon.logs import setup_logging
+
+if TYPE_CHECKING:
+    from pik_recon.usecases.outcome import Outcome
+
+
+def exit_with(outcome: Outcome) -> None:
+    """End a command as its outcome says: its error (the message and the exit code the
+    error knows), else its exit code."""
+    error = outcome.error
+    if error is not None:
+        raise error
+    if outcome.exit_code:
+        raise click.exceptions.Exit(outcome.exit_code)
 
 
 def account_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -156,6 +169,7 @@ class PageProgress:
         self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), RateColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.fields[budget]}"),
+                                 TextColumn("{task.fields[note]}"),
                                  console=Console(stderr=True),
                                  transient=True, disable=not enabled)
         self._label = label
@@ -173,7 +187,7 @@ class PageProgress:
         if name not in self._bars:
             label = f"{self._label} {name}" if several else self._label
             self._bars[name] = AccountBar(self._bar, self._bar.add_task(label, total=0,
-                                                                        budget=""))
+                                                                        budget="", note=""))
         return self._bars[name]
 
 
@@ -199,3 +213,7 @@ class AccountBar:
         """Show requests spent against the sync's request budget."""
         self._budget = limit
         self._bar.update(self._task, budget=f"budget 0/{limit}")
+
+    def waiting(self, note: str | None) -> None:
+        """Show a long wait while it lasts ("waiting 30 s: PIK asked"); None clears it."""
+        self._bar.update(self._task, note=note or "")

@@ -80,6 +80,8 @@ def sandbox() -> None:
               help="Share of requests that fail.")
 @click.option("--faults", "fault_kinds", default=",".join(FAULT_KINDS), show_default=True,
               help="Comma-separated fault kinds to draw from.")
+@click.option("--retry-after", default=1, type=click.IntRange(0), show_default=True,
+              help="The Retry-After seconds of the 429 fault (86400: PIK asks for a day).")
 @click.option("--latency-ms", default=0, type=click.IntRange(0), show_default=True,
               help="Extra milliseconds before every answer.")
 @click.option("--drift", default=0.0, type=click.FloatRange(0), show_default=True,
@@ -99,8 +101,9 @@ def sandbox() -> None:
 @click.pass_obj
 def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path | None,
           generate: int | None, active_share: float | None, seed: int, fault_rate: float,
-          fault_kinds: str, latency_ms: int, drift: float, ordering: str, hidden: int,
-          clock_offset_seconds: float, no_rate_limit: bool, **payments: Any) -> None:
+          fault_kinds: str, retry_after: int, latency_ms: int, drift: float, ordering: str,
+          hidden: int, clock_offset_seconds: float, no_rate_limit: bool, **payments: Any
+          ) -> None:
     """Serve the PIK API on loopback, with admin endpoints under /_admin.
 
     \b
@@ -126,6 +129,7 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--clock-offset") from None
     faults = Faults(rate=fault_rate, kinds=kinds, latency_ms=latency_ms,
+                    retry_after_seconds=retry_after,
                     drift_per_request=drift, rate_limit_enabled=not no_rate_limit,
                     ordering=ordering, clock_offset_seconds=clock_offset_seconds)
     try:

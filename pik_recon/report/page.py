@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from pik_recon.categories import finding_state
 from pik_recon.report.display import grouped, money, when
 from pik_recon.report.figures import (
     FINDING_COLUMNS,
@@ -19,7 +20,6 @@ from pik_recon.report.figures import (
     SUMMARY_FIELDS,
     TRANSACTION_COLUMNS,
     ReportData,
-    finding_state,
 )
 
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
+from pik_recon.categories import finding_state
 from pik_recon.report.display import decimals, exact, grouped, needs_text
 from pik_recon.report.figures import (
     ALL_FIELDS,
@@ -26,7 +27,6 @@ from pik_recon.report.figures import (
     TRANSACTION_COLUMNS,
     AgingRow,
     ReportData,
-    finding_state,
 )
 
 EXCEL_MAX_ROWS = 1_048_576

@@ -135,7 +135,8 @@ async def get_link(request: web.Request) -> web.Response:
         return early
     with state.lock:
         state.expire_due()
-        link = state.links.get(request.match_info["link_id"])
+        link_id = request.match_info["link_id"]
+        link = state.links.get(link_id) or state.uncounted.get(link_id)
         body = link.json_bytes() if link is not None else None
         if fault != "lost_response":
             state.log.link_requests += 1
@@ -235,6 +236,9 @@ def apply_fault_settings(state: SandboxState, payload: dict[str, Any]) -> None:
     payments = {k: v for k, v in payload.items() if k in switches.PAYMENT_SETTINGS}
     for name, value in payments.items():
         switches.checked(name, value)
+    wait = payload.get("retry_after_seconds", 0)
+    if not isinstance(wait, int) or isinstance(wait, bool) or wait < 0:
+        raise ValueError("retry_after_seconds must be a whole number of seconds >= 0")
     with state.lock:
         switches.apply_payment_settings(state, payments)
         for name, value in payload.items():
@@ -251,11 +255,15 @@ def apply_fault_settings(state: SandboxState, payload: dict[str, Any]) -> None:
 async def admin_link_action(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     action = request.match_info["action"]
-    target = {"pay": "paid", "expire": "expired", "deactivate": "deactivated"}.get(action)
+    target = {"pay": "paid", "expire": "expired", "deactivate": "deactivated",
+              "lose": "lost", "uncount": "uncounted"}.get(action)
     with state.lock:
         link = state.links.get(request.match_info["link_id"])
         if link is None or target is None:
             return _error(404, "not_found", "no such link or action")
+        if action in ("lose", "uncount"):
+            state.remove(link, by_id=action == "uncount")
+            return _json(200, {target: link.id})
         if link.status != "active":
             return _error(422, "unprocessable_entity", f"link is already {link.status}")
         state.set_status(link, target)

@@ -88,7 +88,7 @@ class Faults:
     kinds: tuple[str, ...] = FAULT_KINDS
     latency_ms: int = 0
     fault_latency_ms: int = 300
-    retry_after_seconds: int = 1
+    retry_after_seconds: int = 1  # of the `429` fault; PIK may ask for a day
     drift_per_request: float = 0.0  # changes before every list request, for as long as it runs
     drift_new_ratio: float = 0.5
     hidden_links: int = 0  # links left out of every list page, yet counted in `total`
@@ -131,6 +131,7 @@ class SandboxState:
         self.rng = random.Random(seed)
         self.lock = threading.RLock()
         self.links: dict[str, Link] = {}
+        self.uncounted: dict[str, Link] = {}  # in no list or total, yet found by id
         self._seq = 0
         self._clock_offset = timedelta()
         self._expiry_heap: list[tuple[float, int, str]] = []
@@ -214,6 +215,20 @@ class SandboxState:
         if link.status == "active" and link.expires_at is not None:
             heapq.heappush(self._expiry_heap, (link.expires_at.timestamp(), link.seq, link.id))
         return link
+
+    def remove(self, link: Link, by_id: bool = False) -> None:
+        """Forget a link, which PIK does not promise never to do: it is in no list, no
+        total, and a fetch by id is a 404. `by_id`: a broken PIK that still answers for it
+        by id."""
+        del self.links[link.id]
+        if by_id:
+            self.uncounted[link.id] = link
+        if link.id in self._hidden:
+            self._hidden.discard(link.id)
+            self.faults.hidden_links = len(self._hidden)
+            return
+        self._list_for(link.status).remove(link)
+        self._all.remove(link)
 
     def set_status(self, link: Link, status: str) -> None:
         if link.status == status:

@@ -13,9 +13,10 @@ import math
 from pik_recon.client import PAGE_LIMIT, Page
 from pik_recon.links import STATUSES
 from pik_recon.sync.coverage import NEWEST, OLDEST, UNKNOWN, Coverage
-from pik_recon.sync.proof import Proof, gap_verdict, moved_note, verified_verdict
+from pik_recon.sync.proof import Proof, gap_verdict, moved_note
 from pik_recon.sync.session import SyncSession
 from pik_recon.sync.sweep import cover, reserve
+from pik_recon.sync.vanished import confirm
 
 
 async def full_sync(session: SyncSession) -> None:
@@ -41,10 +42,13 @@ async def read_newest(session: SyncSession, depth: int) -> None:
 async def refresh(session: SyncSession, but_newest: int) -> None:
     """Fetch by id the links held as active that this sync has not observed (they may have
     changed), and ids quarantined before, unless reading the list again costs less. The
-    `but_newest` newest links are left to the proof's page, which reads them anyway."""
+    `but_newest` newest links are left to the proof's page, which reads them anyway. A 404
+    is noted in the pager's `vanished`, marked once the sync is verified (vanished.py)."""
     await session.writer.drain()
-    ids = (await session.db(session.store.unobserved_active, but_newest)
-           + await session.db(session.store.unobserved_quarantined))
+    gone = set(session.pager.vanished)
+    ids = [link_id for link_id in (await session.db(session.store.unobserved_active, but_newest)
+                                   + await session.db(session.store.unobserved_quarantined))
+           if link_id not in gone]
     if not ids:
         return
     if len(ids) >= math.ceil(session.top / PAGE_LIMIT):
@@ -53,11 +57,7 @@ async def refresh(session: SyncSession, but_newest: int) -> None:
         return
     session.note(f"{len(ids):,} links held as active (or quarantined before), not observed in "
                  "a list: fetched by id")
-    before = len(session.pager.vanished)
     await session.pager.links(ids)
-    gone = session.pager.vanished[before:]
-    await session.db(session.store.mark_vanished, gone)
-    session.result.vanished += len(gone)
 
 
 async def prove(session: SyncSession, include_final: bool) -> Proof:
@@ -111,9 +111,7 @@ async def settle(session: SyncSession, *, floor: int, include_final: bool,
         proof = await prove(session, include_final)
         session.result.total, session.result.accounted = proof.total, proof.accounted
         if proof.holds:
-            observed = await session.db(session.store.accounted, False)
-            session.result.verified = True
-            session.result.verdict = verified_verdict(proof, observed)
+            await confirm(session, proof, include_final)
             return
         covered = stuck or not session.coverage.gaps(floor, proof.total)
         if proof.surplus and include_final:

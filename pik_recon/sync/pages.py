@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, TypeVar
 
 from pik_recon.client import PAGE_LIMIT, Page, PikClient, single_page
-from pik_recon.errors import NotFoundError
+from pik_recon.errors import ForeignWarehouseError, NotFoundError
 from pik_recon.logs import get_logger
 from pik_recon.sync.store import MergeResult
 from pik_recon.sync.writer import AccountWriter
@@ -24,6 +24,7 @@ class Progress(Protocol):
     def add_pages(self, pages: int) -> None: ...
     def advance(self, pages: int = 1) -> None: ...
     def set_budget(self, limit: int) -> None: ...
+    def waiting(self, note: str | None) -> None: ...
 
 
 class NoProgress:
@@ -34,6 +35,9 @@ class NoProgress:
         return None
 
     def set_budget(self, limit: int) -> None:
+        return None
+
+    def waiting(self, note: str | None) -> None:
         return None
 
 
@@ -58,14 +62,15 @@ class Pager:
     """The sync's requests: charged to the budget, counted on the progress bar, ingested."""
 
     def __init__(self, client: PikClient, writer: AccountWriter, concurrency: int,
-                 progress: Progress) -> None:
+                 progress: Progress, max_vanished: int) -> None:
         self.client = client
         self.writer = writer
         self.concurrency = concurrency
         self.progress = progress
+        self.max_vanished = max_vanished
         self.budget = Budget()
         self.by_id = 0
-        self.vanished: list[str] = []
+        self.vanished: list[str] = []  # marked in the warehouse only once the sync is verified
 
     async def page(self, status: str | None, offset: int | Callable[[], int]) -> Page:
         """One list page (status None: every link), buffered for the warehouse; `offset`
@@ -89,7 +94,9 @@ class Pager:
 
     async def links(self, ids: list[str]) -> None:
         """Fetch single links by id (paging nothing, so nothing shifts); a 404 is a link
-        PIK no longer has, noted in `vanished`."""
+        PIK no longer has, noted in `vanished`. More than
+        `max_vanished` of them stop the sync at once: PIK does not delete links, so the
+        warehouse is another account's."""
         self.progress.add_pages(len(ids))
 
         async def fetch(link_id: str) -> None:
@@ -98,6 +105,8 @@ class Pager:
                 record = await self.client.get_link(link_id)
             except NotFoundError:
                 self.vanished.append(link_id)
+                if len(self.vanished) > self.max_vanished:
+                    raise ForeignWarehouseError(len(self.vanished), self.max_vanished) from None
                 log.warning("link %s is no longer on PIK", link_id)
                 return
             finally:

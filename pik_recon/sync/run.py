@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pik_recon.client import PikClient
 from pik_recon.config import Config, SyncSettings
-from pik_recon.errors import EXIT_INTERNAL, EXIT_OK, EXIT_TEMPORARY, PikReconError
+from pik_recon.errors import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_TEMPORARY,
+    ForeignWarehouseError,
+    Interrupted,
+    PikReconError,
+)
 from pik_recon.logs import ACCOUNT, get_logger
 from pik_recon.sync.full import full_sync
 from pik_recon.sync.incremental import incremental_sync
@@ -23,9 +33,54 @@ from pik_recon.warehouse import Warehouse
 log = get_logger("sync")
 
 
+class Interruption:
+    """SIGINT (Ctrl-C) and SIGTERM during a sync: the sync's task is cancelled, so each
+    account's run records itself `interrupted` and nothing half-merged is committed; a
+    second signal stops at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    @property
+    def reason(self) -> str:
+        name = signal.Signals(self.signum).name if self.signum else "a signal"
+        return f"interrupted by {name}"
+
+    @contextlib.contextmanager
+    def watch(self, task: asyncio.Task[object]) -> Iterator[None]:
+        """Take SIGINT, and SIGTERM unless someone else handles it (a job finishes its
+        step on SIGTERM), while the sync runs; off the main thread (the scheduler's jobs)
+        signals are not ours to take."""
+        loop = asyncio.get_running_loop()
+        taken: list[tuple[int, object]] = []
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous = signal.getsignal(signum)
+                if previous is signal.SIG_IGN or (signum == signal.SIGTERM
+                                                  and previous is not signal.SIG_DFL):
+                    continue
+                loop.add_signal_handler(signum, self._stop, signum, task)
+                taken.append((signum, previous))
+        try:
+            yield
+        finally:
+            for signum, previous in taken:
+                loop.remove_signal_handler(signum)
+                signal.signal(signum, previous)  # type: ignore[arg-type]
+
+    def _stop(self, signum: int, task: asyncio.Task[object]) -> None:
+        if self.signum is not None:
+            raise Interrupted(signum)
+        self.signum = signum
+        log.warning("%s: stopping the sync; what is not merged yet is not kept",
+                    signal.Signals(signum).name)
+        task.cancel()
+
+
 async def run_sync(client: PikClient, writer: AccountWriter, settings: SyncSettings, *,
                    concurrency: int, progress: Progress | None = None,
-                   incremental: bool = False) -> SyncResult:
+                   incremental: bool = False, interruption: Interruption | None = None
+                   ) -> SyncResult:
     """One sync run, recorded in sync_runs whatever happens."""
     session = SyncSession(client, writer, settings, concurrency, progress or NoProgress(),
                           "incremental" if incremental else "full")
@@ -34,6 +89,12 @@ async def run_sync(client: PikClient, writer: AccountWriter, settings: SyncSetti
             await (incremental_sync(session) if incremental else full_sync(session))
         except BudgetSpent:
             await _budget_spent(session, incremental)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        _count(session)
+        reason = (interruption or Interruption()).reason
+        await session.db(session.store.finish_run,
+                         _record(session.result, "interrupted", reason=reason))
+        raise
     except BaseException as exc:
         _count(session)
         await session.db(session.store.finish_run, _record(session.result, "failed", exc))
@@ -50,8 +111,13 @@ async def _budget_spent(session: SyncSession, incremental: bool) -> None:
     accounted = await session.db(session.store.accounted, incremental)
     result.total, result.accounted = session.top, accounted
     session.note(f"request budget of {result.budget:,} requests spent")
-    result.verdict = gap_verdict(Proof(session.top, accounted),
-                                 f"the request budget of {result.budget:,} requests is spent")
+    spent = f"the request budget of {result.budget:,} requests is spent"
+    if session.checking:  # the proof held; the links it leaves out were being checked
+        result.verdict = (f"not verified: {spent} checking by id the {session.checking:,} "
+                          "links the warehouse holds that PIK's total leaves out ("
+                          f"{len(session.pager.vanished):,} PIK does not know so far)")
+        return
+    result.verdict = gap_verdict(Proof(session.top, accounted), spent)
 
 
 def _count(session: SyncSession) -> None:
@@ -63,11 +129,21 @@ def _count(session: SyncSession) -> None:
     result.by_id = pager.by_id
 
 
-def _record(result: SyncResult, state: str, exc: BaseException | None = None) -> RunRecord:
-    reason = (str(exc) or type(exc).__name__) if exc is not None else None
+def _record(result: SyncResult, state: str, exc: BaseException | None = None,
+            reason: str | None = None) -> RunRecord:
+    """The sync_runs row; `exc` failed the run, `reason` says why it stopped otherwise."""
+    verdict, verified = result.verdict, result.verified
+    if exc is not None:
+        reason = str(exc) or type(exc).__name__
+        # another account's warehouse is a verdict on the warehouse, not a failure of ours
+        verdict = (f"not verified: {reason}" if isinstance(exc, ForeignWarehouseError)
+                   else f"failed: {reason}")
+        verified = False
+    elif reason is not None:
+        verdict, verified = f"not verified: {reason}", False
     return RunRecord(
-        state=state, strategy="; ".join(result.strategy), verified=result.verified,
-        verdict=f"failed: {reason}" if reason else result.verdict, requests=result.requests,
+        state=state, strategy="; ".join(result.strategy), verified=verified,
+        verdict=verdict, requests=result.requests,
         retries=result.retries, new=result.new, changed=result.changed,
         quarantined=result.quarantined, totals=result.totals or None,
         counts=result.counts or None, budget=result.budget, spent=result.spent,
@@ -93,13 +169,21 @@ class AccountSync:
 
 
 def sync_accounts(configs: Sequence[Config], *, full: bool = False,
-                  progress: Callable[[str], Progress] | None = None) -> list[AccountSync]:
+                  progress: Callable[[str], Progress] | None = None,
+                  wait_seconds: float = 0.0) -> list[AccountSync]:
     """Run `pik-recon sync` for several accounts side by side (each with its own client,
     limiter, sync run and verdict); one account's failure leaves the others running.
-    Incremental for an account once it has a verified full sync, unless `full`."""
+    Incremental for an account once it has a verified full sync, unless `full`. Waits up
+    to `wait_seconds` for another process that holds the warehouse."""
+
+    interruption = Interruption()
 
     async def _run() -> list[AccountSync]:
-        with Warehouse.open(configs[0].db_path, memory_limit=MEMORY_LIMIT) as warehouse:
+        task = asyncio.current_task()
+        assert task is not None
+        with interruption.watch(task), Warehouse.open(
+                configs[0].db_path, memory_limit=MEMORY_LIMIT,
+                wait_seconds=wait_seconds) as warehouse:
             # one DuckDB thread per query: the writer shares two cores with fetching
             warehouse.execute("SET threads = 1")
             with warehouse.cursor() as merging:
@@ -109,29 +193,36 @@ def sync_accounts(configs: Sequence[Config], *, full: bool = False,
                 try:
                     return list(await asyncio.gather(*(
                         _sync_account(warehouse, writer, config, full, len(configs) > 1,
-                                      progress(config.account) if progress else None)
+                                      progress(config.account) if progress else None,
+                                      interruption)
                         for config in configs)))
                 finally:
                     writer.close()
 
-    return asyncio.run(_run())
+    try:
+        return asyncio.run(_run())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise Interrupted(interruption.signum or signal.SIGINT) from None
 
 
 async def _sync_account(warehouse: Warehouse, writer: BatchWriter, config: Config, full: bool,
-                        several: bool, progress: Progress | None) -> AccountSync:
+                        several: bool, progress: Progress | None,
+                        interruption: Interruption) -> AccountSync:
     outcome = AccountSync(config.account)
     if several:
         ACCOUNT.set(config.account)  # this task's logs name its account
     try:
         api_key = config.require_api_key()
-        async with PikClient(config.pik, api_key) as client:
+        async with PikClient(config.pik, api_key,
+                             on_wait=progress.waiting if progress else None) as client:
             with warehouse.cursor() as cursor:
                 store = SyncStore(cursor, config.account)
                 incremental = not full and store.has_verified_full_sync()
                 store.begin_run("incremental" if incremental else "full")
                 outcome.result = await run_sync(client, writer.for_account(store),
                                                 config.sync, concurrency=config.pik.concurrency,
-                                                progress=progress, incremental=incremental)
+                                                progress=progress, incremental=incremental,
+                                                interruption=interruption)
     except Exception as exc:  # the other accounts go on; the caller reports this one
         log.debug("sync of account %s failed", config.account, exc_info=True)
         outcome.error = exc

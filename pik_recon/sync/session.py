@@ -65,11 +65,12 @@ class SyncSession:
         self.settings = settings
         self.progress = progress
         self.writer = writer
-        self.pager = Pager(client, self.writer, concurrency, progress)
+        self.pager = Pager(client, self.writer, concurrency, progress, settings.max_vanished)
         self.result = SyncResult(run_id=self.store.run_id, mode=mode)
         self.coverage = Coverage(detect_frame([]), PAGE_LIMIT)
         self.first_total = 0
         self.top = 0  # the largest total of the unfiltered list seen (it only grows)
+        self.checking = 0  # held links being checked by id after a proof that holds
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         return await self.writer.db(fn, *args)

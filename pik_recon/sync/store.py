@@ -151,6 +151,19 @@ class SyncStore:
             {"account": self.account, "run_id": self.run_id})
         return [r[0] for r in rows]
 
+    def unaccounted(self, include_final: bool) -> list[str]:
+        """Links held (not vanished) that this run's proof does not account for: not
+        observed in it, nor quarantined in it, nor (with `include_final`) held in a final
+        status."""
+        rows = self.wh.fetchall(
+            "SELECT id FROM payment_links WHERE account = $account AND vanished_at IS NULL "
+            "AND last_seen_run IS DISTINCT FROM $run_id "
+            "AND NOT ($include_final AND status <> 'active') "
+            "AND id NOT IN (SELECT link_id FROM quarantine WHERE sync_run_id = $run_id "
+            "AND link_id IS NOT NULL) ORDER BY id",
+            {"account": self.account, "run_id": self.run_id, "include_final": include_final})
+        return [r[0] for r in rows]
+
     def mark_vanished(self, ids: list[str]) -> None:
         if ids:
             self.wh.execute("UPDATE payment_links SET vanished_at = ? WHERE account = ? "

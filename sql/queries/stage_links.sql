@@ -1,6 +1,7 @@
 -- Read a batch of raw API pages (one JSON line per page: n, a = account, r = sync run,
 -- s = listed status, p = the body) into link_stage, one row per record. `fast` marks records that are certainly valid: every
--- field of the right JSON type, the amount a plain decimal within DECIMAL(38, 18), times in
+-- field of the right JSON type, the amount a plain positive decimal within DECIMAL(38, 18)
+-- (money.PLAIN_AMOUNT, and not zero), times in
 -- ISO 8601 with a zone. The rest is judged one by one in Python (links.parse_link), which
 -- also words the reasons for the quarantine.
 -- Fields that must be JSON strings are read as JSON text: a string is the text between its
@@ -41,7 +42,8 @@ SELECT n, i, a AS account, r AS run_id, id, url, amount_text, currency, descript
            AND id_is_text AND id <> ''
            AND url_ok
            AND amount_is_text
-           AND regexp_full_match(amount_text, '\d{1,20}(\.\d{1,18})?')
+           AND regexp_full_match(amount_text, '[0-9]{1,20}(\.[0-9]{1,18})?')
+           AND regexp_matches(amount_text, '[1-9]')
            AND currency_is_text AND currency <> ''
            AND description_ok
            AND status IN ('active', 'paid', 'expired', 'deactivated')

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from pik_recon.reconcile import MONEY_CATEGORIES
+from pik_recon.categories import MONEY_CATEGORIES
 from pik_recon.sandbox.generate import generate_dataset, write_dataset
 from pik_recon.warehouse import Warehouse
 from tests.benchmarks.harness import timed_cli

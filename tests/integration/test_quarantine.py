@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 from pik_recon.sandbox.server import SandboxServer
@@ -52,3 +53,38 @@ def test_malformed_records_are_quarantined(sandbox: SandboxServer, sandbox_state
         sandbox_state.faults.drift_per_request = 0
     assert run_cli(["sync"], env, workdir).returncode == 0
     assert warehouse_snapshot(db) == sandbox_snapshot(sandbox_state)
+
+
+# SPEC §1: an amount is a decimal string, as PIK writes it ("75.00", "75"). Anything else is
+# quarantined, whether the warehouse's bulk reader (zero) or Python judges it.
+NOT_PLAIN = ["-7.00", "1e3", "+5", " 5", "5 ", ".5", "5.", "٣"]
+NOT_POSITIVE = ["0", "0.00"]
+
+
+def test_amounts_that_are_not_plain_positive_decimals_are_quarantined(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    with sandbox_state.lock:
+        generate_links(sandbox_state, 300)
+    planted = {f"pl_amount_{n}": amount for n, amount in enumerate(NOT_PLAIN + NOT_POSITIVE)}
+    for link_id, amount in planted.items():  # through the sandbox's admin endpoint
+        record = {**GOOD, "id": link_id, "amount": amount, "status": "paid"}
+        request = urllib.request.Request(
+            f"{sandbox.admin_url}/inject", method="POST",
+            data=json.dumps({"record": record, "status": "paid"}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+
+    done = run_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
+
+    assert done.returncode == 0, done.stderr
+    assert f"quarantined {len(planted)}" in done.stdout
+    db = workdir / "wh.duckdb"
+    held = warehouse_rows(db, "SELECT id FROM payment_links WHERE id LIKE 'pl_amount_%'")
+    assert held == []
+    reasons = dict(warehouse_rows(db, "SELECT DISTINCT link_id, reason FROM quarantine"))
+    assert reasons == {
+        link_id: (f"amount {amount!r} is not positive" if amount in NOT_POSITIVE else
+                  f"amount {amount!r} is not a plain positive decimal (digits, optionally a "
+                  "point and decimals, e.g. '75.00')")
+        for link_id, amount in planted.items()}

@@ -124,6 +124,30 @@ def test_admin_pay_expire_and_clock(api: httpx.Client, sandbox: SandboxServer) -
     assert api.get(f"/payment-links/{ids[2]}").json()["status"] == "expired"
 
 
+def test_admin_lose_and_uncount(api: httpx.Client, sandbox: SandboxServer,
+                                quiet: SandboxState) -> None:
+    ids = [api.post("/payment-links", json={"amount": "1", "currency": "USDT"}).json()["id"]
+           for _ in range(3)]
+    assert httpx.post(f"{sandbox.admin_url}/links/{ids[0]}/lose").json() == {"lost": ids[0]}
+    assert httpx.post(f"{sandbox.admin_url}/links/{ids[1]}/uncount").status_code == 200
+    listed = api.get("/payment-links").json()
+    assert ([d["id"] for d in listed["data"]], listed["total"]) == ([ids[2]], 1)
+    assert api.get(f"/payment-links/{ids[0]}").status_code == 404
+    assert api.get(f"/payment-links/{ids[1]}").json()["id"] == ids[1]
+
+
+def test_the_429_faults_retry_after_is_a_switch(api: httpx.Client, sandbox: SandboxServer,
+                                                sandbox_state: SandboxState) -> None:
+    set_to = httpx.post(f"{sandbox.admin_url}/config",
+                        json={"rate": 1.0, "kinds": ["429"], "retry_after_seconds": 86_400})
+    assert set_to.status_code == 200
+    assert api.get("/payment-links").headers["Retry-After"] == "86400"
+    refused = httpx.post(f"{sandbox.admin_url}/config", json={"retry_after_seconds": -1})
+    assert refused.status_code == 400
+    assert "retry_after_seconds must be a whole number" in refused.text
+    assert sandbox_state.faults.retry_after_seconds == 86_400
+
+
 @pytest.mark.parametrize(("kind", "check"), [
     ("500_html", lambda r: r.status_code == 502 and r.text.startswith("<html>")),
     ("429", lambda r: r.status_code == 429 and "Retry-After" in r.headers),

@@ -9,13 +9,21 @@ import time
 import httpx
 import pytest
 
-from pik_recon.client import PikClient, RateLimiter, check_base_url, environment_proxy
+from pik_recon import client as client_module
+from pik_recon.client import (
+    PikClient,
+    RateLimiter,
+    check_base_url,
+    duration_text,
+    environment_proxy,
+)
 from pik_recon.config import PikSettings, Secret
 from pik_recon.errors import (
     AuthError,
     ConfigError,
     InvalidRequestError,
     MalformedResponseError,
+    RetryAfterTooLongError,
     ServerError,
     TransportError,
 )
@@ -63,6 +71,64 @@ def test_retry_after_is_honoured() -> None:
     run(handler, lambda c: c.list_page(None, 0))
     assert time.monotonic() - started >= 0.3
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("call", [lambda c: c.list_page(None, 0),
+                                  lambda c: c.create_link("1.00", "USDT", None)])
+def test_a_retry_after_beyond_the_cap_ends_at_once(call) -> None:
+    handler, calls = sequence(httpx.Response(429, headers={"Retry-After": "86400"}),
+                              httpx.Response(200, json=PAGE))
+    started = time.monotonic()
+    with pytest.raises(RetryAfterTooLongError) as caught:
+        run(handler, call)
+    assert time.monotonic() - started < 1
+    assert len(calls) == 1
+    assert str(caught.value).startswith("PIK asks to wait 24 h; try later (")
+    assert "more than [pik] max_retry_after_seconds = 300)" in str(caught.value)
+    assert caught.value.exit_code == 4
+
+
+def test_a_retry_after_within_the_cap_is_waited_beyond_the_backoff_cap() -> None:
+    settings = PikSettings(base_url="https://api.pik.global/v1", backoff_cap_seconds=0.01,
+                           max_retry_after_seconds=0.5, rate_limit_enabled=False)
+    handler, calls = sequence(httpx.Response(429, headers={"Retry-After": "0.4"}),
+                              httpx.Response(200, json=PAGE))
+    started = time.monotonic()
+    run(handler, lambda c: c.list_page(None, 0), settings)
+    assert time.monotonic() - started >= 0.4
+    assert len(calls) == 2
+
+
+def test_retries_are_logged_at_info_and_long_waits_shown(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(client_module, "LONG_WAIT_SECONDS", 0.1)
+    handler, _ = sequence(httpx.Response(502, text="<html>bad gateway</html>"),
+                          httpx.Response(429, headers={"Retry-After": "0.3"}),
+                          httpx.Response(200, json=PAGE))
+    shown: list[str | None] = []
+
+    async def go() -> None:
+        async with PikClient(SETTINGS, Secret("k"), transport=httpx.MockTransport(handler),
+                             on_wait=shown.append) as c:
+            await c.list_page(None, 0)
+
+    with caplog.at_level("INFO", logger="pik_recon"):
+        asyncio.run(go())
+    infos = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    assert len(infos) == 3
+    assert infos[0].startswith("retry 1 of 3 in ")
+    assert infos[0].endswith(": GET /payment-links: PIK server error 502 (an HTML page)")
+    assert infos[1] == ("retry 2 of 3 once the 0.3 s PIK asked for have passed: GET "
+                        "/payment-links: rate limited by PIK")
+    assert infos[2] == "waiting 0.3 s: PIK asked"
+    assert shown == ["waiting 0.3 s: PIK asked", None]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0.4, "0.4 s"), (6, "6 s"), (30, "30 s"), (300, "5 min"), (301, "5 min 1 s"),
+    (5400, "1 h 30 min"), (86_400, "24 h"), (259_200, "3 days"),
+])
+def test_durations_read_as_a_person_says_them(seconds: float, text: str) -> None:
+    assert duration_text(seconds) == text
 
 
 def test_gives_up_after_the_budget_with_a_typed_error() -> None:

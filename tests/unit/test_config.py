@@ -64,6 +64,11 @@ def test_option_beats_environment_beats_file(tmp_path: Path) -> None:
     ("[reconcile]\nwebhook_grace_hours = 1.5\n",
      "config [reconcile] webhook_grace_hours = 1.5: expected a positive whole number"),
     ("[reconcile]\nsettle_hours = 4\n", "config [reconcile] has unknown key 'settle_hours'"),
+    ("[sync]\nmax_vanished = -1\n", "config [sync] max_vanished = -1: expected a whole number"),
+    ("[sync]\nmax_vanished = 2.5\n", "config [sync] max_vanished = 2.5: expected a whole"),
+    ("[sync]\nmax_vanished = true\n", "config [sync] max_vanished = True: expected a whole"),
+    ("[pik]\nmax_retry_after_seconds = -1\n",
+     "config [pik] max_retry_after_seconds = -1: expected a number of seconds >= 0"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
@@ -86,6 +91,15 @@ def test_reconcile_settings_and_capture_per_account(tmp_path: Path) -> None:
     assert (config.reconcile.settlement_hours, config.reconcile.webhook_grace_hours) == (48, 2)
     assert (config.capture_on("a"), config.capture_on("b")) == (False, True)
     assert load_config(env={"PIK_WEBHOOK_SECRET": "whsec_y"}).capture_on("default")
+
+
+def test_max_vanished_may_be_zero_and_max_retry_after_is_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[sync]\nmax_vanished = 0\n[pik]\nmax_retry_after_seconds = 30\n")
+    config = load_config(config_path=str(path), env={})
+    assert (config.sync.max_vanished, config.pik.max_retry_after_seconds) == (0, 30.0)
+    defaults = load_config(env={})
+    assert (defaults.sync.max_vanished, defaults.pik.max_retry_after_seconds) == (10, 300.0)
 
 
 def test_key_is_hidden_in_repr() -> None:

@@ -41,6 +41,29 @@ def test_parse_link_keeps_text_and_normalises_time() -> None:
                    "2026-11-01T09:00:00+00:00")
 
 
+@pytest.mark.parametrize("amount", ["75", "75.00", "0.00000001", "0.5",
+                                    "12345678901234567890.123456789012345678"])
+def test_parse_link_takes_plain_positive_decimals(amount: str) -> None:
+    row = parse_link({"id": "pl_1", "amount": amount, "currency": "ETH", "status": "paid",
+                      "created_at": "2026-11-01T08:00:00Z"}, "paid")
+    assert not isinstance(row, Rejected)
+    assert row[2] == amount
+
+
+@pytest.mark.parametrize(("amount", "reason"), [
+    ("-7.00", "is not a plain positive decimal"), ("1e3", "is not a plain positive decimal"),
+    ("+5", "is not a plain positive decimal"), (" 5", "is not a plain positive decimal"),
+    (".5", "is not a plain positive decimal"), ("5.", "is not a plain positive decimal"),
+    ("٣", "is not a plain positive decimal"), ("0", "is not positive"),
+    ("0.000", "is not positive"), ("-0", "is not a plain positive decimal"),
+])
+def test_parse_link_quarantines_other_amounts(amount: str, reason: str) -> None:
+    rejected = parse_link({"id": "pl_1", "amount": amount, "currency": "USDT",
+                           "status": "paid", "created_at": "2026-11-01T08:00:00Z"}, "paid")
+    assert isinstance(rejected, Rejected)
+    assert rejected.reason.startswith(f"amount {amount!r} {reason}")
+
+
 def test_parse_link_rejects_naive_times() -> None:
     rejected = parse_link({"id": "pl_1", "amount": "1", "currency": "USDT", "status": "paid",
                            "created_at": "2026-11-01T08:00:00"}, "paid")

@@ -102,14 +102,16 @@ def test_counts_and_history_across_batches(store: SyncStore) -> None:
 def test_doubtful_records_are_judged_one_by_one(store: SyncStore, judged: list[Any]) -> None:
     result = _merge(store, [("paid", _body(
         _link("pl_fast", "paid"),
-        _link("pl_spaced", "paid", amount=" 12.50 ", paid_at="2026-11-01 09:00:00+00:00"),
+        _link("pl_spaced", "paid", amount="12.50", paid_at="2026-11-01 09:00:00+00:00"),
+        _link("pl_padded", "paid", amount=" 12.50 "),
         _link("pl_float", "paid", amount=12.5),
         _link("pl_naive", "paid", created_at="2026-11-01T08:00:00"),
         _link("", "paid"),
         _link("pl_long", "active", amount="1." + "0" * 19),
     ))])
-    assert (result.new, result.quarantined) == (2, 4)
-    assert [r["id"] for r in judged] == ["pl_spaced", "pl_float", "pl_naive", "", "pl_long"]
+    assert (result.new, result.quarantined) == (2, 5)
+    assert [r["id"] for r in judged] == ["pl_spaced", "pl_padded", "pl_float", "pl_naive", "",
+                                         "pl_long"]
     links = _links(store)
     assert links["pl_spaced"][1:4] == ("12.500000000000000000", "12.50",
                                        "2026-11-01 09:00:00+00")
@@ -117,6 +119,8 @@ def test_doubtful_records_are_judged_one_by_one(store: SyncStore, judged: list[A
     reasons = {r[0]: r[1] for r in store.wh.fetchall(
         "SELECT link_id, reason FROM quarantine ORDER BY id")}
     assert reasons == {
+        "pl_padded": "amount ' 12.50 ' is not a plain positive decimal (digits, optionally a "
+                     "point and decimals, e.g. '75.00')",
         "pl_float": "amount must be a decimal string, got float",
         "pl_naive": "created_at '2026-11-01T08:00:00' has no time zone",
         "": "missing id",
