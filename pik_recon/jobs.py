@@ -400,10 +400,10 @@ class JobResult:
 
 
 def _counts_text(counts: dict[str, Any]) -> str:
-    """"new 3, changed 1"; by account "brand-a: new 3; brand-b: new 0"."""
-    if any(isinstance(v, dict) for v in counts.values()):
-        return "; ".join(f"{k}: {_counts_text(v)}" for k, v in counts.items())
-    return ", ".join(f"{k} {v}" for k, v in counts.items())
+    """"new 3, changed 1"; nested, by account or by list: "brand-a: new 3; brand-b: new 0"."""
+    parts = [f"{k}: {_counts_text(v)}" if isinstance(v, dict) else f"{k} {v}"
+             for k, v in counts.items()]
+    return ("; " if any(isinstance(v, dict) for v in counts.values()) else ", ").join(parts)
 
 
 StepRunner = Callable[[Config, Step, "JobContext"], StepResult]

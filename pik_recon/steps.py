@@ -11,7 +11,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from pik_recon.config import Config, parse_formats
-from pik_recon.errors import EXIT_OK, IncompleteSyncError, InputError, PikReconError
+from pik_recon.errors import EXIT_OK, InputError, PikReconError
 from pik_recon.export import export_parquet
 from pik_recon.jobs import JobContext, Step, StepResult, seconds_since
 from pik_recon.logs import get_logger
@@ -52,16 +52,14 @@ def sync_step(config: Config, step: Step, context: JobContext) -> StepResult:
     outcomes = sync_accounts(config.scoped(ran), full=bool(step.options.get("full", False)))
     counts, failures = {}, []
     for outcome in outcomes:
-        result = outcome.result
-        if result is not None:
-            counts[outcome.account] = {"new": result.new, "changed": result.changed,
-                                       "quarantined": result.quarantined,
-                                       "requests": result.requests}
-        if outcome.error is not None:
-            failures.append((outcome.account, outcome.error))
-        elif result is not None and not result.verified:
-            failures.append((outcome.account, IncompleteSyncError(
-                f"sync run {result.run_id} {result.verdict}")))
+        if outcome.results:
+            counts[outcome.account] = {
+                r.resource: {"verified": r.verified, "new": r.new, "changed": r.changed,
+                             "quarantined": r.quarantined, "requests": r.requests.as_dict()}
+                for r in outcome.results}
+        failure = outcome.failure()
+        if failure is not None:
+            failures.append((outcome.account, failure))
     return _finish("sync", started, context, ran, counts, failures)
 
 
