@@ -76,7 +76,7 @@ async def _read_from_newest(session: SyncSession, status: str, first: Page) -> N
 
 
 async def _shape(session: SyncSession, firsts: dict[str, Page], known: int) -> Shape:
-    cuts, ages = await session.history(CUTS, HISTORY)
+    cuts, ages = await session.history(CUTS, HISTORY, MIN_HISTORY)
     ages.sort()
     now = datetime.now(UTC)
     if len(ages) >= MIN_HISTORY:  # the share of earlier changes at or below each cut's age

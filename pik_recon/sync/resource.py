@@ -37,6 +37,9 @@ class Resource:
     history: str  # the table of status changes observed
     columns: tuple[str, ...]  # a record's fields as `parse` returns them
     parse: Parse
+    # the column stamping when a record reached a final status, whose ages stand in for the
+    # changes no sync has observed yet when an incremental sync is planned (plan.py)
+    final_at: str | None = None
 
     @property
     def final(self) -> tuple[str, ...]:
@@ -58,7 +61,8 @@ class Resource:
     def shared(self, name: str) -> str:
         """A query every resource shares (sql/queries/sync/<name>.sql), for this one."""
         return query(f"sync/{name}").format(records=self.records, history=self.history,
-                                            noun=self.noun, name=self.name)
+                                            noun=self.noun, name=self.name,
+                                            final_at=self.final_at)
 
 
 LINKS = Resource(name="links", noun="link", path=LINKS_PATH, statuses=links.STATUSES,
@@ -68,5 +72,5 @@ TRANSACTIONS = Resource(name="transactions", noun="transaction", path=TRANSACTIO
                         statuses=transactions.STATUSES, open=transactions.OPEN,
                         records="transactions", history="transaction_status_history",
                         columns=transactions.TRANSACTION_COLUMNS,
-                        parse=transactions.parse_transaction)
+                        parse=transactions.parse_transaction, final_at="settled_at")
 RESOURCES = {r.name: r for r in (LINKS, TRANSACTIONS)}  # by name, in the order synced

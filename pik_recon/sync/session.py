@@ -183,11 +183,15 @@ class SyncSession:
         return [i for i in await self._db(self._store.unaccounted, include_final)
                 if i not in gone]
 
-    async def history(self, cuts: int, changes: int) -> tuple[list[Cut], list[float]]:
+    async def history(self, cuts: int, changes: int, enough: int
+                      ) -> tuple[list[Cut], list[float]]:
         """For the incremental plan: `cuts` creation-time cuts through the records held open
-        (store.recency), and the ages of the latest `changes` changes to a final status."""
-        return (await self._db(self._store.recency, cuts),
-                await self._db(self._store.change_ages, changes))
+        (store.recency), and the ages of the latest `changes` changes to a final status that
+        syncs observed; fewer than `enough` of them, those the records' own stamps say."""
+        ages = await self._db(self._store.change_ages, changes)
+        if len(ages) < enough:
+            ages = await self._db(self._store.final_ages, changes) or ages
+        return await self._db(self._store.recency, cuts), ages
 
     # --- the result ----------------------------------------------------------------------
     async def take_status_totals(self, pages: dict[str, Page]) -> None:

@@ -157,6 +157,13 @@ class SyncStore:
         a final status, for the latest `limit` such changes."""
         return [float(r[0]) for r in self._fetch("change_ages", limit=limit)]
 
+    def final_ages(self, limit: int) -> list[float]:
+        """How old records held were when they reached a final status, by their own stamp
+        of it (the resource's `final_at`; none for a resource without one), latest first."""
+        if self.resource.final_at is None:
+            return []
+        return [float(r[0]) for r in self._fetch("final_ages", limit=limit)]
+
 
 def _json(value: dict[str, int] | None) -> str | None:
     return json.dumps(value) if value is not None else None
