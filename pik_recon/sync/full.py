@@ -76,15 +76,15 @@ async def settle(session: SyncSession, scope: Scope, *, read_first: bool = True,
     (the caller records that verdict). `status_pages`: the first page of every status, if
     the sync has read them already."""
     # a first full sweep leaves the newest records to the proof's page; anything else may not
-    leave_newest = reserve(session.every) if scope.floor == 0 and read_first else 0
-    stuck = read_first and not await cover(session.every, scope.floor)
+    every = session.every
+    leave_newest = reserve(every) if scope.floor == 0 and read_first else 0
+    stuck = read_first and not await cover(every, scope.floor)
     await refresh(session, leave_newest)
     await session.take_status_totals(status_pages or await session.status_pages())
     while True:
         proof = await prove(session, scope.include_final)
-        covered = stuck or not session.every.gaps(scope.floor, proof.total)
-        repair = next_repair(scope, proof, covered, session.every.order in (Order.NEWEST,
-                                                                             Order.OLDEST))
+        covered = stuck or not every.gaps(scope.floor, proof.total)
+        repair = next_repair(scope, proof, covered, every.order in (Order.NEWEST, Order.OLDEST))
         if repair is Repair.VERIFIED:
             await confirm(session, proof, scope.include_final)
             return
@@ -140,7 +140,8 @@ async def refresh(session: SyncSession, but_newest: int) -> None:
 async def prove(session: SyncSession, include_final: bool) -> Proof:
     """The proof's page, sent after every other answer came, and the count against it."""
     await session.drain()
-    _, page = await session.every.page(session.every.proof_offset())
+    every = session.every
+    _, page = await every.page(every.proof_offset())
     proof = Proof(total=page.total, accounted=await session.accounted(include_final))
     session.take_proof(proof)
     return proof

@@ -71,11 +71,11 @@ class SyncSession:
         self._settings = settings
         self._writer = writer
         self._store = writer.store
-        self.pager = Pager(client, writer, resource, concurrency, progress,
+        self._pager = Pager(client, writer, resource, concurrency, progress,
                            settings.max_vanished)
-        self.every = UnfilteredList(self.pager)
+        self.every = UnfilteredList(self._pager)
         self.result = SyncResult(resource.name, self._store.run_id, mode,
-                                 requests=self.pager.counts)
+                                 requests=self._pager.counts)
         self.checking = 0  # held records being checked by id after a proof that holds
 
     def note(self, text: str) -> None:
@@ -94,8 +94,8 @@ class SyncSession:
         statuses = len(self.resource.statuses)
         minimum = math.ceil(page.total / PAGE_LIMIT) + statuses
         budget = request_budget(self._settings.request_budget, minimum)
-        self.pager.start_budget(budget)
-        self.pager.expect(minimum)
+        self._pager.start_budget(budget)
+        self._pager.expect(minimum)
         log.info("PIK counts %d %s, listed %s; request budget %d (%s of the minimum %d)",
                  page.total, self.resource.name, self.every.order, budget,
                  self._settings.request_budget, minimum)
@@ -103,12 +103,12 @@ class SyncSession:
 
     def expect(self, requests: int) -> None:
         """The requests this run now expects to send in all (for the progress bar)."""
-        self.pager.expect(requests)
+        self._pager.expect(requests)
 
     async def status_pages(self) -> dict[str, Page]:
         """The first page of every status: PIK's totals per status (and their news)."""
         statuses = self.resource.statuses
-        pages = await gather(self.pager.page(s, 0) for s in statuses)
+        pages = await gather(self._pager.page(s, 0) for s in statuses)
         return dict(zip(statuses, pages, strict=True))
 
     async def sweep_status(self, status: str, first: Page) -> None:
@@ -117,11 +117,11 @@ class SyncSession:
         out, and records held open that no page showed are fetched by id."""
         known_end = first.total
         offsets = list(range(PAGE_LIMIT, first.total, PAGE_LIMIT))
-        self.pager.expect(self.pager.counts.spent + len(offsets))
+        self._pager.expect(self._pager.counts.spent + len(offsets))
 
         async def read(offset: int) -> None:
             nonlocal known_end
-            page = await self.pager.page(status, offset)
+            page = await self._pager.page(status, offset)
             if page.total > known_end:
                 start = math.ceil(known_end / PAGE_LIMIT) * PAGE_LIMIT
                 extra = list(range(start, page.total, PAGE_LIMIT))
@@ -129,12 +129,12 @@ class SyncSession:
                 for more in extra:
                     await read(more)
 
-        await self.pager.each(offsets, read)
+        await self._pager.each(offsets, read)
         await self._writer.drain()
 
     async def status_page_now(self, status: str, offset: int) -> tuple[Page, MergeResult]:
         """One page of a status, merged at once: with what it brought that was news."""
-        return await self.pager.page_now(status, offset)
+        return await self._pager.page_now(status, offset)
 
     async def read_newest(self, depth: int) -> None:
         """The newest `depth` records of the unfiltered list again, in order."""
@@ -144,12 +144,12 @@ class SyncSession:
 
     async def fetch_by_id(self, ids: list[str]) -> int:
         """Fetch records by id; how many PIK returned (the rest are `vanished`)."""
-        return await self.pager.by_ids(ids)
+        return await self._pager.by_ids(ids)
 
     @property
     def vanished(self) -> list[str]:
         """Ids PIK answered 404 for in this run (marked once it is verified)."""
-        return self.pager.vanished
+        return self._pager.vanished
 
     async def drain(self) -> None:
         """Wait until everything fetched so far is in the warehouse."""
@@ -229,7 +229,7 @@ class SyncSession:
         result, tally = self.result, self._writer.tally
         result.new, result.changed, result.quarantined = tally.new, tally.changed, (
             tally.quarantined)
-        result.by_id = self.pager.by_id
+        result.by_id = self._pager.by_id
 
     async def finish(self, record: RunRecord) -> None:
         """Write the run's sync_runs row."""
