@@ -166,6 +166,11 @@ def test_transactions_hidden_from_every_page_are_never_verified(
             f"requests is spent; PIK counts {run['pik_total']:,} transactions, "
             f"{run['accounted']:,} are accounted for ({missing:,} missing)") in done.stderr
     assert "verdict: not verified: the request budget" in done.stdout
+    shown = run_cli(["status"], cli_env(workdir, sandbox.base_url), workdir)
+    assert shown.returncode == 0, shown.stderr
+    assert (f"WARNING: the last sync could not prove the transactions complete: "
+            f"{run['verdict']}") in shown.stdout
+    assert "could not prove the links complete" not in shown.stdout
 
 
 GOOD = {"payment_link_id": "pl_x", "currency": "USDT", "tx_hash": None,

@@ -87,8 +87,8 @@ def test_malformed_transactions_are_quarantined_as_transactions(store: SyncStore
     )))
     assert (result.new, result.quarantined) == (1, 4)
     rows = store.wh.fetchall("SELECT resource, listed_status, transaction_id, link_id, reason "
-                             "FROM quarantine ORDER BY id")
-    assert rows == [
+                             "FROM quarantine")
+    assert sorted(rows, key=str) == sorted([
         ("transactions", "settled", "pl_not_a_txn", None,
          "id 'pl_not_a_txn' is not a transaction's (txn_...)"),
         ("transactions", "settled", "txn_neg", None,
@@ -97,7 +97,7 @@ def test_malformed_transactions_are_quarantined_as_transactions(store: SyncStore
         ("transactions", "settled", "txn_naive", None,
          "created_at '2026-11-01T08:00:00' has no time zone"),
         ("transactions", "settled", None, None, "missing id"),
-    ]
+    ], key=str)
     assert store.accounted(include_final=False) == 5  # each counted once by the proof
 
 
