@@ -34,7 +34,8 @@ def _stored(db: Path) -> list[tuple[str, bool, int, int]]:
     try:
         return con.execute(
             "SELECT r.account, r.verified, r.pik_total, (SELECT count(*) FROM payment_links "
-            "AS p WHERE p.account = r.account) FROM sync_runs AS r ORDER BY r.account"
+            "AS p WHERE p.account = r.account) FROM sync_runs AS r WHERE r.resource = 'links' "
+            "ORDER BY r.account"
         ).fetchall()
     finally:
         con.close()

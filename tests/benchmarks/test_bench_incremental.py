@@ -44,7 +44,7 @@ def test_incremental_requests_against_a_full_sweep(tmp_path: Path, shape: str,
         assert full.returncode == 0, full.stdout
     con = duckdb.connect(str(db), read_only=True)
     runs = con.execute("SELECT mode, budget_spent, verified, strategy FROM sync_runs "
-                       "ORDER BY id").fetchall()
+                       "WHERE resource = 'links' ORDER BY id").fetchall()
     con.close()
     (_, _, _, _), (mode, requests, verified, strategy), (_, full_requests, _, _) = runs
     assert (mode, verified) == ("incremental", True)

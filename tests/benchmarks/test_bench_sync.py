@@ -68,7 +68,8 @@ def _sync_vs_bare(links: int, tmp: Path, drift: float) -> Rounds:
             rounds.syncs.append(run.seconds)
             rounds.peak_mb = max(rounds.peak_mb, run.peak_rss_mb)
             con = duckdb.connect(str(db), read_only=True)
-            verified, total = con.execute("SELECT verified, pik_total FROM sync_runs").fetchone()
+            verified, total = con.execute("SELECT verified, pik_total FROM sync_runs WHERE "
+                                          "resource = 'links'").fetchone()
             stored = con.execute("SELECT count(*) FROM payment_links").fetchone()[0]
             con.close()
             assert verified and stored == total >= links
