@@ -16,10 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pik_recon.outcome import SEVERITY_RANK, findings_exit_code
+from pik_recon.categories import ATTENTION_SEVERITIES, findings_exit_code, worst
 from pik_recon.warehouse import Warehouse, query
-
-ATTENTION_SEVERITIES = ("critical", "warning")  # what a headline leads with
 
 
 @dataclass(frozen=True)
@@ -43,6 +41,13 @@ class Attention:
     runs: tuple[tuple[str, int], ...]  # (account, run id) of each account reconciled
     groups: tuple[OpenFindings, ...]
 
+    @classmethod
+    def combined(cls, parts: Iterable[Attention]) -> Attention:
+        """The attention of several reports' accounts together (each account in one)."""
+        chosen = list(parts)
+        return cls(tuple(r for p in chosen for r in p.runs),
+                   tuple(g for p in chosen for g in p.groups))
+
     def count(self, severity: str) -> int:
         """Open findings of exactly this severity."""
         return sum(g.count for g in self.groups if g.severity == severity)
@@ -54,8 +59,7 @@ class Attention:
 
     def worst(self) -> str | None:
         """The worst severity among open findings, None when there are none."""
-        present = {g.severity for g in self.groups if g.count}
-        return min(present, key=SEVERITY_RANK.__getitem__) if present else None
+        return worst({g.severity for g in self.groups if g.count})
 
     def exit_code(self, fail_on: str) -> int:
         """1 when open findings at or above `fail_on` (never, warning, critical) exist."""

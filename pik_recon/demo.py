@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pik_recon.config import DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, Account, Secret, load_config
-from pik_recon.jobs import Job, JobResult, Step, run_job
+from pik_recon.jobs.definition import Job, Step
+from pik_recon.jobs.runner import JobResult, run_job
+from pik_recon.jobs.steps import RUNNERS
 from pik_recon.paths import ensure_folder
 from pik_recon.sandbox.seed import sample_links_path, seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState
-from pik_recon.steps import RUNNERS
 from pik_recon.warehouse import resource_dir
 
 DEMO_PERIOD = timedelta(days=365)

@@ -25,20 +25,18 @@ The manifest names its format: a folder holding any other manifest.json is refus
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pik_recon.errors import LockHeldError, UsageError
+from pik_recon.errors import UsageError
+from pik_recon.locks import held
 from pik_recon.logs import get_logger
 from pik_recon.paths import ensure_folder, writing
 from pik_recon.warehouse import Warehouse
@@ -131,7 +129,9 @@ def export_parquet(warehouse: Warehouse, out: Path, *, accounts: list[str],
     ensure_folder(out, WHAT)
     with writing(out, WHAT):
         _read_manifest(out)  # a folder that is not an export is refused before anything else
-        with _folder_lock(out):
+        with held(out / LOCK, "the export's lock file", lambda holder: (
+                f"another pik-recon export is writing {out} ({holder}); run this one when "
+                "it has finished"), WHAT):
             return _export(warehouse, out, chosen, accounts, now)
 
 
@@ -162,22 +162,6 @@ def _export(warehouse: Warehouse, out: Path, chosen: list[str], accounts: list[s
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return ExportResult(out, done)
-
-
-@contextlib.contextmanager
-def _folder_lock(out: Path) -> Iterator[None]:
-    """One export into a folder at a time; the kernel drops the lock with its process."""
-    path = out / LOCK
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LockHeldError(f"another pik-recon export is writing {out}; run this one "
-                                "when it has finished") from None
-        yield
-    finally:
-        os.close(handle)
 
 
 def _export_table(warehouse: Warehouse, out: Path, stage: Path, table: str,

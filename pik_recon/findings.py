@@ -19,8 +19,8 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from pik_recon.categories import CATEGORIES, finding_state
 from pik_recon.errors import InputError, UsageError
-from pik_recon.reconcile import CATEGORIES
 from pik_recon.warehouse import Warehouse, listed, query
 
 STATES = ("open", "acknowledged")
@@ -50,9 +50,7 @@ class Finding:
 
     @property
     def state(self) -> str:
-        if self.acknowledged:
-            return "acknowledged"
-        return "open, changed since acknowledged" if self.outdated else "open"
+        return finding_state(self.acknowledged, self.outdated)
 
 
 def default_user() -> str:
@@ -63,7 +61,7 @@ def default_user() -> str:
         return os.environ.get("USER", "unknown")
 
 
-def last_runs(warehouse: Warehouse, accounts: Sequence[str]) -> list[int]:
+def last_run_ids(warehouse: Warehouse, accounts: Sequence[str]) -> list[int]:
     """The last finished reconciliation run of each account that has one."""
     rows = warehouse.fetchall("SELECT max(id) FROM reconcile_runs WHERE state = 'finished' "
                               "AND list_contains(?, account) GROUP BY account ORDER BY 1",
@@ -77,7 +75,7 @@ def findings_of(warehouse: Warehouse, accounts: Sequence[str], run_id: int | Non
                 ) -> tuple[list[int], list[Finding]]:
     """Every finding of the accounts' last runs (or of run `run_id`), open first."""
     if run_id is None:
-        runs = last_runs(warehouse, accounts)
+        runs = last_run_ids(warehouse, accounts)
     elif warehouse.fetchone("SELECT 1 FROM reconcile_runs WHERE id = ? AND state = "
                             "'finished' AND list_contains(?, account)",
                             [run_id, list(accounts)]) is None:

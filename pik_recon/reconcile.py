@@ -11,19 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from pik_recon.categories import SEVERITIES, SEVERITY
 from pik_recon.config import DEFAULT_ACCOUNT, MatchingSettings
 from pik_recon.errors import UsageError
 from pik_recon.warehouse import Warehouse, query
-
-CATEGORIES = (
-    ("currency_mismatch", "critical"), ("amount_mismatch", "critical"),
-    ("duplicate_payment", "critical"), ("paid_but_cancelled", "critical"),
-    ("paid_without_payment", "critical"), ("paid_order_not_updated", "warning"),
-    ("expired_unpaid", "warning"), ("missing_link", "warning"), ("unpaid", "info"),
-    ("orphan_paid_link", "critical"), ("orphan_link", "info"),
-    ("order_rejected", "warning"),
-)
-SEVERITIES = ("critical", "warning", "info")
 
 
 @dataclass(frozen=True)
@@ -98,7 +89,7 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
                            "unpaid_after_days": settings.unpaid_after_days})
         warehouse.execute(query("reconcile_rejects"),
                           {"run_id": run_id, "account": account,
-                           "severity": dict(CATEGORIES)["order_rejected"]})
+                           "severity": SEVERITY["order_rejected"]})
         by_category = dict(warehouse.fetchall(
             "SELECT category, count(*) FROM findings WHERE run_id = ? GROUP BY category",
             [run_id]))

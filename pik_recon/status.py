@@ -62,3 +62,11 @@ def read_status(warehouse: Warehouse, account: str, now: datetime, stale_after_h
                   last_at is None or now - last_at > timedelta(hours=stale_after_hours),
                   reconcile, critical, last_syncs,
                   sum(1 for f in found if not f.acknowledged), acknowledged)
+
+
+def recent_job_runs(warehouse: Warehouse, limit: int = 10) -> list[tuple[Any, ...]]:
+    """The latest runs of every job, newest first."""
+    return warehouse.fetchall(
+        "SELECT id, job, trigger, strftime(started_at, '%Y-%m-%d %H:%M:%S'), "
+        "strftime(finished_at, '%Y-%m-%d %H:%M:%S'), outcome, exit_code FROM job_runs "
+        "ORDER BY id DESC LIMIT ?", [limit])

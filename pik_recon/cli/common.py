@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich.console import Console
@@ -26,6 +26,19 @@ from rich.text import Text
 from pik_recon.config import Config, load_config
 from pik_recon.errors import UsageError
 from pik_recon.logs import setup_logging
+
+if TYPE_CHECKING:
+    from pik_recon.usecases.outcome import Outcome
+
+
+def exit_with(outcome: Outcome) -> None:
+    """End a command as its outcome says: its error (the message and the exit code the
+    error knows), else its exit code."""
+    error = outcome.error
+    if error is not None:
+        raise error
+    if outcome.exit_code:
+        raise click.exceptions.Exit(outcome.exit_code)
 
 
 def account_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from pik_recon.cli.common import AppContext, account_option
-from pik_recon.export import TABLES, export_parquet
-from pik_recon.warehouse import Warehouse
+from pik_recon.cli.common import AppContext, account_option, exit_with
+from pik_recon.export import TABLES
+from pik_recon.usecases.export import export_parquet
 
 
 @click.group()
@@ -35,13 +34,8 @@ def parquet(app: AppContext, folder: Path, accounts: tuple[str, ...],
       pik-recon export parquet ./export
       pik-recon export parquet ./export --account brand-a --table payment_links
     """
-    config = app.config()
-    names = app.account_names(accounts)
-    with Warehouse.open(config.db_path, read_only=True,
-                        wait_seconds=config.report.wait_seconds) as warehouse:
-        result = export_parquet(warehouse, folder, accounts=names, tables=list(tables),
-                                now=datetime.now(UTC))
-    out = app.out
+    outcome = export_parquet(app.config(), folder, accounts, tables=tables)
+    result, names, out = outcome.result, outcome.accounts, app.out
     columns = ("table", "rows", "partitions written", "unchanged", "removed")
     rows = [(t.table, t.rows, t.written, t.kept, t.removed) for t in result.tables]
     out.result("export", {"out": str(folder), "accounts": names,
@@ -52,3 +46,4 @@ def parquet(app: AppContext, folder: Path, accounts: tuple[str, ...],
               right=columns[1:])
     out.line(f"{result.written} partitions written, {result.kept} unchanged; manifest "
              f"{folder / 'manifest.json'}")
+    exit_with(outcome)

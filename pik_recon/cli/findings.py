@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
+from pik_recon.categories import CATEGORIES, SEVERITIES
 from pik_recon.cli.common import AppContext, Output, account_option
-from pik_recon.findings import (
-    Finding,
-    acknowledge,
-    acknowledge_from,
-    default_user,
-    findings_of,
-    reopen,
-    runs_named,
-    select,
-)
-from pik_recon.reconcile import CATEGORIES, SEVERITIES
+from pik_recon.findings import Finding, runs_named
 from pik_recon.report.display import money
-from pik_recon.warehouse import Warehouse
+from pik_recon.usecases.findings import ack_findings, list_findings, reopen_findings
 
 COLUMNS = ("id", "severity", "category", "order", "link", "order amount", "link amount",
            "difference", "days", "state", "note", "description")
@@ -42,7 +33,7 @@ def _payload(f: Finding) -> dict[str, object]:
             "acknowledged_by": f.by, "acknowledged_at": f.at}
 
 
-def _print_changed(out: Output, kind: str, findings: list[Finding], verb: str,
+def _print_changed(out: Output, kind: str, findings: Sequence[Finding], verb: str,
                    extra: str = "") -> None:
     out.result(kind, {"findings": [_payload(f) for f in findings]})
     if not out.json:
@@ -74,10 +65,9 @@ def list_command(app: AppContext, state: str | None, category: str | None,
       pik-recon findings list --open --severity critical
     """
     config = app.config()
-    names = app.account_names(accounts)
-    with Warehouse.open(config.db_path, read_only=True, wait_seconds=30) as warehouse:
-        runs, every = findings_of(warehouse, names, run_id)
-    shown = select(every, state=state, category=category, severity=severity)
+    found = list_findings(config, accounts, run_id=run_id, state=state, category=category,
+                          severity=severity)
+    runs, every, shown = found.runs, found.every, found.shown
     out = app.out
     out.result("findings", {"run_ids": runs, "findings": [_payload(f) for f in shown]})
     if out.json:
@@ -113,17 +103,10 @@ def ack(app: AppContext, ids: tuple[str, ...], note: str | None, by: str | None,
     if ids and not note:
         raise click.BadParameter("say what was done, e.g. --note \"refunded on 30 Nov\"",
                                  param_hint="--note")
-    config = app.config()
-    names = app.account_names(accounts)
-    now = datetime.now(UTC)
-    with Warehouse.open(config.db_path, create=False, wait_seconds=30) as warehouse:
-        if from_file is not None:
-            done, already = acknowledge_from(warehouse, names, from_file, by, now)
-            extra = f"; {already} acknowledged with that note already" if already else ""
-        else:
-            done, extra = acknowledge(warehouse, names, list(ids), [note or ""] * len(ids),
-                                      by or default_user(), now), ""
-    _print_changed(app.out, "findings_ack", done, "acknowledged", extra)
+    done = ack_findings(app.config(), accounts, ids=ids, note=note or "", by=by,
+                        from_file=from_file)
+    extra = f"; {done.already} acknowledged with that note already" if done.already else ""
+    _print_changed(app.out, "findings_ack", done.shown, "acknowledged", extra)
 
 
 @findings.command("reopen")
@@ -139,8 +122,5 @@ def reopen_command(app: AppContext, ids: tuple[str, ...], by: str | None,
     Example:
       pik-recon findings reopen 3f9c2a1b7d04
     """
-    config = app.config()
-    names = app.account_names(accounts)
-    with Warehouse.open(config.db_path, create=False, wait_seconds=30) as warehouse:
-        done = reopen(warehouse, names, list(ids), by or default_user(), datetime.now(UTC))
-    _print_changed(app.out, "findings_reopen", done, "reopened")
+    done = reopen_findings(app.config(), accounts, ids=ids, by=by)
+    _print_changed(app.out, "findings_reopen", done.shown, "reopened")

@@ -13,19 +13,18 @@ import click
 from pik_recon.cli.common import AppContext, Output
 from pik_recon.config import Config
 from pik_recon.errors import ConfigError
-from pik_recon.jobs import (
+from pik_recon.jobs.definition import (
     Job,
-    JobResult,
     account_problems,
     all_jobs,
     check_accounts,
     find_job,
     job_warnings,
     next_run,
-    run_job,
 )
-from pik_recon.scheduler import run_scheduler
-from pik_recon.steps import RUNNERS
+from pik_recon.jobs.runner import JobResult, run_job
+from pik_recon.jobs.scheduler import run_scheduler
+from pik_recon.jobs.steps import RUNNERS
 
 
 def print_job(out: Output, result: JobResult) -> None:

@@ -8,9 +8,8 @@ from types import FrameType
 
 import click
 
-from pik_recon.bulk import create_links
-from pik_recon.cli.common import AppContext, PageProgress, account_option
-from pik_recon.errors import EXIT_FINDINGS, EXIT_TEMPORARY
+from pik_recon.cli.common import AppContext, PageProgress, account_option, exit_with
+from pik_recon.usecases.links import create_links
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -47,12 +46,12 @@ def create(app: AppContext, file: Path, dry_run: bool, out: Path | None,
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with PageProgress(app.interactive and not dry_run, "creating") as progress:
-            report = create_links(config, file, out=out, dry_run=dry_run,
-                                  concurrency=concurrency,
-                                  progress=progress.account(config.account))
+            outcome = create_links(config, file, out=out, dry_run=dry_run,
+                                   concurrency=concurrency,
+                                   progress=progress.account(config.account))
     finally:
         signal.signal(signal.SIGTERM, previous)
-    out = app.out
+    report, out = outcome.report, app.out
     out.result("links_create", {"account": config.account, "file": str(file), "rows": report.rows,
                                 "by_state": report.by_state, "posts": report.posts,
                                 "lost_answers_found": report.resolved_existing,
@@ -66,9 +65,4 @@ def create(app: AppContext, file: Path, dry_run: bool, out: Path | None,
         out.line(f"{file}: {report.rows} rows; {states}; {report.posts} POST requests; "
                  f"{report.resolved_existing} lost answers found on PIK, "
                  f"{report.proven_absent} proven absent and sent again. Output: {report.out}")
-    if report.dry_run:
-        return
-    if any(report.by_state.get(s) for s in ("unknown", "pending")):  # a later run settles them
-        raise click.exceptions.Exit(EXIT_TEMPORARY)
-    if any(report.by_state.get(s) for s in ("conflict", "failed")):
-        raise click.exceptions.Exit(EXIT_FINDINGS)
+    exit_with(outcome)

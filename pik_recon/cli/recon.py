@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from pik_recon.cli.common import AppContext, Output, account_option
-from pik_recon.errors import PikReconError
-from pik_recon.orders import LoadResult, load_orders
-from pik_recon.outcome import raise_failures
-from pik_recon.reconcile import CATEGORIES, ReconcileResult, reconcile, require_synced
-from pik_recon.warehouse import Warehouse
+from pik_recon.categories import CATEGORIES
+from pik_recon.cli.common import AppContext, Output, account_option, exit_with
+from pik_recon.orders import LoadResult
+from pik_recon.reconcile import ReconcileResult
+from pik_recon.usecases.reconcile import load_orders, reconcile
 from pik_recon.whenparse import parse_when
 
 SHOWN_REJECTS = 20
@@ -93,9 +92,9 @@ def load(app: AppContext, file: Path, accounts: tuple[str, ...]) -> None:
       pik-recon orders load exports/brand-a.csv --account brand-a
     """
     config = app.one_config(accounts, f"the orders export {file}")
-    with Warehouse.open(config.db_path, wait_seconds=30) as warehouse:
-        result = load_orders(warehouse, file, config.orders, account=config.account)
-    print_load(app.out, result, config.account)
+    outcome = load_orders(config, file)
+    print_load(app.out, outcome.load, config.account)
+    exit_with(outcome)
 
 
 @click.command("reconcile")
@@ -115,26 +114,19 @@ def reconcile_command(app: AppContext, orders_file: Path | None, as_of: str | No
       pik-recon reconcile --orders exports/orders-2026-11-24.csv
       pik-recon reconcile --account brand-a --account brand-b
     """
-    configs = ([app.one_config(accounts, f"the orders export {orders_file}")] if orders_file
-               else app.configs(accounts))
+    chosen = ([app.one_config(accounts, f"the orders export {orders_file}").account]
+              if orders_file else accounts)
     moment = None
     if as_of:
         try:
             moment = parse_when(as_of, now=datetime.now(UTC))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--as-of") from None
+    outcome = reconcile(app.config(), chosen, as_of=moment,
+                        orders=(lambda _: orders_file) if orders_file else None)
     several = len(app.config().account_names) > 1
-    failures: list[tuple[str, Exception]] = []
-    with Warehouse.open(configs[0].db_path, create=False, wait_seconds=30) as warehouse:
-        for config in configs:
-            try:
-                require_synced(warehouse, config.account)  # before orders load: none stored
-                if orders_file is not None:
-                    print_load(app.out, load_orders(warehouse, orders_file, config.orders,
-                                                    account=config.account), config.account)
-                result = reconcile(warehouse, config.matching, moment, account=config.account)
-            except PikReconError as exc:  # the other accounts still reconcile
-                failures.append((config.account, exc))
-                continue
-            print_reconcile(app.out, result, config.account, several)
-    raise_failures(failures, len(configs))
+    for account, load in outcome.loads:
+        print_load(app.out, load, account)
+    for account, run in outcome.runs:
+        print_reconcile(app.out, run, account, several)
+    exit_with(outcome)

@@ -8,14 +8,15 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from pik_recon.cli.common import AppContext, Output, account_option
+from pik_recon.categories import FAIL_ON
+from pik_recon.cli.common import AppContext, Output, account_option, exit_with
 from pik_recon.config import parse_formats
 from pik_recon.errors import ConfigError
-from pik_recon.outcome import FAIL_ON, attention_line, report_folder
-from pik_recon.report import ReportData, write_report
 from pik_recon.report.display import money, when
+from pik_recon.report.figures import ReportData
 from pik_recon.report.json_file import report_json
-from pik_recon.warehouse import Warehouse
+from pik_recon.usecases.report import ReportOutcome
+from pik_recon.usecases.report import report as write_reports
 from pik_recon.whenparse import parse_when
 
 
@@ -26,12 +27,12 @@ def _when(value: str, option: str, now: datetime, zone: ZoneInfo) -> datetime:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 
-def print_report(out: Output, data: ReportData, folder: Path, code: int, fail_on: str) -> None:
+def print_report(out: Output, outcome: ReportOutcome) -> None:
+    ((folder, data),) = outcome.reports
     zone = ZoneInfo(data.timezone)
-    line = attention_line(data.open_count("critical"), data.open_count("warning"), code,
-                          fail_on)
-    out.result("report", {**report_json(data), "out": str(folder), "exit_code": code,
-                          "summary_line": line})
+    line = outcome.headline()
+    out.result("report", {**report_json(data), "out": str(folder),
+                          "exit_code": outcome.exit_code, "summary_line": line})
     if out.json:
         return
     warning = data.freshness_warning(zone)
@@ -111,7 +112,6 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
       pik-recon report --since 7d --account brand-a
     """
     config = app.config()
-    names = app.account_names(accounts)
     now = datetime.now(UTC)
     zone = ZoneInfo(config.report.timezone)
     start = _when(since, "--since", now, zone)
@@ -119,16 +119,10 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
     if end <= start:
         raise click.BadParameter("must be after --since", param_hint="--until")
     try:
-        chosen = parse_formats(formats) if formats else config.report.formats
+        chosen = parse_formats(formats) if formats else None
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--format") from None
-    folder = out or report_folder(config.report.out_dir, start, end, zone)
-    with Warehouse.open(config.db_path, read_only=True,
-                        wait_seconds=config.report.wait_seconds) as warehouse:
-        data = write_report(warehouse, config.report, accounts=names, since=start,
-                            until=end, out=folder, formats=chosen, now=now,
-                            out_named="--out" if out else "[report] out_dir")
-    code = data.attention.exit_code(fail_on)
-    print_report(app.out, data, folder, code, fail_on)
-    if code:
-        raise click.exceptions.Exit(code)
+    outcome = write_reports(config, accounts, since=start, until=end, out=out, formats=chosen,
+                            fail_on=fail_on, now=now)
+    print_report(app.out, outcome)
+    exit_with(outcome)

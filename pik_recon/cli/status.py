@@ -7,11 +7,12 @@ from typing import Any
 
 import click
 
+from pik_recon.attention import Attention
 from pik_recon.cli.common import AppContext, Output, account_option
-from pik_recon.jobs import last_runs
-from pik_recon.status import Status, read_status
-from pik_recon.warehouse import Warehouse
-from pik_recon.webhooks.status import WebhookStatus, read_webhook_status
+from pik_recon.report.display import money
+from pik_recon.status import Status
+from pik_recon.usecases.status import status as read_status
+from pik_recon.webhooks.status import WebhookStatus
 
 SYNC_COLUMNS = ("run", "list", "mode", "started", "finished", "state", "spent", "verdict")
 JOB_COLUMNS = ("run", "job", "trigger", "started", "finished", "outcome", "exit")
@@ -27,7 +28,7 @@ def _refused(counts: dict[str, int]) -> str:
         else "0"
 
 
-def _webhook_rows(hooks: list[WebhookStatus]) -> list[tuple[Any, ...]]:
+def _webhook_rows(hooks: tuple[WebhookStatus, ...]) -> list[tuple[Any, ...]]:
     return [(h.account, f"{h.last_event_at:%Y-%m-%d %H:%M:%S} UTC" if h.last_event_at
              else "none yet", h.loaded, h.waiting, _refused(h.rejected_today),
              _refused(h.rejected_week)) for h in hooks]
@@ -46,6 +47,23 @@ def _payload(state: Status) -> dict[str, Any]:
         "open_critical": [dict(zip(CRITICAL_COLUMNS, r, strict=True))
                           for r in state.open_critical],
         "acknowledged": [dict(zip(ACK_COLUMNS, r, strict=True)) for r in state.acknowledged]}
+
+
+def _attention_payload(attention: Attention) -> dict[str, Any]:
+    return {"critical": attention.count("critical"), "warning": attention.count("warning"),
+            "at_stake": [{"currency": c, "findings": n, "amount": str(a)}
+                         for c, n, a in attention.at_stake()]}
+
+
+def _attention_text(attention: Attention) -> str:
+    """What needs attention over every account shown: the same figure as a report's
+    headline and a job's alert."""
+    critical, warning = attention.count("critical"), attention.count("warning")
+    if not critical and not warning:
+        return "needs attention: nothing (no open critical or warning findings)"
+    stake = ", ".join(money(a, c) for c, _, a in attention.at_stake())
+    return (f"needs attention: {critical} critical and {warning} warning open findings"
+            + (f", {stake} at stake" if stake else ""))
 
 
 def _print_account(out: Output, state: Status, several: bool) -> None:
@@ -93,16 +111,12 @@ def status(app: AppContext, accounts: tuple[str, ...]) -> None:
       pik-recon status --account brand-a
     """
     config = app.config()
-    names = app.account_names(accounts)
-    now = datetime.now(UTC)
-    with Warehouse.open(config.db_path, read_only=True, wait_seconds=30) as warehouse:
-        states = [read_status(warehouse, name, now, config.report.stale_after_hours)
-                  for name in names]
-        jobs = last_runs(warehouse)
-        hooks = read_webhook_status(warehouse, config.spool_dir, [
-            a.name for a in config.capturing if a.name in names], now)
+    found = read_status(config, accounts)
+    states, jobs, hooks = found.states, found.jobs, found.webhooks
+    attention = found.attention or Attention((), ())
     out = app.out
     out.result("status", {"accounts": [_payload(s) for s in states],
+                          "needs_attention": _attention_payload(attention),
                           "jobs": [dict(zip(JOB_COLUMNS, row, strict=True)) for row in jobs],
                           "webhooks": [{"account": h.account, "last_event_at": h.last_event_at,
                                         "loaded": h.loaded, "unsigned": h.unsigned,
@@ -115,6 +129,7 @@ def status(app: AppContext, accounts: tuple[str, ...]) -> None:
     several = len(config.account_names) > 1
     for state in states:
         _print_account(out, state, several)
+    out.line(_attention_text(attention))
     if hooks:
         out.table("Webhook capture", WEBHOOK_COLUMNS, _webhook_rows(hooks),
                   right=("loaded", "waiting in spool"))

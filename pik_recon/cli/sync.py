@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from pik_recon.cli.common import AppContext, Output, PageProgress, account_option
-from pik_recon.outcome import raise_failures
-from pik_recon.sync import AccountSync, SyncResult, sync_accounts
+from pik_recon.cli.common import AppContext, Output, PageProgress, account_option, exit_with
+from pik_recon.sync import SyncResult
 from pik_recon.sync.resource import RESOURCES
-from pik_recon.webhooks.load import load_before_sync
+from pik_recon.usecases.sync import SyncOutcome
+from pik_recon.usecases.sync import sync as sync_lists
 
 
 def print_sync_summary(out: Output, result: SyncResult, account: str, several: bool) -> None:
@@ -36,28 +36,22 @@ def print_sync_summary(out: Output, result: SyncResult, account: str, several: b
         out.line(result.moved_note)
 
 
-def finish(out: Output, outcomes: list[AccountSync]) -> None:
-    """Every account's summaries (its links, then its transactions), then the worst exit
-    code: an error stops nobody else, an unverified sync is a temporary failure (exit 4)."""
-    several = len(outcomes) > 1
-    failures: list[tuple[str, Exception]] = []
-    for outcome in outcomes:
-        for result in outcome.results:
-            print_sync_summary(out, result, outcome.account, several)
-        failure = outcome.failure()
-        if failure is not None:
-            failures.append((outcome.account, failure))
-        if outcome.error is not None and several:
-            out.result("sync", {"account": outcome.account, "failed": str(outcome.error),
-                                "exit_code": outcome.exit_code})
+def print_sync(out: Output, outcome: SyncOutcome) -> None:
+    """Every account's summaries (its links, then its transactions); with several, the
+    accounts that failed and a last line naming who was verified."""
+    several = len(outcome.runs) > 1
+    for run in outcome.runs:
+        for result in run.results:
+            print_sync_summary(out, result, run.account, several)
+        if run.error is not None and several:
+            out.result("sync", {"account": run.account, "failed": str(run.error),
+                                "exit_code": run.exit_code})
             if not out.json:
-                out.line(f"account {outcome.account}: sync failed (exit "
-                         f"{outcome.exit_code}): {outcome.error}")
+                out.line(f"account {run.account}: sync failed (exit {run.exit_code}): "
+                         f"{run.error}")
     if several and not out.json:
-        good = [o.account for o in outcomes if o.exit_code == 0]
-        out.line(f"accounts verified: {', '.join(good) or 'none'}; failed: "
-                 f"{', '.join(name for name, _ in failures) or 'none'}")
-    raise_failures(failures, len(outcomes))
+        out.line(f"accounts verified: {', '.join(outcome.verified) or 'none'}; failed: "
+                 f"{', '.join(outcome.failed) or 'none'}")
 
 
 @click.command()
@@ -81,9 +75,10 @@ def sync(app: AppContext, full: bool, concurrency: int | None, accounts: tuple[s
       pik-recon sync --account brand-a --account brand-b
     """
     overrides = {"pik": {"concurrency": concurrency}} if concurrency else {}
-    configs = app.configs(accounts, **overrides)
-    load_before_sync(app.config(), [c.account for c in configs])
+    config = app.config(**overrides)
+    several = len(app.account_names(accounts)) > 1
     with PageProgress(app.interactive) as progress:
-        outcomes = sync_accounts(configs, full=full, progress=lambda name: progress.account(
-            name, len(configs) > 1))
-    finish(app.out, outcomes)
+        outcome = sync_lists(config, accounts, full=full,
+                             progress=lambda name: progress.account(name, several))
+    print_sync(app.out, outcome)
+    exit_with(outcome)

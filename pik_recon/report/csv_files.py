@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pik_recon.reconcile import SEVERITIES
+from pik_recon.categories import SEVERITIES, finding_state
 from pik_recon.report.display import exact, neutralise
-from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData, finding_state
+from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData
 
 FINDINGS_CSV_COLUMNS = (
     "account", "finding_id", "run_id", "category", "severity", "state", "order_id", "link_id",

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from pik_recon.attention import Attention, OpenFindings, needs_attention
+from pik_recon.categories import CATEGORIES
 from pik_recon.config import ReportSettings
-from pik_recon.reconcile import CATEGORIES
 from pik_recon.report.display import money, when
 from pik_recon.warehouse import Warehouse, query
 
@@ -101,11 +101,6 @@ class Freshness:
         return text[0].upper() + text[1:] + "."
 
 
-def finding_state(acknowledged: bool, outdated: bool | None) -> str:
-    if acknowledged:
-        return "acknowledged"
-    return "open, changed since acknowledged" if outdated else "open"
-
 
 @dataclass(frozen=True)
 class AccountRuns:
@@ -146,6 +141,10 @@ class ReportData:
     def open_new(self) -> int:
         """Open critical and warning findings the previous run did not have."""
         return self.attention.new()
+
+    @property
+    def account_names(self) -> list[str]:
+        return [a.account for a in self.accounts]
 
     @property
     def several(self) -> bool:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pik_recon.reconcile import SEVERITIES
+from pik_recon.categories import SEVERITIES
 from pik_recon.report.display import exact
 from pik_recon.report.figures import SUMMARY_FIELDS, CurrencySummary, Freshness, ReportData
 

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from pik_recon.categories import finding_state
 from pik_recon.report.display import grouped, money, when
-from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData, finding_state
+from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData
 
 
 def write_html(data: ReportData, top: list[tuple[Any, ...]], path: Path,

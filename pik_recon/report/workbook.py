@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
+from pik_recon.categories import finding_state
 from pik_recon.report.display import decimals, exact, grouped, needs_text
-from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData, finding_state
+from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData
 
 EXCEL_MAX_ROWS = 1_048_576
 DATE_FORMAT = "yyyy-mm-dd hh:mm"

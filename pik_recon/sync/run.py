@@ -200,19 +200,22 @@ class AccountSync:
 
 
 def sync_accounts(configs: Sequence[Config], *, full: bool = False,
-                  progress: Callable[[str], Progress] | None = None) -> list[AccountSync]:
+                  progress: Callable[[str], Progress] | None = None,
+                  wait_seconds: float = 0.0) -> list[AccountSync]:
     """Run `pik-recon sync` for several accounts side by side (each with its own client,
     limiter, sync runs and verdicts; its links, then its transactions); one account's
     failure leaves the others running. Each list is synced incrementally once it has a
-    verified full sync, unless `full`. `progress(account)`: the account's progress bar."""
+    verified full sync, unless `full`. `progress(account)`: the account's progress bar.
+    Waits up to `wait_seconds` for another process that holds the warehouse."""
 
     interruption = Interruption()
 
     async def _run() -> list[AccountSync]:
         task = asyncio.current_task()
         assert task is not None
-        with interruption.watch(task), Warehouse.open(configs[0].db_path,
-                                                      memory_limit=MEMORY_LIMIT) as warehouse:
+        with interruption.watch(task), Warehouse.open(
+                configs[0].db_path, memory_limit=MEMORY_LIMIT,
+                wait_seconds=wait_seconds) as warehouse:
             # one DuckDB thread per query: the writer shares two cores with fetching
             warehouse.execute("SET threads = 1")
             with warehouse.cursor() as merging:

@@ -9,9 +9,12 @@ import json
 import os
 import re
 import shutil
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -100,3 +103,69 @@ def test_fail_on_critical_exits_1_even_when_the_period_holds_none_of_them(
         acknowledge(wh, ["default"], keys, ["done"] * len(keys), "ana",
                     datetime(2026, 11, 21, tzinfo=UTC))
     assert _day_report(env, tmp_path / "handled", "critical") == 0
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        _Hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_the_job_status_and_report_lead_with_the_same_open_findings_whatever_the_period(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """A nightly job reporting one day: its headline, exit code and alert, `status` and the
+    report all count every open finding of the last run, the same figures."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Hook.received.clear()
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "daily.toml").write_text(f"""[schedule]
+cron = "30 2 * * *"
+timezone = "UTC"
+
+[[steps]]
+type = "report"
+since = "{DAY[0]}"
+until = "{DAY[1]}"
+out = "{tmp_path / 'out'}"
+fail_on = "critical"
+
+[[steps]]
+type = "notify"
+when = ["critical"]
+""")
+    (tmp_path / "pik-recon.toml").write_text(
+        f'[jobs]\ndir = "{jobs}"\n\n[notify]\nwebhook_url = '
+        f'"http://127.0.0.1:{server.server_address[1]}/hook"\nretries = 1\n')
+    env = {**env, "PIK_RECON_CONFIG": str(tmp_path / "pik-recon.toml")}
+    job = run_cli(["--log-format", "json", "run", "daily"], env, tmp_path)
+    status = run_cli(["--log-format", "json", "status"], env, tmp_path)
+    server.shutdown()
+    critical, warning = len(_planted_open("critical")), len(_planted_open("warning"))
+    assert job.returncode == 1, job.stderr
+    (result,) = [json.loads(line) for line in job.stdout.splitlines()
+                 if json.loads(line).get("result") == "job"]
+    assert (result["critical_findings"], result["warning_findings"]) == (critical, warning)
+    assert (_Hook.received[0]["critical_findings"], _Hook.received[0]["exit_code"]) == (
+        critical, 1)
+    assert _Hook.received[0]["text"].startswith(
+        f"pik-recon job daily (run 1): done, {critical} critical findings and {warning} "
+        "warning findings need attention (exit 1: the report step's fail_on is critical)")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (report["attention"]["critical"], report["attention"]["warning"]) == (
+        critical, warning)
+    assert status.returncode == 0, status.stderr
+    (shown,) = [json.loads(line) for line in status.stdout.splitlines()
+                if json.loads(line).get("result") == "status"]
+    assert (shown["needs_attention"]["critical"], shown["needs_attention"]["warning"]) == (
+        critical, warning)
+    assert {s["currency"]: Decimal(s["amount"]) for s in shown["needs_attention"]["at_stake"]
+            } == {c: a for c, (_, a) in per_currency(
+                planted_stakes(), ["critical", "warning"], leave_out=[ACKED]).items()}

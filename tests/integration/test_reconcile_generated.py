@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pik_recon.categories import CATEGORIES
 from pik_recon.config import load_config
 from pik_recon.orders import load_orders
-from pik_recon.reconcile import CATEGORIES, reconcile
+from pik_recon.reconcile import reconcile
 from pik_recon.sandbox.generate import SHAPES, generate_dataset, write_dataset
 from pik_recon.sandbox.seed import seed_from_file
 from pik_recon.sandbox.server import SandboxServer

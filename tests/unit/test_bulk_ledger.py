@@ -11,8 +11,8 @@ import duckdb
 import httpx
 import pytest
 
-from pik_recon.bulk import create_links
 from pik_recon.config import Config, PikSettings, Secret
+from pik_recon.creation.bulk import create_links
 
 SETTINGS = PikSettings(base_url="https://api.pik.global/v1", backoff_base_seconds=0.001,
                        backoff_cap_seconds=0.01, max_retries=2, rate_limit_enabled=False)

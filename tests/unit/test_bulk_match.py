@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pik_recon.bulk import CreateRow, _same
+from pik_recon.creation.bulk import CreateRow, _same
 
 ROW = CreateRow(line=2, order_id="A1", amount_text="10.50", currency="USDT",
                 description="Order #A1")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from pik_recon.jobs import find_job
+from pik_recon.jobs.definition import find_job
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
 NIGHTLY = find_job("nightly", JOBS)

@@ -12,7 +12,7 @@ import pytest
 
 from pik_recon.client import PikClient
 from pik_recon.config import PikSettings, Secret
-from pik_recon.newest import Newest, NewestLinks
+from pik_recon.creation.newest import Newest, NewestLinks
 
 SETTINGS = PikSettings(base_url="https://api.pik.global/v1", rate_limit_enabled=False)
 START = datetime(2026, 11, 1, tzinfo=UTC)

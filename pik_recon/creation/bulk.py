@@ -27,6 +27,8 @@ import httpx
 
 from pik_recon.client import PikClient
 from pik_recon.config import Config, Secret
+from pik_recon.creation.ledger import Ledger, LedgerRow
+from pik_recon.creation.newest import NewestLinks
 from pik_recon.errors import (
     InputError,
     InvalidRequestError,
@@ -35,10 +37,8 @@ from pik_recon.errors import (
     ServerError,
     TransportError,
 )
-from pik_recon.ledger import Ledger, LedgerRow
 from pik_recon.logs import get_logger
 from pik_recon.money import PIK_CURRENCIES, currency_decimals, parse_amount
-from pik_recon.newest import NewestLinks
 from pik_recon.paths import check_file_target, ensure_folder, writing
 from pik_recon.warehouse import Warehouse
 

@@ -11,17 +11,19 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from pik_recon.config import Config
 from pik_recon.errors import LockHeldError, PikReconError
-from pik_recon.jobs import Job, StepRunner, last_started, run_job
+from pik_recon.jobs.definition import Job
+from pik_recon.jobs.runner import StepRunner, run_job
 from pik_recon.logs import get_logger
-from pik_recon.warehouse import Warehouse
+from pik_recon.usecases.common import open_for_writing
 
 log = get_logger("scheduler")
 
 
 def missed(config: Config, job: Job, now: datetime) -> bool:
     """A scheduled time passed since the job last started (the machine was down)."""
-    with Warehouse.open(config.db_path, wait_seconds=60) as wh:
-        last = last_started(wh, job.name)
+    with open_for_writing(config) as wh:  # created when new: the job runs record here
+        row = wh.fetchone("SELECT max(started_at) FROM job_runs WHERE job = ?", [job.name])
+    last = row[0] if row else None
     if last is None:
         return False
     due = job.trigger().get_next_fire_time(None, last)

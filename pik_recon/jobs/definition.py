@@ -8,14 +8,8 @@ of the steps after it; the other accounts go on.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
-import socket
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,21 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from pik_recon.config import Config, parse_formats, read_toml
+from pik_recon.categories import FAIL_ON
+from pik_recon.config import parse_formats, read_toml
 from pik_recon.errors import (
-    EXIT_FINDINGS,
-    EXIT_INTERNAL,
-    EXIT_OK,
     ConfigError,
-    Interrupted,
-    LockHeldError,
-    PikReconError,
 )
 from pik_recon.export import TABLES
 from pik_recon.logs import get_logger
-from pik_recon.outcome import FAIL_ON, attention_line
-from pik_recon.paths import writing
-from pik_recon.warehouse import Warehouse
 from pik_recon.whenparse import ACCEPTED_FORMS, parse_when
 
 log = get_logger("jobs")
@@ -310,209 +296,3 @@ def all_jobs(jobs_dir: Path) -> list[Job]:
     if problems:
         raise ConfigError("\n".join(problems))
     return jobs
-
-
-# --- the lock ------------------------------------------------------------------------------
-@contextlib.contextmanager
-def job_lock(db_path: Path, job: str) -> Iterator[None]:
-    """One run of a job at a time, whoever starts it. The kernel drops the lock with its
-    process, so a lock left by a killed run is simply taken by the next one."""
-    folder = db_path.parent / f".{db_path.name}.locks"
-    path = folder / f"{job}.lock"
-    with writing(folder, "the jobs' lock folder"):
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(handle, 4096, 0).decode("utf-8", "replace")
-            raise LockHeldError(f"job {job!r} is already running: {_describe(holder)}; "
-                                f"lock file {path}") from None
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "since": datetime.now(UTC).isoformat(timespec="seconds")}
-        with writing(path, "the job's lock file"):
-            os.ftruncate(handle, 0)
-            os.pwrite(handle, json.dumps(info).encode(), 0)
-        yield
-    finally:
-        os.close(handle)
-
-
-def _describe(holder: str) -> str:
-    try:
-        info = json.loads(holder)
-        return f"pid {info['pid']} on {info['host']} since {info['since']}"
-    except (ValueError, KeyError, TypeError):
-        return "holder unknown"
-
-
-# --- running -------------------------------------------------------------------------------
-@dataclass
-class StepResult:
-    step: str
-    outcome: str
-    exit_code: int
-    seconds: float
-    counts: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-
-@dataclass
-class JobResult:
-    run_id: int
-    job: str
-    exit_code: int = EXIT_OK
-    outcome: str = "ok"
-    steps: list[StepResult] = field(default_factory=list)
-    critical_findings: int = 0  # open ones: acknowledged findings need nobody
-    warning_findings: int = 0
-    fail_on: str = "never"  # the report step's
-    report_dir: Path | None = None
-
-    def payload(self) -> dict[str, Any]:
-        """The run as data: for the webhook and for --log-format json."""
-        failed = any(s.outcome == "failed" for s in self.steps)
-        return {"job": self.job, "run_id": self.run_id,
-                "outcome": "failed" if failed else self.outcome, "exit_code": self.exit_code,
-                "critical_findings": self.critical_findings,
-                "warning_findings": self.warning_findings,
-                "report_dir": str(self.report_dir) if self.report_dir else None,
-                "steps": [{"step": s.step, "outcome": s.outcome, "exit_code": s.exit_code,
-                           "counts": s.counts, "error": s.error} for s in self.steps]}
-
-    def headline(self) -> str:
-        """What happened, what needs doing, and why the exit code is what it is."""
-        if self.outcome in ("failed", "interrupted"):
-            errors = [s.error for s in self.steps if s.error]
-            return (f"{self.outcome}, exit {self.exit_code}"
-                    + (f": {errors[0]}" if errors else ""))
-        return attention_line(self.critical_findings, self.warning_findings, self.exit_code,
-                              self.fail_on, option="the report step's fail_on")
-
-    def summary_text(self) -> str:
-        lines = [f"pik-recon job {self.job} (run {self.run_id}): {self.headline()}"]
-        for step in self.steps:
-            counts = _counts_text(step.counts)
-            lines.append(f"- {step.step}: {step.outcome}" + (f" ({counts})" if counts else "")
-                         + (f": {step.error}" if step.error else ""))
-        return "\n".join(lines)
-
-
-def _counts_text(counts: dict[str, Any]) -> str:
-    """"new 3, changed 1"; nested, by account or by list: "brand-a: new 3; brand-b: new 0"."""
-    parts = [f"{k}: {_counts_text(v)}" if isinstance(v, dict) else f"{k} {v}"
-             for k, v in counts.items()]
-    return ("; " if any(isinstance(v, dict) for v in counts.values()) else ", ").join(parts)
-
-
-StepRunner = Callable[[Config, Step, "JobContext"], StepResult]
-
-
-@dataclass
-class JobContext:
-    job: Job
-    result: JobResult
-    now: datetime
-    stop: threading.Event
-    accounts: list[str] = field(default_factory=list)  # those no step has failed for
-
-    def accounts_for(self, step: Step) -> list[str]:
-        return step_accounts(self.job, step, self.accounts)
-
-
-def _record_start(config: Config, job: Job, trigger: str, accounts: list[str]) -> int:
-    with Warehouse.open(config.db_path, wait_seconds=60) as wh:
-        run_id = wh.next_id("job_runs_seq")
-        wh.execute("UPDATE job_runs SET outcome = 'interrupted', finished_at = now() "
-                   "WHERE job = ? AND outcome = 'running'", [job.name])
-        wh.execute("INSERT INTO job_runs (id, job, accounts, trigger, host, pid, started_at, "
-                   "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
-                   [run_id, job.name, accounts, trigger, socket.gethostname(), os.getpid(),
-                    datetime.now(UTC)])
-    return run_id
-
-
-def _record_end(config: Config, result: JobResult, error: str | None) -> None:
-    steps = json.dumps([vars(s) for s in result.steps], default=str)
-    with Warehouse.open(config.db_path, wait_seconds=60) as wh:
-        wh.execute("UPDATE job_runs SET finished_at = ?, outcome = ?, exit_code = ?, steps = ?,"
-                   " error = ? WHERE id = ?",
-                   [datetime.now(UTC), result.outcome, result.exit_code, steps, error,
-                    result.run_id])
-
-
-def run_job(config: Config, job: Job, runners: dict[str, StepRunner], *,
-            trigger: str = "manual", stop: threading.Event | None = None) -> JobResult:
-    """Run the job's steps in order under its lock; the worst step sets the exit code.
-
-    After a failed step the remaining steps are skipped, except notify; a step that failed
-    for some accounts only ("partly failed") leaves those out of the steps after it. When
-    `stop` is set (SIGTERM), the running step finishes and the rest are skipped; Ctrl-C
-    stops the running step, and the rest are skipped (exit 130).
-    """
-    stop = stop or threading.Event()
-    check_accounts(job, config.account_names)
-    accounts = [n for n in config.account_names if not job.accounts or n in job.accounts]
-    with job_lock(config.db_path, job.name):
-        result = JobResult(_record_start(config, job, trigger, accounts), job.name)
-        context = JobContext(job, result, datetime.now(UTC), stop, accounts)
-        error = None
-        halted = False
-        for step in job.steps:
-            if stop.is_set():
-                result.outcome, error = "interrupted", "stopped by a signal"
-                result.exit_code = max(result.exit_code, 4)
-                break
-            if halted and step.type != "notify":
-                result.steps.append(StepResult(step.type, "skipped", 0, 0.0))
-                continue
-            outcome = _run_step(config, step, context, runners)
-            result.steps.append(outcome)
-            result.exit_code = max(result.exit_code, outcome.exit_code)
-            if outcome.outcome == "interrupted":
-                result.outcome, error = "interrupted", outcome.error
-                break
-            if outcome.outcome in ("failed", "partly failed"):
-                halted = halted or outcome.outcome == "failed"
-                result.outcome, error = "failed", error or outcome.error
-            elif result.exit_code == EXIT_FINDINGS and result.outcome == "ok":
-                result.outcome = "attention"
-        _record_end(config, result, error)
-    return result
-
-
-def _run_step(config: Config, step: Step, context: JobContext,
-              runners: dict[str, StepRunner]) -> StepResult:
-    started = datetime.now(UTC)
-    try:
-        return runners[step.type](config, step, context)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or a signal the step stopped on (Interrupted)
-        stopped = exc if isinstance(exc, Interrupted) else Interrupted()
-        log.warning("job %s: step %s %s", context.job.name, step.type, stopped)
-        return StepResult(step.type, "interrupted", stopped.exit_code, seconds_since(started),
-                          error=str(stopped))
-    except PikReconError as exc:
-        log.error("job %s: step %s failed: %s", context.job.name, step.type, exc)
-        return StepResult(step.type, "failed", exc.exit_code, seconds_since(started),
-                          error=str(exc))
-    except Exception as exc:  # a bug in a step must not leave the run unrecorded
-        log.exception("job %s: step %s crashed", context.job.name, step.type)
-        return StepResult(step.type, "failed", EXIT_INTERNAL, seconds_since(started),
-                          error=f"internal error: {exc}")
-
-
-def seconds_since(started: datetime) -> float:
-    return round((datetime.now(UTC) - started).total_seconds(), 3)
-
-
-def last_runs(warehouse: Warehouse, limit: int = 10) -> list[tuple[Any, ...]]:
-    return warehouse.fetchall(
-        "SELECT id, job, trigger, strftime(started_at, '%Y-%m-%d %H:%M:%S'), "
-        "strftime(finished_at, '%Y-%m-%d %H:%M:%S'), outcome, exit_code FROM job_runs "
-        "ORDER BY id DESC LIMIT ?", [limit])
-
-
-def last_started(warehouse: Warehouse, job: str) -> datetime | None:
-    row = warehouse.fetchone("SELECT max(started_at) FROM job_runs WHERE job = ?", [job])
-    return row[0] if row else None

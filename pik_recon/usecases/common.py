@@ -1,0 +1,31 @@
+"""What every use case shares: how long it waits for the warehouse, and the accounts it runs for.
+
+One waiting policy, whoever calls: a use case that writes waits up to WRITE_WAIT_SECONDS for
+another writer (a sync, a job) to finish; one that only reads waits `[report]
+wait_seconds`. Past that it is exit 4, "warehouse busy".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pik_recon.config import Config
+from pik_recon.warehouse import Warehouse
+
+WRITE_WAIT_SECONDS = 60
+
+
+def open_for_writing(config: Config, *, create: bool = True) -> Warehouse:
+    """The warehouse to write (created and migrated when new, unless `create` is false)."""
+    return Warehouse.open(config.db_path, create=create, wait_seconds=WRITE_WAIT_SECONDS)
+
+
+def open_for_reading(config: Config) -> Warehouse:
+    """The warehouse to read; it must exist."""
+    return Warehouse.open(config.db_path, read_only=True,
+                          wait_seconds=config.report.wait_seconds)
+
+
+def account_names(config: Config, accounts: Sequence[str]) -> tuple[str, ...]:
+    """The accounts named (every configured account when none is), checked."""
+    return tuple(c.account for c in config.scoped(accounts))
