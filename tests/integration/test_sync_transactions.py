@@ -173,6 +173,57 @@ def test_transactions_hidden_from_every_page_are_never_verified(
     assert "could not prove the links complete" not in shown.stdout
 
 
+def _sync_job(workdir: Path) -> None:
+    jobs = workdir / "jobs"
+    jobs.mkdir()
+    (jobs / "syncing.toml").write_text('[schedule]\ncron = "30 2 * * *"\ntimezone = "UTC"\n\n'
+                                       '[[steps]]\ntype = "sync"\n', encoding="utf-8")
+    config = workdir / "pik-recon.toml"
+    config.write_text(config.read_text() + f'\n[jobs]\ndir = "{jobs}"\n', encoding="utf-8")
+
+
+def _counted(run: dict[str, Any]) -> dict[str, Any]:
+    """What the sync step counts of one list's run, read from its sync_runs row."""
+    return {"verified": run["verified"], "new": run["new"], "changed": run["changed"],
+            "quarantined": run["quarantined"], "requests": run["budget_spent"],
+            "budget": run["request_budget"], "retries": run["retries"]}
+
+
+def test_the_job_step_and_status_show_the_verdicts_of_both_lists(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    _seed(sandbox_state)
+    with sandbox_state.lock:
+        sandbox_state.transactions.set_hidden(7)
+    _sync_job(workdir)
+    env = cli_env(workdir, sandbox.base_url)
+
+    done = run_cli(["--log-format", "json", "run", "syncing"], env, workdir)
+
+    assert done.returncode == 4, done.stderr
+    (job,) = [json.loads(line) for line in done.stdout.splitlines()]
+    (step,) = job["steps"]
+    db = workdir / "wh.duckdb"
+    runs = {resource: dict(zip(
+        ("id", "verified", "verdict", "new", "changed", "quarantined", "budget_spent",
+         "request_budget", "retries"), row, strict=True)) for resource, *row in warehouse_rows(
+        db, "SELECT resource, id, verified, verdict, coalesce(links_new, transactions_new), "
+            "coalesce(links_changed, transactions_changed), quarantined, budget_spent, "
+            "request_budget, retries FROM sync_runs")}
+    assert (runs["links"]["verified"], runs["transactions"]["verified"]) == (True, False)
+    assert step["counts"] == {name: _counted(run) for name, run in runs.items()}
+    assert step["exit_code"] == 4
+    assert (f"sync run {runs['transactions']['id']} (transactions) "
+            f"{runs['transactions']['verdict']}") in step["error"]
+
+    shown = run_cli(["--log-format", "json", "status"], env, workdir)
+
+    assert shown.returncode == 0, shown.stderr
+    (state,) = json.loads(shown.stdout.splitlines()[0])["accounts"]
+    assert {name: (last["verified"], last["verdict"]) for name, last in
+            state["last_syncs"].items()} == {name: (run["verified"], run["verdict"])
+                                              for name, run in runs.items()}
+
+
 GOOD = {"payment_link_id": "pl_x", "currency": "USDT", "tx_hash": None,
         "created_at": "2026-11-01T10:00:00.000000Z", "confirmed_at": None, "settled_at": None}
 MALFORMED = [
