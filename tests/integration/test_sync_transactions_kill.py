@@ -1,6 +1,6 @@
 """SIGKILL a real `pik-recon sync` at several moments of its transactions' run while the
-lists never hold still; the next sync is verified, with nothing lost, nothing twice and no
-half-written state."""
+lists never hold still; the next normal sync (full the first time, incremental once a full
+one is verified) is verified, with nothing lost, nothing twice and no half-written state."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_sigkill_during_the_transactions_run_then_sync_completes(
     config.write_text(config.read_text() + "\n[sync]\nbatch_rows = 2000\n", encoding="utf-8")
     env = cli_env(workdir, sandbox.base_url)
     db = workdir / "wh.duckdb"
-    killed = 0
+    killed, modes = 0, []
     for threshold in KILL_AFTER_REQUESTS:
         with sandbox_state.lock:
             sandbox_state.transactions.drift(40)  # the world moves between runs too
@@ -75,16 +75,19 @@ def test_sigkill_during_the_transactions_run_then_sync_completes(
         _consistent(db, finished=False)
 
         existed = set(transaction_statuses(sandbox_state))
-        done = run_cli(["sync", "--full"], env, workdir)
+        done = run_cli(["sync"], env, workdir)  # a normal sync: incremental after the first
 
         assert done.returncode == 0, done.stderr
         last = warehouse_rows(db, "SELECT resource, state, verified FROM sync_runs "
                                   "ORDER BY id DESC LIMIT 2")
         assert last == [("transactions", "finished", True), ("links", "finished", True)]
+        modes.append(warehouse_rows(db, "SELECT mode FROM sync_runs WHERE resource = "
+                                        "'transactions' ORDER BY id DESC LIMIT 1")[0][0])
         held = {row[0] for row in warehouse_rows(db, "SELECT id FROM transactions")}
         assert existed <= held  # nothing lost, kill or no kill
         _consistent(db)
     assert killed == len(KILL_AFTER_REQUESTS)
+    assert modes == ["full"] + ["incremental"] * (killed - 1)  # no verified full sync at first
     interrupted = warehouse_rows(db, "SELECT resource, verdict FROM sync_runs WHERE state = "
                                      "'interrupted'")
     assert interrupted == [("transactions", "interrupted before it finished")] * killed
