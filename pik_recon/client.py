@@ -43,6 +43,7 @@ from pik_recon.logs import get_logger
 
 log = get_logger("client")
 LINKS_PATH = "/payment-links"
+TRANSACTIONS_PATH = "/transactions"
 WEBHOOKS_PATH = "/webhooks"
 PAGE_LIMIT = 100
 LONG_WAIT_SECONDS = 5.0  # a wait longer than this is logged and shown on the progress bar
@@ -122,7 +123,9 @@ class RateLimiter:
 
 @dataclass
 class ClientStats:
-    requests: int = 0  # every attempt
+    """Requests a caller sent: every attempt, and how many of them were retries."""
+
+    sent: int = 0
     retries: int = 0
 
 
@@ -143,7 +146,7 @@ class Page:
 
 
 def single_page(record: Any) -> Page:
-    """A link fetched by id, as a page of one (the warehouse reads every record as pages)."""
+    """A record fetched by id, as a page of one (the warehouse reads every record as pages)."""
     return Page(1, 1, orjson.dumps({"data": [record]}))
 
 
@@ -186,7 +189,8 @@ def _json_body(content: bytes) -> Any:
 
 
 JSON = Expected(_json_body, "JSON")
-LIST = Expected(_page, "a list of links (JSON with 'data' and 'total')")
+LISTS = {path: Expected(_page, f"a list of {what} (JSON with 'data' and 'total')")
+         for path, what in ((LINKS_PATH, "links"), (TRANSACTIONS_PATH, "transactions"))}
 
 
 class PikClient:
@@ -230,22 +234,28 @@ class PikClient:
 
     # --- the API ---------------------------------------------------------------------------
     async def list_page(self, status: str | None, offset: int | Callable[[], int],
-                        limit: int = PAGE_LIMIT) -> Page:
-        """One page of links (status None: every link). `offset` may be a function, asked
-        again before every attempt: a page retried while the list moves is re-aimed."""
+                        limit: int = PAGE_LIMIT, *, path: str = LINKS_PATH,
+                        stats: ClientStats | None = None) -> Page:
+        """One page of a list, links unless `path` names another (status None: every
+        record). `offset` may be a function, asked again before every attempt: a page
+        retried while the list moves is re-aimed. `stats`: where the attempts are counted
+        (else the client's own)."""
 
         def params() -> dict[str, Any]:
             chosen = {"limit": limit, "offset": offset() if callable(offset) else offset}
             return {**chosen, "status": status} if status else chosen
 
-        page: Page = await self._with_retries("GET", LINKS_PATH, params=params, expect=LIST)
+        page: Page = await self._with_retries("GET", path, params=params, expect=LISTS[path],
+                                              stats=stats)
         return page
 
-    async def get_link(self, link_id: str) -> dict[str, Any]:
-        body = await self._with_retries("GET", f"{LINKS_PATH}/{link_id}")
+    async def get_one(self, path: str, record_id: str, *, stats: ClientStats | None = None
+                      ) -> dict[str, Any]:
+        """One record of the list at `path` by its id; NotFoundError for a 404."""
+        body = await self._with_retries("GET", f"{path}/{record_id}", stats=stats)
         if not isinstance(body, dict):
-            raise MalformedResponseError("link response is not an object", method="GET",
-                                         path="/payment-links/{id}")
+            raise MalformedResponseError(f"GET {path}/{{id}}: the answer is not an object",
+                                         method="GET", path=f"{path}/{{id}}")
         return body
 
     async def create_link(self, amount: str, currency: str, description: str | None
@@ -315,8 +325,8 @@ class PikClient:
         base = self.settings.backoff_base_seconds * 2 ** (state.attempt_number - 1)
         return random.uniform(0, min(base, self.settings.backoff_cap_seconds))
 
-    def _before_sleep(self, state: RetryCallState) -> None:
-        self.stats.retries += 1
+    def _before_sleep(self, state: RetryCallState, stats: ClientStats) -> None:
+        stats.retries += 1
         exc = state.outcome.exception() if state.outcome else None
         asked = exc.retry_after_seconds if isinstance(exc, RateLimitedError) else None
         when = (f"once the {duration_text(asked)} PIK asked for have passed" if asked
@@ -328,7 +338,9 @@ class PikClient:
     async def _with_retries(self, method: str, path: str, *,
                             params: Callable[[], dict[str, Any]] | None = None,
                             json_body: Any = None, retry_unsent_only: bool = False,
-                            expect: Expected = JSON) -> Any:
+                            expect: Expected = JSON, stats: ClientStats | None = None) -> Any:
+        counted = stats or self.stats
+
         def retryable(exc: BaseException) -> bool:
             if retry_unsent_only:
                 return isinstance(exc, RateLimitedError) or (
@@ -339,7 +351,7 @@ class PikClient:
         # failure worth retrying, tenacity replays that failure as its own first attempt, so
         # its count, backoff and Retry-After handling are those of an ordinary retry loop.
         try:
-            return await self._request(method, path, params, json_body, expect)
+            return await self._request(method, path, params, json_body, expect, counted)
         except ApiError as exc:
             if not retryable(exc):
                 raise
@@ -348,7 +360,7 @@ class PikClient:
 
         def before_sleep(state: RetryCallState) -> None:
             last[0] = state.outcome.exception() if state.outcome else None
-            self._before_sleep(state)
+            self._before_sleep(state, counted)
 
         async def backoff(seconds: float) -> None:
             await self._sleep(seconds, f"backing off after {last[0]}")
@@ -362,15 +374,15 @@ class PikClient:
                 if failed is not None:
                     replay, failed = failed, None
                     raise replay
-                return await self._request(method, path, params, json_body, expect)
+                return await self._request(method, path, params, json_body, expect, counted)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _request(self, method: str, path: str,
                        params: Callable[[], dict[str, Any]] | None, json_body: Any,
-                       expect: Expected) -> Any:
+                       expect: Expected, stats: ClientStats) -> Any:
         limiter = self.creation if method == "POST" and path == LINKS_PATH else self.general
         await limiter.acquire()
-        self.stats.requests += 1
+        stats.sent += 1
         query = f"?{urlencode(params())}" if params else ""
         request = httpx.Request(method, self.base_url + path + query, headers=self._headers,
                                 json=json_body, extensions=self._extensions)

@@ -4,7 +4,8 @@
     ├── UsageError (2): bad option, bad config, bad input file
     │   ├── ConfigError: a config key is wrong (names the key and what is allowed)
     │   ├── InputError: a file's line/column is wrong (names file, line, column, reason)
-    │   └── ForeignWarehouseError: more links than [sync] max_vanished are unknown to PIK
+    │   └── ForeignWarehouseError: more links (transactions) than [sync] max_vanished are
+    │       unknown to PIK
     ├── ApiError: PIK answered, or failed to
     │   ├── AuthError (3): 401/403, the key is wrong or lacks permission
     │   ├── NotFoundError (5): 404 for a single link
@@ -66,15 +67,15 @@ class InputError(UsageError):
 
 
 class ForeignWarehouseError(UsageError):
-    """More links than `[sync] max_vanished` that the warehouse holds are unknown to PIK
-    (404 by id) in one sync. PIK does not delete links: the warehouse is another
+    """More links (or transactions) than `[sync] max_vanished` that the warehouse holds are
+    unknown to PIK (404 by id) in one sync. PIK deletes neither: the warehouse is another
     account's."""
 
-    def __init__(self, unknown: int, limit: int) -> None:
+    def __init__(self, unknown: int, limit: int, noun: str = "link") -> None:
         super().__init__(
-            f"the warehouse holds {unknown:,} links PIK does not know; is --db the warehouse of "
-            f"another account? (the sync stopped when more than [sync] max_vanished = {limit} "
-            "answered 404, and marked none vanished; PIK does not delete links)")
+            f"the warehouse holds {unknown:,} {noun}s PIK does not know; is --db the warehouse "
+            f"of another account? (the sync stopped when more than [sync] max_vanished = "
+            f"{limit} answered 404, and marked none vanished; PIK does not delete {noun}s)")
         self.unknown = unknown
 
 

@@ -66,6 +66,8 @@ class Layout:
 TABLES: dict[str, Layout] = {
     "payment_links": Layout(part=("created_date", "CAST(created_at AS DATE)")),
     "link_status_history": Layout(part=("observed_date", "CAST(observed_at AS DATE)")),
+    "transactions": Layout(part=("created_date", "CAST(created_at AS DATE)")),
+    "transaction_status_history": Layout(part=("observed_date", "CAST(observed_at AS DATE)")),
     "quarantine": Layout(part=("observed_date", "CAST(observed_at AS DATE)")),
     "sync_runs": Layout(),
     "orders": Layout(part=("created_date", "CAST(created_at AS DATE)")),

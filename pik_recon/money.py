@@ -27,8 +27,8 @@ PIK_CURRENCIES = ("USDT", "USDC", "BTC", "ETH", "LTC", "TRX", "SOL", "TON", "DOG
 MAX_SCALE = 18
 MAX_INTEGER_DIGITS = 20  # DECIMAL(38,18)
 # PIK's amount as its docs show it ("75.00", "75", "0.00000001"): ASCII digits, optionally a
-# point and decimals; no sign, exponent, space or bare point. sql/queries/stage_links.sql
-# holds the same form.
+# point and decimals; no sign, exponent, space or bare point. The sync's stage queries
+# (sql/queries/links/stage.sql, sql/queries/transactions/stage.sql) hold the same form.
 PLAIN_AMOUNT = re.compile(r"[0-9]{1,20}(\.[0-9]{1,18})?")
 
 
@@ -52,9 +52,9 @@ def parse_amount(text: object) -> Decimal:
     return value
 
 
-def parse_link_amount(text: object) -> Decimal:
-    """Parse a link's amount from PIK: a plain positive decimal string, nothing else;
-    raise ValueError with a reason otherwise."""
+def parse_plain_amount(text: object) -> Decimal:
+    """Parse an amount PIK sent (a link's, a transaction's): a plain positive decimal
+    string, nothing else; raise ValueError with a reason otherwise."""
     value = parse_amount(text)
     assert isinstance(text, str)
     if not PLAIN_AMOUNT.fullmatch(text):

@@ -78,7 +78,7 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
     with warehouse.transaction():
         run_id = warehouse.next_id("reconcile_runs_seq")
         last_sync = warehouse.fetchone("SELECT max(id) FROM sync_runs WHERE account = ? AND "
-                                       "state = 'finished'", [account])
+                                       "resource = 'links' AND state = 'finished'", [account])
         warehouse.execute("INSERT INTO reconcile_runs (id, account, started_at, as_of, state, "
                           "sync_run_id) VALUES (?, ?, ?, ?, 'running', ?)",
                           [run_id, account, datetime.now(UTC), as_of,

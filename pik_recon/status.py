@@ -11,17 +11,26 @@ from pik_recon.warehouse import Warehouse
 
 
 @dataclass(frozen=True)
+class LastSync:
+    """The last finished sync run of one list (links, transactions)."""
+
+    resource: str
+    finished_at: datetime
+    verified: bool
+    verdict: str
+
+
+@dataclass(frozen=True)
 class Status:
     """One account's last runs, freshness and findings."""
 
     account: str
-    syncs: list[tuple[Any, ...]]
-    last_sync_at: datetime | None
+    syncs: list[tuple[Any, ...]]  # the last sync runs, of either list
+    last_sync_at: datetime | None  # the links' last finished sync: the data's freshness
     stale: bool
     reconcile: tuple[Any, ...] | None
     open_critical: list[tuple[Any, ...]]
-    last_verified: bool | None = None  # of the last finished sync
-    last_verdict: str | None = None
+    last_syncs: dict[str, LastSync] = field(default_factory=dict)  # per list synced
     open_findings: int = 0
     acknowledged: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -29,13 +38,15 @@ class Status:
 def read_status(warehouse: Warehouse, account: str, now: datetime, stale_after_hours: int
                 ) -> Status:
     syncs = warehouse.fetchall(
-        "SELECT id, mode, strftime(started_at, '%Y-%m-%d %H:%M:%S'), "
+        "SELECT id, resource, mode, strftime(started_at, '%Y-%m-%d %H:%M:%S'), "
         "strftime(finished_at, '%Y-%m-%d %H:%M:%S'), state, budget_spent, verdict "
-        "FROM sync_runs WHERE account = ? ORDER BY id DESC LIMIT 5", [account])
-    last = warehouse.fetchone("SELECT finished_at, verified, verdict FROM sync_runs WHERE "
-                              "account = ? AND state = 'finished' ORDER BY id DESC LIMIT 1",
-                              [account])
-    last_at = last[0] if last else None
+        "FROM sync_runs WHERE account = ? ORDER BY id DESC LIMIT 6", [account])
+    last_syncs = {row[0]: LastSync(*row) for row in warehouse.fetchall(
+        "SELECT resource, finished_at, verified, verdict FROM sync_runs WHERE account = ? "
+        "AND state = 'finished' QUALIFY row_number() OVER (PARTITION BY resource "
+        "ORDER BY id DESC) = 1 ORDER BY resource", [account])}
+    last = last_syncs.get("links")
+    last_at = last.finished_at if last else None
     reconcile = warehouse.fetchone(
         "SELECT id, strftime(as_of, '%Y-%m-%d %H:%M:%S'), orders, links, findings, critical "
         "FROM reconcile_runs WHERE account = ? AND state = 'finished' ORDER BY id DESC "
@@ -49,7 +60,7 @@ def read_status(warehouse: Warehouse, account: str, now: datetime, stale_after_h
                     if f.acknowledged][:20]
     return Status(account, syncs, last_at,
                   last_at is None or now - last_at > timedelta(hours=stale_after_hours),
-                  reconcile, critical, last[1] if last else None, last[2] if last else None,
+                  reconcile, critical, last_syncs,
                   sum(1 for f in found if not f.acknowledged), acknowledged)
 
 

@@ -192,12 +192,13 @@ class PageProgress:
 
 
 class AccountBar:
-    """One account's requests, against its sync's request budget."""
+    """One account's requests, against the request budget of the list being synced."""
 
     def __init__(self, bar: RichProgress, task: TaskID) -> None:
         self._bar = bar
         self._task = task
         self._budget = 0
+        self._before = 0  # requests of the lists synced before this budget was set
 
     def add_pages(self, pages: int) -> None:
         task = self._bar.tasks[self._task]
@@ -206,12 +207,13 @@ class AccountBar:
     def advance(self, pages: int = 1) -> None:
         self._bar.advance(self._task, pages)
         if self._budget:
-            done = int(self._bar.tasks[self._task].completed)
+            done = int(self._bar.tasks[self._task].completed) - self._before
             self._bar.update(self._task, budget=f"budget {done}/{self._budget}")
 
     def set_budget(self, limit: int) -> None:
-        """Show requests spent against the sync's request budget."""
+        """Show the requests from now on against a list's request budget."""
         self._budget = limit
+        self._before = int(self._bar.tasks[self._task].completed)
         self._bar.update(self._task, budget=f"budget 0/{limit}")
 
     def waiting(self, note: str | None) -> None:

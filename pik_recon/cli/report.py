@@ -38,6 +38,15 @@ def print_report(out: Output, outcome: ReportOutcome) -> None:
     warning = data.freshness_warning(zone)
     if warning:
         out.line(f"warning: {warning}")
+    print_figures(out, data)
+    _print_attention(out, data)
+    out.line(f"reports in {folder}")
+    out.line(line)
+
+
+def print_figures(out: Output, data: ReportData) -> None:
+    """The period's figures per currency, and where its money received stands."""
+    zone = ZoneInfo(data.timezone)
     figures = ("invoiced", "collected", "outstanding", "expired/lost", "discrepancies")
     columns = (("account",) if data.several else ()) + ("currency", *figures)
     rows = data.summary + (data.totals() if data.several else [])
@@ -48,9 +57,6 @@ def print_report(out: Output, outcome: ReportOutcome) -> None:
                                             "expired_lost", "discrepancies")))
                for row in rows], right=figures)
     _print_money(out, data, rows)
-    _print_attention(out, data)
-    out.line(f"reports in {folder}")
-    out.line(line)
 
 
 def _print_money(out: Output, data: ReportData, rows: list[CurrencySummary]) -> None:

@@ -14,7 +14,7 @@ from pik_recon.status import Status
 from pik_recon.usecases.status import status as read_status
 from pik_recon.webhooks.status import WebhookStatus
 
-SYNC_COLUMNS = ("run", "mode", "started", "finished", "state", "requests", "verdict")
+SYNC_COLUMNS = ("run", "list", "mode", "started", "finished", "state", "spent", "verdict")
 JOB_COLUMNS = ("run", "job", "trigger", "started", "finished", "outcome", "exit")
 CRITICAL_COLUMNS = ("id", "category", "order", "link", "age days")
 ACK_COLUMNS = ("id", "category", "order", "note", "by", "when")
@@ -40,7 +40,9 @@ def _payload(state: Status) -> dict[str, Any]:
         "syncs": [dict(zip(SYNC_COLUMNS, row, strict=True)) for row in state.syncs],
         "last_sync_at": state.last_sync_at, "stale": state.stale,
         "reconcile": state.reconcile,
-        "last_sync_verified": state.last_verified, "last_sync_verdict": state.last_verdict,
+        "last_syncs": {name: {"finished_at": last.finished_at, "verified": last.verified,
+                              "verdict": last.verdict}
+                       for name, last in state.last_syncs.items()},
         "open_findings": state.open_findings,
         "open_critical": [dict(zip(CRITICAL_COLUMNS, r, strict=True))
                           for r in state.open_critical],
@@ -68,9 +70,10 @@ def _print_account(out: Output, state: Status, several: bool) -> None:
     whose = f" of account {state.account}" if several else ""
     if several:
         out.line(f"== account {state.account}")
-    if state.last_sync_at is not None and not state.last_verified:
-        out.line(f"WARNING: the last sync{whose} could not prove the links complete: "
-                 f"{state.last_verdict}")
+    for name, last in state.last_syncs.items():
+        if not last.verified:
+            out.line(f"WARNING: the last sync{whose} could not prove the {name} complete: "
+                     f"{last.verdict}")
     if state.last_sync_at is not None and state.stale:
         out.line(f"WARNING: the data{whose} is stale: the last sync finished "
                  f"{state.last_sync_at:%Y-%m-%d %H:%M} UTC")
@@ -78,7 +81,7 @@ def _print_account(out: Output, state: Status, several: bool) -> None:
         run = "pik-recon sync" + (f" --account {state.account}" if several else "")
         out.line(f"No sync{whose} has run yet: run `{run}`.")
     else:
-        out.table(f"Sync runs{whose}", SYNC_COLUMNS, state.syncs, right=("run", "requests"))
+        out.table(f"Sync runs{whose}", SYNC_COLUMNS, state.syncs, right=("run", "spent"))
     if state.last_sync_at is not None:
         age = datetime.now(UTC) - state.last_sync_at
         out.line(f"data freshness: last sync finished {state.last_sync_at:%Y-%m-%d %H:%M} UTC, "

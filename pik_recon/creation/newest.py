@@ -11,32 +11,24 @@ links beyond the position are one end of the list. Read page after page from tha
 pages cover every number from the newest down to the position without a gap, so every link
 beyond the position that existed when the read began is among them: a link not found there
 was not created. Only PIK's answers are compared: its totals, and its `created_at`s with each
-other to see the order, never with our clock. A page in no creation order, a page holding
-fewer links than its total says are there, or a total that shrank proves nothing.
+other to see the order (listorder.py, the rule the sync reads it by too), never with our
+clock. A page in no creation order, a page holding fewer links than its total says are there,
+or a total that shrank proves nothing.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
 from pik_recon.client import PAGE_LIMIT, Page, PikClient
-from pik_recon.links import created_at
+from pik_recon.listorder import Order, in_order, order_of
 
 
 @dataclass(frozen=True)
 class Newest:
     records: list[Any]  # every link read
     proven: bool  # every link beyond the position that existed when the read began is read
-
-
-def _in_order(records: list[Any], newest_first: bool) -> bool:
-    stamps = [created_at(r) for r in records]
-    if any(s is None for s in stamps):
-        return False
-    pairs = itertools.pairwise(stamps)
-    return all(a >= b if newest_first else a <= b for a, b in pairs)  # type: ignore[operator]
 
 
 def _full(page: Page, offset: int) -> bool:
@@ -67,9 +59,10 @@ class NewestLinks:
             return Newest(first.data, False)
         if first.count >= first.total or first.total == position:  # one instant says it all
             return Newest(first.data, True)
-        if _in_order(first.data, newest_first=True):
+        order = order_of(first.data)
+        if order is Order.NEWEST:
             return await self._from_the_top(first, position)
-        if _in_order(first.data, newest_first=False):
+        if order is Order.OLDEST:
             return await self._from_position(position)
         return Newest(first.data, False)
 
@@ -83,7 +76,7 @@ class NewestLinks:
             page = await self._page(offset)
             found += page.data
             if (page.total < before or not _full(page, offset)
-                    or not _in_order(page.data, newest_first=True)):
+                    or not in_order(page.data, Order.NEWEST)):
                 return Newest(found, False)
         return Newest(found, True)
 
@@ -96,7 +89,7 @@ class NewestLinks:
             page = await self._page(offset)
             found += page.data
             if (page.total < before or not _full(page, offset)
-                    or not _in_order(page.data, newest_first=False)):
+                    or not in_order(page.data, Order.OLDEST)):
                 return Newest(found, False)
             if offset + page.count >= page.total:
                 return Newest(found, True)

@@ -17,7 +17,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from pik_recon.config import Config, parse_formats
-from pik_recon.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from pik_recon.errors import EXIT_FINDINGS, EXIT_OK, InputError, PikReconError
 from pik_recon.jobs.definition import Step
 from pik_recon.jobs.runner import JobContext, StepResult, seconds_since
 from pik_recon.logs import get_logger
@@ -35,7 +35,8 @@ def step_result(name: str, started: datetime, context: JobContext, outcome: Outc
                 ) -> StepResult:
     """The step as its outcome says: counts flat for one account, by account for several.
     Accounts that failed are left out of the later steps; a step all of whose accounts
-    failed raises (the job stops), one where some failed is "partly failed"."""
+    failed fails (the job stops; what was done is still counted), one where some failed is
+    "partly failed"."""
     counts = outcome.counts()
     flat = counts[outcome.accounts[0]] if len(outcome.accounts) == 1 and (
         outcome.accounts[0] in counts) else counts
@@ -47,7 +48,11 @@ def step_result(name: str, started: datetime, context: JobContext, outcome: Outc
         return StepResult(name, "attention" if code == EXIT_FINDINGS else "ok", code,
                           seconds_since(started), flat)
     if len(outcome.failures) == len(outcome.accounts):
-        raise error
+        if not isinstance(error, PikReconError):
+            raise error  # a bug: the runner records it as one
+        log.error("job %s: step %s failed: %s", context.job.name, name, error)
+        return StepResult(name, "failed", outcome.exit_code, seconds_since(started), flat,
+                          error=str(error))
     context.accounts = [a for a in context.accounts if a not in outcome.failed]
     return StepResult(name, "partly failed", outcome.exit_code, seconds_since(started), flat,
                       error=str(error))
@@ -111,7 +116,7 @@ def report_step(config: Config, step: Step, context: JobContext) -> StepResult:
              if "{account}" in pattern else Path(pattern.format(date=date))),
         formats=formats, fail_on=fail_on, now=context.now,
         out_named=f"{context.job.path or context.job.name} report out")
-    context.result.report_dir = outcome.reports[-1][0]
+    context.result.report_dir, context.result.report = outcome.reports[-1]
     return step_result("report", started, context, outcome)
 
 

@@ -237,8 +237,8 @@ def bucket_table(buckets: tuple[int, ...]) -> pd.DataFrame:
 def _freshness(warehouse: Warehouse, account: str, settings: ReportSettings, now: datetime
                ) -> Freshness:
     row = warehouse.fetchone("SELECT finished_at, verified, verdict FROM sync_runs "
-                             "WHERE account = ? AND state = 'finished' ORDER BY id DESC "
-                             "LIMIT 1", [account])
+                             "WHERE account = ? AND resource = 'links' AND state = 'finished' "
+                             "ORDER BY id DESC LIMIT 1", [account])
     if row is None:
         return Freshness(None, None, None, True, settings.stale_after_hours)
     stale = now - row[0] > timedelta(hours=settings.stale_after_hours)

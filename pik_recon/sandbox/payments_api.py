@@ -16,7 +16,7 @@ from pik_recon.sandbox.server import STATE_KEY, _drop, _error, _guard, _int_para
 from pik_recon.sandbox.state import SUPPORTED_CURRENCIES, SandboxState
 from pik_recon.sandbox.transactions import TX_STATUSES, Transaction, TxQuery, micros
 
-ACTIONS = ("confirm", "settle", "fail")
+ACTIONS = ("confirm", "settle", "fail", "lose")
 
 
 def _bound(request: web.Request, name: str) -> int | None:

@@ -297,6 +297,18 @@ class TransactionBook:
         self._move(txn, "failed")
         self._emit(txn)
 
+    def lose(self, txn: Transaction) -> None:
+        """PIK forgets a transaction: gone from every list and total, a 404 by id (PIK does
+        not promise never to)."""
+        if txn.id in self._hidden:
+            self._hidden.discard(txn.id)
+            self.settings.hidden_transactions = len(self._hidden)
+        else:
+            self._follow_ordering()
+            self._unindex(txn)
+        del self.by_id[txn.id]
+        self.by_link[txn.payment_link_id].remove(txn)
+
     @staticmethod
     def _require(txn: Transaction, status: str, action: str) -> None:
         if txn.raw is not None or txn.status != status:

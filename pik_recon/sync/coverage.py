@@ -1,12 +1,13 @@
 """Which part of the unfiltered list has been read, in indexes that do not move.
 
-PIK's unfiltered list only grows: links are never removed, and a status change does not move
-a link in it. New links are the newest, so in a list ordered by creation time they join at
-one end: at offset 0 when newest first, at the end when oldest first. Counting from the
-oldest link, a link's index then never changes while the list grows, and a page answered at
-offset `o` with `total` T covers indexes [T - o - count, T - o) (newest first) or
-[o, o + count) (oldest first). Pages answered at different moments, out of order, can be
-laid side by side in those indexes, and what no page covered is known exactly.
+PIK's unfiltered list only grows: links (and transactions) are never removed, and a status
+change does not move a record in it. New records are the newest, so in a list ordered by
+creation time they join at one end (listorder.py): at offset 0 when newest first, at the end
+when oldest first. Counting from the oldest record, a record's index then never changes
+while the list grows, and a page answered at offset `o` with `total` T covers indexes
+[T - o - count, T - o) (newest first) or [o, o + count) (oldest first). Pages answered at
+different moments, out of order, can be laid side by side in those indexes, and what no page
+covered is known exactly.
 
 The frame is a prediction used to decide what to read; it proves nothing on its own. The
 count proof (`proof.py`) decides whether the sync is complete, so a list that is not ordered
@@ -16,29 +17,9 @@ as the frame assumes costs requests, never correctness.
 from __future__ import annotations
 
 import bisect
-import itertools
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
-from pik_recon.links import created_at
-
-NEWEST = "newest first"
-OLDEST = "oldest first"
-UNKNOWN = "unknown order"
-
-
-def detect_frame(records: Sequence[Any]) -> str:
-    """The order of a page of the unfiltered list, from its records' creation times."""
-    stamps = [created_at(record) for record in records]
-    known = [s for s in stamps if s is not None]
-    pairs = list(itertools.pairwise(known))
-    if len(known) < 2 or len(known) < len(stamps) or all(a == b for a, b in pairs):
-        return UNKNOWN
-    if all(a >= b for a, b in pairs):
-        return NEWEST
-    if all(a <= b for a, b in pairs):
-        return OLDEST
-    return UNKNOWN
+from pik_recon.listorder import Order
 
 
 class Spans:
@@ -72,36 +53,23 @@ class Spans:
         if at < hi:
             yield at, hi
 
-    def missing_from_top(self, lo: int, hi: int) -> Iterator[tuple[int, int]]:
-        """The parts of [lo, hi) not in the set, highest first, found lazily (a sweep asks
-        for the next gap below the newest end many times)."""
-        at = hi
-        for n in range(bisect.bisect_left(self._los, hi) - 1, -1, -1):
-            span_lo, span_hi = self._los[n], self._his[n]
-            if span_hi < at:
-                yield max(span_hi, lo), at
-            at = min(at, span_lo)
-            if at <= lo:
-                return
-        if at > lo:
-            yield lo, at
-
     def __len__(self) -> int:
         return len(self._los)
 
 
 class Coverage:
-    """The unfiltered list's indexes covered by pages read in this sync."""
+    """The unfiltered list's indexes covered by pages read in this sync, in the list's
+    order (its frame)."""
 
-    def __init__(self, frame: str, limit: int) -> None:
+    def __init__(self, frame: Order, limit: int) -> None:
         self.frame = frame
         self.limit = limit
         self.covered = Spans()
 
     def indexes(self, offset: int, count: int, total: int) -> tuple[int, int]:
-        """The indexes a page covers, counted from the oldest link (newest first) or from
+        """The indexes a page covers, counted from the oldest record (newest first) or from
         the first (otherwise)."""
-        if self.frame == NEWEST:
+        if self.frame is Order.NEWEST:
             return total - offset - count, total - offset
         return offset, offset + count
 
@@ -111,19 +79,10 @@ class Coverage:
     def gaps(self, floor: int, top: int) -> list[tuple[int, int]]:
         return list(self.covered.missing(floor, top))
 
-    def gaps_from_top(self, floor: int, top: int) -> Iterator[tuple[int, int]]:
-        return self.covered.missing_from_top(floor, top)
-
     def offset_for(self, lo: int, hi: int, total: int) -> int:
         """Where to ask for a page to read indexes [lo, hi) when PIK's total is at least
-        `total`. Newest first, links added before PIK answers shift the page towards newer
-        links: it still reaches `hi`, and overlaps what lies above it instead."""
-        if self.frame == NEWEST:
+        `total`. Newest first, records added before PIK answers shift the page towards newer
+        ones: it still reaches `hi`, and overlaps what lies above it instead."""
+        if self.frame is Order.NEWEST:
             return max(0, total - hi)
         return max(0, lo)
-
-    def newest_offset(self, top: int) -> int:
-        """The offset of a page that ends at the newest link, `top` links in the list."""
-        if self.frame == OLDEST:
-            return max(0, top - self.limit)
-        return 0

@@ -1,136 +1,147 @@
-"""The full sync: read the unfiltered list until every index is covered, then prove it.
+"""The full sync, and the settle loop every sync ends with: read, prove, repair.
 
 Pages are aimed in the coverage's frame (coverage.py): a page asked for while the list grows
 still lands where it was meant to, and what a late or out-of-order answer left uncovered is
-read again. The settle loop then runs the proof (proof.py) and, where it fails, reads what
-is missing in the cheapest way it knows, within the request budget.
+read again. The settle loop runs the proof (proof.py) and, where it fails, repairs in the
+cheapest way it knows (`next_repair`), within the request budget:
+
+    read      cover the unfiltered list from the floor (sweep.py), then fetch by id the
+              records held open that nothing showed (`refresh`)
+    prove     the proof's page, and the count against it
+    repair    what the failed proof calls for, then refresh and prove again
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from enum import Enum
 
 from pik_recon.client import PAGE_LIMIT, Page
-from pik_recon.links import STATUSES
-from pik_recon.sync.coverage import NEWEST, OLDEST, UNKNOWN, Coverage
-from pik_recon.sync.proof import Proof, gap_verdict, moved_note
+from pik_recon.listorder import Order
+from pik_recon.sync.proof import Proof, gap_verdict
 from pik_recon.sync.session import SyncSession
 from pik_recon.sync.sweep import cover, reserve
 from pik_recon.sync.vanished import confirm
 
 
+@dataclass
+class Scope:
+    """What the settle loop must account for: every index of the unfiltered list from
+    `floor` up (an incremental sync starts at the records it already holds), and whether
+    records held in a final status count without being observed (incremental)."""
+
+    floor: int = 0
+    include_final: bool = False
+    tried_newest: bool = False  # the newest records were read again in order
+
+
+class Repair(Enum):
+    VERIFIED = "the proof holds"
+    OBSERVE_ALL = "more held than PIK counts: count only what is observed, from index 0"
+    REFUSED = "more observed than PIK counts: the total is wrong"
+    COVER = "indexes left uncovered: read them"
+    WIDEN = "the new records did not close it: sweep from index 0"
+    NEWEST = "swept, still missing: read the newest records again in order"
+    AGAIN = "nothing else left: read the whole list again by offset"
+
+
+def next_repair(scope: Scope, proof: Proof, covered: bool, ordered: bool) -> Repair:
+    """What a proof calls for: `covered`, no index from the floor to its total is left
+    unread (or a page could not read its region); `ordered`, the list's order is one of
+    creation, so reading its newest end in order skips nothing."""
+    if proof.holds:
+        return Repair.VERIFIED
+    if proof.surplus:
+        return Repair.OBSERVE_ALL if scope.include_final else Repair.REFUSED
+    if not covered:
+        return Repair.COVER
+    if scope.floor > 0:
+        return Repair.WIDEN
+    if not scope.tried_newest and ordered:
+        return Repair.NEWEST
+    return Repair.AGAIN
+
+
 async def full_sync(session: SyncSession) -> None:
-    await session.first_page()
-    session.note(f"full sweep of every link ({session.coverage.frame})")
-    await settle(session, floor=0, include_final=False)
+    await session.begin()
+    session.note(f"full sweep of every {session.resource.noun} ({session.every.order})")
+    await settle(session, Scope())
 
 
-async def read_newest(session: SyncSession, depth: int) -> None:
-    """Read the newest `depth` links page after page, from the end where links are added:
-    in that order a list that only grows cannot skip a link (an addition only pushes links
-    towards pages still to come)."""
-    frame = session.coverage.frame
-    session.note(f"newest {depth:,} links read again in order")
-    top = session.top
-    for n in range(math.ceil(depth / PAGE_LIMIT)):
-        offset = max(0, top - (n + 1) * PAGE_LIMIT) if frame == OLDEST else n * PAGE_LIMIT
-        session.progress.add_pages(1)
-        await session.every_link_page(offset)
-    await session.writer.drain()
+async def settle(session: SyncSession, scope: Scope, *, read_first: bool = True,
+                 status_pages: dict[str, Page] | None = None) -> None:
+    """Read (unless `read_first` is False: an incremental sync has read already), prove,
+    and repair until the proof holds; ends verified, refused, or when the budget is spent
+    (the caller records that verdict). `status_pages`: the first page of every status, if
+    the sync has read them already."""
+    # a first full sweep leaves the newest records to the proof's page; anything else may not
+    every = session.every
+    leave_newest = reserve(every) if scope.floor == 0 and read_first else 0
+    stuck = read_first and not await cover(every, scope.floor)
+    await refresh(session, leave_newest)
+    await session.take_status_totals(status_pages or await session.status_pages())
+    while True:
+        proof = await prove(session, scope.include_final)
+        covered = stuck or not every.gaps(scope.floor, proof.total)
+        repair = next_repair(scope, proof, covered, every.order in (Order.NEWEST, Order.OLDEST))
+        if repair is Repair.VERIFIED:
+            await confirm(session, proof, scope.include_final)
+            return
+        if repair is Repair.REFUSED:
+            session.conclude(gap_verdict(proof, "PIK counts fewer "
+                                         f"{session.resource.name} than it lists",
+                                         session.resource))
+            return
+        stuck = await _repair(session, scope, repair, proof)
+        await refresh(session, 0)
+
+
+async def _repair(session: SyncSession, scope: Scope, repair: Repair, proof: Proof) -> bool:
+    """Read what `repair` calls for; True when a page could not read its region."""
+    what = session.resource.name
+    if repair is Repair.OBSERVE_ALL:
+        session.note(f"{proof.surplus:,} more {what} held than PIK counts: a full sweep")
+        scope.include_final, scope.floor = False, 0
+    elif repair is Repair.WIDEN:
+        session.note(f"{proof.missing:,} {what} missing after reading the new ones: a full "
+                     "sweep")
+        scope.floor = 0
+    elif repair is Repair.NEWEST:
+        scope.tried_newest = True
+        every = session.every
+        await session.read_newest(every.top - every.first_total + PAGE_LIMIT)
+        return False
+    elif repair is Repair.AGAIN:
+        session.note(f"{proof.missing:,} {what} missing after a full sweep: the list is "
+                     "read again")
+        session.every.read_again()
+    return not await cover(session.every, scope.floor)
 
 
 async def refresh(session: SyncSession, but_newest: int) -> None:
-    """Fetch by id the links held as active that this sync has not observed (they may have
+    """Fetch by id the records held open that this sync has not observed (they may have
     changed), and ids quarantined before, unless reading the list again costs less. The
-    `but_newest` newest links are left to the proof's page, which reads them anyway. A 404
-    is noted in the pager's `vanished`, marked once the sync is verified (vanished.py)."""
-    await session.writer.drain()
-    gone = set(session.pager.vanished)
-    ids = [link_id for link_id in (await session.db(session.store.unobserved_active, but_newest)
-                                   + await session.db(session.store.unobserved_quarantined))
-           if link_id not in gone]
+    `but_newest` newest records are left to the proof's page, which reads them anyway. A
+    404 is noted as vanished, marked once the sync is verified (vanished.py)."""
+    ids = await session.stale(but_newest)
     if not ids:
         return
-    if len(ids) >= math.ceil(session.top / PAGE_LIMIT):
-        session.note(f"{len(ids):,} links held as active, unobserved: a sweep costs less "
-                     "than fetching them by id")
+    what = session.resource
+    if len(ids) >= math.ceil(session.every.top / PAGE_LIMIT):
+        session.note(f"{what.many(len(ids))} held as {what.open_words}, unobserved: a sweep "
+                     "costs less than fetching them by id")
         return
-    session.note(f"{len(ids):,} links held as active (or quarantined before), not observed in "
-                 "a list: fetched by id")
-    await session.pager.links(ids)
+    session.note(f"{what.many(len(ids))} held as {what.open_words} (or quarantined before), "
+                 "not observed in a list: fetched by id")
+    await session.fetch_by_id(ids)
 
 
 async def prove(session: SyncSession, include_final: bool) -> Proof:
     """The proof's page, sent after every other answer came, and the count against it."""
-    await session.writer.drain()
-    coverage = session.coverage
-    newest_gap = coverage.gaps(0, session.top + 1)
-    offset = newest_gap[-1][0] if coverage.frame == OLDEST and newest_gap else (
-        coverage.newest_offset(session.top))
-    session.progress.add_pages(1)
-    _, page = await session.every_link_page(offset)
-    await session.writer.drain()
-    accounted = await session.db(session.store.accounted, include_final)
-    return Proof(total=page.total, accounted=accounted)
-
-
-async def record_status_totals(session: SyncSession, pages: dict[str, Page] | None) -> None:
-    """PIK's totals per status (from `pages`, else read now) against the warehouse's
-    counts, as information."""
-    pages = pages or await session.status_pages()
-    await session.writer.drain()
-    result = session.result
-    result.totals = {s: pages[s].total for s in STATUSES}
-    result.counts = await session.db(session.store.counts)
-    result.moved, result.moved_note = moved_note(result.totals, result.counts)
-    session.note(result.moved_note)
-
-
-async def settle(session: SyncSession, *, floor: int, include_final: bool,
-                 proof_first: bool = False, status_pages: dict[str, Page] | None = None
-                 ) -> None:
-    """Cover, refresh, prove; where the proof fails, read what is missing and prove again.
-
-    `floor`: the lowest index to cover (an incremental sync starts at the links it already
-    holds, and falls back to 0, a full sweep). `status_pages`: the first page of every
-    status, if the sync has read them already. Ends verified, or when the budget is spent
-    (the caller records that verdict).
-    """
-    status_read = False
-    tried_newest = False
-    # a first full sweep leaves the newest links to the proof's page; anything else may not
-    leave_newest = reserve(session) if floor == 0 and not proof_first else 0
-    while True:
-        stuck = not proof_first and not await cover(session, floor)
-        proof_first = False
-        await refresh(session, leave_newest)
-        leave_newest = 0
-        if not status_read:
-            await record_status_totals(session, status_pages)
-            status_read = True
-        proof = await prove(session, include_final)
-        session.result.total, session.result.accounted = proof.total, proof.accounted
-        if proof.holds:
-            await confirm(session, proof, include_final)
-            return
-        covered = stuck or not session.coverage.gaps(floor, proof.total)
-        if proof.surplus and include_final:
-            session.note(f"{proof.surplus:,} more links held than PIK counts: a full sweep")
-            include_final, floor = False, 0
-        elif proof.surplus:
-            session.result.verdict = gap_verdict(proof, "PIK counts fewer links than it lists")
-            return
-        elif not covered:
-            continue
-        elif floor > 0:
-            session.note(f"{proof.missing:,} links missing after reading the new ones: a full "
-                         "sweep")
-            floor = 0
-        elif not tried_newest and session.coverage.frame in (NEWEST, OLDEST):
-            tried_newest = True
-            await read_newest(session, session.top - session.first_total + PAGE_LIMIT)
-            proof_first = True
-        else:
-            session.note(f"{proof.missing:,} links missing after a full sweep: the list is "
-                         "read again")
-            session.coverage = Coverage(UNKNOWN, PAGE_LIMIT)
+    await session.drain()
+    every = session.every
+    _, page = await every.page(every.proof_offset())
+    proof = Proof(total=page.total, accounted=await session.accounted(include_final))
+    session.take_proof(proof)
+    return proof

@@ -1,16 +1,17 @@
 """The incremental sync: observe what may have changed, account for the rest, same proof.
 
-Links held in a final status never change, so they are accounted for without a request.
-What may have changed: every link held as active, and links the warehouse does not hold
-yet. The first pages give PIK's totals; plan.py estimates what reading each status costs
-against a full sweep, and the cheaper is taken. Then:
+Records held in a final status never change, so they are accounted for without a request.
+What may have changed: every record held in a status that may (a link held as active, a
+transaction held as pending or confirmed), and records the warehouse does not hold yet. The
+first pages give PIK's totals; plan.py estimates what reading each status costs against a
+full sweep, and the cheaper is taken. Then:
 
-1. the active list is read whole (or its links fetched by id, when they are fewer);
+1. each open status is read whole (or its records fetched by id, when they are fewer);
 2. each final status is read from its newest end while a page still brings at least
-   MIN_NEWS links the warehouse did not hold as such (or read whole, if that is cheaper);
-3. the settle loop of full.py: links held as active and still unobserved are fetched by id,
-   the proof runs, and where it fails the newest part of the unfiltered list is read, then,
-   if that is not enough, all of it.
+   MIN_NEWS records the warehouse did not hold as such (or read whole, if that is cheaper);
+3. the settle loop of full.py: records held open and still unobserved are fetched by id,
+   the proof runs, and where it fails the newest part of the unfiltered list (the records
+   the warehouse did not hold) is read, then, if that is not enough, all of it.
 """
 
 from __future__ import annotations
@@ -18,35 +19,38 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pik_recon.client import PAGE_LIMIT, Page
-from pik_recon.sync.coverage import NEWEST, OLDEST, detect_frame
-from pik_recon.sync.full import settle
+from pik_recon.listorder import from_newest, order_of
+from pik_recon.sync.full import Scope, settle
 from pik_recon.sync.pages import gather
-from pik_recon.sync.plan import FINAL, Plan, Shape, plan_incremental
+from pik_recon.sync.plan import Plan, Shape, plan_incremental
 from pik_recon.sync.session import SyncSession
 
 MIN_NEWS = 2  # below this many per page, fetching by id costs less than reading on
-CUTS = 20  # creation-time cuts through the links held as active, for the estimates
+CUTS = 20  # creation-time cuts through the records held open, for the estimates
 HISTORY = 5_000  # earlier changes whose ages predict where this sync's changes sit
 MIN_HISTORY = 50
 
 
 async def incremental_sync(session: SyncSession) -> None:
-    known = await session.db(session.store.known)  # before this sync adds any
-    await session.first_page()
+    known = await session.known()  # before this sync adds any
+    await session.begin()
     firsts = await session.status_pages()
-    await session.writer.drain()
+    await session.drain()
     plan = plan_incremental(await _shape(session, firsts, known))
     session.note(plan.describe())
     if plan.full:
-        session.note(f"full sweep of every link ({session.coverage.frame})")
-        await settle(session, floor=0, include_final=False, status_pages=firsts)
+        session.expect(plan.full_cost + len(firsts))
+        session.note(f"full sweep of every {session.resource.noun} ({session.every.order})")
+        await settle(session, Scope(), status_pages=firsts)
         return
-    if plan.active == "list":
-        await session.sweep_status("active", firsts["active"])
+    session.expect(plan.incremental_cost + len(firsts))
+    for status, how in plan.open.items():
+        if how == "list":
+            await session.sweep_status(status, firsts[status])
     await gather(_read_final(session, status, firsts[status], plan)
-                 for status in FINAL if plan.final[status] != "by id")
-    await settle(session, floor=min(known, session.first_total), include_final=True,
-                 proof_first=True, status_pages=firsts)
+                 for status, how in plan.final.items() if how != "by id")
+    await settle(session, Scope(floor=min(known, session.every.first_total),
+                                include_final=True), read_first=False, status_pages=firsts)
 
 
 async def _read_final(session: SyncSession, status: str, first: Page, plan: Plan) -> None:
@@ -60,12 +64,11 @@ async def _read_final(session: SyncSession, status: str, first: Page, plan: Plan
 async def _read_from_newest(session: SyncSession, status: str, first: Page) -> None:
     """Read a final status from its newest end while pages bring news, until the warehouse
     holds as many of it as PIK counts."""
-    oldest_first = detect_frame(first.data) == OLDEST
+    order = order_of(first.data)
     total, read = first.total, 1
-    while (await session.db(session.store.counts))[status] < total and read * PAGE_LIMIT < total:
-        offset = max(0, total - (read + 1) * PAGE_LIMIT) if oldest_first else read * PAGE_LIMIT
-        session.progress.add_pages(1)
-        page, merged = await session.pager.page_now(status, offset)
+    while (await session.held_counts())[status] < total and read * PAGE_LIMIT < total:
+        page, merged = await session.status_page_now(
+            status, from_newest(order, read, total, PAGE_LIMIT))
         total, read = page.total, read + 1
         if merged.new + merged.changed < MIN_NEWS:
             break
@@ -73,22 +76,23 @@ async def _read_from_newest(session: SyncSession, status: str, first: Page) -> N
 
 
 async def _shape(session: SyncSession, firsts: dict[str, Page], known: int) -> Shape:
-    store = session.store
-    cuts = await session.db(store.recency, CUTS)
-    ages = sorted(await session.db(store.change_ages, HISTORY))
+    cuts, ages = await session.history(CUTS, HISTORY, MIN_HISTORY)
+    ages.sort()
     now = datetime.now(UTC)
     if len(ages) >= MIN_HISTORY:  # the share of earlier changes at or below each cut's age
         shares = [sum(a <= (now - at).total_seconds() for a in ages) / len(ages)
                   for at, _, _ in cuts]
     else:
         shares = [share for _, share, _ in cuts]
-    frames = {s: detect_frame(firsts[s].data) for s in FINAL}
+    final = session.resource.final
     return Shape(
-        total=session.first_total,
+        total=session.every.first_total,
         totals={s: p.total for s, p in firsts.items()},
         known=known,
-        held=await session.db(store.counts),
+        held=await session.held_counts(),
+        open=session.resource.open,
         shares=shares,
-        after={s: [after.get(s, 0) for _, _, after in cuts] for s in FINAL},
-        newest_first={s: {NEWEST: True, OLDEST: False}.get(frames[s]) for s in FINAL},
+        after={s: [after.get(s, 0) for _, _, after in cuts] for s in final},
+        orders={s: order_of(firsts[s].data) for s in final},
     )
+

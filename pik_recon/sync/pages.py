@@ -1,7 +1,9 @@
-"""Fetching for one sync: list pages and single links, within a request budget.
+"""Fetching for one sync run of one list: pages and single records, within a request budget.
 
 Every page goes to the batch writer as PIK sent it; the pager keeps only what the sync
-decides with: totals, counts, and the ids that PIK no longer knows.
+decides with: totals, counts, and the ids PIK no longer knows. It is the one place requests
+are counted (counts.py) and shown on the progress bar: the rest of the sync only says how
+many it expects to send.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from typing import Protocol, TypeVar
 from pik_recon.client import PAGE_LIMIT, Page, PikClient, single_page
 from pik_recon.errors import ForeignWarehouseError, NotFoundError
 from pik_recon.logs import get_logger
+from pik_recon.sync.counts import RequestCounts
+from pik_recon.sync.resource import Resource
 from pik_recon.sync.store import MergeResult
-from pik_recon.sync.writer import AccountWriter
+from pik_recon.sync.writer import RunWriter
 
 log = get_logger("sync")
 T = TypeVar("T")
 
 
 class Progress(Protocol):
+    """A progress bar of requests (the CLI's, one per account)."""
+
     def add_pages(self, pages: int) -> None: ...
     def advance(self, pages: int = 1) -> None: ...
     def set_budget(self, limit: int) -> None: ...
@@ -45,77 +51,87 @@ class BudgetSpent(Exception):  # control flow within the sync, never shown
     """The sync's request budget is spent."""
 
 
-class Budget:
-    """Requests a sync may send (retries of one request count once); None until known."""
-
-    def __init__(self) -> None:
-        self.limit: int | None = None
-        self.spent = 0
-
-    def charge(self) -> None:
-        if self.limit is not None and self.spent >= self.limit:
-            raise BudgetSpent
-        self.spent += 1
-
-
 class Pager:
-    """The sync's requests: charged to the budget, counted on the progress bar, ingested."""
+    """One run's requests of one list: charged to its budget, counted, shown, ingested."""
 
-    def __init__(self, client: PikClient, writer: AccountWriter, concurrency: int,
-                 progress: Progress, max_vanished: int) -> None:
+    def __init__(self, client: PikClient, writer: RunWriter, resource: Resource,
+                 concurrency: int, progress: Progress, max_vanished: int) -> None:
         self.client = client
         self.writer = writer
+        self.resource = resource
         self.concurrency = concurrency
-        self.progress = progress
         self.max_vanished = max_vanished
-        self.budget = Budget()
-        self.by_id = 0
+        self.counts = RequestCounts()
+        self.by_id = 0  # records fetched by id and found
         self.vanished: list[str] = []  # marked in the warehouse only once the sync is verified
+        self._progress = progress
+        self._shown = 0  # requests the progress bar counts on, so far
+
+    def start_budget(self, limit: int) -> None:
+        self.counts.budget = limit
+        self._progress.set_budget(limit)
+
+    def expect(self, requests: int) -> None:
+        """The requests this run expects to send in all, for the progress bar (a request
+        beyond them adds itself)."""
+        if requests > self._shown:
+            self._progress.add_pages(requests - self._shown)
+            self._shown = requests
+
+    async def _send(self, request: Callable[[], Awaitable[T]]) -> T:
+        """Charge one request to the budget, then send it, shown while it runs."""
+        counts = self.counts
+        if counts.budget is not None and counts.spent >= counts.budget:
+            raise BudgetSpent
+        counts.spent += 1
+        self.expect(counts.spent)
+        try:
+            return await request()
+        finally:
+            self._progress.advance()
+
+    def _list(self, status: str | None, offset: int | Callable[[], int]
+              ) -> Callable[[], Awaitable[Page]]:
+        return lambda: self.client.list_page(status, offset, PAGE_LIMIT,
+                                             path=self.resource.path, stats=self.counts)
 
     async def page(self, status: str | None, offset: int | Callable[[], int]) -> Page:
-        """One list page (status None: every link), buffered for the warehouse; `offset`
+        """One list page (status None: every record), buffered for the warehouse; `offset`
         may be a function, asked before every attempt (PikClient.list_page)."""
-        self.budget.charge()
-        try:
-            page = await self.client.list_page(status, offset, PAGE_LIMIT)
-        finally:
-            self.progress.advance()
+        page = await self._send(self._list(status, offset))
         await self.writer.ingest(page, status)
         return page
 
     async def page_now(self, status: str | None, offset: int) -> tuple[Page, MergeResult]:
         """One list page, merged before returning: with what it brought that was news."""
-        self.budget.charge()
-        try:
-            page = await self.client.list_page(status, offset, PAGE_LIMIT)
-        finally:
-            self.progress.advance()
+        page = await self._send(self._list(status, offset))
         return page, await self.writer.ingest_now(page, status)
 
-    async def links(self, ids: list[str]) -> None:
-        """Fetch single links by id (paging nothing, so nothing shifts); a 404 is a link
-        PIK no longer has, noted in `vanished`. More than
-        `max_vanished` of them stop the sync at once: PIK does not delete links, so the
-        warehouse is another account's."""
-        self.progress.add_pages(len(ids))
+    async def by_ids(self, ids: list[str]) -> int:
+        """Fetch single records by id (paging nothing, so nothing shifts), merged before
+        returning; how many PIK returned. A 404 is a record PIK no longer has, noted in
+        `vanished`. More than `max_vanished` of them stop the sync at once: PIK deletes
+        nothing, so the warehouse is another account's."""
+        found_before = self.by_id
+        self.expect(self.counts.spent + len(ids))
 
-        async def fetch(link_id: str) -> None:
-            self.budget.charge()
+        async def fetch(record_id: str) -> None:
             try:
-                record = await self.client.get_link(link_id)
+                record = await self._send(lambda: self.client.get_one(
+                    self.resource.path, record_id, stats=self.counts))
             except NotFoundError:
-                self.vanished.append(link_id)
+                self.vanished.append(record_id)
                 if len(self.vanished) > self.max_vanished:
-                    raise ForeignWarehouseError(len(self.vanished), self.max_vanished) from None
-                log.warning("link %s is no longer on PIK", link_id)
+                    raise ForeignWarehouseError(len(self.vanished), self.max_vanished,
+                                                self.resource.noun) from None
+                log.warning("%s %s is no longer on PIK", self.resource.noun, record_id)
                 return
-            finally:
-                self.progress.advance()
             self.by_id += 1
             await self.writer.ingest(single_page(record), None)
 
         await self.each(ids, fetch)
         await self.writer.drain()
+        return self.by_id - found_before
 
     async def each(self, jobs: Iterable[T], work: Callable[[T], Awaitable[None]]) -> None:
         """Run `work` on every job, `concurrency` at a time, in the jobs' order."""

@@ -1,19 +1,20 @@
 """Planning an incremental sync: what each way of reading would cost, in requests.
 
-An incremental sync must observe every link the warehouse holds as active (each may have
-changed) and every link it does not hold yet; links it holds in a final status never change.
-What the first pages and the warehouse tell beforehand:
+An incremental sync must observe every record the warehouse holds in a status that may
+still change (a link held as active, a transaction held as pending or confirmed) and every
+record it does not hold yet; records it holds in a final status never change. What the
+first pages and the warehouse tell beforehand:
 
-- `gained[s]`: how many links a final status holds beyond the warehouse's count of it: new
-  links already final, and links held as active that reached it;
-- where those links sit in the status's list, estimated from when links tend to change: the
-  ages at which the warehouse saw links leave `active` before, or, with no such history, the
-  creation times of the links held as active.
+- `gained[s]`: how many records a final status holds beyond the warehouse's count of it:
+  new records already final, and records held open that reached it;
+- where those records sit in the status's list, estimated from when records tend to change:
+  the ages at which the warehouse saw records reach a final status before, or, with no such
+  history, the creation times of the records held open.
 
-Reading a final status from its newest end costs a page per 100 links it passes; a link not
-reached that way is fetched by id (or the status read whole, if that is estimated cheaper).
-The active list is read whole or its links fetched by id, whichever is fewer requests. The
-incremental sync is taken when its estimate is clearly below a full sweep's
+Reading a final status from its newest end costs a page per 100 records it passes; a record
+not reached that way is fetched by id (or the status read whole, if that is estimated
+cheaper). Each open status is read whole or its records fetched by id, whichever is fewer
+requests. The incremental sync is taken when its estimate is clearly below a full sweep's
 (INCREMENTAL_SHARE of it): the estimates are rough, a full sweep's cost is not. Once taken,
 a final status is read from its newest end for as long as its pages bring news, whatever the
 estimate; what that leaves is fetched by id, or swept, whichever costs less then.
@@ -25,32 +26,37 @@ import math
 from dataclasses import dataclass
 
 from pik_recon.client import PAGE_LIMIT
+from pik_recon.listorder import Order
 
 INCREMENTAL_SHARE = 0.75
-FINAL = ("paid", "expired", "deactivated")
 
 
-def pages(links: int) -> int:
-    return math.ceil(max(0, links) / PAGE_LIMIT)
+def pages(records: int) -> int:
+    return math.ceil(max(0, records) / PAGE_LIMIT)
 
 
 @dataclass(frozen=True)
 class Shape:
     """What the first pages and the warehouse say before an incremental sync reads more."""
 
-    total: int  # PIK's count of every link
+    total: int  # PIK's count of every record
     totals: dict[str, int]  # PIK per status
-    known: int  # links the warehouse holds
+    known: int  # records the warehouse holds
     held: dict[str, int]  # the warehouse per status
+    open: tuple[str, ...]  # the statuses that may still change
     shares: list[float]  # cut points: the share of changes expected at or after each ...
-    after: dict[str, list[int]]  # ... and per final status, links held created after it
-    newest_first: dict[str, bool | None]  # per final status: True, False (oldest first), None
+    after: dict[str, list[int]]  # ... and per final status, records held created after it
+    orders: dict[str, Order]  # per final status, the order its first page shows
+
+    @property
+    def final(self) -> tuple[str, ...]:
+        return tuple(s for s in self.totals if s not in self.open)
 
 
 @dataclass(frozen=True)
 class Plan:
     full: bool
-    active: str  # "list" or "by id"
+    open: dict[str, str]  # per open status: "list" or "by id"
     final: dict[str, str]  # per final status: "top", "list" or "by id"
     incremental_cost: int
     full_cost: int
@@ -59,15 +65,15 @@ class Plan:
         if self.full:
             return (f"full sweep: about {self.full_cost:,} requests, an incremental sync "
                     f"about {self.incremental_cost:,}")
-        reads = ", ".join(f"{s} {how}" for s, how in self.final.items())
+        reads = ", ".join(f"{s} {how}" for s, how in (*self.open.items(), *self.final.items()))
         return (f"incremental: about {self.incremental_cost:,} requests against a full "
-                f"sweep's {self.full_cost:,} (active {self.active}, {reads})")
+                f"sweep's {self.full_cost:,} ({reads})")
 
 
 def top_cost(gained: int, shares: list[float], after: list[int]) -> int:
     """Reading a final status from its newest end down to the cut that costs least: pages
-    over the links it passes, plus a fetch by id for each gained link beyond the cut."""
-    best = gained  # no page at all: every gained link by id
+    over the records it passes, plus a fetch by id for each gained record beyond the cut."""
+    best = gained  # no page at all: every gained record by id
     for share, held_after in zip(shares, after, strict=True):
         best = min(best, pages(held_after + round(gained * share)) - 1
                    + round(gained * (1 - share)))
@@ -78,19 +84,22 @@ def plan_incremental(shape: Shape) -> Plan:
     """The cheaper of an incremental sync and a full sweep, with how to read each status."""
     full_cost = pages(shape.total) + 1
     new = shape.total - shape.known
-    gained = {s: shape.totals[s] - shape.held.get(s, 0) for s in FINAL}
-    if new < 0 or any(g < 0 for g in gained.values()):  # PIK lost links: sweep everything
-        return Plan(True, "list", dict.fromkeys(FINAL, "list"), full_cost, full_cost)
-    held_active = shape.held.get("active", 0)
-    active_list = pages(shape.totals["active"]) - 1
-    active = ("list", active_list) if active_list <= held_active else ("by id", held_active)
-    final, cost = {}, active[1] + 2
-    for status in FINAL:
+    gained = {s: shape.totals[s] - shape.held.get(s, 0) for s in shape.final}
+    if new < 0 or any(g < 0 for g in gained.values()):  # PIK lost records: sweep everything
+        return Plan(True, dict.fromkeys(shape.open, "list"), dict.fromkeys(shape.final, "list"),
+                    full_cost, full_cost)
+    open_reads, cost = {}, 2
+    for status in shape.open:
+        held, listed = shape.held.get(status, 0), pages(shape.totals[status]) - 1
+        open_reads[status] = "list" if listed <= held else "by id"
+        cost += min(listed, held)
+    final = {}
+    for status in shape.final:
         whole = pages(shape.totals[status]) - 1
-        if shape.newest_first.get(status) is None:  # no newest end to read from
+        if shape.orders[status] is Order.UNKNOWN:  # no newest end to read from
             final[status], estimate = "list", whole
         else:  # read from the newest end while it pays, whatever the estimate says
             final[status] = "top"
             estimate = min(whole, top_cost(gained[status], shape.shares, shape.after[status]))
         cost += estimate
-    return Plan(cost >= INCREMENTAL_SHARE * full_cost, active[0], final, cost, full_cost)
+    return Plan(cost >= INCREMENTAL_SHARE * full_cost, open_reads, final, cost, full_cost)

@@ -1,22 +1,25 @@
 """The completeness proof: a count that holds however the lists move.
 
-PIK never removes a link, so the unfiltered list's `total` in an answer is the number of
-links that exist at that instant, and every link observed before it still exists then. The
-proof's last request is a page of the unfiltered list, sent after every other answer came:
-if the links this sync accounts for (observed during it, or, in an incremental sync, held in
-a final status, which never changes) number that page's total, they are every link that
-existed then, and so every link that existed when the sync started.
+PIK never removes a record (a link, a transaction), so the unfiltered list's `total` in an
+answer is the number of records that exist at that instant, and every record observed
+before it still exists then. The proof's last request is a page of the unfiltered list,
+sent after every other answer came: if the records this sync accounts for (observed during
+it, or, in an incremental sync, held in a final status, which never changes) number that
+page's total, they are every record that existed then, and so every record that existed
+when the sync started.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pik_recon.sync.resource import Resource
+
 
 @dataclass(frozen=True)
 class Proof:
-    total: int  # PIK's count of every link, in the last answer of the sync
-    accounted: int  # links this sync accounts for
+    total: int  # PIK's count of every record, in the last answer of the sync
+    accounted: int  # records this sync accounts for
 
     @property
     def holds(self) -> bool:
@@ -28,33 +31,36 @@ class Proof:
 
     @property
     def surplus(self) -> int:
-        """Links accounted for beyond PIK's count: PIK lost a link, or counts wrongly."""
+        """Records accounted for beyond PIK's count: PIK lost one, or counts wrongly."""
         return max(0, self.accounted - self.total)
 
 
-def verified_verdict(proof: Proof, observed: int) -> str:
+def verified_verdict(proof: Proof, observed: int, resource: Resource) -> str:
     held = proof.accounted - observed
     kept = f", {held:,} held in a final status" if held > 0 else ""
-    return (f"verified: all {proof.total:,} links PIK counts are accounted for ({observed:,} "
-            f"observed in this sync{kept})")
+    return (f"verified: all {proof.total:,} {resource.name} PIK counts are accounted for "
+            f"({observed:,} observed in this sync{kept})")
 
 
-def gap_verdict(proof: Proof | None, reason: str) -> str:
+def gap_verdict(proof: Proof | None, reason: str, resource: Resource) -> str:
     """Why a sync is not verified, with the gap it leaves."""
     if proof is None:
         return f"not verified: {reason}"
+    what = resource.name
     if proof.surplus:
-        return (f"not verified: {reason}; {proof.accounted:,} links are accounted for but PIK "
-                f"counts {proof.total:,} (PIK may have deleted links, or its total is wrong)")
-    return (f"not verified: {reason}; PIK counts {proof.total:,} links, {proof.accounted:,} "
+        return (f"not verified: {reason}; {proof.accounted:,} {what} are accounted for but "
+                f"PIK counts {proof.total:,} (PIK may have deleted {what}, or its total is "
+                "wrong)")
+    return (f"not verified: {reason}; PIK counts {proof.total:,} {what}, {proof.accounted:,} "
             f"are accounted for ({proof.missing:,} missing)")
 
 
-def moved_note(totals: dict[str, int], counts: dict[str, int]) -> tuple[int, str]:
-    """How many links PIK lists under a status the warehouse does not hold them in (they
+def moved_note(totals: dict[str, int], counts: dict[str, int], resource: Resource
+               ) -> tuple[int, str]:
+    """How many records PIK lists under a status the warehouse does not hold them in (they
     changed or appeared after they were read), as information."""
     moved = sum(max(0, totals[s] - counts.get(s, 0)) for s in totals)
     if not moved:
         return 0, "the warehouse's count per status equals PIK's totals"
-    return moved, (f"{moved:,} links changed or appeared while the sync ran (per-status "
-                   "counts differ from PIK's totals); the next sync reads them")
+    return moved, (f"{moved:,} {resource.name} changed or appeared while the sync ran "
+                   "(per-status counts differ from PIK's totals); the next sync reads them")

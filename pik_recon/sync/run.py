@@ -1,4 +1,5 @@
-"""Running a sync: the session, the strategy (full or incremental), and its record."""
+"""Running a sync: per account, its links then its transactions, each a sync run of its own
+(a session, the strategy, full or incremental, and its sync_runs record)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,26 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pik_recon.client import PikClient
-from pik_recon.config import Config, SyncSettings
+from pik_recon.config import Config
 from pik_recon.errors import (
     EXIT_INTERNAL,
     EXIT_OK,
     EXIT_TEMPORARY,
     ForeignWarehouseError,
+    IncompleteSyncError,
     Interrupted,
     PikReconError,
 )
 from pik_recon.logs import ACCOUNT, get_logger
 from pik_recon.sync.full import full_sync
 from pik_recon.sync.incremental import incremental_sync
+from pik_recon.sync.merge import merge_batch
 from pik_recon.sync.pages import BudgetSpent, NoProgress, Progress
 from pik_recon.sync.proof import Proof, gap_verdict
+from pik_recon.sync.resource import LINKS, TRANSACTIONS, Resource
 from pik_recon.sync.session import SyncResult, SyncSession
-from pik_recon.sync.store import MEMORY_LIMIT, RunRecord, SyncStore, merge_batch
-from pik_recon.sync.writer import AccountWriter, BatchWriter
+from pik_recon.sync.store import MEMORY_LIMIT, RunRecord, SyncStore
+from pik_recon.sync.writer import BatchWriter
 from pik_recon.warehouse import Warehouse
 
 log = get_logger("sync")
@@ -77,12 +81,27 @@ class Interruption:
         task.cancel()
 
 
-async def run_sync(client: PikClient, writer: AccountWriter, settings: SyncSettings, *,
-                   concurrency: int, progress: Progress | None = None,
-                   incremental: bool = False, interruption: Interruption | None = None
-                   ) -> SyncResult:
-    """One sync run, recorded in sync_runs whatever happens."""
-    session = SyncSession(client, writer, settings, concurrency, progress or NoProgress(),
+@dataclass(frozen=True)
+class ListSync:
+    """What one sync run of one list is given."""
+
+    client: PikClient
+    warehouse: Warehouse
+    writer: BatchWriter
+    config: Config
+    full: bool
+    progress: Progress
+    interruption: Interruption
+
+
+async def sync_list(run: ListSync, resource: Resource) -> SyncResult:
+    """One sync run of one list of the account, recorded in sync_runs whatever happens:
+    incremental once the list has a verified full sync, unless `full`."""
+    store = SyncStore(run.warehouse, run.config.account, resource)
+    incremental = not run.full and store.has_verified_full_sync()
+    store.begin_run("incremental" if incremental else "full")
+    session = SyncSession(run.client, run.writer.for_run(store), resource, run.config.sync,
+                          run.config.pik.concurrency, run.progress,
                           "incremental" if incremental else "full")
     try:
         try:
@@ -90,43 +109,33 @@ async def run_sync(client: PikClient, writer: AccountWriter, settings: SyncSetti
         except BudgetSpent:
             await _budget_spent(session, incremental)
     except (asyncio.CancelledError, KeyboardInterrupt):
-        _count(session)
-        reason = (interruption or Interruption()).reason
-        await session.db(session.store.finish_run,
-                         _record(session.result, "interrupted", reason=reason))
+        session.count_up()
+        await session.finish(_record(session.result, "interrupted",
+                                     reason=run.interruption.reason))
         raise
     except BaseException as exc:
-        _count(session)
-        await session.db(session.store.finish_run, _record(session.result, "failed", exc))
+        session.count_up()
+        await session.finish(_record(session.result, "failed", exc))
         raise
-    _count(session)
-    await session.db(session.store.finish_run, _record(session.result, "finished"))
+    session.count_up()
+    await session.finish(_record(session.result, "finished"))
     return session.result
 
 
 async def _budget_spent(session: SyncSession, incremental: bool) -> None:
     """Stop where the budget ran out, keeping what was read, with the gap it leaves."""
-    await session.writer.drain()
-    result = session.result
-    accounted = await session.db(session.store.accounted, incremental)
-    result.total, result.accounted = session.top, accounted
-    session.note(f"request budget of {result.budget:,} requests spent")
-    spent = f"the request budget of {result.budget:,} requests is spent"
-    if session.checking:  # the proof held; the links it leaves out were being checked
-        result.verdict = (f"not verified: {spent} checking by id the {session.checking:,} "
-                          "links the warehouse holds that PIK's total leaves out ("
-                          f"{len(session.pager.vanished):,} PIK does not know so far)")
+    accounted = await session.accounted(incremental)
+    top, what = session.every.top, session.resource
+    session.take_proof(Proof(top, accounted))
+    budget = session.result.requests.budget or 0
+    session.note(f"request budget of {budget:,} requests spent")
+    spent = f"the request budget of {budget:,} requests is spent"
+    if session.checking:  # the proof held; the records it leaves out were being checked
+        session.conclude(f"not verified: {spent} checking by id the {session.checking:,} "
+                         f"{what.name} the warehouse holds that PIK's total leaves out ("
+                         f"{len(session.vanished):,} PIK does not know so far)")
         return
-    result.verdict = gap_verdict(Proof(session.top, accounted), spent)
-
-
-def _count(session: SyncSession) -> None:
-    result, tally, pager = session.result, session.writer.tally, session.pager
-    result.new, result.changed, result.quarantined = tally.new, tally.changed, tally.quarantined
-    result.requests = session.client.stats.requests
-    result.retries = session.client.stats.retries
-    result.spent = pager.budget.spent
-    result.by_id = pager.by_id
+    session.conclude(gap_verdict(Proof(top, accounted), spent, what))
 
 
 def _record(result: SyncResult, state: str, exc: BaseException | None = None,
@@ -143,38 +152,61 @@ def _record(result: SyncResult, state: str, exc: BaseException | None = None,
         verdict, verified = f"not verified: {reason}", False
     return RunRecord(
         state=state, strategy="; ".join(result.strategy), verified=verified,
-        verdict=verdict, requests=result.requests,
-        retries=result.retries, new=result.new, changed=result.changed,
+        verdict=verdict, requests=result.requests, new=result.new, changed=result.changed,
         quarantined=result.quarantined, totals=result.totals or None,
-        counts=result.counts or None, budget=result.budget, spent=result.spent,
-        total=result.total, accounted=result.accounted, vanished=result.vanished,
-        moved=result.moved, error=reason)
+        counts=result.counts or None, total=result.total, accounted=result.accounted,
+        vanished=result.vanished, moved=result.moved, error=reason)
 
 
 @dataclass
 class AccountSync:
-    """One account's part of a sync: its result, or what stopped it."""
+    """One account's part of a sync: the result of its links' run and of its
+    transactions' run, or what stopped them. The transactions are synced after the links,
+    unless an error stopped the links (an unverified links sync does not stop them)."""
 
     account: str
-    result: SyncResult | None = None
-    error: Exception | None = None
+    links: SyncResult | None = None
+    transactions: SyncResult | None = None
+    error: Exception | None = None  # what stopped the account's sync, if anything did
+
+    @property
+    def results(self) -> list[SyncResult]:
+        """The runs that ended with a result, links first."""
+        return [r for r in (self.links, self.transactions) if r is not None]
+
+    @property
+    def verified(self) -> bool:
+        """Both lists proven complete."""
+        return (self.error is None and self.links is not None and self.transactions is not None
+                and self.links.verified and self.transactions.verified)
+
+    def failure(self) -> Exception | None:
+        """What to report: the error, else an IncompleteSyncError naming each run that
+        could not prove its list complete (exit 4), else None."""
+        if self.error is not None:
+            return self.error
+        unproven = [f"sync run {r.run_id} ({r.resource}) {r.verdict}" for r in self.results
+                    if not r.verified]
+        return IncompleteSyncError("; ".join(unproven)) if unproven else None
 
     @property
     def exit_code(self) -> int:
-        """2 to 5 as the error says; 4 for a sync that could not prove itself complete."""
-        if self.error is not None:
-            return self.error.exit_code if isinstance(self.error, PikReconError) else (
-                EXIT_INTERNAL)
-        return EXIT_OK if self.result is not None and self.result.verified else EXIT_TEMPORARY
+        """0 when both lists are verified; 4 for a list that could not prove itself
+        complete; 2 to 5 as the error says."""
+        failure = self.failure()
+        if failure is None:
+            return EXIT_OK if self.verified else EXIT_TEMPORARY
+        return failure.exit_code if isinstance(failure, PikReconError) else EXIT_INTERNAL
 
 
 def sync_accounts(configs: Sequence[Config], *, full: bool = False,
                   progress: Callable[[str], Progress] | None = None,
                   wait_seconds: float = 0.0) -> list[AccountSync]:
     """Run `pik-recon sync` for several accounts side by side (each with its own client,
-    limiter, sync run and verdict); one account's failure leaves the others running.
-    Incremental for an account once it has a verified full sync, unless `full`. Waits up
-    to `wait_seconds` for another process that holds the warehouse."""
+    limiter, sync runs and verdicts; its links, then its transactions); one account's
+    failure leaves the others running. Each list is synced incrementally once it has a
+    verified full sync, unless `full`. `progress(account)`: the account's progress bar.
+    Waits up to `wait_seconds` for another process that holds the warehouse."""
 
     interruption = Interruption()
 
@@ -187,7 +219,7 @@ def sync_accounts(configs: Sequence[Config], *, full: bool = False,
             # one DuckDB thread per query: the writer shares two cores with fetching
             warehouse.execute("SET threads = 1")
             with warehouse.cursor() as merging:
-                # one writer for all accounts: one batch, one join with payment_links
+                # one writer for all accounts: one batch, one join with each list's table
                 writer = BatchWriter(functools.partial(merge_batch, merging),
                                      configs[0].sync.batch_rows)
                 try:
@@ -216,25 +248,11 @@ async def _sync_account(warehouse: Warehouse, writer: BatchWriter, config: Confi
         async with PikClient(config.pik, api_key,
                              on_wait=progress.waiting if progress else None) as client:
             with warehouse.cursor() as cursor:
-                store = SyncStore(cursor, config.account)
-                incremental = not full and store.has_verified_full_sync()
-                store.begin_run("incremental" if incremental else "full")
-                outcome.result = await run_sync(client, writer.for_account(store),
-                                                config.sync, concurrency=config.pik.concurrency,
-                                                progress=progress, incremental=incremental,
-                                                interruption=interruption)
+                run = ListSync(client, cursor, writer, config, full, progress or NoProgress(),
+                               interruption)
+                outcome.links = await sync_list(run, LINKS)
+                outcome.transactions = await sync_list(run, TRANSACTIONS)
     except Exception as exc:  # the other accounts go on; the caller reports this one
         log.debug("sync of account %s failed", config.account, exc_info=True)
         outcome.error = exc
     return outcome
-
-
-def sync_links(config: Config, *, full: bool = False, progress: Progress | None = None
-               ) -> SyncResult:
-    """Sync the one account `config` is scoped to; its error is raised."""
-    outcome = sync_accounts([config], full=full,
-                            progress=(lambda _: progress) if progress else None)[0]
-    if outcome.error is not None:
-        raise outcome.error
-    assert outcome.result is not None
-    return outcome.result

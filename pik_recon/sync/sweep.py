@@ -2,9 +2,9 @@
 
 What is left to read is cut into regions; a worker reads a region one page at a time, each
 page aimed at the indexes next to what its previous answer covered (coverage.py). In a list
-read newest first, links added while a page is in flight shift it towards the newer links,
+read newest first, records added while a page is in flight shift it towards the newer ones,
 never past the indexes it was aimed at: a page aimed with the total seen so far, which
-PIK's can only exceed, overlaps its predecessor by the links added meanwhile and leaves no
+PIK's can only exceed, overlaps its predecessor by the records added meanwhile and leaves no
 gap. That overlap grows with the requests in flight, so a list that grows fast is read with
 fewer at once (`Gate`). A worker whose region is done takes the lower half of the largest
 region left.
@@ -17,9 +17,9 @@ import math
 from dataclasses import dataclass
 
 from pik_recon.client import PAGE_LIMIT
-from pik_recon.sync.coverage import NEWEST, UNKNOWN
+from pik_recon.listorder import Order
 from pik_recon.sync.pages import gather
-from pik_recon.sync.session import SyncSession
+from pik_recon.sync.unfiltered import UnfilteredList
 
 MIN_CHAIN = 50  # pages a region should hold before another worker starts one
 OVERLAP = 2.0  # links a page may expect to share with its predecessor, at most
@@ -37,33 +37,33 @@ class Region:
         return math.ceil((self.top - self.lo) / PAGE_LIMIT)
 
 
-def reserve(session: SyncSession) -> int:
+def reserve(every: UnfilteredList) -> int:
     """Indexes at the newest end left to the proof's own page, which reads them anyway."""
-    if session.coverage.frame == UNKNOWN:
+    if every.order is Order.UNKNOWN:
         return 0
-    margin = 2 + math.ceil(3 * session.growth_per_request())
+    margin = 2 + math.ceil(3 * every.growth_per_request())
     return max(0, PAGE_LIMIT - margin)
 
 
-def chains(session: SyncSession, pages: int) -> int:
+def chains(every: UnfilteredList, pages: int) -> int:
     """How many regions to read at once: enough for the work, at most `concurrency`."""
-    return max(1, min(session.pager.concurrency, math.ceil(pages / MIN_CHAIN)))
+    return max(1, min(every.concurrency, math.ceil(pages / MIN_CHAIN)))
 
 
 class Gate:
-    """Requests of the sweep in flight at once: few enough that the links added while a
+    """Requests of the sweep in flight at once: few enough that the records added while a
     page is in flight stay under OVERLAP a page, as fast as the list has grown so far."""
 
-    def __init__(self, session: SyncSession) -> None:
-        self.session = session
+    def __init__(self, every: UnfilteredList) -> None:
+        self.every = every
         self.in_flight = 0
         self._changed = asyncio.Condition()
 
     def allowed(self) -> int:
-        growth = self.session.growth_per_request()
+        growth = self.every.growth_per_request()
         if growth <= 0:
-            return self.session.pager.concurrency
-        return max(2, min(self.session.pager.concurrency, math.floor(OVERLAP / growth)))
+            return self.every.concurrency
+        return max(2, min(self.every.concurrency, math.floor(OVERLAP / growth)))
 
     async def __aenter__(self) -> None:
         async with self._changed:
@@ -87,16 +87,15 @@ def _regions(gaps: list[tuple[int, int]], count: int) -> list[Region]:
     return sorted(regions, key=lambda r: r.top, reverse=True)
 
 
-async def cover(session: SyncSession, floor: int) -> bool:
+async def cover(every: UnfilteredList, floor: int) -> bool:
     """Read the unfiltered list until its indexes from `floor` to the newest (less the
     reserve) are covered. False when a page came back shorter than PIK's total implies and
     holding none of what it was aimed at; that region is then left to the proof. Bounded by
     the budget: a list that grows faster than it can be read spends it."""
-    coverage = session.coverage
     stuck = False
     while True:
-        newest = session.top - reserve(session)
-        gaps = coverage.gaps(floor, newest)
+        newest = every.top - reserve(every)
+        gaps = every.gaps(floor, newest)
         # the gap at the newest end grows with every request: it waits until it holds a
         # page, unless it is all that is left
         if len(gaps) > 1 and gaps[-1][1] == newest and newest - gaps[-1][0] < PAGE_LIMIT:
@@ -104,20 +103,20 @@ async def cover(session: SyncSession, floor: int) -> bool:
         if not gaps or stuck:
             return not stuck
         pages = sum(math.ceil((hi - lo) / PAGE_LIMIT) for lo, hi in gaps)
-        regions = _regions(gaps, chains(session, pages))
-        queue, gate = list(regions), Gate(session)
-        done = await gather(_chain(session, regions, queue, gate) for _ in regions)
+        regions = _regions(gaps, chains(every, pages))
+        queue, gate = list(regions), Gate(every)
+        done = await gather(_chain(every, regions, queue, gate) for _ in regions)
         stuck = not all(done)
 
 
-async def _chain(session: SyncSession, regions: list[Region], queue: list[Region],
+async def _chain(every: UnfilteredList, regions: list[Region], queue: list[Region],
                  gate: Gate) -> bool:
     """One worker: regions from the queue, then halves of the largest left; False if a
     region could not be read (`_read_region`)."""
-    downwards = session.coverage.frame == NEWEST
+    downwards = every.order is Order.NEWEST
     read_all = True
     while queue or _steal(regions, queue, downwards):
-        read_all = await _read_region(session, queue.pop(0), gate) and read_all
+        read_all = await _read_region(every, queue.pop(0), gate) and read_all
     return read_all
 
 
@@ -139,27 +138,25 @@ def _steal(regions: list[Region], queue: list[Region], downwards: bool) -> bool:
     return True
 
 
-async def _read_region(session: SyncSession, region: Region, gate: Gate) -> bool:
+async def _read_region(every: UnfilteredList, region: Region, gate: Gate) -> bool:
     """Read a region page after page: newest first from its top down (a page aimed below
     the previous answer), otherwise from its bottom up (positions do not move, and the end
-    where links are added comes last). False if a page came back short and covered nothing
-    of what it was aimed at."""
-    coverage = session.coverage
-    downwards = coverage.frame == NEWEST
+    where records are added comes last). False if a page came back short and covered
+    nothing of what it was aimed at."""
+    downwards = every.order is Order.NEWEST
     while True:
-        gaps = coverage.gaps(region.lo, region.top)
+        gaps = every.gaps(region.lo, region.top)
         if not gaps:
             return True
         region.lo, region.top = gaps[0][0], gaps[-1][1]  # what is left, for `_steal`
         target = (region.top - PAGE_LIMIT, region.top) if downwards else (
             gaps[0][0], gaps[0][0] + PAGE_LIMIT)
-        session.progress.add_pages(1)
 
         def aimed(target: tuple[int, int] = target) -> int:  # asked again before a retry
-            return coverage.offset_for(*target, session.top)
+            return every.aim(*target)
 
         async with gate:
-            offset, page = await session.every_link_page(aimed)
-        lo, hi = coverage.indexes(offset, page.count, page.total)
+            offset, page = await every.page(aimed)
+        lo, hi = every.covered_by(offset, page)
         if not (lo < target[1] and hi > target[0]):
             return False

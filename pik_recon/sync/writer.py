@@ -1,10 +1,11 @@
 """The batch writer: fetched bodies are buffered and merged into the warehouse on one thread.
 
-One writer serves every account a sync runs side by side, so the warehouse sees one batch of
-about `batch_rows` records at a time whatever the number of accounts: each merge joins its
-batch with payment_links once, and the sync's memory is that of one account. Fetching never
-waits for DuckDB unless three batches' worth of bodies are waiting: one batch merges on the
-writer thread while the next fills, so memory stays flat however far behind the writer falls.
+One writer serves every account a sync runs side by side, and each of their lists, so the
+warehouse sees one batch of about `batch_rows` records at a time whatever the number of
+accounts: each merge joins its batch with the list's table once, and the sync's memory is
+that of one account. Fetching never waits for DuckDB unless three batches' worth of bodies are
+waiting: one batch merges on the writer thread while the next fills, so memory stays flat
+however far behind the writer falls.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pik_recon.client import Page
-from pik_recon.sync.store import MergeResult, Part, SyncStore
+from pik_recon.sync.merge import Part
+from pik_recon.sync.store import MergeResult, SyncStore
 
 T = TypeVar("T")
-# Merges a batch in one transaction: per account in it, what it brought that was news.
-Merge = Callable[[Sequence[Part]], dict[str, MergeResult]]
+# Merges a batch: per sync run in it, what it brought that was news.
+Merge = Callable[[Sequence[Part]], dict[int, MergeResult]]
 
 
 @dataclass
 class Tally:
-    """What one account's merged bodies brought so far."""
+    """What one run's merged bodies brought so far."""
 
     new: int = 0
     changed: int = 0
@@ -46,18 +48,18 @@ class BatchWriter:
     def __init__(self, merge: Merge, batch_rows: int) -> None:
         self.merge = merge
         self.batch_rows = batch_rows
-        self.tallies: dict[str, Tally] = {}
+        self.tallies: dict[int, Tally] = {}  # per sync run
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
         self._bodies: deque[tuple[Part, int]] = deque()  # with each body's number of records
         self._records = 0
         self._ingested = self._handed = 0  # bodies so far
-        self._pending: asyncio.Future[dict[str, MergeResult]] | None = None
+        self._pending: asyncio.Future[dict[int, MergeResult]] | None = None
         self._handing = asyncio.Lock()
 
-    def for_account(self, store: SyncStore) -> AccountWriter:
-        """The writer as one account's sync run sees it."""
-        self.tallies.setdefault(store.account, Tally())
-        return AccountWriter(self, store)
+    def for_run(self, store: SyncStore) -> RunWriter:
+        """The writer as one sync run (of one account's list) sees it."""
+        self.tallies.setdefault(store.run_id, Tally())
+        return RunWriter(self, store)
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a warehouse call on the writer thread (DuckDB releases the GIL there), in
@@ -68,17 +70,12 @@ class BatchWriter:
     def close(self) -> None:
         self._db.shutdown(wait=True)
 
-    @property
-    def buffered(self) -> int:
-        """Records waiting for the writer."""
-        return self._records
-
-    def _credit(self, results: dict[str, MergeResult]) -> dict[str, MergeResult]:
-        for account, result in results.items():
-            self.tallies[account].add(result)
+    def _credit(self, results: dict[int, MergeResult]) -> dict[int, MergeResult]:
+        for run, result in results.items():
+            self.tallies[run].add(result)
         return results
 
-    async def _merge(self, batch: list[Part]) -> dict[str, MergeResult]:
+    async def _merge(self, batch: list[Part]) -> dict[int, MergeResult]:
         return self._credit(await self.db(self.merge, batch))
 
     async def _flush(self) -> None:
@@ -128,11 +125,12 @@ class BatchWriter:
         """Merge a body at once (after what is buffered): what it brought that was news."""
         await self.drain()
         async with self._handing:
-            return (await self._merge([part]))[part[0].account]
+            return (await self._merge([part]))[part[0].run_id]
 
 
-class AccountWriter:
-    """One account's way into the shared writer: its bodies, its warehouse calls, its tally."""
+class RunWriter:
+    """One sync run's way into the shared writer: its bodies, its warehouse calls, its
+    tally."""
 
     def __init__(self, writer: BatchWriter, store: SyncStore) -> None:
         self.writer = writer
@@ -140,7 +138,7 @@ class AccountWriter:
 
     @property
     def tally(self) -> Tally:
-        return self.writer.tallies[self.store.account]
+        return self.writer.tallies[self.store.run_id]
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         return await self.writer.db(fn, *args)

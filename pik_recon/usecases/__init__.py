@@ -1,6 +1,6 @@
 """pik-recon's use cases: one function per command, each returning a typed outcome.
 
-    sync            usecases/sync.py       the webhook spool, then links of every account
+    sync            usecases/sync.py       the webhook spool, then links and transactions
     load_orders     usecases/reconcile.py  an orders export into one account
     reconcile       usecases/reconcile.py  a new reconciliation run per account
     report          usecases/report.py     the finance reports of a period
@@ -19,5 +19,5 @@ call these and render what they return; nothing else decides an exit code.
     from pik_recon.usecases.sync import sync
 
     outcome = sync(load_config())
-    print(outcome.exit_code, [r.result.verdict for r in outcome.runs if r.result])
+    print(outcome.exit_code, [r.verdict for run in outcome.runs for r in run.results])
 """

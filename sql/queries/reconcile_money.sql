@@ -6,9 +6,9 @@
 -- A link's received amount is the sum of its confirmed and settled transactions in its
 -- currency (or an equivalent one); transactions PIK no longer has (vanished) are left out.
 -- transaction_unknown_link counts only transactions first seen before the account's last
--- verified sync started: that sync holds every link that existed then, and a link exists
--- before its payments. The webhook categories need $capture (the account's webhook secret
--- is set); only signed events count.
+-- verified links sync started: that sync holds every link that existed then, and a link
+-- exists before its payments. The webhook categories need $capture (the account's webhook
+-- secret is set); only signed events count.
 -- Staged: link_matches, currency_groups(currency, grp), tolerances(currency, tolerance).
 -- Parameters: $run_id, $account, $as_of, $settlement_hours, $webhook_grace_hours, $capture,
 -- $categories and $severities (the severity of each, in the same order).
@@ -18,7 +18,7 @@ INSERT INTO findings (run_id, account, category, severity, order_id, link_id, li
                       transaction_ids, at_stake, at_stake_currency, finding_key, state_digest)
 WITH known_before AS (
     SELECT max(started_at) AS moment FROM sync_runs
-    WHERE account = $account AND state = 'finished' AND verified
+    WHERE account = $account AND resource = 'links' AND state = 'finished' AND verified
 ),
 verdicts AS (
     -- per transaction: whether a signed event announced it, and whether one contradicts it

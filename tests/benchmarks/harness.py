@@ -17,6 +17,7 @@ import httpx
 
 KEY = "sk_bench_key"
 STATUSES = ("active", "paid", "expired", "deactivated")
+TX_STATUSES = ("pending", "confirmed", "settled", "failed")
 
 
 def free_port() -> int:
@@ -87,6 +88,38 @@ async def _bare_loop(base_url: str, concurrency: int) -> int:
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return fetched
+
+
+async def _bare_transactions(base_url: str, concurrency: int) -> int:
+    """The first page of each status, then every page of the unfiltered list."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    limits = httpx.Limits(max_connections=concurrency * 2)
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits,
+                                 timeout=60) as client:
+        firsts = await asyncio.gather(*(client.get("/transactions", params={
+            "status": s, "limit": 100, "offset": 0}) for s in TX_STATUSES),
+            client.get("/transactions", params={"limit": 100, "offset": 0}))
+        offsets = list(range(100, firsts[-1].json()["total"], 100))[::-1]
+        fetched = len(firsts)
+
+        async def worker() -> None:
+            nonlocal fetched
+            while offsets:
+                response = await client.get("/transactions", params={
+                    "limit": 100, "offset": offsets.pop()})
+                response.json()
+                fetched += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return fetched
+
+
+def bare_transactions_loop(base_url: str, concurrency: int) -> tuple[float, int]:
+    """Fetch every page of the transactions at `concurrency` and throw it away: the floor
+    for a transactions sync."""
+    started = time.perf_counter()
+    pages = asyncio.run(_bare_transactions(base_url, concurrency))
+    return time.perf_counter() - started, pages
 
 
 def bare_loop(base_url: str, concurrency: int) -> tuple[float, int]:

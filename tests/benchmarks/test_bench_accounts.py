@@ -34,7 +34,8 @@ def _stored(db: Path) -> list[tuple[str, bool, int, int]]:
     try:
         return con.execute(
             "SELECT r.account, r.verified, r.pik_total, (SELECT count(*) FROM payment_links "
-            "AS p WHERE p.account = r.account) FROM sync_runs AS r ORDER BY r.account"
+            "AS p WHERE p.account = r.account) FROM sync_runs AS r WHERE r.resource = 'links' "
+            "ORDER BY r.account"
         ).fetchall()
     finally:
         con.close()
@@ -53,9 +54,10 @@ def test_four_accounts_side_by_side_cost_no_more_than_one(tmp_path: Path) -> Non
     keys = {f"KEY_{name.upper()}": f"sk_bench_{name}" for name in names}
     with ExitStack() as stack:
         single = stack.enter_context(SandboxProcess(
-            "--generate", str(TOTAL), "--no-rate-limit", "--seed", "5"))
+            "--generate", str(TOTAL), "--tx-mix", "none", "--no-rate-limit", "--seed", "5"))
         boxes = [(name, stack.enter_context(SandboxProcess(
-            "--generate", str(TOTAL // ACCOUNTS), "--no-rate-limit", "--seed", str(10 + i),
+            "--generate", str(TOTAL // ACCOUNTS), "--tx-mix", "none", "--no-rate-limit",
+            "--seed", str(10 + i),
             key=keys[f"KEY_{name.upper()}"]))) for i, name in enumerate(names)]
         setups = {
             "one": (tmp_path / "one.toml", 1),

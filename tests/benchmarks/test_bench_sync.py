@@ -54,8 +54,8 @@ def _sync_vs_bare(links: int, tmp: Path, drift: float) -> Rounds:
     config = tmp / f"bench-{links}.toml"
     config.write_text(NO_LIMIT_CONFIG)
     rounds = Rounds()
-    with SandboxProcess("--generate", str(links), "--no-rate-limit", "--seed", "5",
-                        "--drift", str(drift)) as box:
+    with SandboxProcess("--generate", str(links), "--tx-mix", "none", "--no-rate-limit",
+                        "--seed", "5", "--drift", str(drift)) as box:
         bare_loop(box.base_url, CONCURRENCY)  # warm the sandbox's caches for both sides
         for round_no in range(ROUNDS):
             rounds.bares.append(bare_loop(box.base_url, CONCURRENCY)[0])
@@ -68,7 +68,8 @@ def _sync_vs_bare(links: int, tmp: Path, drift: float) -> Rounds:
             rounds.syncs.append(run.seconds)
             rounds.peak_mb = max(rounds.peak_mb, run.peak_rss_mb)
             con = duckdb.connect(str(db), read_only=True)
-            verified, total = con.execute("SELECT verified, pik_total FROM sync_runs").fetchone()
+            verified, total = con.execute("SELECT verified, pik_total FROM sync_runs WHERE "
+                                          "resource = 'links'").fetchone()
             stored = con.execute("SELECT count(*) FROM payment_links").fetchone()[0]
             con.close()
             assert verified and stored == total >= links
@@ -104,7 +105,7 @@ def test_full_sync_speed_and_memory(tmp_path: Path, drift: float) -> None:
 @pytest.mark.parametrize("minutes", [2])
 def test_rate_limited_sync_uses_the_limit(tmp_path: Path, minutes: int) -> None:
     db = tmp_path / "limited.duckdb"
-    with SandboxProcess("--generate", "150000", "--seed", "6") as box:
+    with SandboxProcess("--generate", "150000", "--tx-mix", "none", "--seed", "6") as box:
         proc = subprocess.Popen([sys.executable, "-m", "pik_recon", "sync", "--full"],
                                 env=cli_env(box, db), cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

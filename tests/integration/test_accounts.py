@@ -69,7 +69,8 @@ def test_one_sync_fills_both_accounts_each_proven(
                    workdir)
 
     assert done.returncode == 0, done.stderr[-2000:]
-    results = {r["account"]: r for r in json_results(done.stdout, "sync")}
+    results = {r["account"]: r for r in json_results(done.stdout, "sync")
+               if r["resource"] == "links"}
     assert set(results) == {"north", "south"}
     db = workdir / "wh.duckdb"
     for name, (state, _) in moving_accounts.items():
@@ -79,8 +80,10 @@ def test_one_sync_fills_both_accounts_each_proven(
         assert set(held) == set(now)  # every link of this account, none of the other's
         assert all(now[i] == s for i, s in held.items() if s in FINAL)
         assert state.log.refused_keys == 0  # every request carried this account's key
-    runs = warehouse_rows(db, "SELECT account, state, verified FROM sync_runs ORDER BY account")
-    assert runs == [("north", "finished", True), ("south", "finished", True)]
+    runs = warehouse_rows(db, "SELECT account, resource, state, verified FROM sync_runs "
+                              "ORDER BY account, id")
+    assert runs == [(name, resource, "finished", True) for name in ("north", "south")
+                    for resource in ("links", "transactions")]
     logs = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert {entry.get("account") for entry in logs if "PIK counts" in entry["message"]} == {
         "north", "south"}

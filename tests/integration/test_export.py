@@ -41,9 +41,10 @@ PARTITIONS = {
     "link_status_history": "'account=' || account || '/observed_date=' || "
                            "CAST(observed_at AS DATE)",
 }
-TABLES = ("payment_links", "link_status_history", "quarantine", "sync_runs", "orders",
-          "order_imports", "order_rejects", "link_requests", "reconcile_runs", "findings",
-          "finding_acks", "webhook_events", "webhook_rejections", "job_runs")
+TABLES = ("payment_links", "link_status_history", "transactions", "transaction_status_history",
+          "quarantine", "sync_runs", "orders", "order_imports", "order_rejects", "link_requests",
+          "reconcile_runs", "findings", "finding_acks", "webhook_events", "webhook_rejections",
+          "job_runs")
 
 
 def _read(folder: Path, table: str) -> list[dict]:
@@ -76,6 +77,10 @@ def two_accounts(tmp_path: Path) -> dict[str, tuple[Path, SandboxState]]:
         state = SandboxState(api_key=ACCOUNT_KEYS[name], seed=seed,
                              faults=Faults(rate_limit_enabled=False))
         seed_from_file(state, folder / "links.jsonl")
+        with state.lock:  # customers' payments, so the transactions have rows to export
+            for link in [link for link in state.links.values() if link.status == "paid"][:5]:
+                state.transactions.confirm(state.transactions.open(link.id, link.amount,
+                                                                   link.currency))
         accounts[name] = (folder, state)
     return accounts
 
@@ -108,6 +113,11 @@ def test_export_reads_back_exactly_and_rewrites_only_what_changed(
         assert links == set(warehouse_rows(db, "SELECT account, id, amount, amount_text "
                                                "FROM payment_links"))
         assert all(isinstance(amount, Decimal) for _, _, amount, _ in links)
+        paid = {(r["account"], r["id"], r["amount"], r["status"])
+                for r in _read(out, "transactions")}
+        assert paid and paid == set(warehouse_rows(
+            db, "SELECT account, id, amount, status FROM transactions"))
+        assert all(isinstance(amount, Decimal) for _, _, amount, _ in paid)
         orders = {(r["account"], r["order_id"], r["amount"]) for r in _read(out, "orders")}
         assert orders == set(warehouse_rows(db, "SELECT account, order_id, amount FROM orders"))
         findings = {(r["account"], r["run_id"], r["finding_key"], r["order_amount"],
@@ -241,7 +251,9 @@ def test_export_refuses_a_folder_holding_another_manifest(workdir: Path, text: s
 # each table's partition columns, as the README states the layout: in the paths of a table
 # with rows, in the one file of a table without
 PARTITION_COLUMNS = {"quarantine": ["account", "observed_date"], "finding_acks": ["account"],
-                     "job_runs": [], "payment_links": ["account", "created_date"]}
+                     "job_runs": [], "payment_links": ["account", "created_date"],
+                     "transactions": ["account", "created_date"],
+                     "transaction_status_history": ["account", "observed_date"]}
 
 
 def _columns(db: Path, table: str) -> list[str]:

@@ -230,4 +230,5 @@ def test_a_full_disk_during_a_sync_is_exit_4_and_loses_nothing(
     assert again.returncode == 0, again.stderr
     with Warehouse.open(kept / "wh.duckdb", read_only=True) as wh:
         assert wh.fetchone("SELECT count(*) FROM payment_links")[0] >= LINKS
-        assert wh.fetchone("SELECT verified FROM sync_runs ORDER BY id DESC LIMIT 1") == (True,)
+        assert wh.fetchone("SELECT verified FROM sync_runs WHERE resource = 'links' "
+                           "ORDER BY id DESC LIMIT 1") == (True,)

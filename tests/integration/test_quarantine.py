@@ -40,14 +40,15 @@ def test_malformed_records_are_quarantined(sandbox: SandboxServer, sandbox_state
     assert f"quarantined {len(MALFORMED)}" in done.stdout
     db = workdir / "wh.duckdb"
     rows = warehouse_rows(db, "SELECT listed_status, reason, record FROM quarantine "
-                              "ORDER BY id")
+                              "WHERE resource = 'links' ORDER BY id")
     found = {(reason, json.loads(record).get("amount")): listed for listed, reason, record in rows}
     assert set(found) == {(reason, record.get("amount")) for record, _, reason in MALFORMED}
     for record, status, reason in MALFORMED:  # seen first in every link's list, or its own
         assert found[(reason, record.get("amount"))] in (None, status)
     # the proof counts them: PIK's total includes them, so the sync is still verified
-    assert warehouse_rows(db, "SELECT quarantined, verified FROM sync_runs") == [
-        (len(MALFORMED), True)]
+    assert warehouse_rows(db, "SELECT resource, quarantined, verified FROM sync_runs "
+                              "ORDER BY id") == [
+        ("links", len(MALFORMED), True), ("transactions", 0, True)]
 
     with sandbox_state.lock:
         sandbox_state.faults.drift_per_request = 0
@@ -82,7 +83,8 @@ def test_amounts_that_are_not_plain_positive_decimals_are_quarantined(
     db = workdir / "wh.duckdb"
     held = warehouse_rows(db, "SELECT id FROM payment_links WHERE id LIKE 'pl_amount_%'")
     assert held == []
-    reasons = dict(warehouse_rows(db, "SELECT DISTINCT link_id, reason FROM quarantine"))
+    reasons = dict(warehouse_rows(db, "SELECT DISTINCT link_id, reason FROM quarantine "
+                                      "WHERE resource = 'links'"))
     assert reasons == {
         link_id: (f"amount {amount!r} is not positive" if amount in NOT_POSITIVE else
                   f"amount {amount!r} is not a plain positive decimal (digits, optionally a "

@@ -17,7 +17,7 @@ from pik_recon.sandbox.generate import SHAPES, generate_dataset, write_dataset
 from pik_recon.sandbox.seed import seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
-from pik_recon.sync import sync_links
+from pik_recon.sync import sync_accounts
 from pik_recon.warehouse import Warehouse
 from tests.conftest import API_KEY, record_sync
 from tests.integration.test_stakes import unseen
@@ -37,7 +37,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
         with SandboxServer(state) as server:
             config = load_config(db=str(out / "wh.duckdb"), base_url=server.base_url,
                                  env={"PIK_API_KEY": API_KEY})
-            assert sync_links(config).verified
+            assert sync_accounts([config])[0].verified
         warehouses[seed] = out / "wh.duckdb"
     return warehouses
 

@@ -22,7 +22,7 @@ from pik_recon.report import write_report
 from pik_recon.sandbox.seed import sample_links_path, seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
-from pik_recon.sync import sync_links
+from pik_recon.sync import sync_accounts
 from pik_recon.warehouse import Warehouse, resource_dir
 from pik_recon.whenparse import ACCEPTED_FORMS
 from tests.conftest import API_KEY, run_cli
@@ -33,7 +33,6 @@ from tests.integration.test_stakes import (
     planted_stakes,
     report_stakes,
 )
-from tests.support.transactions_until_sync import load_transactions
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -43,22 +42,22 @@ DAY = timedelta(days=1)
 
 
 def build_sample_warehouse(db: Path) -> None:
-    """sample_data/ through the real sync (and its transactions, read from the sandbox's
-    GET /transactions until the sync does; then a second sync, as the next night's), then
+    """sample_data/ through the real sync, its links and its transactions, twice (the second
+    as the next night's: its links sync is the verified one after the payments were seen), then
     two reconciliations (so some findings are new and some resolved), with the
     clock-dependent columns fixed: the first sync a day before the second."""
     state = SandboxState(api_key=API_KEY, faults=Faults(rate_limit_enabled=False))
     seed_from_file(state, sample_links_path())
     with SandboxServer(state) as server:
         config = load_config(db=str(db), base_url=server.base_url, env={"PIK_API_KEY": API_KEY})
-        assert sync_links(config).verified
-        assert load_transactions(db, server.base_url, API_KEY) > 0
-        assert sync_links(config).verified
+        assert sync_accounts([config])[0].verified
+        assert sync_accounts([config])[0].verified
     with Warehouse.open(db) as wh:
         wh.execute("UPDATE sync_runs SET started_at = ?, finished_at = ?",
                    [SYNCED_AT, SYNCED_AT])
-        wh.execute("UPDATE sync_runs SET started_at = ?, finished_at = ? WHERE id = "
-                   "(SELECT min(id) FROM sync_runs)", [SYNCED_AT - DAY, SYNCED_AT - DAY])
+        wh.execute("UPDATE sync_runs SET started_at = ?, finished_at = ? WHERE id <= "
+                   "(SELECT min(id) FROM sync_runs WHERE resource = 'transactions')",
+                   [SYNCED_AT - DAY, SYNCED_AT - DAY])
         wh.execute("UPDATE transactions SET first_seen_at = ?, last_seen_at = ?",
                    [SYNCED_AT - DAY, SYNCED_AT - DAY])
         load_orders(wh, resource_dir("sample_data") / "orders.csv", config.orders)

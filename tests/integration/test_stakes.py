@@ -59,12 +59,10 @@ def planted_stakes(folder: Path = SAMPLE, leave_out: Iterable[str] = ()) -> Stak
 
 def unseen(db: Path, capture: bool = False) -> tuple[str, ...]:
     """The planted categories a warehouse synced once cannot show: without webhook capture
-    the webhook ones; with none of the account's transactions in it (a sync that brought
-    links only) every category of money received; else transaction_unknown_link, which
-    needs a transaction seen before a verified sync started (a second sync)."""
-    held = warehouse_rows(db, "SELECT count(*) FROM transactions")[0][0]
-    return tuple(dict.fromkeys(
-        (() if capture else WEBHOOK) + (MONEY if not held else ("transaction_unknown_link",))))
+    the webhook ones, and transaction_unknown_link, which needs a transaction seen before a
+    verified links sync started (a second sync). The sync brought the transactions."""
+    assert warehouse_rows(db, "SELECT count(*) FROM transactions")[0][0] > 0
+    return (() if capture else WEBHOOK) + ("transaction_unknown_link",)
 
 
 def per_currency(stakes: Stakes, severities: Iterable[str],

@@ -57,9 +57,9 @@ def test_sigkill_at_many_moments_then_sync_completes(
         done = run_cli(["sync", "--full"], env, workdir)
 
         assert done.returncode == 0, done.stderr
-        last = warehouse_rows(db, "SELECT state, verified FROM sync_runs ORDER BY id DESC "
-                                  "LIMIT 1")[0]
-        assert last == ("finished", True)
+        last = warehouse_rows(db, "SELECT resource, state, verified FROM sync_runs "
+                                  "ORDER BY id DESC LIMIT 2")
+        assert last == [("transactions", "finished", True), ("links", "finished", True)]
         held = {row[0] for row in warehouse_rows(db, "SELECT id FROM payment_links")}
         assert existed <= held  # nothing lost, kill or no kill
         dupes = warehouse_rows(db, "SELECT count(*) - count(DISTINCT id) FROM payment_links")

@@ -60,7 +60,7 @@ def test_a_signal_mid_sync_records_the_run_interrupted(
 
     assert stopped.returncode == code, stopped.stderr
     assert warehouse_rows(db, "SELECT state, verified, verdict, error, finished_at IS NOT NULL "
-                              "FROM sync_runs") == [
+                              "FROM sync_runs WHERE resource = 'links'") == [
         ("interrupted", False, f"not verified: interrupted by {name}",
          f"interrupted by {name}", True)]
     assert stopped.stderr.rstrip().endswith(f"Interrupted by {name}.")
@@ -70,8 +70,9 @@ def test_a_signal_mid_sync_records_the_run_interrupted(
     done = run_cli(["sync"], env, workdir)
 
     assert done.returncode == 0, done.stderr
-    assert warehouse_rows(db, "SELECT state, verified FROM sync_runs ORDER BY id") == [
-        ("interrupted", False), ("finished", True)]
+    assert warehouse_rows(db, "SELECT resource, state, verified FROM sync_runs ORDER BY id") == [
+        ("links", "interrupted", False), ("links", "finished", True),
+        ("transactions", "finished", True)]
     held = {row[0] for row in warehouse_rows(db, "SELECT id FROM payment_links")}
     assert existed <= held
     assert warehouse_rows(db, "SELECT count(*) - count(DISTINCT id) FROM payment_links") == [
@@ -108,5 +109,5 @@ orders = "{orders}"
         db, "SELECT outcome, exit_code, steps, error FROM job_runs")
     assert (outcome, exit_code, error) == ("interrupted", 130, "interrupted by SIGINT")
     assert [(s["step"], s["outcome"]) for s in json.loads(steps)] == [("sync", "interrupted")]
-    assert warehouse_rows(db, "SELECT state, verdict FROM sync_runs") == [
-        ("interrupted", "not verified: interrupted by SIGINT")]
+    assert warehouse_rows(db, "SELECT resource, state, verdict FROM sync_runs") == [
+        ("links", "interrupted", "not verified: interrupted by SIGINT")]

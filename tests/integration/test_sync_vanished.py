@@ -47,7 +47,8 @@ def test_a_warehouse_synced_against_another_account_stops_with_exit_2(
     assert warehouse_rows(db, "SELECT count(*) FROM payment_links WHERE vanished_at IS NOT "
                               "NULL") == [(0,)]
     state, verified, verdict, vanished = warehouse_rows(
-        db, "SELECT state, verified, verdict, links_vanished FROM sync_runs ORDER BY id")[-1]
+        db, "SELECT state, verified, verdict, links_vanished FROM sync_runs "
+            "WHERE resource = 'links' ORDER BY id")[-1]
     assert (state, verified, vanished) == ("failed", False, 0)
     assert verdict.startswith("not verified: the warehouse holds ")
     assert FOREIGN.search(verdict) is not None
@@ -77,7 +78,7 @@ def test_a_few_links_pik_lost_are_marked_vanished_and_the_sync_verified(
     marked = warehouse_rows(db, "SELECT id FROM payment_links WHERE vanished_at IS NOT NULL")
     assert sorted(r[0] for r in marked) == sorted(lost)
     last = warehouse_rows(db, "SELECT state, verified, links_vanished FROM sync_runs "
-                              "ORDER BY id DESC LIMIT 1")
+                              "WHERE resource = 'links' ORDER BY id DESC LIMIT 1")
     assert last == [("finished", True, len(lost))]
     assert f"vanished {len(lost)}" in done.stdout
 
@@ -96,11 +97,12 @@ def test_a_link_pik_returns_by_id_but_does_not_count_fails_the_proof(
     done = run_cli(["sync"], env, workdir)
 
     assert done.returncode == 4, done.stderr
-    verified, verdict, total, accounted = warehouse_rows(
-        db, "SELECT verified, verdict, pik_total, accounted FROM sync_runs ORDER BY id")[-1]
+    run, verified, verdict, total, accounted = warehouse_rows(
+        db, "SELECT id, verified, verdict, pik_total, accounted FROM sync_runs "
+            "WHERE resource = 'links' ORDER BY id")[-1]
     assert verified is False
     assert verdict.startswith("not verified: PIK returned 1 link by id that its total does "
                               "not count; ")
     assert accounted == total + 1
     assert warehouse_rows(db, f"SELECT last_seen_run, vanished_at FROM payment_links "
-                              f"WHERE id = '{uncounted}'") == [(2, None)]
+                              f"WHERE id = '{uncounted}'") == [(run, None)]  # the second

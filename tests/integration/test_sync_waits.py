@@ -47,7 +47,8 @@ def test_a_retry_after_of_a_day_ends_the_sync_at_once_with_exit_4(
            "more than [pik] max_retry_after_seconds = 300)" in done.stderr
     assert sandbox_state.log.fault_counts["429"] >= 1
     state, verified, verdict = warehouse_rows(
-        workdir / "wh.duckdb", "SELECT state, verified, verdict FROM sync_runs")[-1]
+        workdir / "wh.duckdb", "SELECT state, verified, verdict FROM sync_runs "
+                               "WHERE resource = 'links'")[-1]
     assert (state, verified) == ("failed", False)
     assert verdict.startswith(f"failed: {TOO_LONG}")
 

@@ -3,9 +3,8 @@ data with every category planted on a sandbox seeded from it, `pik-recon sync`, 
 signed events delivered to `pik-recon webhooks serve`, reconcile and report. Each category,
 its transactions and its money per currency equal what the data was built with.
 
-Until the transactions sync is on main, the transactions reach the warehouse through the
-temporary tests/support/transactions_until_sync.py (GET /transactions over HTTP); a second
-`pik-recon sync` follows it, as the next night's would.
+`pik-recon sync` brings the links and the transactions; a second sync follows, as the next
+night's would (its links sync is the verified one after the payments were seen).
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from tests.integration.test_stakes import (
     planted_stakes,
     report_stakes,
 )
-from tests.support.transactions_until_sync import load_transactions
 from tests.webhook_support import SECRET, ReceiverProcess, sign
 
 SEEDS = (31, 32, 33)
@@ -67,8 +65,9 @@ def _cli(env: dict[str, str], folder: Path, *args: str) -> None:
 
 
 def prepare(folder: Path, seed: int) -> Prepared:
-    """The generated set on a quiet sandbox: synced, its transactions loaded, synced again,
-    and every event of webhook_events.jsonl delivered signed to the receiver and loaded."""
+    """The generated set on a quiet sandbox: synced (links and transactions), every event of
+    webhook_events.jsonl delivered signed to the receiver, synced again (the spool loaded
+    first)."""
     (folder / "pik-recon.toml").write_text(CONFIG, encoding="utf-8")
     data = folder / "data"
     _cli(cli_env(folder, "http://127.0.0.1:9/v1"), folder, "sandbox", "generate", "--orders",
@@ -78,7 +77,6 @@ def prepare(folder: Path, seed: int) -> Prepared:
     with SandboxServer(state) as server:
         env = {**cli_env(folder, server.base_url), "PIK_WEBHOOK_SECRET": SECRET}
         _cli(env, folder, "sync")
-        assert load_transactions(folder / "wh.duckdb", server.base_url, API_KEY) > 0
         bodies = (data / "webhook_events.jsonl").read_bytes().splitlines()
         with ReceiverProcess(env, folder, folder) as receiver:
             deliver(receiver.url(), bodies)

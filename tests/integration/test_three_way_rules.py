@@ -2,11 +2,9 @@
 admin API, through the console script: more money reopens an acknowledged underpayment;
 unsettled and webhook_missed move with --as-of and their [reconcile] settings; an event whose
 status is older than the transaction's agrees; capture off judges no event; an unknown link
-needs a verified sync that started after its payment was seen.
-
-The transactions reach the warehouse through the temporary
-tests/support/transactions_until_sync.py until the transactions sync is on main; it reads a
-quiet list, so these tests' sandbox holds still.
+needs a verified sync that started after its payment was seen. `pik-recon sync` brings the
+links and the transactions; these tests' sandbox holds still, so the findings are those of
+their payments.
 """
 
 from __future__ import annotations
@@ -21,9 +19,8 @@ import httpx
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState
-from tests.conftest import API_KEY, FAST_RETRIES, cli_env, run_cli, warehouse_rows
+from tests.conftest import FAST_RETRIES, cli_env, run_cli, warehouse_rows
 from tests.integration.test_three_way import deliver
-from tests.support.transactions_until_sync import load_transactions
 from tests.webhook_support import SECRET, ReceiverProcess
 
 _EVENTS = itertools.count(1)
@@ -60,13 +57,6 @@ def _cli(env: dict[str, str], workdir: Path, *args: str) -> str:
     return done.stdout
 
 
-def _sync_with_transactions(env: dict[str, str], workdir: Path, sandbox: SandboxServer) -> None:
-    """What a nightly sync will do once it syncs transactions: the links, PIK's
-    transactions, and a sync after them."""
-    _cli(env, workdir, "sync")
-    load_transactions(workdir / "wh.duckdb", sandbox.base_url, API_KEY)
-    _cli(env, workdir, "sync")
-
 
 def _found(workdir: Path) -> dict[tuple[str, str], tuple[str, str | None, str | None]]:
     """(category, link) -> (money at stake, its currency, transaction ids) of the money
@@ -96,7 +86,7 @@ def test_an_acknowledged_underpayment_reopens_when_more_money_arrives_on_a_quiet
     env = cli_env(workdir, sandbox.base_url)
     first = _pay(sandbox, ids["U1"], "4.00", "confirmed", never_settles=True)
     twice = [_pay(sandbox, ids["P2"], "20.00")["id"] for _ in range(2)]
-    _sync_with_transactions(env, workdir, sandbox)
+    _cli(env, workdir, "sync")
     _cli(env, workdir, "reconcile", "--orders", str(workdir / "orders.csv"))
     listed = _listed(env, workdir)
     assert (listed["underpaid"]["received_amount"], listed["underpaid"]["transaction_ids"]) == (
@@ -109,7 +99,7 @@ def test_an_acknowledged_underpayment_reopens_when_more_money_arrives_on_a_quiet
         "underpaid": "acknowledged", "overpaid": "acknowledged"}
 
     more = _pay(sandbox, ids["U1"], "3.00")  # still short of 10.00: the link stays active
-    _sync_with_transactions(env, workdir, sandbox)
+    _cli(env, workdir, "sync")
     _cli(env, workdir, "reconcile")
     listed = _listed(env, workdir)
     assert {c: f["state"] for c, f in listed.items()} == {
@@ -124,7 +114,7 @@ def test_unsettled_moves_with_as_of_and_settlement_hours_on_a_quiet_account(
     ids = _shop(sandbox_state, workdir, {"D1": "10.00"}, paid={"D1"})
     env = cli_env(workdir, sandbox.base_url)
     txn = _pay(sandbox, ids["D1"], "10.00", "confirmed", never_settles=True)
-    _sync_with_transactions(env, workdir, sandbox)
+    _cli(env, workdir, "sync")
     orders = ["--orders", str(workdir / "orders.csv")]
     _cli(env, workdir, "reconcile", *orders, "--as-of", _at(txn, 23))
     assert _found(workdir) == {}
@@ -139,7 +129,7 @@ def test_unsettled_moves_with_as_of_and_settlement_hours_on_a_quiet_account(
     assert set(_found(workdir)) == {("unsettled", ids["D1"])}
     httpx.post(f"{sandbox.admin_url}/transactions/{txn['id']}/settle", timeout=30
                ).raise_for_status()
-    _sync_with_transactions(env, workdir, sandbox)
+    _cli(env, workdir, "sync")
     _cli(env, workdir, "reconcile", "--as-of", _at(txn, 49))
     assert _found(workdir) == {}
 
@@ -165,7 +155,7 @@ def test_webhook_missed_moves_with_as_of_an_older_status_agrees_and_capture_off_
         deliver(receiver.url(), [_event("payment.confirmed", older),
                                  _event("payment.settled", contradicted, amount="10.01")])
         assert receiver.stop() == 0
-    _sync_with_transactions(env, workdir, sandbox)  # the sync loads the spool first
+    _cli(env, workdir, "sync")  # the sync loads the spool first
     orders = ["--orders", str(workdir / "orders.csv")]
     disagrees = {("webhook_disagrees", ids["W3"]): ("10.000000000000000000", "USDT",
                                                     contradicted["id"])}
@@ -193,12 +183,12 @@ def test_an_unknown_link_needs_a_verified_sync_after_its_payment_was_seen_on_a_q
     with sandbox_state.lock:
         sandbox_state.set_status(sandbox_state.links[ids["K1"]], "paid")  # with no money
     env = cli_env(workdir, sandbox.base_url)
-    stray = _pay(sandbox, "pl_not_on_this_account", "5.00", currency="USDT")
     orders = ["--orders", str(workdir / "orders.csv")]
-    _cli(env, workdir, "sync")
+    _cli(env, workdir, "sync")  # PIK has no transaction yet
     _cli(env, workdir, "reconcile", *orders)
     assert _found(workdir) == {}
-    load_transactions(workdir / "wh.duckdb", sandbox.base_url, API_KEY)
+    stray = _pay(sandbox, "pl_not_on_this_account", "5.00", currency="USDT")
+    _cli(env, workdir, "sync")  # first seen after this sync's links run started
     _cli(env, workdir, "reconcile")
     assert _found(workdir) == {("paid_without_transaction", ids["K1"]): (
         "10.000000000000000000", "USDT", None)}
@@ -208,3 +198,31 @@ def test_an_unknown_link_needs_a_verified_sync_after_its_payment_was_seen_on_a_q
         ("paid_without_transaction", ids["K1"]): ("10.000000000000000000", "USDT", None),
         ("transaction_unknown_link", "pl_not_on_this_account"): (
             "5.000000000000000000", "USDT", stray["id"])}
+
+
+def test_only_a_verified_links_sync_proves_a_link_unknown_not_a_transactions_one(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    """A link PIK leaves out of its list while counting it: the links sync is not verified,
+    the transactions sync is; its paid transaction is on a link the warehouse lacks, yet no
+    verified links sync says the warehouse holds every link, so it is no finding, nor is a
+    payment on a link PIK never had; once the links sync is verified again, that one is."""
+    ids = _shop(sandbox_state, workdir, {"H1": "10.00"})
+    with sandbox_state.lock:
+        sandbox_state.set_hidden(1)  # the shop's one link
+    env = cli_env(workdir, sandbox.base_url)
+    _pay(sandbox, ids["H1"], "10.00")
+    stray = _pay(sandbox, "pl_not_on_this_account", "5.00", currency="USDT")
+    for _ in range(2):  # the second: its transactions run started after the payment was seen
+        done = run_cli(["--log-format", "json", "sync"], env, workdir)
+        assert done.returncode == 4, done.stderr[-2000:]
+    assert warehouse_rows(workdir / "wh.duckdb", "SELECT resource, verified FROM sync_runs "
+                          "WHERE id > 2 ORDER BY id") == [("links", False),
+                                                          ("transactions", True)]
+    _cli(env, workdir, "reconcile")
+    assert _found(workdir) == {}
+    with sandbox_state.lock:
+        sandbox_state.set_hidden(0)
+    _cli(env, workdir, "sync")
+    _cli(env, workdir, "reconcile")
+    assert _found(workdir) == {("transaction_unknown_link", "pl_not_on_this_account"): (
+        "5.000000000000000000", "USDT", stray["id"])}

@@ -78,7 +78,8 @@ def test_a_sync_loads_the_spool_first_and_neither_blocks_the_other(
         assert receiver.stop() == 0
 
     assert sync.returncode == 0, sync.stderr[-2000:]
-    assert json_results(sync.stdout, "sync")[0]["verified"] is True
+    assert [(r["resource"], r["verified"]) for r in json_results(sync.stdout, "sync")] == [
+        ("links", True), ("transactions", True)]
     assert finished - started > 2  # long enough for the receiver to be measured meanwhile
     during = [(seconds, status) for sent, seconds, status in timed.answers
               if started <= sent <= finished]

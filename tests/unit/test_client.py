@@ -11,6 +11,7 @@ import pytest
 
 from pik_recon import client as client_module
 from pik_recon.client import (
+    LINKS_PATH,
     PikClient,
     RateLimiter,
     check_base_url,
@@ -150,7 +151,7 @@ def test_refusals_are_final_and_a_malformed_body_is_retried(response: httpx.Resp
                                                              error: type) -> None:
     handler, calls = sequence(response)
     with pytest.raises(error):
-        run(handler, lambda c: c.get_link("pl_1"))
+        run(handler, lambda c: c.get_one(LINKS_PATH, "pl_1"))
     expected = SETTINGS.max_retries + 1 if error is MalformedResponseError else 1
     assert len(calls) == expected
 
@@ -167,11 +168,11 @@ def test_a_corrupt_compressed_body_is_a_malformed_answer_retried_not_a_crash() -
                                   stream=httpx.ByteStream(b"\x1f\x8b this is not gzip"))
         return handler
 
-    body, _ = run(corrupt_then(good=True), lambda c: c.get_link("pl_1"))
+    body, _ = run(corrupt_then(good=True), lambda c: c.get_one(LINKS_PATH, "pl_1"))
     assert body == {"id": "pl_1"} and len(calls) == 2
     calls.clear()
     with pytest.raises(MalformedResponseError, match="could not be decoded"):
-        run(corrupt_then(good=False), lambda c: c.get_link("pl_1"))
+        run(corrupt_then(good=False), lambda c: c.get_one(LINKS_PATH, "pl_1"))
     assert len(calls) == SETTINGS.max_retries + 1
 
 
@@ -239,7 +240,7 @@ def test_plain_http_never_goes_through_a_proxy(monkeypatch: pytest.MonkeyPatch) 
 def test_dropped_connection_is_retried_for_reads() -> None:
     handler, calls = sequence(httpx.RemoteProtocolError("dropped"),
                               httpx.Response(200, json={"id": "pl_1"}))
-    link, _ = run(handler, lambda c: c.get_link("pl_1"))
+    link, _ = run(handler, lambda c: c.get_one(LINKS_PATH, "pl_1"))
     assert link == {"id": "pl_1"}
     assert len(calls) == 2
 

@@ -11,9 +11,10 @@ import pik_recon
 PACKAGE = Path(pik_recon.__file__).parent
 # lowest first; a module belongs to the first layer one of whose prefixes it starts with
 LAYERS = (
-    ("foundation", ("errors", "money", "whenparse", "paths", "keys", "categories", "locks")),
+    ("foundation", ("errors", "money", "whenparse", "paths", "keys", "categories", "locks",
+                    "listorder")),
     ("settings", ("config", "webhooks.settings", "logs")),
-    ("boundaries", ("warehouse", "client", "links", "number_format")),
+    ("boundaries", ("warehouse", "client", "records", "links", "transactions", "number_format")),
     ("engines", ("sync", "orders", "reconcile", "findings", "attention", "report", "export",
                  "creation", "status", "webhooks", "sandbox")),
     ("use cases", ("usecases",)),

@@ -1,7 +1,8 @@
-"""Amounts, link records and WHEN forms."""
+"""Amounts, link and transaction records, and WHEN forms."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from pik_recon.links import Rejected, parse_link
 from pik_recon.money import parse_amount
+from pik_recon.transactions import parse_transaction
 from pik_recon.whenparse import ACCEPTED_FORMS, parse_when
 
 NOW = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
@@ -88,3 +90,44 @@ def test_bad_when_lists_the_accepted_forms(text: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_when(text, now=NOW)
     assert ACCEPTED_FORMS in str(caught.value)
+
+
+TXN = {"id": "txn_3f1c9a0b2e7d4c5a6b8e9f01", "payment_link_id": "pl_x7k2", "amount": "75.00",
+       "currency": "USDT", "status": "settled", "tx_hash": "0x5537",
+       "created_at": "2026-11-01T10:04:00.000000Z", "confirmed_at": "2026-11-01T10:05:00Z",
+       "settled_at": "2026-11-01T11:05:00+00:00"}
+
+
+def test_parse_transaction_keeps_text_and_normalises_times() -> None:
+    row = parse_transaction({**TXN, "brand_new_field": 1}, None)
+    assert row == ("txn_3f1c9a0b2e7d4c5a6b8e9f01", "pl_x7k2", "75.00", "USDT", "settled",
+                   "0x5537", "2026-11-01T10:04:00+00:00", "2026-11-01T10:05:00+00:00",
+                   "2026-11-01T11:05:00+00:00")
+    pending = parse_transaction({**TXN, "status": "pending", "confirmed_at": None,
+                                 "settled_at": None, "tx_hash": None}, "pending")
+    assert not isinstance(pending, Rejected)
+    assert pending[4:] == ("pending", None, "2026-11-01T10:04:00+00:00", None, None)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"id": None}, "missing id"),
+    ({"id": "pl_x7k2"}, "id 'pl_x7k2' is not a transaction's (txn_...)"),
+    ({"id": "txn_"}, "id 'txn_' is not a transaction's (txn_...)"),
+    ({"amount": "-75.00"}, "amount '-75.00' is not a plain positive decimal"),
+    ({"amount": "0.00"}, "amount '0.00' is not positive"),
+    ({"amount": 75}, "amount must be a decimal string, got int"),
+    ({"currency": ""}, "missing currency"),
+    ({"status": "refunded"}, "unknown status 'refunded'"),
+    ({"payment_link_id": 7}, "payment_link_id must be a string"),
+    ({"tx_hash": ["0x1"]}, "tx_hash must be a string"),
+    ({"created_at": "2026-11-01T10:04:00"}, "created_at '2026-11-01T10:04:00' has no time zone"),
+    ({"confirmed_at": "yesterday"}, "confirmed_at 'yesterday' is not an ISO 8601 time"),
+    ({"settled_at": 1700000000}, "settled_at must be an ISO 8601 string"),
+])
+def test_parse_transaction_quarantines_what_is_not_pik_form(change: dict, reason: str) -> None:
+    rejected = parse_transaction({**TXN, **change}, "settled")
+    assert isinstance(rejected, Rejected)
+    assert rejected.reason.startswith(reason)
+    assert rejected.listed_status == "settled"
+    assert json.loads(rejected.record) == {**TXN, **change}
+    assert rejected.record_id == change.get("id", TXN["id"])  # None when it gave none

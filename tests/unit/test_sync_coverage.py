@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pik_recon.sync.coverage import NEWEST, OLDEST, UNKNOWN, Coverage, Spans, detect_frame
+from pik_recon.listorder import Order, from_newest, in_order, order_of
+from pik_recon.sync.coverage import Coverage, Spans
 
 
 @given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 40)), max_size=30))
@@ -20,17 +21,15 @@ def test_spans_hold_exactly_the_indexes_added(pieces: list[tuple[int, int]]) -> 
         truth |= set(range(lo, lo + length))
     missing = {i for a, b in spans.missing(0, 400) for i in range(a, b)}
     assert missing == set(range(400)) - truth
-    from_top = list(spans.missing_from_top(0, 400))
-    assert from_top == sorted(spans.missing(0, 400), reverse=True)
     assert len(spans) <= len(pieces)
 
 
-def test_missing_from_top_is_bounded_by_the_range_asked() -> None:
+def test_missing_is_bounded_by_the_range_asked() -> None:
     spans = Spans()
     spans.add(10, 20)
     spans.add(30, 40)
-    assert list(spans.missing_from_top(15, 35)) == [(20, 30)]
-    assert list(spans.missing_from_top(0, 10)) == [(0, 10)]
+    assert list(spans.missing(15, 35)) == [(20, 30)]
+    assert list(spans.missing(0, 10)) == [(0, 10)]
     assert list(spans.missing(12, 18)) == []
 
 
@@ -39,23 +38,39 @@ def _page(start: str, step: int, n: int = 5) -> list[dict]:
 
 
 def test_the_frame_of_a_page_is_read_from_its_creation_times() -> None:
-    assert detect_frame(_page("20", -1)) == NEWEST
-    assert detect_frame(_page("01", 1)) == OLDEST
+    assert order_of(_page("20", -1)) is Order.NEWEST
+    assert order_of(_page("01", 1)) is Order.OLDEST
     shuffled = _page("01", 1)
     shuffled[1], shuffled[3] = shuffled[3], shuffled[1]
-    assert detect_frame(shuffled) == UNKNOWN
-    assert detect_frame(_page("05", 0)) == UNKNOWN  # one instant tells no order
-    assert detect_frame([*_page("20", -1), {"created_at": "yesterday"}]) == UNKNOWN
-    assert detect_frame([]) == UNKNOWN
+    assert order_of(shuffled) is Order.UNKNOWN
+    assert order_of(_page("05", 0)) is Order.UNKNOWN  # one instant tells no order
+    assert order_of([*_page("20", -1), {"created_at": "yesterday"}]) is Order.UNKNOWN
+    assert order_of([]) is Order.UNKNOWN
+
+
+def test_a_later_page_is_checked_against_the_order_and_may_hold_one_instant() -> None:
+    assert in_order(_page("20", -1), Order.NEWEST) and not in_order(_page("20", -1),
+                                                                      Order.OLDEST)
+    assert in_order(_page("05", 0), Order.NEWEST) and in_order(_page("05", 0), Order.OLDEST)
+    assert not in_order([*_page("01", 1), {"id": "no stamp"}], Order.OLDEST)
+    assert not in_order(_page("01", 1), Order.UNKNOWN)
+
+
+@pytest.mark.parametrize(("order", "offsets"), [
+    (Order.NEWEST, [0, 100, 200]), (Order.OLDEST, [950, 850, 750]),
+    (Order.UNKNOWN, [0, 100, 200])])
+def test_pages_from_the_newest_end(order: Order, offsets: list[int]) -> None:
+    assert [from_newest(order, n, 1_050, 100) for n in range(3)] == offsets
+    assert from_newest(Order.OLDEST, 20, 1_050, 100) == 0
 
 
 def test_newest_first_a_page_covers_indexes_counted_from_the_oldest_link() -> None:
-    coverage = Coverage(NEWEST, 100)
+    coverage = Coverage(Order.NEWEST, 100)
     assert coverage.indexes(offset=0, count=100, total=1_000) == (900, 1_000)
     # ten links added since: the same offset holds ten newer links, the same indexes less ten
     assert coverage.indexes(offset=0, count=100, total=1_010) == (910, 1_010)
     assert coverage.indexes(offset=950, count=50, total=1_000) == (0, 50)
-    assert Coverage(OLDEST, 100).indexes(offset=200, count=100, total=1_000) == (200, 300)
+    assert Coverage(Order.OLDEST, 100).indexes(offset=200, count=100, total=1_000) == (200, 300)
 
 
 @pytest.mark.parametrize("added", [0, 1, 7, 60])
@@ -63,7 +78,7 @@ def test_a_page_aimed_newest_first_reaches_its_target_however_many_links_are_add
         added: int) -> None:
     """The list only grows at its newest end; aimed with the total seen, the page still
     holds the indexes just below `hi`, shifted up by what was added meanwhile."""
-    coverage, seen = Coverage(NEWEST, 100), 5_000
+    coverage, seen = Coverage(Order.NEWEST, 100), 5_000
     offset = coverage.offset_for(3_000, 3_100, seen)
     lo, hi = coverage.indexes(offset, 100, seen + added)
     assert hi == 3_100 + added and lo == 3_000 + added
@@ -73,7 +88,7 @@ def test_a_sweep_aimed_below_each_answer_leaves_no_gap_in_a_growing_list() -> No
     """A simulated list, newest first, growing by a random number of links before every
     answer: pages aimed next to the previous answer's coverage leave nothing uncovered."""
     rng, total = random.Random(3), 10_000
-    coverage = Coverage(NEWEST, 100)
+    coverage = Coverage(Order.NEWEST, 100)
     target, pages = total, 0
     while target > 0 and pages < 200:
         pages += 1

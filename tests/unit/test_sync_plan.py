@@ -6,8 +6,10 @@ import pytest
 
 from pik_recon.config import load_config
 from pik_recon.errors import ConfigError
+from pik_recon.listorder import Order
 from pik_recon.sync.plan import Shape, plan_incremental, top_cost
 from pik_recon.sync.proof import Proof, gap_verdict, moved_note, verified_verdict
+from pik_recon.sync.resource import LINKS, TRANSACTIONS
 from pik_recon.sync.session import request_budget
 
 TEN_CUTS = [i / 10 for i in range(1, 11)]
@@ -17,8 +19,8 @@ def _shape(total: int, held: dict[str, int], gained: dict[str, int], active_now:
            after: dict[str, list[int]], shares: list[float] = TEN_CUTS) -> Shape:
     totals = {"active": active_now, **{s: held[s] + g for s, g in gained.items()}}
     return Shape(total=total, totals=totals, known=sum(held.values()), held=held,
-                 shares=shares, after=after,
-                 newest_first=dict.fromkeys(("paid", "expired", "deactivated"), True))
+                 open=("active",), shares=shares, after=after,
+                 orders=dict.fromkeys(("paid", "expired", "deactivated"), Order.NEWEST))
 
 
 def test_links_active_for_months_changing_anywhere_make_a_full_sweep_cheaper() -> None:
@@ -44,7 +46,7 @@ def test_links_that_change_while_young_are_read_from_the_newest_end() -> None:
     plan = plan_incremental(shape)
     assert not plan.full
     assert plan.final == dict.fromkeys(("paid", "expired", "deactivated"), "top")
-    assert plan.active == "list"
+    assert plan.open == {"active": "list"}
     assert plan.incremental_cost < plan.full_cost / 20
 
 
@@ -52,8 +54,8 @@ def test_a_status_whose_list_has_no_newest_end_is_read_whole() -> None:
     held = {"active": 10, "paid": 1_000, "expired": 100, "deactivated": 10}
     shape = _shape(1_200, held, {"paid": 5, "expired": 0, "deactivated": 0}, 12,
                    {s: [0] * 10 for s in ("paid", "expired", "deactivated")})
-    unordered = Shape(**{**shape.__dict__, "newest_first": {"paid": None, "expired": True,
-                                                            "deactivated": True}})
+    unordered = Shape(**{**shape.__dict__, "orders": {
+        "paid": Order.UNKNOWN, "expired": Order.NEWEST, "deactivated": Order.OLDEST}})
     assert plan_incremental(unordered).final["paid"] == "list"
     assert plan_incremental(shape).final["paid"] == "top"
 
@@ -62,10 +64,10 @@ def test_a_few_links_held_as_active_are_fetched_by_id_rather_than_listed() -> No
     held = {"active": 1, "paid": 1_000, "expired": 100, "deactivated": 10}
     no_cuts = {s: [0] * 10 for s in ("paid", "expired", "deactivated")}
     few = _shape(1_400, held, {"paid": 0, "expired": 0, "deactivated": 0}, 250, no_cuts)
-    assert plan_incremental(few).active == "by id"  # one fetch, where listing takes 2 pages
+    assert plan_incremental(few).open == {"active": "by id"}  # one fetch, not 2 pages
     many = _shape(1_400, {**held, "active": 3}, {"paid": 0, "expired": 0, "deactivated": 0},
                   250, no_cuts)
-    assert plan_incremental(many).active == "list"
+    assert plan_incremental(many).open == {"active": "list"}
 
 
 def test_pik_counting_fewer_links_than_held_means_a_full_sweep() -> None:
@@ -73,6 +75,23 @@ def test_pik_counting_fewer_links_than_held_means_a_full_sweep() -> None:
     shape = _shape(1_100, held, {"paid": -3, "expired": 0, "deactivated": 0}, 10,
                    {s: [0] * 10 for s in ("paid", "expired", "deactivated")})
     assert plan_incremental(shape).full
+
+
+def test_each_status_a_transaction_may_leave_is_listed_or_fetched_by_id_on_its_own() -> None:
+    """Transactions: 10 held pending (PIK lists 2,000: 19 pages beyond the first), 400 held
+    confirmed (PIK lists 350: 3 more pages); settled and failed read from their newest end."""
+    held = {"pending": 10, "confirmed": 400, "settled": 50_000, "failed": 2_000}
+    totals = {"pending": 2_000, "confirmed": 350, "settled": 50_300, "failed": 2_020}
+    shape = Shape(total=54_670, totals=totals, known=52_410, held=held,
+                  open=("pending", "confirmed"), shares=TEN_CUTS,
+                  after={"settled": [30 * i for i in range(1, 11)],
+                         "failed": [2 * i for i in range(1, 11)]},
+                  orders={"settled": Order.NEWEST, "failed": Order.OLDEST})
+    plan = plan_incremental(shape)
+    assert plan.open == {"pending": "by id", "confirmed": "list"}
+    assert plan.final == {"settled": "top", "failed": "top"}
+    assert not plan.full
+    assert "(pending by id, confirmed list, settled top, failed top)" in plan.describe()
 
 
 def test_top_cost_takes_the_cheapest_cut() -> None:
@@ -85,15 +104,18 @@ def test_top_cost_takes_the_cheapest_cut() -> None:
 
 
 def test_verdicts_say_what_was_counted() -> None:
-    assert verified_verdict(Proof(5_120, 5_120), observed=5_000) == (
+    assert verified_verdict(Proof(5_120, 5_120), observed=5_000, resource=LINKS) == (
         "verified: all 5,120 links PIK counts are accounted for (5,000 observed in this sync, "
         "120 held in a final status)")
-    assert gap_verdict(Proof(5_120, 5_110), "the request budget of 162 requests is spent") == (
+    assert gap_verdict(Proof(5_120, 5_110), "the request budget of 162 requests is spent",
+                       LINKS) == (
         "not verified: the request budget of 162 requests is spent; PIK counts 5,120 links, "
         "5,110 are accounted for (10 missing)")
-    assert "PIK may have deleted links" in gap_verdict(Proof(10, 12), "x")
+    assert "PIK may have deleted links" in gap_verdict(Proof(10, 12), "x", LINKS)
+    assert gap_verdict(Proof(40, 37), "x", TRANSACTIONS) == (
+        "not verified: x; PIK counts 40 transactions, 37 are accounted for (3 missing)")
     assert Proof(3, 3).holds and not Proof(3, 2).holds and Proof(3, 4).surplus == 1
-    moved, text = moved_note({"active": 5, "paid": 9}, {"active": 7, "paid": 6})
+    moved, text = moved_note({"active": 5, "paid": 9}, {"active": 7, "paid": 6}, LINKS)
     assert moved == 3 and text.startswith("3 links changed or appeared while the sync ran")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,8 +11,9 @@ from dataclasses import dataclass
 import pytest
 
 from pik_recon.client import Page
-from pik_recon.sync.store import MergeResult, Part
-from pik_recon.sync.writer import AccountWriter, BatchWriter
+from pik_recon.sync.merge import Part
+from pik_recon.sync.store import MergeResult
+from pik_recon.sync.writer import BatchWriter, RunWriter
 
 BATCH_ROWS = 250
 
@@ -32,20 +34,19 @@ class SlowMerge:
         self.batches: list[list[tuple[str, bytes]]] = []
         self.fail_at = fail_at
 
-    def __call__(self, batch: Sequence[Part]) -> dict[str, MergeResult]:
+    def __call__(self, batch: Sequence[Part]) -> dict[int, MergeResult]:
         time.sleep(0.02)
         if len(self.batches) == self.fail_at:
             raise OSError("disk full")
         self.batches.append([(store.account, raw) for store, (_, raw) in batch])
-        news: dict[str, int] = {}
+        news: dict[int, int] = {}
         for store, _ in batch:
-            news[store.account] = news.get(store.account, 0) + 1
-        return {account: MergeResult(new=n, changed=0, quarantined=0)
-                for account, n in news.items()}
+            news[store.run_id] = news.get(store.run_id, 0) + 1
+        return {run: MergeResult(new=n, changed=0, quarantined=0) for run, n in news.items()}
 
 
-def _accounts(writer: BatchWriter, *names: str) -> list[AccountWriter]:
-    return [writer.for_account(Run(name, n)) for n, name in enumerate(names, 1)]  # type: ignore[arg-type]
+def _accounts(writer: BatchWriter, *names: str) -> list[RunWriter]:
+    return [writer.for_run(Run(name, n)) for n, name in enumerate(names, 1)]  # type: ignore[arg-type]
 
 
 def _page(raw: bytes, count: int) -> Page:
@@ -59,7 +60,6 @@ def test_a_writer_behind_gets_batches_of_batch_rows_in_order_and_every_body_once
     counts = [100, 30, 100, 1, 100, 100, 70, 100, 100, 100, 5, 100] * 5
     bodies = [b"page-%d" % n for n in range(len(counts))]
     ingested: list[tuple[str, bytes]] = []
-    buffered: list[int] = []
 
     async def fetch() -> None:
         queue = list(zip(bodies, counts, strict=True))[::-1]
@@ -71,7 +71,6 @@ def test_a_writer_behind_gets_batches_of_batch_rows_in_order_and_every_body_once
                 await asyncio.sleep(0.001)
                 ingested.append((account.store.account, raw))
                 await account.ingest(_page(raw, count), "active")
-                buffered.append(writer.buffered)
 
         await asyncio.gather(*(worker(n) for n in range(6)))
         await runs[0].drain()
@@ -86,12 +85,54 @@ def test_a_writer_behind_gets_batches_of_batch_rows_in_order_and_every_body_once
     # each batch but the last reaches batch_rows, and stops at the page that reaches it
     assert all(BATCH_ROWS <= size < BATCH_ROWS + 100 for size in sizes[:-1])
     assert 0 < sizes[-1] < BATCH_ROWS + 100
-    # the fetchers wait rather than buffer more than three batches (and a page)
-    assert max(buffered) < 3 * BATCH_ROWS + 100
     # several accounts share batches: fewer merges than one writer per account would make
     assert any(len({account for account, _ in batch}) > 1 for batch in merge.batches)
     for run in runs:
         assert run.tally.new == sum(1 for account, _ in ingested if account == run.store.account)
+
+
+def test_fetchers_wait_once_three_batches_are_buffered_while_the_writer_is_busy() -> None:
+    """A merge that does not return: the first batch goes to it, then the buffer fills to
+    three batches, and every fetcher waits on its next page; nothing more is taken."""
+    release, entered = threading.Event(), threading.Event()
+    handed: list[int] = []
+
+    def stuck_merge(batch: Sequence[Part]) -> dict[int, MergeResult]:
+        handed.append(len(batch))
+        entered.set()
+        release.wait(10)
+        return {store.run_id: MergeResult(1, 0, 0) for store, _ in batch}
+
+    writer = BatchWriter(stuck_merge, BATCH_ROWS)
+    runs = _accounts(writer, "a", "b", "c")
+    taken = [0] * 6  # pages of 100 records each fetcher's ingest took and returned from
+
+    async def scenario() -> int:
+        async def fetcher(n: int) -> None:
+            while True:
+                await runs[n % 3].ingest(_page(b"page-%d-%d" % (n, taken[n]), 100), "active")
+                taken[n] += 1
+
+        tasks = [asyncio.create_task(fetcher(n)) for n in range(6)]
+        await asyncio.sleep(0.3)  # long past the point where every fetcher waits
+        still = sum(taken)
+        await asyncio.sleep(0.2)
+        assert sum(taken) == still  # waiting, not buffering on
+        release.set()
+        await asyncio.sleep(0.05)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return still
+
+    returned = asyncio.run(scenario())
+    writer.close()
+    assert entered.is_set() and handed[0] == 3  # the first batch: the pages that reach 250
+    # after the first batch, ingest returned for every page that left fewer than three
+    # batches buffered (400 to 700 records) and the two below the one that waited for the
+    # stuck merge: six pages; the fetchers then wait, each with the page it was ingesting
+    buffered = (returned - handed[0]) * 100
+    assert 3 * BATCH_ROWS - 2 * 100 < buffered < 3 * BATCH_ROWS
 
 
 def test_a_drain_waits_for_what_was_ingested_before_it_not_for_what_others_add() -> None:

@@ -4,14 +4,16 @@ batch of several accounts."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pik_recon.links import parse_link
-from pik_recon.sync import store as syncstore
-from pik_recon.sync.store import Body, MergeResult, SyncStore, merge_batch
+from pik_recon.sync.merge import Body, merge_batch, stage_path
+from pik_recon.sync.resource import LINKS
+from pik_recon.sync.store import MEMORY_LIMIT, MergeResult, SyncStore
 from pik_recon.warehouse import Warehouse
 
 
@@ -28,29 +30,26 @@ def _body(*records: Any) -> bytes:
 
 
 @pytest.fixture
-def judged(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The records SyncStore hands to Python, one by one."""
-    seen: list[Any] = []
-
-    def spy(record: Any, listed_status: str | None) -> Any:
-        seen.append(record)
-        return parse_link(record, listed_status)
-
-    monkeypatch.setattr(syncstore, "parse_link", spy)
-    return seen
+def judged() -> list[Any]:
+    """The records the merge hands to Python, one by one (the `store`'s parser notes them)."""
+    return []
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SyncStore:
-    warehouse = Warehouse.open(tmp_path / "wh.duckdb", memory_limit=syncstore.MEMORY_LIMIT)
-    store = SyncStore(warehouse, "default")
+def store(tmp_path: Path, judged: list[Any]) -> SyncStore:
+    def spy(record: Any, listed_status: str | None) -> Any:
+        judged.append(record)
+        return parse_link(record, listed_status)
+
+    warehouse = Warehouse.open(tmp_path / "wh.duckdb", memory_limit=MEMORY_LIMIT)
+    store = SyncStore(warehouse, "default", replace(LINKS, parse=spy))
     store.begin_run("full")
     yield store
     warehouse.close()
 
 
 def _merge(store: SyncStore, bodies: list[Body]) -> MergeResult:
-    return merge_batch(store.wh, [(store, body) for body in bodies])[store.account]
+    return merge_batch(store.wh, [(store, body) for body in bodies])[store.run_id]
 
 
 def _links(store: SyncStore) -> dict[str, tuple]:
@@ -70,7 +69,7 @@ def test_a_final_status_beats_active_and_otherwise_the_latest_wins(
     assert links["pl_a"][0] == "paid"
     assert links["pl_a"][3] == "2026-11-01 08:00:00+00"
     assert links["pl_b"][4] == "second"
-    assert not syncstore.stage_path(store.wh).exists()
+    assert not stage_path(store.wh).exists()
     assert judged == []  # valid records never reach Python
 
 
@@ -138,7 +137,7 @@ def test_a_batch_the_bulk_reader_refuses_is_read_in_python(store: SyncStore) -> 
 
 
 def test_one_batch_of_several_accounts_keeps_each_link_to_its_account(store: SyncStore) -> None:
-    other = SyncStore(store.wh, "brand-b")
+    other = SyncStore(store.wh, "brand-b", LINKS)
     other.begin_run("full")
     results = merge_batch(store.wh, [
         (store, ("active", _body(_link("pl_a", "active"), _link("pl_b", "active")))),
@@ -146,8 +145,8 @@ def test_one_batch_of_several_accounts_keeps_each_link_to_its_account(store: Syn
         (other, ("active", _body(_link("pl_a", "active"), {"id": "pl_bad"}))),
         (store, ("paid", _body(_link("pl_b", "paid")))),
     ])
-    assert results == {"default": MergeResult(new=2, changed=0, quarantined=0),
-                       "brand-b": MergeResult(new=1, changed=0, quarantined=1)}
+    assert results == {store.run_id: MergeResult(new=2, changed=0, quarantined=0),
+                       other.run_id: MergeResult(new=1, changed=0, quarantined=1)}
     rows = store.wh.fetchall("SELECT account, id, status, amount_text, last_seen_run "
                              "FROM payment_links ORDER BY account, id")
     assert rows == [("brand-b", "pl_a", "paid", "99.90", other.run_id),
@@ -157,8 +156,8 @@ def test_one_batch_of_several_accounts_keeps_each_link_to_its_account(store: Syn
         ("brand-b", other.run_id, "pl_bad")]
     moved = merge_batch(store.wh, [(other, ("paid", _body(_link("pl_a", "paid", amount="99.90")))),
                                    (store, ("paid", _body(_link("pl_a", "paid"))))])
-    assert moved == {"brand-b": MergeResult(new=0, changed=0, quarantined=0),
-                     "default": MergeResult(new=0, changed=1, quarantined=0)}
+    assert moved == {other.run_id: MergeResult(new=0, changed=0, quarantined=0),
+                     store.run_id: MergeResult(new=0, changed=1, quarantined=0)}
     history = store.wh.fetchall("SELECT account, link_id, old_status, new_status, sync_run_id "
                                 "FROM link_status_history ORDER BY account, link_id, id")
     assert history == [("brand-b", "pl_a", None, "paid", other.run_id),

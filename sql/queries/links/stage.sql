@@ -1,13 +1,13 @@
--- Read a batch of raw API pages (one JSON line per page: n, a = account, r = sync run,
--- s = listed status, p = the body) into link_stage, one row per record. `fast` marks records that are certainly valid: every
--- field of the right JSON type, the amount a plain positive decimal within DECIMAL(38, 18)
--- (money.PLAIN_AMOUNT, and not zero), times in
+-- Read a batch of raw pages of links (one JSON line per page: n, a = account, r = sync run,
+-- s = listed status, p = the body) into record_stage, one row per record. `fast` marks
+-- records that are certainly valid: every field of the right JSON type, the amount a plain
+-- positive decimal within DECIMAL(38, 18) (money.PLAIN_AMOUNT, and not zero), times in
 -- ISO 8601 with a zone. The rest is judged one by one in Python (links.parse_link), which
 -- also words the reasons for the quarantine.
 -- Fields that must be JSON strings are read as JSON text: a string is the text between its
 -- quotes when it holds no escape. status and the times are read as text: a value of another
 -- type cannot pass their checks.
-CREATE OR REPLACE TEMP TABLE link_stage AS
+CREATE OR REPLACE TEMP TABLE record_stage AS
 WITH records AS (
     SELECT n, a, r, unnest(p.data) AS f, generate_subscripts(p.data, 1) AS i
     FROM read_json($path, format = 'newline_delimited',

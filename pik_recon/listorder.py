@@ -1,0 +1,66 @@
+"""Which end of one of PIK's lists is the newest: the one rule, from creation times alone.
+
+PIK promises no order. A list ordered by creation shows it in its records' `created_at`s,
+compared with each other only (never with our clock): newest first, new records join at
+offset 0; oldest first, they join at the end. The sync's coverage and incremental reads and
+bulk creation's search for a lost link all read the order here, and count pages from the
+newest end the same way.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class Order(Enum):
+    NEWEST = "newest first"
+    OLDEST = "oldest first"
+    UNKNOWN = "unknown order"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def created_at(record: Any) -> datetime | None:
+    """A record's creation time, or None when it has no readable one."""
+    stamp = record.get("created_at") if isinstance(record, dict) else None
+    try:
+        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
+
+
+def order_of(records: Sequence[Any]) -> Order:
+    """The order a page shows: every record stamped, at least two instants, none out of
+    line. A page of one instant tells no order."""
+    stamps = [created_at(record) for record in records]
+    if len(stamps) < 2 or any(s is None for s in stamps) or len(set(stamps)) < 2:
+        return Order.UNKNOWN
+    for order in (Order.NEWEST, Order.OLDEST):
+        if in_order(records, order):
+            return order
+    return Order.UNKNOWN
+
+
+def in_order(records: Sequence[Any], order: Order) -> bool:
+    """Every record stamped and none out of `order` (equal stamps are in any order)."""
+    stamps = [created_at(record) for record in records]
+    if any(s is None for s in stamps) or order is Order.UNKNOWN:
+        return False
+    pairs = itertools.pairwise(stamps)
+    if order is Order.NEWEST:
+        return all(a >= b for a, b in pairs)  # type: ignore[operator]
+    return all(a <= b for a, b in pairs)  # type: ignore[operator]
+
+
+def from_newest(order: Order, page: int, total: int, limit: int) -> int:
+    """The offset of the `page`-th page (0: the first) counted from the newest end of a
+    list of `total` records: forwards from 0 newest first, backwards from the end oldest
+    first."""
+    if order is Order.OLDEST:
+        return max(0, total - (page + 1) * limit)
+    return page * limit
