@@ -55,11 +55,11 @@ tx AS MATERIALIZED (
         coalesce(gt.grp, t.currency) = coalesce(gs.grp, l.currency, u.currency) AS in_currency,
         t.status IN ('confirmed', 'settled') AS money,
         t.status = 'confirmed'
-            AND t.confirmed_at <= $as_of - to_hours($settlement_hours) AS overdue,
+            AND t.confirmed_at < $as_of - to_hours($settlement_hours) AS overdue,
         l.id IS NULL AND t.status <> 'failed'
             AND t.first_seen_at < (SELECT moment FROM known_before) AS unknown,
         $capture AND t.status IN ('confirmed', 'settled')
-            AND coalesce(t.confirmed_at, t.created_at) <= $as_of - to_hours($webhook_grace_hours)
+            AND coalesce(t.confirmed_at, t.created_at) < $as_of - to_hours($webhook_grace_hours)
             AND NOT coalesce(v.announced, false) AS missed,
         coalesce(v.contradicts, false) AS contradicts
     FROM transactions AS t

@@ -118,6 +118,8 @@ def test_unsettled_moves_with_as_of_and_settlement_hours_on_a_quiet_account(
     orders = ["--orders", str(workdir / "orders.csv")]
     _cli(env, workdir, "reconcile", *orders, "--as-of", _at(txn, 23))
     assert _found(workdir) == {}
+    _cli(env, workdir, "reconcile", "--as-of", _at(txn, 24))  # not more than 24 hours ago
+    assert _found(workdir) == {}
     _cli(env, workdir, "reconcile", "--as-of", _at(txn, 25))
     assert _found(workdir) == {("unsettled", ids["D1"]): ("10.000000000000000000", "USDT",
                                                            txn["id"])}
@@ -160,6 +162,8 @@ def test_webhook_missed_moves_with_as_of_an_older_status_agrees_and_capture_off_
     disagrees = {("webhook_disagrees", ids["W3"]): ("10.000000000000000000", "USDT",
                                                     contradicted["id"])}
     _cli(env, workdir, "reconcile", *orders, "--as-of", _at(unheard, 5))
+    assert _found(workdir) == disagrees
+    _cli(env, workdir, "reconcile", "--as-of", _at(unheard, 6))  # still within the grace
     assert _found(workdir) == disagrees
     _cli(env, workdir, "reconcile", "--as-of", _at(unheard, 7))
     assert _found(workdir) == {**disagrees, ("webhook_missed", ids["W2"]): (
