@@ -227,8 +227,8 @@ def bucket_rows(buckets: tuple[int, ...]) -> list[tuple[int, str, int, int]]:
     return rows
 
 
-def _freshness(warehouse: Warehouse, account: str, settings: ReportSettings, now: datetime
-               ) -> Freshness:
+def _read_freshness(warehouse: Warehouse, account: str, settings: ReportSettings,
+                    now: datetime) -> Freshness:
     row = warehouse.fetchone("SELECT finished_at, verified, verdict FROM sync_runs "
                              "WHERE account = ? AND state = 'finished' ORDER BY id DESC "
                              "LIMIT 1", [account])
@@ -264,11 +264,11 @@ def _account_runs(warehouse: Warehouse, account: str, settings: ReportSettings,
                               "state = 'finished' ORDER BY id DESC LIMIT 2", [account])
     run_id, as_of = runs[0] if runs else (None, None)
     previous = runs[1][0] if len(runs) > 1 else None
-    return AccountRuns(account, _freshness(warehouse, account, settings, now), run_id, as_of,
-                       previous)
+    return AccountRuns(account, _read_freshness(warehouse, account, settings, now), run_id,
+                       as_of, previous)
 
 
-def gather(warehouse: Warehouse, settings: ReportSettings, accounts: list[str],
+def read_figures(warehouse: Warehouse, settings: ReportSettings, accounts: list[str],
            since: datetime, until: datetime, now: datetime) -> ReportData:
     """Every figure of the report of `accounts`, read in one read-only session."""
     data = ReportData(since, until, settings.timezone,

@@ -150,3 +150,33 @@ def test_an_unknown_account_is_named_with_those_there_are(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"No PIK API key for account brand-b\. Set it in "
                                           r"the environment, e\.g\. `export PIK_KEY_B=\.\.\.`"):
         config.for_account("brand-b").require_api_key()
+
+
+THREE_MISTAKES = """[pik]
+concurrency = 0
+[orders]
+timezone = "Mars/Olympus"
+[accounts.brand-a]
+key_env = "K_A"
+[accounts.brand-b]
+key_env = "K_B"
+[accounts.brand-b.orders]
+delimiter = "x"
+"""
+
+
+def test_every_mistake_of_a_config_is_named_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "three.toml"
+    path.write_text(THREE_MISTAKES)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path=str(path), env={})
+    lines = str(caught.value).splitlines()
+    assert lines == [
+        f"{path}: 3 problem(s), nothing was run:",
+        f"  {path}: config [pik] concurrency = 0: expected a positive whole number",
+        f"  {path}: config [orders] timezone = 'Mars/Olympus': not a time zone; use a name "
+        "such as \"UTC\" or \"Europe/Berlin\"",
+        f"  {path}: config [accounts.brand-b.orders] delimiter = 'x': expected one of 'auto', "
+        "',', ';', '\\t', '|'",
+    ]  # the accounts inherit [pik] and [orders]: their mistakes are named once, there
+    assert caught.value.exit_code == 2

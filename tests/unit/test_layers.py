@@ -12,7 +12,7 @@ PACKAGE = Path(pik_recon.__file__).parent
 # lowest first; a module belongs to the first layer one of whose prefixes it starts with
 LAYERS = (
     ("foundation", ("errors", "money", "whenparse", "paths", "keys", "categories", "locks")),
-    ("settings", ("config", "webhooks.settings", "logs")),
+    ("settings", ("config", "config_values", "webhooks.settings", "logs")),
     ("boundaries", ("warehouse", "client", "links", "number_format")),
     ("engines", ("sync", "orders", "reconcile", "findings", "attention", "report", "export",
                  "creation", "status", "webhooks", "sandbox")),
