@@ -45,8 +45,10 @@ test: $(DEV) $(SANDBOX) $(BROWSER)
 bench: $(DEV) $(SANDBOX)
 	$(BIN)/pytest -q -s -p no:cacheprovider -o addopts="" tests/benchmarks
 
+# dead code: vulture over the package; vulture_whitelist.py names what frameworks call
 lint: $(DEV)
 	$(BIN)/ruff check pik_recon tests
+	$(BIN)/vulture pik_recon vulture_whitelist.py
 
 # Build artefacts and the environment make creates, never data: no warehouse (*.duckdb),
 # no reports/, no export is deleted by anything the project ships.

@@ -67,7 +67,7 @@ class SyncSettings:
 
 @dataclass(frozen=True)
 class OrdersSettings:
-    """How to read the shop's orders export (SPEC §5)."""
+    """How to read the shop's orders export (README: Orders import)."""
 
     delimiter: str = "auto"
     decimal_separator: str = "auto"  # "auto": the format the file's amounts prove
@@ -87,7 +87,7 @@ class OrdersSettings:
 
 @dataclass(frozen=True)
 class MatchingSettings:
-    """How links are matched to orders and compared (SPEC §6)."""
+    """How links are matched to orders and compared (README: Matching and findings)."""
 
     description_regex: str = r"^Order #(\S+)$"
     unpaid_after_days: int = 2
@@ -97,7 +97,7 @@ class MatchingSettings:
 
 @dataclass(frozen=True)
 class ReportSettings:
-    """What `pik-recon report` writes and how (SPEC §7)."""
+    """What `pik-recon report` writes and how (README: Reports)."""
 
     timezone: str = "UTC"
     aging_buckets: tuple[int, ...] = (1, 7, 30)

@@ -127,11 +127,6 @@ class ReportData:
     # what needs attention: every open finding of the last runs, whatever the period
     attention: Attention = field(default_factory=lambda: Attention((), ()))
 
-    def worst_open_severity(self) -> str | None:
-        """The worst severity among the last runs' open findings (acknowledged ones need
-        nobody), whatever the period."""
-        return self.attention.worst()
-
     def open_count(self, severity: str) -> int:
         return self.attention.count(severity)
 

@@ -72,20 +72,6 @@ class Spans:
         if at < hi:
             yield at, hi
 
-    def missing_from_top(self, lo: int, hi: int) -> Iterator[tuple[int, int]]:
-        """The parts of [lo, hi) not in the set, highest first, found lazily (a sweep asks
-        for the next gap below the newest end many times)."""
-        at = hi
-        for n in range(bisect.bisect_left(self._los, hi) - 1, -1, -1):
-            span_lo, span_hi = self._los[n], self._his[n]
-            if span_hi < at:
-                yield max(span_hi, lo), at
-            at = min(at, span_lo)
-            if at <= lo:
-                return
-        if at > lo:
-            yield lo, at
-
     def __len__(self) -> int:
         return len(self._los)
 
@@ -110,9 +96,6 @@ class Coverage:
 
     def gaps(self, floor: int, top: int) -> list[tuple[int, int]]:
         return list(self.covered.missing(floor, top))
-
-    def gaps_from_top(self, floor: int, top: int) -> Iterator[tuple[int, int]]:
-        return self.covered.missing_from_top(floor, top)
 
     def offset_for(self, lo: int, hi: int, total: int) -> int:
         """Where to ask for a page to read indexes [lo, hi) when PIK's total is at least

@@ -227,14 +227,3 @@ async def _sync_account(warehouse: Warehouse, writer: BatchWriter, config: Confi
         log.debug("sync of account %s failed", config.account, exc_info=True)
         outcome.error = exc
     return outcome
-
-
-def sync_links(config: Config, *, full: bool = False, progress: Progress | None = None
-               ) -> SyncResult:
-    """Sync the one account `config` is scoped to; its error is raised."""
-    outcome = sync_accounts([config], full=full,
-                            progress=(lambda _: progress) if progress else None)[0]
-    if outcome.error is not None:
-        raise outcome.error
-    assert outcome.result is not None
-    return outcome.result

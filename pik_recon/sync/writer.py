@@ -68,11 +68,6 @@ class BatchWriter:
     def close(self) -> None:
         self._db.shutdown(wait=True)
 
-    @property
-    def buffered(self) -> int:
-        """Records waiting for the writer."""
-        return self._records
-
     def _credit(self, results: dict[str, MergeResult]) -> dict[str, MergeResult]:
         for account, result in results.items():
             self.tallies[account].add(result)

@@ -19,7 +19,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 @dataclass(frozen=True)
 class WebhooksSettings:
-    """Where `pik-recon webhooks serve` listens and spools PIK's events (SPEC §9b)."""
+    """Where `pik-recon webhooks serve` listens and spools PIK's events."""
 
     spool_dir: str = ""  # "" = beside the warehouse, <warehouse name>.webhooks
     host: str = "127.0.0.1"

@@ -9,8 +9,9 @@ import pytest
 from pik_recon.config import Config, load_config
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
-from pik_recon.sync import SyncResult, sync_links
+from pik_recon.sync import SyncResult
 from tests.conftest import API_KEY, sandbox_snapshot, served, warehouse_rows, warehouse_snapshot
+from tests.sync_support import sync_one
 
 LINKS = 50_000
 
@@ -22,7 +23,7 @@ def _config(base_url: str, db: Path) -> Config:
 
 def _sync(config: Config, state: SandboxState, full: bool = False) -> tuple[SyncResult, int]:
     before = served(state)
-    result = sync_links(config, full=full)
+    result = sync_one(config, full=full)
     return result, served(state) - before
 
 

@@ -17,9 +17,9 @@ from pik_recon.sandbox.generate import SHAPES, generate_dataset, write_dataset
 from pik_recon.sandbox.seed import seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
-from pik_recon.sync import sync_links
 from pik_recon.warehouse import Warehouse
 from tests.conftest import API_KEY, record_sync
+from tests.sync_support import sync_one
 
 ORDERS = 10_000
 
@@ -36,7 +36,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
         with SandboxServer(state) as server:
             config = load_config(db=str(out / "wh.duckdb"), base_url=server.base_url,
                                  env={"PIK_API_KEY": API_KEY})
-            assert sync_links(config).verified
+            assert sync_one(config).verified
         warehouses[seed] = out / "wh.duckdb"
     return warehouses
 

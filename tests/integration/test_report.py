@@ -22,7 +22,6 @@ from pik_recon.report import write_report
 from pik_recon.sandbox.seed import sample_links_path, seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
-from pik_recon.sync import sync_links
 from pik_recon.warehouse import Warehouse, resource_dir
 from pik_recon.whenparse import ACCEPTED_FORMS
 from tests.conftest import API_KEY, run_cli
@@ -32,6 +31,7 @@ from tests.integration.test_stakes import (
     planted_stakes,
     report_stakes,
 )
+from tests.sync_support import sync_one
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -46,7 +46,7 @@ def build_sample_warehouse(db: Path) -> None:
     seed_from_file(state, sample_links_path())
     with SandboxServer(state) as server:
         config = load_config(db=str(db), base_url=server.base_url, env={"PIK_API_KEY": API_KEY})
-        assert sync_links(config).verified
+        assert sync_one(config).verified
     with Warehouse.open(db) as wh:
         wh.execute("UPDATE sync_runs SET started_at = ?, finished_at = ?",
                    [SYNCED_AT, SYNCED_AT])

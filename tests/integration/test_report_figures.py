@@ -17,9 +17,9 @@ from pik_recon.sandbox.generate import generate_dataset, write_dataset
 from pik_recon.sandbox.seed import seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
-from pik_recon.sync import sync_links
 from pik_recon.warehouse import Warehouse
 from tests.conftest import API_KEY
+from tests.sync_support import sync_one
 
 FIGURES = ("invoiced", "collected", "outstanding", "expired_lost")
 
@@ -35,7 +35,7 @@ def test_summary_and_aging_equal_the_planted_figures(tmp_path: Path, seed: int) 
     db = tmp_path / "wh.duckdb"
     with SandboxServer(state) as server:
         config = load_config(db=str(db), base_url=server.base_url, env={"PIK_API_KEY": API_KEY})
-        assert sync_links(config).verified
+        assert sync_one(config).verified
     with Warehouse.open(db) as wh:
         load_orders(wh, tmp_path / "orders.csv", config.orders)
         reconcile(wh, config.matching, data.as_of)

@@ -20,17 +20,15 @@ def test_spans_hold_exactly_the_indexes_added(pieces: list[tuple[int, int]]) -> 
         truth |= set(range(lo, lo + length))
     missing = {i for a, b in spans.missing(0, 400) for i in range(a, b)}
     assert missing == set(range(400)) - truth
-    from_top = list(spans.missing_from_top(0, 400))
-    assert from_top == sorted(spans.missing(0, 400), reverse=True)
     assert len(spans) <= len(pieces)
 
 
-def test_missing_from_top_is_bounded_by_the_range_asked() -> None:
+def test_missing_is_bounded_by_the_range_asked() -> None:
     spans = Spans()
     spans.add(10, 20)
     spans.add(30, 40)
-    assert list(spans.missing_from_top(15, 35)) == [(20, 30)]
-    assert list(spans.missing_from_top(0, 10)) == [(0, 10)]
+    assert list(spans.missing(15, 35)) == [(20, 30)]
+    assert list(spans.missing(0, 10)) == [(0, 10)]
     assert list(spans.missing(12, 18)) == []
 
 

@@ -71,7 +71,7 @@ def test_a_writer_behind_gets_batches_of_batch_rows_in_order_and_every_body_once
                 await asyncio.sleep(0.001)
                 ingested.append((account.store.account, raw))
                 await account.ingest(_page(raw, count), "active")
-                buffered.append(writer.buffered)
+                buffered.append(writer._records)  # what waits for the writer
 
         await asyncio.gather(*(worker(n) for n in range(6)))
         await runs[0].drain()
