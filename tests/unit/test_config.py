@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
 
+from pik_recon.cli import main
 from pik_recon.config import _SECTIONS, DEFAULT_BASE_URL, load_config
 from pik_recon.errors import ConfigError
 
@@ -180,3 +182,22 @@ def test_every_mistake_of_a_config_is_named_at_once(tmp_path: Path) -> None:
         "',', ';', '\\t', '|'",
     ]  # the accounts inherit [pik] and [orders]: their mistakes are named once, there
     assert caught.value.exit_code == 2
+
+
+def test_a_command_names_every_mistake_and_runs_nothing(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    path = tmp_path / "three.toml"
+    path.write_text(THREE_MISTAKES)
+    db = tmp_path / "wh.duckdb"
+    umask = os.umask(0o022)  # main() sets its own; the test process gets its own back
+    try:
+        with pytest.raises(SystemExit) as done:
+            main(["--config", str(path), "--db", str(db), "status"])
+    finally:
+        os.umask(umask)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: {path}: 3 problem(s), nothing was run:\n")
+    assert err.count(f"  {path}: config [") == 3
+    assert not db.exists()
