@@ -281,7 +281,7 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
     merged: dict[str, Any] = {name: raw.get(name, {}) for name in _SECTIONS}
     pik_options = {**({"base_url": env["PIK_BASE_URL"]} if env.get("PIK_BASE_URL") else {}),
                    **({"base_url": base_url} if base_url else {})}
-    for name, values in {"pik": pik_options, **(overrides or {})}.items():
+    for name, values in [("pik", pik_options), *(overrides or {}).items()]:
         if isinstance(merged[name], Mapping):
             merged[name] = {**merged[name], **values}
     settings = {name: _section(name, cls(), merged[name], problems)

@@ -33,9 +33,11 @@ def test_option_beats_environment_beats_file(tmp_path: Path) -> None:
     assert (str(from_env.db_path), from_env.pik.base_url) == ("env.duckdb",
                                                                "https://env.example/v1")
     assert from_env.pik.concurrency == 3
-    from_options = load_config(env=env, db="opt.duckdb", base_url="https://opt.example/v1")
+    from_options = load_config(env=env, db="opt.duckdb", base_url="https://opt.example/v1",
+                               overrides={"pik": {"rate_limit_enabled": False}})
     assert (str(from_options.db_path), from_options.pik.base_url) == (
         "opt.duckdb", "https://opt.example/v1")
+    assert not from_options.pik.rate_limit_enabled  # options of [pik] keep the base URL's
     from_file = load_config(env={"PIK_RECON_CONFIG": str(path)})
     assert (str(from_file.db_path), from_file.pik.base_url) == ("file.duckdb",
                                                                  "https://file.example/v1")
@@ -201,3 +203,4 @@ def test_a_command_names_every_mistake_and_runs_nothing(tmp_path: Path,
     assert err.startswith(f"Error: {path}: 3 problem(s), nothing was run:\n")
     assert err.count(f"  {path}: config [") == 3
     assert not db.exists()
+
