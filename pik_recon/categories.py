@@ -1,8 +1,8 @@
 """The findings' categories and severities, and what follows from them: one place.
 
-Every engine and every report reads these: the order of the categories (SPEC §6, an order
-gets the first that applies), each one's severity, the ranking of severities, what
-`--fail-on` accepts and the exit code it asks for, and a finding's state as finance reads it.
+Every engine and every report reads these: the order of the categories (an order gets the
+first that applies), each one's severity, the ranking of severities, what `--fail-on` accepts
+and the exit code it asks for, and a finding's state as finance reads it.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ from pik_recon.report.csv_files import write_findings_csv, write_summary_csv
 from pik_recon.report.figures import (
     ReportData,
     RunRow,
-    gather,
     iter_findings,
+    read_figures,
     run_rows,
     select_findings,
 )
@@ -68,7 +68,7 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
     for account in accounts:
         require_synced(warehouse, account, "the report would show none of PIK's links")
     ensure_folder(out, out_named)
-    data = gather(warehouse, settings, accounts, since, until, now)
+    data = read_figures(warehouse, settings, accounts, since, until, now)
     with writing(out, out_named), staging_folder(out) as temp, ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn")) as pool:
         findings_csv = None
