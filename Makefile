@@ -3,6 +3,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed
 DEV := $(VENV)/.installed-dev
+# the sandbox's own dependencies (the extra `sandbox`): the demo and the tests run it
+SANDBOX := $(VENV)/.installed-sandbox
 # the report tests render report.html in a real browser and read the PDF it prints
 BROWSER := $(VENV)/.browser
 BROWSER_PACKAGES := chromium fonts-dejavu-core poppler-utils
@@ -19,6 +21,10 @@ $(DEV): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(DEV)
 
+$(SANDBOX): $(RUNTIME)
+	$(BIN)/pip install --quiet -e '.[sandbox]'
+	touch $(SANDBOX)
+
 $(BROWSER): $(RUNTIME)
 	command -v chromium >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || { \
 	  root=$$([ "$$(id -u)" = 0 ] || echo sudo); \
@@ -27,20 +33,22 @@ $(BROWSER): $(RUNTIME)
 	    $(BROWSER_PACKAGES); }
 	touch $(BROWSER)
 
-venv: $(DEV)
+venv: $(DEV) $(SANDBOX)
 
-demo: $(RUNTIME)
+demo: $(SANDBOX)
 	$(BIN)/pik-recon demo
 
-test: $(DEV) $(BROWSER)
+test: $(DEV) $(SANDBOX) $(BROWSER)
 	$(BIN)/ruff check pik_recon tests
 	$(BIN)/pytest -q tests
 
-bench: $(DEV)
+bench: $(DEV) $(SANDBOX)
 	$(BIN)/pytest -q -s -p no:cacheprovider -o addopts="" tests/benchmarks
 
+# dead code: vulture over the package; vulture_whitelist.py names what frameworks call
 lint: $(DEV)
 	$(BIN)/ruff check pik_recon tests
+	$(BIN)/vulture pik_recon vulture_whitelist.py
 
 # Build artefacts and the environment make creates, never data: no warehouse (*.duckdb),
 # no reports/, no export is deleted by anything the project ships.

@@ -1,4 +1,4 @@
-"""What needs attention: every open finding of each account's last reconciliation (SPEC §6).
+"""What needs attention: every open finding of each account's last reconciliation.
 
 It is not bounded by any period: a report for one day still leads with every open critical
 finding. `needs_attention` computes it once, from the warehouse alone; the report's

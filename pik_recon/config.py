@@ -8,19 +8,27 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pik_recon.config_values import (
+    CHECKS,
+    ORDER_FIELDS,
+    ORDER_STATUSES,
+    REPORT_FORMATS,
+    SCALARS,
+    Problems,
+    coerce,
+)
 from pik_recon.errors import ConfigError
 from pik_recon.keys import Secret, check_key, check_key_env
 from pik_recon.webhooks.settings import (
     DEFAULT_WEBHOOK_SECRET_ENV,
     WebhooksSettings,
-    check_webhooks,
-    distinct_secret_envs,
     secret_env,
+    secret_env_problems,
+    webhooks_problems,
 )
 
 DEFAULT_BASE_URL = "https://api.pik.global/v1"
@@ -57,15 +65,9 @@ class SyncSettings:
     max_vanished: int = 10  # more links PIK does not know, in one sync: another account's
 
 
-ORDER_FIELDS = ("order_id", "amount", "currency", "status", "created_at", "link_id",
-                "payment_method")
-REQUIRED_ORDER_FIELDS = ORDER_FIELDS[:5]
-ORDER_STATUSES = ("awaiting_payment", "paid", "cancelled", "refunded")
-
-
 @dataclass(frozen=True)
 class OrdersSettings:
-    """How to read the shop's orders export (SPEC §5)."""
+    """How to read the shop's orders export (README: Orders import)."""
 
     delimiter: str = "auto"
     decimal_separator: str = "auto"  # "auto": the format the file's amounts prove
@@ -85,7 +87,7 @@ class OrdersSettings:
 
 @dataclass(frozen=True)
 class MatchingSettings:
-    """How links are matched to orders and compared (SPEC §6)."""
+    """How links are matched to orders and compared (README: Matching and findings)."""
 
     description_regex: str = r"^Order #(\S+)$"
     unpaid_after_days: int = 2
@@ -101,12 +103,9 @@ class ReconcileSettings:
     webhook_grace_hours: int = 6  # confirmed longer ago and no signed event: webhook_missed
 
 
-REPORT_FORMATS = ("csv", "xlsx", "html", "json")
-
-
 @dataclass(frozen=True)
 class ReportSettings:
-    """What `pik-recon report` writes and how (SPEC §7)."""
+    """What `pik-recon report` writes and how (README: Reports)."""
 
     timezone: str = "UTC"
     aging_buckets: tuple[int, ...] = (1, 7, 30)
@@ -231,195 +230,28 @@ _SECTIONS: dict[str, type] = {"pik": PikSettings, "sync": SyncSettings,
 _TOP_LEVEL = {"db", "accounts"}
 
 
-def _coerce(section: str, key: str, value: Any, kind: type) -> Any:
-    where = f"[{section}] {key}"
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"config {where} = {value!r}: expected true or false")
-    if kind is int:
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-        raise ConfigError(f"config {where} = {value!r}: expected a positive whole number")
-    if kind is float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-            return float(value)  # every float setting is a number of seconds
-        raise ConfigError(f"config {where} = {value!r}: expected a number of seconds >= 0")
-    if kind is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"config {where} = {value!r}: expected a string")
-    raise ConfigError(f"config {where}: unsupported setting")
-
-
-def _section(name: str, cls: type, raw: Mapping[str, Any], kind_of: str | None = None) -> Any:
-    """The settings `cls` from the table [name] (`kind_of`: the section whose rules apply,
-    for an account's own [pik] and [orders] settings)."""
+def _section(name: str, base: Any, raw: Any, problems: Problems, kind_of: str | None = None
+             ) -> Any:
+    """The settings `base` with the keys of the table [name] applied, each checked; a wrong
+    key is noted in `problems` and keeps its value from `base` (`kind_of`: the section whose
+    rules apply, for an account's own [pik] and [orders] settings)."""
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"config [{name}] must be a table")
+        problems.add(f"config [{name}] must be a table")
+        return base
     section = kind_of or name
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(base)}
     values = {}
     for key, value in raw.items():
         if key not in fields:
-            allowed = ", ".join(sorted(fields))
-            raise ConfigError(f"config [{name}] has unknown key '{key}'; allowed: {allowed}")
-        kind = fields[key].type
-        if (section, key) in _CHECKED:
-            values[key] = _CHECKED[(section, key)](name, value)
-        elif kind in _SCALARS:
-            values[key] = _coerce(name, key, value, _SCALARS[kind])
+            problems.add(f"config [{name}] has unknown key '{key}'; allowed: "
+                         f"{', '.join(sorted(fields))}")
+        elif (section, key) in CHECKS:
+            values[key] = problems.check(CHECKS[(section, key)], name, value,
+                                         fallback=getattr(base, key))
         else:
-            values[key] = _COMPOUND[(section, key)](name, value)
-    return cls(**values)
-
-
-# Setting types. The one float kind is durations (every float setting is `*_seconds`, a
-# unit test holds that); amounts are Decimal text, as in [matching.tolerance].
-_SCALARS = {"bool": bool, "int": int, "float": float, "str": str}
-
-
-def _string_list(where: str, value: Any, allow_empty: bool = True) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or (
-            not allow_empty and not value):
-        raise ConfigError(f"config {where} = {value!r}: expected a list of strings")
-    return tuple(value)
-
-
-def _columns(where: str, value: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"config [{where}.columns] must be a table of field = \"Column name\"")
-    mapping = dict(OrdersSettings().columns)
-    for key, column in value.items():
-        if key not in ORDER_FIELDS:
-            raise ConfigError(f"config [{where}.columns] has unknown field '{key}'; allowed: "
-                              f"{', '.join(ORDER_FIELDS)}")
-        if not isinstance(column, str):
-            raise ConfigError(f"config [{where}.columns] {key} = {column!r}: expected a "
-                              "column name")
-        mapping[key] = column
-    return tuple((k, v) for k, v in mapping.items() if v)
-
-
-def _status_map(where: str, value: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"config [{where}.status_map] must be a table of \"shop value\" = "
-                          "\"status\"")
-    for shop_value, status in value.items():
-        if status not in ORDER_STATUSES:
-            raise ConfigError(f"config [{where}.status_map] \"{shop_value}\" = {status!r}: "
-                              f"expected one of {', '.join(ORDER_STATUSES)}")
-    return tuple(value.items())
-
-
-def _tolerance(_: str, value: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping):
-        raise ConfigError("config [matching.tolerance] must be a table of CURRENCY = \"0.01\"")
-    for currency, amount in value.items():
-        try:
-            ok = isinstance(amount, str) and Decimal(amount) >= 0
-        except InvalidOperation:
-            ok = False
-        if not ok:
-            raise ConfigError(f"config [matching.tolerance] {currency} = {amount!r}: expected "
-                              "a decimal string >= 0, e.g. \"0.01\"")
-    return tuple((c.upper(), a) for c, a in value.items())
-
-
-def _groups(_: str, value: Any) -> tuple[tuple[str, ...], ...]:
-    if not isinstance(value, list):
-        raise ConfigError("config [matching] equivalent_currencies: expected a list of lists, "
-                          "e.g. [[\"USD\", \"USDT\"]]")
-    return tuple(tuple(c.upper() for c in _string_list(
-        "[matching] equivalent_currencies", group, allow_empty=False)) for group in value)
-
-
-def _one_char(name: str) -> Any:
-    def check(where: str, value: Any) -> str:
-        allowed = {"delimiter": ("auto", ",", ";", "\t", "|"),
-                   "decimal_separator": ("auto", ".", ","),
-                   "thousands_separator": ("", ",", ".", " ", "'")}[name]
-        if value not in allowed:
-            raise ConfigError(f"config [{where}] {name} = {value!r}: expected one of "
-                              f"{', '.join(repr(a) for a in allowed)}")
-        return value
-    return check
-
-
-def _share(where: str, value: Any) -> Decimal:
-    """A share of the rows, from 0 up to (not including) 1: a file whose every row is
-    rejected is never loaded."""
-    try:
-        share = (Decimal(str(value)) if isinstance(value, int | float | str)
-                 and not isinstance(value, bool) else None)
-    except InvalidOperation:
-        share = None
-    if share is None or not share.is_finite() or not 0 <= share < 1:
-        raise ConfigError(f"config [{where}] max_rejected_share = {value!r}: expected a share "
-                          "of the rows read from 0 up to (not including) 1, e.g. 0.02 for 2%")
-    return share
-
-
-def _request_budget(_: str, value: Any) -> str:
-    """A multiple of the minimum ("3x", "2.5x") or a whole number of requests (20000)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return str(value)
-    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?x", value.strip()) and (
-            Decimal(value.strip()[:-1]) >= 1):
-        return value.strip()
-    raise ConfigError(f"config [sync] request_budget = {value!r}: expected a multiple of the "
-                      "minimum of one request per 100 links, at least \"1x\" (e.g. \"3x\"), "
-                      "or a whole number of requests (e.g. 20000)")
-
-
-def _max_vanished(_: str, value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise ConfigError(f"config [sync] max_vanished = {value!r}: expected a whole number >= 0 "
-                      "(links PIK may lose in one sync before it stops, default 10)")
-
-
-_CHECKED: dict[tuple[str, str], Any] = {
-    ("sync", "request_budget"): _request_budget,
-    ("sync", "max_vanished"): _max_vanished,
-    ("orders", "delimiter"): _one_char("delimiter"),
-    ("orders", "decimal_separator"): _one_char("decimal_separator"),
-    ("orders", "thousands_separator"): _one_char("thousands_separator"),
-}
-
-_COMPOUND: dict[tuple[str, str], Any] = {
-    ("orders", "filter_values"): lambda where, v: _string_list(f"[{where}] filter_values", v),
-    ("orders", "columns"): _columns,
-    ("orders", "status_map"): _status_map,
-    ("orders", "max_rejected_share"): _share,
-    ("matching", "tolerance"): _tolerance,
-    ("matching", "equivalent_currencies"): _groups,
-    ("report", "aging_buckets"): lambda _, v: _buckets(v),
-    ("report", "formats"): lambda _, v: parse_formats(v),
-}
-
-
-def _buckets(value: Any) -> tuple[int, ...]:
-    if (not isinstance(value, list) or not value
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
-            or sorted(set(value)) != value):
-        raise ConfigError(f"config [report] aging_buckets = {value!r}: expected rising whole "
-                          "days, e.g. [1, 7, 30] for 0-1, 2-7, 8-30, 31+")
-    return tuple(value)
-
-
-def parse_formats(value: Any) -> tuple[str, ...]:
-    """Report formats from a list or a comma-separated string."""
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
-        raise ConfigError(f"report formats {value!r}: expected some of "
-                          f"{', '.join(REPORT_FORMATS)}")
-    cleaned = tuple(dict.fromkeys(i.strip().lower() for i in items if i.strip()))
-    unknown = [i for i in cleaned if i not in REPORT_FORMATS]
-    if unknown or not cleaned:
-        raise ConfigError(f"report formats {value!r}: unknown {', '.join(unknown) or 'none'};"
-                          f" choose from {', '.join(REPORT_FORMATS)}")
-    return cleaned
+            values[key] = problems.check(coerce, name, key, value, SCALARS[fields[key].type],
+                                         fallback=getattr(base, key))
+    return dataclasses.replace(base, **values)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -451,47 +283,43 @@ def _config_path(option: str | None, env: Mapping[str, str]) -> Path | None:
 def load_config(*, config_path: str | None = None, db: str | None = None,
                 base_url: str | None = None, env: Mapping[str, str] | None = None,
                 overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
-    """Build the Config: command-line option > environment > file > default."""
+    """Build the Config: command-line option > environment > file > default. Every mistake
+    is named at once (file, key, what was wrong, what is accepted), exit 2."""
     env = os.environ if env is None else env
     path = _config_path(config_path, env)
     raw = read_toml(path) if path else {}
-    for key in raw:
-        if key not in _SECTIONS and key not in _TOP_LEVEL:
-            allowed = ", ".join(sorted([*_SECTIONS, *_TOP_LEVEL]))
-            raise ConfigError(f"config has unknown key '{key}'; allowed: {allowed}")
-    merged: dict[str, dict[str, Any]] = {name: dict(raw.get(name, {})) for name in _SECTIONS}
-    if env.get("PIK_BASE_URL"):
-        merged["pik"]["base_url"] = env["PIK_BASE_URL"]
-    if base_url:
-        merged["pik"]["base_url"] = base_url
-    for name, values in (overrides or {}).items():
-        merged[name].update(values)
+    problems = Problems(str(path) if path else None)
+    problems.extend(f"config has unknown key '{key}'; allowed: "
+                    f"{', '.join(sorted([*_SECTIONS, *_TOP_LEVEL]))}"
+                    for key in raw if key not in _SECTIONS and key not in _TOP_LEVEL)
+    merged: dict[str, Any] = {name: raw.get(name, {}) for name in _SECTIONS}
+    pik_options = {**({"base_url": env["PIK_BASE_URL"]} if env.get("PIK_BASE_URL") else {}),
+                   **({"base_url": base_url} if base_url else {})}
+    for name, values in [("pik", pik_options), *(overrides or {}).items()]:
+        if isinstance(merged[name], Mapping):
+            merged[name] = {**merged[name], **values}
+    settings = {name: _section(name, cls(), merged[name], problems)
+                for name, cls in _SECTIONS.items()}
+    problems.extend(webhooks_problems(settings["webhooks"]))
+    problems.extend(_orders_problems(settings["orders"], "orders"))
     db_value = db or env.get("PIK_RECON_DB") or raw.get("db") or DEFAULT_DB
     if not isinstance(db_value, str):
-        raise ConfigError(f"config db = {db_value!r}: expected a file path")
-    pik = _section("pik", PikSettings, merged["pik"])
-    orders = _orders(_section("orders", OrdersSettings, merged["orders"]), "orders")
-    accounts = _accounts(raw.get("accounts"), merged, env, (overrides or {}).get("pik", {})
+        problems.add(f"config db = {db_value!r}: expected a file path")
+    accounts = _accounts(raw.get("accounts"), settings, env, (overrides or {}).get("pik", {}),
+                         problems
                          ) if "accounts" in raw else (
-        Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, pik, orders, _key(env, DEFAULT_KEY_ENV),
-                DEFAULT_WEBHOOK_SECRET_ENV, _key(env, DEFAULT_WEBHOOK_SECRET_ENV)),)
+        Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, settings["pik"], settings["orders"],
+                _key(env, DEFAULT_KEY_ENV), DEFAULT_WEBHOOK_SECRET_ENV,
+                _key(env, DEFAULT_WEBHOOK_SECRET_ENV)),)
+    problems.refuse()
     first = accounts[0]
     return Config(
-        pik=first.pik,
-        sync=_section("sync", SyncSettings, merged["sync"]),
-        orders=first.orders,
-        matching=_matching(_section("matching", MatchingSettings, merged["matching"])),
-        reconcile=_section("reconcile", ReconcileSettings, merged["reconcile"]),
-        report=_report(_section("report", ReportSettings, merged["report"])),
-        notify=_notify(_section("notify", NotifySettings, merged["notify"])),
-        jobs=_section("jobs", JobsSettings, merged["jobs"]),
-        webhooks=check_webhooks(_section("webhooks", WebhooksSettings, merged["webhooks"])),
-        db_path=Path(db_value),
-        api_key=first.api_key,
-        source=str(path) if path else "defaults",
-        accounts=accounts,
-        account=first.name,
-    )
+        pik=first.pik, sync=settings["sync"], orders=first.orders,
+        matching=settings["matching"], reconcile=settings["reconcile"],
+        report=settings["report"], notify=settings["notify"],
+        jobs=settings["jobs"], webhooks=settings["webhooks"], db_path=Path(db_value),
+        api_key=first.api_key, source=str(path) if path else "defaults", accounts=accounts,
+        account=first.name)
 
 
 def _key(env: Mapping[str, str], name: str) -> Secret | None:
@@ -503,86 +331,70 @@ _ACCOUNT_KEYS = ("key_env", "webhook_secret_env", "orders",
                  *(f.name for f in dataclasses.fields(PikSettings)))
 
 
-def _accounts(raw: Any, merged: Mapping[str, Mapping[str, Any]], env: Mapping[str, str],
-              pik_options: Mapping[str, Any]) -> tuple[Account, ...]:
+def _accounts(raw: Any, settings: Mapping[str, Any], env: Mapping[str, str],
+              pik_options: Mapping[str, Any], problems: Problems) -> tuple[Account, ...]:
     """[accounts.NAME] tables: each names the variable holding its key and may override
     [pik] settings and [orders] keys for that account (command-line options override
     both)."""
     if not isinstance(raw, Mapping) or not raw:
-        raise ConfigError("config [accounts] must hold one table per account, e.g. "
-                          "[accounts.brand-a] with key_env = \"PIK_KEY_BRAND_A\"")
+        problems.add("config [accounts] must hold one table per account, e.g. "
+                     "[accounts.brand-a] with key_env = \"PIK_KEY_BRAND_A\"")
+        return (Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, settings["pik"], settings["orders"]),)
     accounts, key_envs = [], {}
     for name, table in raw.items():
         where = f"[accounts.{name}]"
         if not ACCOUNT_NAME.fullmatch(name):
-            raise ConfigError(f"config {where}: an account name is 1-40 lower-case letters, "
-                              "digits, '-' or '_', starting with a letter or digit (it names "
-                              "folders of the Parquet export)")
+            problems.add(f"config {where}: an account name is 1-40 lower-case letters, "
+                         "digits, '-' or '_', starting with a letter or digit (it names "
+                         "folders of the Parquet export)")
         if not isinstance(table, Mapping):
-            raise ConfigError(f"config {where} must be a table with key_env")
-        unknown = [k for k in table if k not in _ACCOUNT_KEYS]
-        if unknown:
-            raise ConfigError(f"config {where} has unknown key '{unknown[0]}'; allowed: "
-                              f"{', '.join(sorted(_ACCOUNT_KEYS))}")
-        key_env = check_key_env(where, table.get("key_env"))
+            problems.add(f"config {where} must be a table with key_env")
+            continue
+        problems.extend(f"config {where} has unknown key '{key}'; allowed: "
+                        f"{', '.join(sorted(_ACCOUNT_KEYS))}"
+                        for key in table if key not in _ACCOUNT_KEYS)
+        key_env = problems.check(check_key_env, where, table.get("key_env"), fallback=None)
         if key_env in key_envs:
-            raise ConfigError(f"config {where} key_env = {key_env!r}: account "
-                              f"{key_envs[key_env]} reads its key there already; each account "
-                              "has a key of its own")
-        key_envs[key_env] = name
-        pik = {**merged["pik"], **{k: v for k, v in table.items()
-                                   if k not in ("key_env", "webhook_secret_env", "orders")},
-               **pik_options}
-        orders_raw = table.get("orders", {})
-        if not isinstance(orders_raw, Mapping):
-            raise ConfigError(f"config {where} orders must be a table of [orders] keys")
-        orders = {**merged["orders"], **orders_raw}
-        secret_env_name = secret_env(where, table, name)
-        accounts.append(Account(
-            name, key_env, _section(f"accounts.{name}", PikSettings, pik, "pik"),
-            _orders(_section(f"accounts.{name}.orders", OrdersSettings, orders, "orders"),
-                    f"accounts.{name}.orders"),
-            _key(env, key_env), secret_env_name, _key(env, secret_env_name)))
-    distinct_secret_envs(accounts)
-    return tuple(accounts)
+            problems.add(f"config {where} key_env = {key_env!r}: account {key_envs[key_env]} "
+                         "reads its key there already; each account has a key of its own")
+        key_envs.setdefault(key_env, name)
+        own = {k: v for k, v in table.items() if k in _ACCOUNT_KEYS and k not in (
+            "key_env", "webhook_secret_env", "orders")}
+        pik = _section(f"accounts.{name}", settings["pik"], own, problems, "pik")
+        pik = dataclasses.replace(pik, **{k: getattr(settings["pik"], k) for k in pik_options})
+        orders = _account_orders(name, table.get("orders", {}), settings["orders"], problems)
+        secret_env_name = problems.check(secret_env, where, table, name,
+                                         fallback=DEFAULT_WEBHOOK_SECRET_ENV)
+        accounts.append(Account(name, key_env or DEFAULT_KEY_ENV, pik, orders,
+                                _key(env, key_env) if key_env else None, secret_env_name,
+                                _key(env, secret_env_name)))
+    problems.extend(secret_env_problems(accounts))
+    return tuple(accounts) or (Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, settings["pik"],
+                                       settings["orders"]),)
 
 
-def _check_zone(section: str, zone: str) -> None:
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"config [{section}] timezone = {zone!r}: not a time zone; use a "
-                          "name such as \"UTC\" or \"Europe/Berlin\"") from None
+def _account_orders(name: str, raw: Any, shared: OrdersSettings, problems: Problems
+                    ) -> OrdersSettings:
+    """An account's [orders] settings: the shared ones with its own keys applied; what is
+    wrong with the shared ones is named once, under [orders]."""
+    where = f"accounts.{name}.orders"
+    if not isinstance(raw, Mapping):
+        problems.add(f"config [accounts.{name}] orders must be a table of [orders] keys")
+        return shared
+    orders = _section(where, shared, raw, problems, "orders")
+    inherited = _orders_problems(shared, "orders")
+    problems.extend(p for p in _orders_problems(orders, where)
+                    if p.replace(f"[{where}]", "[orders]") not in inherited)
+    return orders
 
 
-def _orders(settings: OrdersSettings, where: str) -> OrdersSettings:
-    _check_zone(where, settings.timezone)
+def _orders_problems(settings: OrdersSettings, where: str) -> list[str]:
+    """What is wrong with [orders] keys together, that none is alone."""
+    problems = []
     if settings.thousands_separator and (
             settings.thousands_separator == settings.decimal_separator):
-        raise ConfigError(f"config [{where}] thousands_separator must differ from "
-                          "decimal_separator")
+        problems.append(f"config [{where}] thousands_separator must differ from "
+                        "decimal_separator")
     if settings.filter_values and not settings.filter_column:
-        raise ConfigError(f"config [{where}] filter_values needs filter_column")
-    return settings
-
-
-def _matching(settings: MatchingSettings) -> MatchingSettings:
-    try:
-        pattern = re.compile(settings.description_regex)
-    except re.error as exc:
-        raise ConfigError(f"config [matching] description_regex: {exc}") from None
-    if pattern.groups < 1:
-        raise ConfigError("config [matching] description_regex needs one group capturing "
-                          "the order id, e.g. '^Order #(\\S+)$'")
-    return settings
-
-
-def _report(settings: ReportSettings) -> ReportSettings:
-    _check_zone("report", settings.timezone)
-    return settings
-
-
-def _notify(settings: NotifySettings) -> NotifySettings:
-    if settings.webhook_url and not settings.webhook_url.startswith(("https://", "http://")):
-        raise ConfigError("config [notify] webhook_url must be an http(s) URL")
-    return settings
+        problems.append(f"config [{where}] filter_values needs filter_column")
+    return problems

@@ -19,9 +19,7 @@ from pik_recon.jobs.definition import Job, Step
 from pik_recon.jobs.runner import JobResult, run_job
 from pik_recon.jobs.steps import RUNNERS
 from pik_recon.paths import ensure_folder
-from pik_recon.sandbox.seed import sample_links_path, seed_from_file
-from pik_recon.sandbox.server import SandboxServer
-from pik_recon.sandbox.state import SandboxState
+from pik_recon.sandbox import sample_sandbox
 from pik_recon.warehouse import resource_dir
 
 DEMO_PERIOD = timedelta(days=365)
@@ -53,15 +51,12 @@ def run_demo(out: Path, config_path: str | None = None) -> JobResult:
     warehouse = out / "warehouse.duckdb"
     warehouse.unlink(missing_ok=True)
     key = "sk_demo_" + secrets.token_hex(8)
-    state = SandboxState(api_key=key, seed=1)
-    seed_from_file(state, sample_links_path())
-    with SandboxServer(state) as server:
-        config = load_config(config_path=config_path, db=str(warehouse),
-                             base_url=server.base_url, env={"PIK_API_KEY": key})
+    with sample_sandbox(key) as base_url:
+        config = load_config(config_path=config_path, db=str(warehouse), base_url=base_url,
+                             env={"PIK_API_KEY": key})
         # one account, the sandbox's, whatever accounts the config file names
-        demo = Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV,
-                       replace(config.pik, base_url=server.base_url), config.orders,
-                       Secret(key))
+        demo = Account(DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, replace(config.pik, base_url=base_url),
+                       config.orders, Secret(key))
         config = replace(config, accounts=(demo,), account=DEFAULT_ACCOUNT, pik=demo.pik,
                          api_key=demo.api_key, notify=replace(config.notify, webhook_url=""))
         return run_job(config, demo_job(out), RUNNERS, trigger="demo")

@@ -23,8 +23,6 @@ from pik_recon.categories import CATEGORIES, finding_state
 from pik_recon.errors import InputError, UsageError
 from pik_recon.warehouse import Warehouse, listed, query
 
-STATES = ("open", "acknowledged")
-
 
 @dataclass(frozen=True)
 class Finding:

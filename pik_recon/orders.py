@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pik_recon import number_format
-from pik_recon.config import DEFAULT_ACCOUNT, REQUIRED_ORDER_FIELDS, OrdersSettings
+from pik_recon.config import DEFAULT_ACCOUNT, OrdersSettings
+from pik_recon.config_values import REQUIRED_ORDER_FIELDS
 from pik_recon.errors import InputError, WarehouseError
 from pik_recon.logs import get_logger
 from pik_recon.warehouse import Warehouse, listed, query
@@ -255,7 +256,8 @@ def _plain_lines(path: Path) -> int:
     return len(lines) - 1
 
 
-def _stage(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path) -> None:
+def _stage_orders(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path
+                  ) -> None:
     """Name the mapped columns: temp views orders_raw(rec, line, <RAW_FIELDS>) and
     orders_cells (with each amount's number_text)."""
     columns = dict(settings.columns)
@@ -299,7 +301,7 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
     exported_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     try:  # temp tables, outside the transaction: dropped whatever happens
         raw = read_export(warehouse, path, settings)
-        _stage(warehouse, raw, settings, path)
+        _stage_orders(warehouse, raw, settings, path)
         read_as = number_format.decide(warehouse, path, settings)
         result = _parse(warehouse, raw, read_as, path)
         _refuse_too_many_rejects(path, result, settings)

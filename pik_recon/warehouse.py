@@ -23,7 +23,7 @@ from pik_recon.logs import get_logger
 from pik_recon.paths import errno_in, path_error
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pyarrow as pa
 
 log = get_logger("warehouse")
 DEFAULT_MEMORY_LIMIT = "1536MB"  # DuckDB spills to disk past this where it can
@@ -292,22 +292,14 @@ class Warehouse:
         select, lists = listed(columns, rows)
         self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", lists)
 
-    def staged(self, name: str, frame: pd.DataFrame) -> contextlib.AbstractContextManager[None]:
-        """Make a DataFrame visible to SQL as `name` for the duration of a block."""
-
-        @contextlib.contextmanager
-        def _staged() -> Iterator[None]:
-            try:
-                self.con.register(name, frame)
-            except duckdb.Error as exc:
-                raise _translate(exc, self.path) from None
-            try:
-                yield
-            finally:
-                with contextlib.suppress(duckdb.Error):
-                    self.con.unregister(name)
-
-        return _staged()
+    def arrow(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+              ) -> pa.Table:
+        """A query's rows as an Arrow table, never through Python numbers: DECIMAL(38, 18)
+        stays decimal128(38, 18)."""
+        try:
+            return self.con.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise _translate(exc, self.path, doing="read") from None
 
     def batches(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None,
                 size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:

@@ -1,4 +1,4 @@
--- The money each finding puts at stake (SPEC §6), in its own currency, computed once by the
+-- The money each finding puts at stake, in its own currency, computed once by the
 -- reconciliation. Both columns stay nullable: a finding about no money (a rejected orders
 -- row) has neither.
 --

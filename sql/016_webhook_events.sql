@@ -1,4 +1,4 @@
--- Webhook capture (SPEC §9b): PIK's events, once per account and event id, as the receiver
+-- Webhook capture: PIK's events, once per account and event id, as the receiver
 -- stored them (their signature checked) or as a dashboard export held them (unsigned), and
 -- the deliveries refused for a bad or missing signature, counted, never stored.
 CREATE TABLE webhook_events (

@@ -14,7 +14,9 @@ import click
 
 from pik_recon import __version__
 from pik_recon.cli.common import AppContext
-from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, Interrupted, PikReconError
+from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, Interrupted, PikReconError, UsageError
+from pik_recon.sandbox import EXTRA as SANDBOX_EXTRA
+from pik_recon.sandbox import missing as sandbox_missing
 
 # Each command's module is imported only when that command runs (or help lists it), so a
 # command pays the start-up of its own dependencies and no other's.
@@ -33,6 +35,8 @@ COMMANDS = {
     "export": "pik_recon.cli.export:export",
     "webhooks": "pik_recon.cli.webhooks:webhooks",
 }
+# The commands that run the sandbox, whose dependencies come with the extra `sandbox`.
+SANDBOX_COMMANDS = ("sandbox", "demo")
 
 
 class LazyGroup(click.Group):
@@ -44,9 +48,26 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return super().get_command(ctx, cmd_name)
+        if cmd_name in SANDBOX_COMMANDS and (lacking := sandbox_missing()):
+            return _needs_sandbox(cmd_name, lacking)
         module, _, attribute = COMMANDS[cmd_name].partition(":")
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
+
+
+def _needs_sandbox(name: str, lacking: str) -> click.Command:
+    """A stand-in for a sandbox command when the sandbox extra is not installed: whatever
+    it is given, it says what to install and exits 2."""
+
+    def refuse(args: tuple[str, ...]) -> None:
+        raise UsageError(f"`pik-recon {name}` runs the sandbox, which needs {lacking}; it "
+                         f"comes with the sandbox extra: {SANDBOX_EXTRA}")
+
+    return click.Command(
+        name, callback=refuse, short_help=f"(not installed: {SANDBOX_EXTRA})",
+        help=f"Runs the sandbox; install it first: {SANDBOX_EXTRA}",
+        params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+        context_settings={"ignore_unknown_options": True})
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,7 +10,7 @@ import click
 
 from pik_recon.categories import FAIL_ON
 from pik_recon.cli.common import AppContext, Output, account_option, exit_with
-from pik_recon.config import parse_formats
+from pik_recon.config_values import parse_formats
 from pik_recon.errors import ConfigError
 from pik_recon.report.display import money, when
 from pik_recon.report.figures import MONEY_FIELDS, CurrencySummary, ReportData

@@ -14,6 +14,7 @@ import click
 from pik_recon.cli.common import AppContext
 from pik_recon.errors import UsageError
 from pik_recon.paths import ensure_folder, writing
+from pik_recon.sandbox.generate import SHAPES
 from pik_recon.sandbox.state import (
     FAULT_KINDS,
     ORDERINGS,
@@ -184,7 +185,7 @@ async def _wait_for_signal() -> None:
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write into.")
-@click.option("--shape", type=click.Choice(["plain", "line-items", "decimal-comma"]),
+@click.option("--shape", type=click.Choice(SHAPES),
               default="plain", show_default=True, help="How the orders CSV is written.")
 @click.option("--as-of", "as_of", default="2026-11-20T12:00:00+00:00", show_default=True,
               help="The reconciliation time the ages are planted for.")

@@ -19,10 +19,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from pik_recon.categories import FAIL_ON
-from pik_recon.config import parse_formats, read_toml
-from pik_recon.errors import (
-    ConfigError,
-)
+from pik_recon.config import read_toml
+from pik_recon.config_values import Problems, parse_formats
+from pik_recon.errors import ConfigError
 from pik_recon.export import TABLES
 from pik_recon.logs import get_logger
 from pik_recon.whenparse import ACCEPTED_FORMS, parse_when
@@ -194,21 +193,19 @@ def _step_problems(number: int, item: Any) -> list[str]:
 def parse_job(name: str, raw: dict[str, Any], path: Path | None = None) -> Job:
     """Check a whole job definition, every value; all mistakes are named at once, with the
     file and the key, before anything runs."""
-    problems = [f"unknown key {k!r}; allowed: accounts, description, schedule, steps"
-                for k in raw if k not in ("accounts", "description", "schedule", "steps")]
+    problems = Problems(str(path or name))
+    problems.extend(f"unknown key {k!r}; allowed: accounts, description, schedule, steps"
+                    for k in raw if k not in ("accounts", "description", "schedule", "steps"))
     if "accounts" in raw and (wrong := _names(raw["accounts"])):
-        problems.append(f"accounts = {raw['accounts']!r}: {wrong}")
-    problems += _schedule_problems(raw.get("schedule", {}))
+        problems.add(f"accounts = {raw['accounts']!r}: {wrong}")
+    problems.extend(_schedule_problems(raw.get("schedule", {})))
     items = raw.get("steps", [])
     if not isinstance(items, list) or not items:
-        problems.append("no [[steps]]")
+        problems.add("no [[steps]]")
         items = []
     for number, item in enumerate(items, start=1):
-        problems += _step_problems(number, item)
-    if problems:
-        where = str(path or name)
-        raise ConfigError(f"{where}: {len(problems)} problem(s), nothing was run:\n"
-                          + "\n".join(f"  {where}: {p}" for p in problems))
+        problems.extend(_step_problems(number, item))
+    problems.refuse()
     schedule = raw.get("schedule", {})
     steps = tuple(Step(i["type"], {k: v for k, v in i.items() if k != "type"}) for i in items)
     return Job(name, path, schedule.get("cron", ""), schedule.get("timezone", "UTC"), steps,
@@ -245,10 +242,9 @@ def account_problems(job: Job, names: Sequence[str]) -> list[str]:
 
 
 def check_accounts(job: Job, names: Sequence[str]) -> None:
-    problems = account_problems(job, names)
-    if problems:
-        raise ConfigError(f"{len(problems)} problem(s), nothing was run:\n"
-                          + "\n".join(f"  {p}" for p in problems))
+    problems = Problems(None)
+    problems.extend(account_problems(job, names))
+    problems.refuse()
 
 
 def job_warnings(job: Job, names: Sequence[str]) -> list[str]:

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from pik_recon.config import Config, parse_formats
+from pik_recon.config import Config
+from pik_recon.config_values import parse_formats
 from pik_recon.errors import EXIT_FINDINGS, EXIT_OK, InputError, PikReconError
 from pik_recon.jobs.definition import Step
 from pik_recon.jobs.runner import JobContext, StepResult, seconds_since

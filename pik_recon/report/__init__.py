@@ -33,9 +33,9 @@ from pik_recon.report.figures import (
     FINDING_COLUMNS,
     ReportData,
     RunRow,
-    gather,
     iter_findings,
     iter_transactions,
+    read_figures,
     run_rows,
     select_findings,
 )
@@ -70,7 +70,7 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
     for account in accounts:
         require_synced(warehouse, account, "the report would show none of PIK's links")
     ensure_folder(out, out_named)
-    data = gather(warehouse, settings, accounts, since, until, now)
+    data = read_figures(warehouse, settings, accounts, since, until, now)
     with writing(out, out_named), staging_folder(out) as temp, ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn")) as pool:
         findings_csv = None

@@ -9,8 +9,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-
 from pik_recon.attention import Attention, OpenFindings, needs_attention
 from pik_recon.categories import CATEGORIES
 from pik_recon.config import ReportSettings
@@ -138,11 +136,6 @@ class ReportData:
     # what needs attention: every open finding of the last runs, whatever the period
     attention: Attention = field(default_factory=lambda: Attention((), ()))
 
-    def worst_open_severity(self) -> str | None:
-        """The worst severity among the last runs' open findings (acknowledged ones need
-        nobody), whatever the period."""
-        return self.attention.worst()
-
     def open_count(self, severity: str) -> int:
         return self.attention.count(severity)
 
@@ -224,18 +217,22 @@ class ReportData:
 
 
 
-def bucket_table(buckets: tuple[int, ...]) -> pd.DataFrame:
-    """(1, 7, 30) -> 0-1, 2-7, 8-30, 31+ days."""
+BUCKET_COLUMNS = (("position", "INTEGER"), ("label", "VARCHAR"), ("low", "BIGINT"),
+                  ("high", "BIGINT"))
+
+
+def bucket_rows(buckets: tuple[int, ...]) -> list[tuple[int, str, int, int]]:
+    """(1, 7, 30) -> 0-1, 2-7, 8-30, 31+ days: (position, label, low, high)."""
     rows, low = [], 0
     for position, high in enumerate(buckets):
         rows.append((position, f"{low}-{high} days", low, high))
         low = high + 1
     rows.append((len(buckets), f"{low}+ days", low, 10**9))
-    return pd.DataFrame(rows, columns=["position", "label", "low", "high"])
+    return rows
 
 
-def _freshness(warehouse: Warehouse, account: str, settings: ReportSettings, now: datetime
-               ) -> Freshness:
+def _read_freshness(warehouse: Warehouse, account: str, settings: ReportSettings,
+                    now: datetime) -> Freshness:
     row = warehouse.fetchone("SELECT finished_at, verified, verdict FROM sync_runs "
                              "WHERE account = ? AND resource = 'links' AND state = 'finished' "
                              "ORDER BY id DESC LIMIT 1", [account])
@@ -271,11 +268,11 @@ def _account_runs(warehouse: Warehouse, account: str, settings: ReportSettings,
                               "state = 'finished' ORDER BY id DESC LIMIT 2", [account])
     run_id, as_of = runs[0] if runs else (None, None)
     previous = runs[1][0] if len(runs) > 1 else None
-    return AccountRuns(account, _freshness(warehouse, account, settings, now), run_id, as_of,
-                       previous)
+    return AccountRuns(account, _read_freshness(warehouse, account, settings, now), run_id,
+                       as_of, previous)
 
 
-def gather(warehouse: Warehouse, settings: ReportSettings, accounts: list[str],
+def read_figures(warehouse: Warehouse, settings: ReportSettings, accounts: list[str],
            since: datetime, until: datetime, now: datetime) -> ReportData:
     """Every figure of the report of `accounts`, read in one read-only session."""
     data = ReportData(since, until, settings.timezone,
@@ -288,13 +285,13 @@ def gather(warehouse: Warehouse, settings: ReportSettings, accounts: list[str],
         amounts = {name: row[3 + 2 * i] for i, name in enumerate(ALL_FIELDS)}
         data.summary.append(CurrencySummary(row[0], row[1], counts, amounts))
     data.summary = with_stakes(data.summary, data.attention, accounts)
-    buckets = bucket_table(settings.aging_buckets)
-    data.bucket_labels = list(buckets["label"])
-    with warehouse.staged("aging_buckets", buckets):
-        data.aging, data.transit_aging = (
-            [AgingRow(account, c, label, int(n), amount) for account, c, _, label, n, amount
-             in warehouse.fetchall(query(name), period)]
-            for name in ("report_aging", "report_transit_aging"))
+    buckets = bucket_rows(settings.aging_buckets)
+    data.bucket_labels = [label for _, label, _, _ in buckets]
+    warehouse.temp_table("aging_buckets", BUCKET_COLUMNS, buckets)
+    data.aging, data.transit_aging = (
+        [AgingRow(account, c, label, int(n), amount) for account, c, _, label, n, amount
+         in warehouse.fetchall(query(name), period)]
+        for name in ("report_aging", "report_transit_aging"))
     data.by_category = _by_category(warehouse, period)
     data.findings_total = sum(c.count for c in data.by_category)
     data.acknowledged_total = sum(c.acknowledged for c in data.by_category)

@@ -22,7 +22,7 @@ from pik_recon.report.figures import (
 JSON_VERSION = 1
 
 
-def _freshness(fresh: Freshness) -> dict[str, Any]:
+def _freshness_fields(fresh: Freshness) -> dict[str, Any]:
     return {"last_sync_at": fresh.last_sync_at.isoformat() if fresh.last_sync_at else None,
             "verified": fresh.verified, "verdict": fresh.verdict, "stale": fresh.stale,
             "stale_after_hours": fresh.stale_after_hours}
@@ -66,10 +66,10 @@ def report_json(data: ReportData) -> dict[str, Any]:
         "report_version": JSON_VERSION,
         "period": {"since": data.since.isoformat(), "until": data.until.isoformat(),
                    "timezone": data.timezone},
-        "freshness": _freshness(first.freshness),
+        "freshness": _freshness_fields(first.freshness),
         "reconcile_run": {"id": first.run_id, "previous_id": first.previous_run_id,
                           "as_of": first.run_as_of.isoformat() if first.run_as_of else None},
-        "accounts": [{"account": a.account, "freshness": _freshness(a.freshness),
+        "accounts": [{"account": a.account, "freshness": _freshness_fields(a.freshness),
                       "reconcile_run": {"id": a.run_id, "previous_id": a.previous_run_id,
                                         "as_of": a.run_as_of.isoformat() if a.run_as_of
                                         else None}} for a in data.accounts],

@@ -20,9 +20,7 @@ from typing import Any
 from pik_recon.sandbox.state import iso, random_amount
 from pik_recon.sandbox.transactions import over_of, short_of, tx_places, written
 
-SETTLEMENT = timedelta(hours=24)  # pik-recon's default [reconcile] settlement_hours
-GRACE = timedelta(hours=6)  # and webhook_grace_hours
-WEBHOOK_CATEGORIES = ("webhook_missed", "webhook_disagrees")  # only with capture on
+GRACE = timedelta(hours=6)  # pik-recon's default [reconcile] webhook_grace_hours
 # case -> weight, beside generate.CASES; "clean_paid_recently" plants no finding
 MONEY_CASES = {
     "underpaid": 3, "overpaid": 3, "paid_without_transaction": 2, "payment_on_closed_link": 2,

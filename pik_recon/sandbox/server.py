@@ -202,6 +202,7 @@ async def admin_state(request: web.Request) -> web.Response:
         return _json(200, {"counts": state.counts(), "now": state.now().isoformat(),
                            "requests": dict(state.log.counts),
                            "limited_429": state.log.limited_429,
+                           "refused_keys": state.log.refused_keys,
                            "served": {"list": state.log.list_requests,
                                       "link": state.log.link_requests,
                                       "transaction_list": state.transactions.served_lists,

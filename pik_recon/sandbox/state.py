@@ -19,7 +19,6 @@ from sortedcontainers import SortedKeyList
 from pik_recon.money import PIK_CURRENCIES
 
 STATUSES = ("active", "paid", "expired", "deactivated")
-FINAL_STATUSES = ("paid", "expired", "deactivated")
 ORDERINGS = ("newest", "oldest", "id", "shuffled")
 FAULT_KINDS = ("latency", "429", "429_no_retry_after", "500_html", "drop", "lost_response")
 SUPPORTED_CURRENCIES = PIK_CURRENCIES

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from pik_recon.sandbox.state import Link, SandboxState
 
 TX_STATUSES = ("pending", "confirmed", "settled", "failed")
-TX_FINAL = ("settled", "failed")
 PAID_MONEY = ("confirmed", "settled")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)

@@ -17,7 +17,6 @@ else 0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +100,3 @@ def attention_line(open_critical: int, open_warning: int, code: int, fail_on: st
            else f"exit {code}: {option} is {fail_on}")
     return f"done, {need} ({why})"
 
-
-def failures_of(pairs: Sequence[tuple[str, Exception]]) -> tuple[Failure, ...]:
-    return tuple(Failure(account, error) for account, error in pairs)

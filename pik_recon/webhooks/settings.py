@@ -19,7 +19,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 @dataclass(frozen=True)
 class WebhooksSettings:
-    """Where `pik-recon webhooks serve` listens and spools PIK's events (SPEC §9b)."""
+    """Where `pik-recon webhooks serve` listens and spools PIK's events."""
 
     spool_dir: str = ""  # "" = beside the warehouse, <warehouse name>.webhooks
     host: str = "127.0.0.1"
@@ -47,31 +47,34 @@ def secret_env(where: str, table: Mapping[str, Any], account: str) -> str:
     return value
 
 
-def distinct_secret_envs(accounts: Sequence[Account]) -> None:
+def secret_env_problems(accounts: Sequence[Account]) -> list[str]:
     """Each account reads its webhook secret from a variable of its own, none an API key's."""
     owners: dict[str, str] = {}
     keys = {a.key_env: a.name for a in accounts}
+    problems = []
     for account in accounts:
         name = account.webhook_secret_env
         where = f"config [accounts.{account.name}] webhook_secret_env = {name!r}"
         if name in keys:
-            raise ConfigError(f"{where}: that variable holds the API key of account "
-                              f"{keys[name]}; name another")
-        if name in owners:
-            raise ConfigError(f"{where}: account {owners[name]} reads its webhook secret "
-                              "there already; each account has a secret of its own (set "
-                              "webhook_secret_env to tell them apart)")
-        owners[name] = account.name
+            problems.append(f"{where}: that variable holds the API key of account "
+                            f"{keys[name]}; name another")
+        elif name in owners:
+            problems.append(f"{where}: account {owners[name]} reads its webhook secret "
+                            "there already; each account has a secret of its own (set "
+                            "webhook_secret_env to tell them apart)")
+        owners.setdefault(name, account.name)
+    return problems
 
 
-def check_webhooks(settings: WebhooksSettings) -> WebhooksSettings:
-    """The [webhooks] values that a type alone does not rule out."""
+def webhooks_problems(settings: WebhooksSettings) -> list[str]:
+    """What is wrong with the [webhooks] values that a type alone does not rule out."""
+    problems = []
     if settings.port > 65_535:
-        raise ConfigError(f"config [webhooks] port = {settings.port}: expected 1-65535")
+        problems.append(f"config [webhooks] port = {settings.port}: expected 1-65535")
     if not 1_024 <= settings.max_body_bytes <= 16 * 1024 * 1024:
-        raise ConfigError(f"config [webhooks] max_body_bytes = {settings.max_body_bytes}: "
-                          "expected 1024 to 16777216 (PIK's events are a few hundred bytes)")
+        problems.append(f"config [webhooks] max_body_bytes = {settings.max_body_bytes}: "
+                        "expected 1024 to 16777216 (PIK's events are a few hundred bytes)")
     if settings.segment_seconds < 1:
-        raise ConfigError(f"config [webhooks] segment_seconds = {settings.segment_seconds}: "
-                          "expected at least 1")
-    return settings
+        problems.append(f"config [webhooks] segment_seconds = {settings.segment_seconds}: "
+                        "expected at least 1")
+    return problems

@@ -1,10 +1,10 @@
--- One finding per order at most (the first category of SPEC §6 that applies), and one per
+-- One finding per order at most (the first category that applies, in report order), one per
 -- link that matches no order. Only orders with several links are grouped (by their row: ids
 -- are unique in the table, and an integer key groups faster than text); an order with one
 -- link or none gives the same values straight from its one row.
 -- Orders and links of one account. Staged: link_matches (of that account),
 -- currency_groups(currency, grp), tolerances(currency, tolerance).
--- Each finding carries the money it puts at stake, in that money's currency (SPEC §6).
+-- Each finding carries the money it puts at stake, in that money's currency.
 -- Parameters: $account, $run_id, $as_of, $unpaid_after_days.
 INSERT INTO findings (run_id, category, severity, order_id, link_id, link_ids, order_amount,
                       order_currency, link_amount, link_currency, difference, order_status,

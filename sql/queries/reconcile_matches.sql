@@ -1,4 +1,4 @@
--- Which order each link belongs to, by the most trusted evidence (SPEC §6):
+-- Which order each link belongs to, by the most trusted evidence:
 -- 1 the order's own link-id column, 2 the creation ledger, 3 the description pattern.
 -- Links, orders and the ledger of one account only. Parameters: $account, $description_regex
 -- (group 1 captures the order id).

@@ -1,4 +1,4 @@
--- order_rejected (SPEC §5, §6): the rows the account's most recent import could not read, a
+-- order_rejected: the rows the account's most recent import could not read, a
 -- warning each, money at stake none. A row with an order id is known across runs by it (the
 -- rows of one id rejected together, e.g. a repeated id, are one finding, at its first line);
 -- a row without one by its file and line. The finding says what was wrong (the column, the

@@ -56,7 +56,7 @@ def test_malformed_records_are_quarantined(sandbox: SandboxServer, sandbox_state
     assert warehouse_snapshot(db) == sandbox_snapshot(sandbox_state)
 
 
-# SPEC §1: an amount is a decimal string, as PIK writes it ("75.00", "75"). Anything else is
+# PIK's API: an amount is a decimal string, as PIK writes it ("75.00", "75"). Anything else is
 # quarantined, whether the warehouse's bulk reader (zero) or Python judges it.
 NOT_PLAIN = ["-7.00", "1e3", "+5", " 5", "5 ", ".5", "5.", "٣"]
 NOT_POSITIVE = ["0", "0.00"]

@@ -417,7 +417,6 @@ def _median_page_seconds(api: httpx.Client, params: list[dict]) -> float:
     return statistics.median(times)
 
 
-@pytest.mark.slow
 def test_a_million_transactions_answer_a_page_as_fast_as_ten_thousand(
         api: httpx.Client, sandbox_state: SandboxState) -> None:
     """Paging cost does not grow with the list (the tests' drift stays on)."""

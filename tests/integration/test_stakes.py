@@ -19,7 +19,7 @@ from pik_recon.warehouse import resource_dir
 from tests.conftest import API_KEY, cli_env, run_cli, warehouse_rows
 
 SAMPLE = resource_dir("sample_data")
-# SPEC §6: the severity of each category
+# the severity of each category (README: Matching and findings)
 SEVERITY = {
     "currency_mismatch": "critical", "amount_mismatch": "critical",
     "duplicate_payment": "critical", "paid_but_cancelled": "critical",

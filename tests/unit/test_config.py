@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
 
+from pik_recon.cli import main
 from pik_recon.config import _SECTIONS, DEFAULT_BASE_URL, load_config
 from pik_recon.errors import ConfigError
 
@@ -31,9 +33,11 @@ def test_option_beats_environment_beats_file(tmp_path: Path) -> None:
     assert (str(from_env.db_path), from_env.pik.base_url) == ("env.duckdb",
                                                                "https://env.example/v1")
     assert from_env.pik.concurrency == 3
-    from_options = load_config(env=env, db="opt.duckdb", base_url="https://opt.example/v1")
+    from_options = load_config(env=env, db="opt.duckdb", base_url="https://opt.example/v1",
+                               overrides={"pik": {"rate_limit_enabled": False}})
     assert (str(from_options.db_path), from_options.pik.base_url) == (
         "opt.duckdb", "https://opt.example/v1")
+    assert not from_options.pik.rate_limit_enabled  # options of [pik] keep the base URL's
     from_file = load_config(env={"PIK_RECON_CONFIG": str(path)})
     assert (str(from_file.db_path), from_file.pik.base_url) == ("file.duckdb",
                                                                  "https://file.example/v1")
@@ -169,3 +173,53 @@ def test_an_unknown_account_is_named_with_those_there_are(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"No PIK API key for account brand-b\. Set it in "
                                           r"the environment, e\.g\. `export PIK_KEY_B=\.\.\.`"):
         config.for_account("brand-b").require_api_key()
+
+
+THREE_MISTAKES = """[pik]
+concurrency = 0
+[orders]
+timezone = "Mars/Olympus"
+[accounts.brand-a]
+key_env = "K_A"
+[accounts.brand-b]
+key_env = "K_B"
+[accounts.brand-b.orders]
+delimiter = "x"
+"""
+
+
+def test_every_mistake_of_a_config_is_named_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "three.toml"
+    path.write_text(THREE_MISTAKES)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path=str(path), env={})
+    lines = str(caught.value).splitlines()
+    assert lines == [
+        f"{path}: 3 problem(s), nothing was run:",
+        f"  {path}: config [pik] concurrency = 0: expected a positive whole number",
+        f"  {path}: config [orders] timezone = 'Mars/Olympus': not a time zone; use a name "
+        "such as \"UTC\" or \"Europe/Berlin\"",
+        f"  {path}: config [accounts.brand-b.orders] delimiter = 'x': expected one of 'auto', "
+        "',', ';', '\\t', '|'",
+    ]  # the accounts inherit [pik] and [orders]: their mistakes are named once, there
+    assert caught.value.exit_code == 2
+
+
+def test_a_command_names_every_mistake_and_runs_nothing(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    path = tmp_path / "three.toml"
+    path.write_text(THREE_MISTAKES)
+    db = tmp_path / "wh.duckdb"
+    umask = os.umask(0o022)  # main() sets its own; the test process gets its own back
+    try:
+        with pytest.raises(SystemExit) as done:
+            main(["--config", str(path), "--db", str(db), "status"])
+    finally:
+        os.umask(umask)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: {path}: 3 problem(s), nothing was run:\n")
+    assert err.count(f"  {path}: config [") == 3
+    assert not db.exists()
+

@@ -13,7 +13,7 @@ PACKAGE = Path(pik_recon.__file__).parent
 LAYERS = (
     ("foundation", ("errors", "money", "whenparse", "paths", "keys", "categories", "locks",
                     "listorder")),
-    ("settings", ("config", "webhooks.settings", "logs")),
+    ("settings", ("config", "config_values", "webhooks.settings", "logs")),
     ("boundaries", ("warehouse", "client", "records", "links", "transactions", "number_format")),
     ("engines", ("sync", "orders", "reconcile", "findings", "attention", "report", "export",
                  "creation", "status", "webhooks", "sandbox")),
