@@ -48,8 +48,11 @@ def test_incremental_after_a_day_then_exact_once_quiet(
     if ordering in ("newest", "oldest"):  # ordered by creation time: provable while moving
         assert incremental.verified, incremental.verdict
         assert requests <= full_requests * 1.05
-    else:
-        assert incremental.verified or incremental.verdict.startswith("not verified: ")
+    else:  # by id or shuffled, at 2 changes a request: no proof holds, the budget runs out
+        assert incremental.verified is False
+        assert incremental.verdict.startswith(
+            f"not verified: the request budget of {incremental.budget:,} requests is spent; "
+        ), incremental.verdict
     with sandbox_state.lock:
         sandbox_state.faults.drift_per_request = 0
         sandbox_state.set_ordering("newest" if ordering == "shuffled" else ordering)
@@ -63,8 +66,10 @@ def test_incremental_after_a_day_then_exact_once_quiet(
 
 # On a moving list the links that changed after the previous sync read them, at any age,
 # are fetched by id: the fraction is smaller on a quiet one. How many depends on where the
-# drift's changes fall (a full sweep over 3.9 to 5.5 times the incremental one on these
-# 50,000 links, over seeds), so the moving case asks for a third.
+# drift's changes fall, and they fall differently on every run: a full sweep cost 3.99 and
+# 4.07 times the incremental one in two runs of this very test (seed 11), 4.9, 4.4 and 5.4 at
+# seeds 1, 2 and 3. A quarter would fail about every other run with nothing wrong, so the
+# moving case asks for a third, which a sync reading the whole list again (1x) still fails.
 @pytest.mark.parametrize(("drift", "fraction"), [(0, 8), (1, 3)])
 def test_links_that_expire_within_days_cost_a_fraction_of_a_full_sweep(
         sandbox: SandboxServer, sandbox_state: SandboxState, tmp_path: Path, drift: float,
