@@ -96,10 +96,12 @@ def test_two_runs_at_once_and_a_killed_holder(slow_sandbox: SandboxServer,
     with sandbox_state.lock:
         first = subprocess.Popen([*pik_recon_cmd(), "run", "nightly"], env=env, cwd=workdir,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _wait_for(lambda: lock_file.exists() and lock_file.read_text())
-        second = run_cli(["run", "nightly"], env, workdir)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
+        try:
+            _wait_for(lambda: lock_file.exists() and lock_file.read_text())
+            second = run_cli(["run", "nightly"], env, workdir, timeout=120)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=30)
     assert second.returncode == 4
     holder = json.loads(lock_file.read_text())
     assert f"job 'nightly' is already running: pid {first.pid} on {holder['host']}" in (
