@@ -82,30 +82,33 @@ def environment_proxy(base_url: str) -> str | None:
 
 class RateLimiter:
     """At most `per_minute` requests in any rolling 60-second window, shared by all tasks.
-    `sleep(seconds, reason)` does its waiting (the client shows the long ones)."""
+    `sleep(seconds, reason)` does its waiting (the client shows the long ones); `clock`
+    tells the time, in seconds."""
 
     MARGIN_SECONDS = 0.5  # our send time precedes PIK's arrival time; stay clear of its window
 
     def __init__(self, per_minute: int, enabled: bool = True,
-                 sleep: Callable[[float, str], Awaitable[None]] | None = None) -> None:
+                 sleep: Callable[[float, str], Awaitable[None]] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
         self.enabled = enabled
         self._sleep = sleep or (lambda seconds, _: asyncio.sleep(seconds))
         self._sent: deque[float] = deque()
         self._lock = asyncio.Lock()
         self._paused_until = 0.0
+        self._clock = clock
 
     def pause(self, seconds: float) -> None:
         """Hold every caller back after a 429 (PIK's Retry-After, never beyond the client's
         max_retry_after_seconds: a longer one ends the command instead)."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     async def acquire(self) -> None:
-        if not self.enabled and self._paused_until <= time.monotonic():
+        if not self.enabled and self._paused_until <= self._clock():
             return  # no limit to keep and no 429 to wait out: no need to queue
         async with self._lock:
             while True:
-                now = time.monotonic()
+                now = self._clock()
                 if self._paused_until > now:
                     await self._sleep(self._paused_until - now, "PIK asked")
                     continue

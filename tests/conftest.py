@@ -1,18 +1,24 @@
-"""Shared fixtures: a real sandbox on a loopback port, configs and CLI subprocesses."""
+"""Shared fixtures: a real sandbox on a loopback port, configs, CLI runs in-process and as
+subprocesses."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
+from pik_recon.cli import main
+from pik_recon.logs import LOGGER_NAME
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
 from pik_recon.warehouse import migrations
@@ -71,6 +77,44 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*pik_recon_cmd(), *args], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What an in-process `pik-recon` run left: as a subprocess's, for the same asserts."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke_cli(args: Sequence[str], env: dict[str, str], cwd: Path) -> CliRun:
+    """`pik-recon ARGS` through the console entry point in this process (click's CliRunner),
+    for option and exit-code tests that need no real process: `env` is the whole
+    environment, `cwd` the working folder; the umask, the folder and the logging the entry
+    point changes are put back."""
+    overrides: dict[str, str | None] = {k: None for k in os.environ if k not in env}
+    overrides.update(env)
+    root, ours = logging.getLogger(), logging.getLogger(LOGGER_NAME)
+    handlers, levels = root.handlers[:], (root.level, ours.level)
+    umask, folder = os.umask(0o077), Path.cwd()
+    try:
+        os.chdir(cwd)
+        with CliRunner().isolation(env=overrides) as (out, err, _):
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            return CliRun(code, out.getvalue().decode(), err.getvalue().decode())
+    finally:
+        os.chdir(folder)
+        os.umask(umask)
+        root.handlers[:] = handlers
+        root.setLevel(levels[0])
+        ours.setLevel(levels[1])
 
 
 def warehouse_rows(db: Path, sql: str) -> list[tuple]:

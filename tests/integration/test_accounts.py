@@ -26,8 +26,8 @@ from tests.conftest import (
     ACCOUNT_KEYS,
     DRIFT,
     accounts_env,
+    invoke_cli,
     json_results,
-    run_cli,
     statuses,
     warehouse_rows,
     write_accounts_config,
@@ -65,8 +65,8 @@ def test_one_sync_fills_both_accounts_each_proven(
         statuses(moving_accounts["south"][0]))
     assert len(shared) > 1_000  # the accounts' links share ids: mixing them would show
 
-    done = run_cli(["--log-format", "json", "sync"], accounts_env(workdir, ACCOUNT_KEYS),
-                   workdir)
+    done = invoke_cli(["--log-format", "json", "sync"], accounts_env(workdir, ACCOUNT_KEYS),
+                      workdir)
 
     assert done.returncode == 0, done.stderr[-2000:]
     results = {r["account"]: r for r in json_results(done.stdout, "sync")
@@ -101,7 +101,7 @@ def test_one_failing_account_leaves_the_other_synced(
     else:
         keys["south"] = ACCOUNT_KEYS["north"]  # a key of another account
 
-    done = run_cli(["sync"], accounts_env(workdir, keys), workdir)
+    done = invoke_cli(["sync"], accounts_env(workdir, keys), workdir)
 
     assert done.returncode == code, done.stderr[-2000:]
     assert "1 of 2 accounts failed: account south:" in done.stderr
@@ -175,19 +175,19 @@ def test_reconcile_and_report_per_account_and_combined(planted: dict[str, Path],
     try:
         write_accounts_config(workdir, {n: s.base_url for n, s in servers.items()})
         env = accounts_env(workdir, ACCOUNT_KEYS)
-        assert run_cli(["sync"], env, workdir).returncode == 0
+        assert invoke_cli(["sync"], env, workdir).returncode == 0
     finally:
         for server in servers.values():
             server.stop()
-    bare = run_cli(["orders", "load", str(planted["north"] / "orders.csv")], env, workdir)
+    bare = invoke_cli(["orders", "load", str(planted["north"] / "orders.csv")], env, workdir)
     assert bare.returncode == 2
     assert "name it with --account (configured: north, south)" in bare.stderr
     for name, folder in planted.items():
-        loaded = run_cli(["orders", "load", str(folder / "orders.csv"), "--account", name],
-                         env, workdir)
+        loaded = invoke_cli(["orders", "load", str(folder / "orders.csv"), "--account", name],
+                            env, workdir)
         assert loaded.returncode == 0, loaded.stderr
     as_of = json.loads((planted["north"] / "dataset.json").read_text())["as_of"]
-    done = run_cli(["--log-format", "json", "reconcile", "--as-of", as_of], env, workdir)
+    done = invoke_cli(["--log-format", "json", "reconcile", "--as-of", as_of], env, workdir)
     assert done.returncode == 0, done.stderr
     runs = {r["account"]: r["run_id"] for r in json_results(done.stdout, "reconcile")}
 
@@ -203,10 +203,10 @@ def test_reconcile_and_report_per_account_and_combined(planted: dict[str, Path],
     figures = json.loads((planted["north"] / "expected_figures.json").read_text())
     period = ["--since", figures["since"], "--until", figures["until"]]
     combined, alone = workdir / "combined", workdir / "north-only"
-    assert run_cli(["report", *period, "--out", str(combined), "--format", "json,csv"], env,
-                   workdir).returncode == 0
-    assert run_cli(["report", *period, "--out", str(alone), "--format", "json,csv",
-                    "--account", "north"], env, workdir).returncode == 0
+    assert invoke_cli(["report", *period, "--out", str(combined), "--format", "json,csv"], env,
+                      workdir).returncode == 0
+    assert invoke_cli(["report", *period, "--out", str(alone), "--format", "json,csv",
+                       "--account", "north"], env, workdir).returncode == 0
     both = json.loads((combined / "report.json").read_text())
     north = json.loads((alone / "report.json").read_text())
 
@@ -262,7 +262,7 @@ def test_a_job_goes_on_for_the_accounts_that_did_not_fail(
     (workdir / "jobs" / "nightly.toml").write_text(one_file, encoding="utf-8")
     env = accounts_env(workdir, ACCOUNT_KEYS)
 
-    refused = run_cli(["run", "nightly", "--check"], env, workdir)
+    refused = invoke_cli(["run", "nightly", "--check"], env, workdir)
     assert refused.returncode == 2
     assert "would load one shop's orders into 2 accounts (north, south)" in refused.stderr
 
@@ -270,7 +270,7 @@ def test_a_job_goes_on_for_the_accounts_that_did_not_fail(
                              out=workdir / "reports" / "{account}")
     (workdir / "jobs" / "nightly.toml").write_text(per_account, encoding="utf-8")
     moving_accounts["south"][1].stop()
-    done = run_cli(["run", "nightly"], env, workdir)
+    done = invoke_cli(["run", "nightly"], env, workdir)
 
     assert done.returncode == 4, done.stderr[-2000:]
     assert "- sync: partly failed" in done.stdout and "account south:" in done.stdout
@@ -297,12 +297,12 @@ def test_no_account_key_appears_anywhere(
                                        str(workdir / "reports")],
                  ["-v", "export", "parquet", str(workdir / "export")], ["status"],
                  ["findings", "list"]):
-        done = run_cli(args, env, workdir)
+        done = invoke_cli(args, env, workdir)
         assert done.returncode == 0, (args, done.stderr[-2000:])
         outputs += [done.stdout, done.stderr]
     wrong = {**ACCOUNT_KEYS, "south": ACCOUNT_KEYS["south"] + "x"}
-    refused = run_cli(["-v", "--log-format", "json", "sync"], accounts_env(workdir, wrong),
-                      workdir)
+    refused = invoke_cli(["-v", "--log-format", "json", "sync"], accounts_env(workdir, wrong),
+                         workdir)
     assert refused.returncode == 3
     outputs += [refused.stdout, refused.stderr]
     assert any('"level": "debug"' in text for text in outputs)  # the verbose logs were there

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState
-from tests.conftest import cli_env, run_cli, warehouse_rows
+from tests.conftest import cli_env, invoke_cli, warehouse_rows
 
 CASES = [("0.000000000000000001", "ETH"), ("75", "USDT"), ("75.00", "USDT"),
          ("0.00000001", "BTC"), ("12345678901234567890.123456789012345678", "ETH"),
@@ -19,7 +19,7 @@ def test_amounts_round_trip_exactly(sandbox: SandboxServer, sandbox_state: Sandb
     with sandbox_state.lock:
         ids = {sandbox_state.create(amount, currency, f"amount {amount}").id: amount
                for amount, currency in CASES}
-    done = run_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
+    done = invoke_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
     assert done.returncode == 0, done.stderr
 
     every = warehouse_rows(workdir / "wh.duckdb",

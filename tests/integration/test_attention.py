@@ -20,7 +20,7 @@ import pytest
 
 from pik_recon.findings import acknowledge, findings_of
 from pik_recon.warehouse import Warehouse
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 from tests.integration.test_report import build_sample_warehouse
 from tests.integration.test_stakes import (
     SEVERITY,
@@ -56,8 +56,8 @@ def env(sample_db: Path, tmp_path: Path) -> dict[str, str]:
 
 
 def _day_report(env: dict[str, str], folder: Path, fail_on: str = "never") -> int:
-    done = run_cli(["report", "--since", DAY[0], "--until", DAY[1], "--out", str(folder),
-                    "--fail-on", fail_on], env, folder.parent)
+    done = invoke_cli(["report", "--since", DAY[0], "--until", DAY[1], "--out", str(folder),
+                       "--fail-on", fail_on], env, folder.parent)
     assert done.returncode in (0, 1), done.stderr
     return done.returncode
 
@@ -154,8 +154,8 @@ when = ["critical"]
         f'[jobs]\ndir = "{jobs}"\n\n[notify]\nwebhook_url = '
         f'"http://127.0.0.1:{server.server_address[1]}/hook"\nretries = 1\n')
     env = {**env, "PIK_RECON_CONFIG": str(tmp_path / "pik-recon.toml")}
-    job = run_cli(["--log-format", "json", "run", "daily"], env, tmp_path)
-    status = run_cli(["--log-format", "json", "status"], env, tmp_path)
+    job = invoke_cli(["--log-format", "json", "run", "daily"], env, tmp_path)
+    status = invoke_cli(["--log-format", "json", "status"], env, tmp_path)
     server.shutdown()
     critical, warning = len(_planted_open("critical")), len(_planted_open("warning"))
     assert job.returncode == 1, job.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
-from tests.conftest import cli_env, pik_recon_cmd, run_cli
+from tests.conftest import cli_env, invoke_cli, pik_recon_cmd
 
 
 def _write_rows(path: Path, count: int, start: int = 0) -> None:
@@ -53,8 +53,8 @@ def test_faults_create_exactly_one_link_per_order(sandbox: SandboxServer,
         sandbox_state.faults.kinds = ("lost_response", "drop", "500_html", "429",
                                       "429_no_retry_after", "latency")
         sandbox_state.faults.fault_latency_ms = 20
-    done = run_cli(["links", "create", str(rows), "--concurrency", "8"],
-                   cli_env(workdir, sandbox.base_url), workdir)
+    done = invoke_cli(["links", "create", str(rows), "--concurrency", "8"],
+                      cli_env(workdir, sandbox.base_url), workdir)
 
     assert done.returncode == 0, done.stderr
     assert sandbox_state.log.fault_counts["lost_response"] > 20  # answers really got lost
@@ -76,10 +76,10 @@ def test_rerun_sends_no_post_and_reports_existing(sandbox: SandboxServer,
     rows = workdir / "invoices.csv"
     _write_rows(rows, 50)
     env = cli_env(workdir, sandbox.base_url)
-    assert run_cli(["links", "create", str(rows)], env, workdir).returncode == 0
+    assert invoke_cli(["links", "create", str(rows)], env, workdir).returncode == 0
     posts = _posts(sandbox_state)
 
-    again = run_cli(["links", "create", str(rows)], env, workdir)
+    again = invoke_cli(["links", "create", str(rows)], env, workdir)
 
     assert again.returncode == 0, again.stderr
     assert _posts(sandbox_state) == posts == 50
@@ -91,10 +91,10 @@ def test_conflict_is_reported_not_created(sandbox: SandboxServer, sandbox_state:
     rows = workdir / "invoices.csv"
     rows.write_text("order_id,amount,currency\nA,10.00,USDT\nB,5,USDT\n")
     env = cli_env(workdir, sandbox.base_url)
-    assert run_cli(["links", "create", str(rows)], env, workdir).returncode == 0
+    assert invoke_cli(["links", "create", str(rows)], env, workdir).returncode == 0
     rows.write_text("order_id,amount,currency\nA,12.00,USDT\nB,5.00,USDT\nC,1,USDT\n")
 
-    done = run_cli(["links", "create", str(rows)], env, workdir)
+    done = invoke_cli(["links", "create", str(rows)], env, workdir)
 
     assert done.returncode == 1
     out = {r["order_id"]: r for r in _output(workdir / "invoices-links.csv")}
@@ -110,7 +110,7 @@ def test_bad_file_lists_every_bad_line_and_sends_nothing(sandbox: SandboxServer,
     rows = workdir / "bad.csv"
     rows.write_text("order_id,amount,currency\nA,10.00,USDT\nB,abc,USDT\nC,0.123456789,BTC\n"
                     "D,5,XYZ\nA,3,USDT\nE,0,ETH\n")
-    done = run_cli(["links", "create", str(rows)], cli_env(workdir, sandbox.base_url), workdir)
+    done = invoke_cli(["links", "create", str(rows)], cli_env(workdir, sandbox.base_url), workdir)
     assert done.returncode == 2
     assert done.stderr.splitlines()[1:] == [
         f"{rows} line 3: amount 'abc' is not a decimal like 75.00",
@@ -154,7 +154,7 @@ def test_sigkill_at_many_moments_then_rerun(sandbox: SandboxServer,
     assert killed >= 5
     with sandbox_state.lock:
         sandbox_state.faults.rate = 0.0
-    final = run_cli(["links", "create", str(rows)], env, workdir)
+    final = invoke_cli(["links", "create", str(rows)], env, workdir)
     assert final.returncode == 0, final.stderr
     assert len(_links_per_order(sandbox_state)) == 700
     assert set(_links_per_order(sandbox_state).values()) == {1}
@@ -177,7 +177,7 @@ def test_lost_answers_on_a_large_account_listed_oldest_first_keep_the_creation_r
                                                  "rate_limit_enabled = true"))
     started = time.monotonic()
 
-    done = run_cli(["links", "create", str(rows)], cli_env(workdir, sandbox.base_url), workdir)
+    done = invoke_cli(["links", "create", str(rows)], cli_env(workdir, sandbox.base_url), workdir)
 
     minutes = (time.monotonic() - started) / 60
     assert done.returncode == 0, done.stderr
@@ -238,7 +238,7 @@ def test_pik_clock_off_ours_lost_answers_and_two_kills_leave_one_link_per_row(
     _kill_when_posted(args, env, workdir, sandbox_state, 40)
     _kill_when_posted(args, env, workdir, sandbox_state, 110)
 
-    final = run_cli(args, env, workdir)
+    final = invoke_cli(args, env, workdir)
 
     assert final.returncode == 0, final.stderr
     with sandbox_state.lock:
@@ -271,7 +271,7 @@ def test_a_list_in_no_creation_order_leaves_lost_answers_unknown_and_sends_nothi
         sandbox_state.faults.kinds = ("lost_response",)
     env = cli_env(workdir, sandbox.base_url)
 
-    done = run_cli(["links", "create", str(rows)], env, workdir)
+    done = invoke_cli(["links", "create", str(rows)], env, workdir)
 
     assert done.returncode == 4, done.stderr
     out = {r["order_id"]: r for r in _output(workdir / "invoices-links.csv")}
@@ -286,7 +286,7 @@ def test_a_list_in_no_creation_order_leaves_lost_answers_unknown_and_sends_nothi
     posts = _posts(sandbox_state)
     assert posts == 60  # none sent twice
 
-    run_cli(["links", "create", str(rows)], env, workdir)  # may find some, proves none absent
+    invoke_cli(["links", "create", str(rows)], env, workdir)  # may find some, proves none absent
 
     assert _posts(sandbox_state) == posts
     links = _links_by_description(sandbox_state, set(descriptions.values()))

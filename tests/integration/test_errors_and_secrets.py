@@ -11,7 +11,7 @@ import pytest
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
-from tests.conftest import API_KEY, cli_env, run_cli, served
+from tests.conftest import API_KEY, cli_env, invoke_cli, served
 
 
 def _free_port() -> int:
@@ -21,26 +21,26 @@ def _free_port() -> int:
 
 
 def test_missing_key_is_exit_2_and_says_how_to_set_it(workdir: Path) -> None:
-    done = run_cli(["sync"], cli_env(workdir, "http://127.0.0.1:9/v1", key=None), workdir)
+    done = invoke_cli(["sync"], cli_env(workdir, "http://127.0.0.1:9/v1", key=None), workdir)
     assert done.returncode == 2
     assert "export PIK_API_KEY=" in done.stderr
 
 
 def test_wrong_key_is_exit_3(sandbox: SandboxServer, workdir: Path) -> None:
-    done = run_cli(["sync"], cli_env(workdir, sandbox.base_url, key="sk_wrong"), workdir)
+    done = invoke_cli(["sync"], cli_env(workdir, sandbox.base_url, key="sk_wrong"), workdir)
     assert done.returncode == 3
     assert "PIK refused the API key (401" in done.stderr
 
 
 def test_unreachable_host_is_exit_4(workdir: Path) -> None:
     url = f"http://127.0.0.1:{_free_port()}/v1"
-    done = run_cli(["sync"], cli_env(workdir, url), workdir)
+    done = invoke_cli(["sync"], cli_env(workdir, url), workdir)
     assert done.returncode == 4
     assert f"cannot connect to {url}" in done.stderr
 
 
 def test_plain_http_to_a_remote_host_is_refused(workdir: Path) -> None:
-    done = run_cli(["sync"], cli_env(workdir, "http://api.pik.global/v1"), workdir)
+    done = invoke_cli(["sync"], cli_env(workdir, "http://api.pik.global/v1"), workdir)
     assert done.returncode == 2
     assert "plain http:// is refused for api.pik.global" in done.stderr
 
@@ -53,10 +53,10 @@ def test_key_appears_nowhere(sandbox: SandboxServer, sandbox_state: SandboxState
     env = cli_env(workdir, sandbox.base_url)
     outputs = []
     for args in (["-v", "sync"], ["-v", "--log-format", "json", "sync", "--full"], ["status"]):
-        done = run_cli(args, env, workdir)
+        done = invoke_cli(args, env, workdir)
         assert done.returncode == 0, done.stderr
         outputs += [done.stdout, done.stderr]
-    refused = run_cli(["-v", "sync"], {**env, "PIK_API_KEY": API_KEY + "x"}, workdir)
+    refused = invoke_cli(["-v", "sync"], {**env, "PIK_API_KEY": API_KEY + "x"}, workdir)
     assert refused.returncode == 3
     outputs += [refused.stdout, refused.stderr]
     assert any('"level": "debug"' in text for text in outputs)  # the verbose logs were there
@@ -84,7 +84,7 @@ def test_a_key_written_where_its_variables_name_goes_is_refused_and_never_shown(
     outputs = []
     for args in (["sync"], ["-v", "sync"], ["-v", "--log-format", "json", "sync"],
                  ["-v", "status"]):
-        done = run_cli(args, env, workdir)
+        done = invoke_cli(args, env, workdir)
         assert done.returncode == 2, done.stderr
         assert "[accounts.shop] key_env: expected the name of the environment variable" in (
             done.stderr)
@@ -105,7 +105,7 @@ BROKEN_KEYS = [(API_KEY + "\n", f"a line break (character {len(API_KEY) + 1}"),
 def test_a_key_no_api_key_could_be_is_refused_at_once_and_never_shown(
         sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path, key: str,
         said: str) -> None:
-    done = run_cli(["-v", "sync"], cli_env(workdir, sandbox.base_url, key=key), workdir)
+    done = invoke_cli(["-v", "sync"], cli_env(workdir, sandbox.base_url, key=key), workdir)
     assert done.returncode == 2, done.stderr
     assert f"The PIK API key in PIK_API_KEY holds {said}" in done.stderr
     assert API_KEY[9:] not in done.stdout + done.stderr
@@ -140,7 +140,7 @@ def test_plain_http_is_never_sent_through_the_environments_proxy(
            if k.lower() not in ("no_proxy", "http_proxy", "https_proxy", "all_proxy")}
     env.update(HTTP_PROXY=proxy.url, http_proxy=proxy.url, ALL_PROXY=proxy.url)
     try:
-        done = run_cli(["sync"], env, workdir)
+        done = invoke_cli(["sync"], env, workdir)
     finally:
         proxy.sock.close()
     assert done.returncode == 0, done.stderr

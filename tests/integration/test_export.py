@@ -25,6 +25,7 @@ from pik_recon.warehouse import Warehouse, migrations
 from tests.conftest import (
     ACCOUNT_KEYS,
     accounts_env,
+    invoke_cli,
     pik_recon_cmd,
     run_cli,
     warehouse_rows,
@@ -91,13 +92,13 @@ def test_export_reads_back_exactly_and_rewrites_only_what_changed(
     try:
         write_accounts_config(workdir, {n: s.base_url for n, s in servers.items()})
         env = accounts_env(workdir, ACCOUNT_KEYS)
-        assert run_cli(["sync"], env, workdir).returncode == 0
+        assert invoke_cli(["sync"], env, workdir).returncode == 0
         for name, (folder, _) in two_accounts.items():
-            assert run_cli(["orders", "load", str(folder / "orders.csv"), "--account", name],
-                           env, workdir).returncode == 0
-        assert run_cli(["reconcile"], env, workdir).returncode == 0
+            assert invoke_cli(["orders", "load", str(folder / "orders.csv"), "--account", name],
+                              env, workdir).returncode == 0
+        assert invoke_cli(["reconcile"], env, workdir).returncode == 0
         out = workdir / "export"
-        first = run_cli(["export", "parquet", str(out)], env, workdir)
+        first = invoke_cli(["export", "parquet", str(out)], env, workdir)
         assert first.returncode == 0, first.stderr
 
         db = workdir / "wh.duckdb"
@@ -134,7 +135,7 @@ def test_export_reads_back_exactly_and_rewrites_only_what_changed(
             north.simulate_day(new=40, changes=30)
         for args in (["sync", "--account", "north"], ["reconcile", "--account", "north"],
                      ["export", "parquet", str(out)]):
-            done = run_cli(args, env, workdir)
+            done = invoke_cli(args, env, workdir)
             assert done.returncode == 0, (args, done.stderr)
     finally:
         for server in servers.values():
@@ -161,7 +162,7 @@ def test_export_refuses_a_folder_that_is_not_an_export(workdir: Path) -> None:
     (folder / "thesis.txt").write_text("mine", encoding="utf-8")
     env = accounts_env(workdir, {})
     Warehouse.open(workdir / "wh.duckdb").close()
-    done = run_cli(["export", "parquet", str(folder)], env, workdir)
+    done = invoke_cli(["export", "parquet", str(folder)], env, workdir)
     assert done.returncode == 2
     assert "holds files but no manifest.json" in done.stderr
     assert [p.name for p in folder.iterdir()] == ["thesis.txt"]
@@ -203,7 +204,7 @@ def test_an_export_killed_at_any_moment_is_completed_by_the_next(
     assert (out / "manifest.json").is_file()  # a folder the next export recognises
     assert list(out.glob(".export-*"))  # the killed export's staging folder is still there
 
-    done = run_cli(["export", "parquet", str(out)], env, workdir)
+    done = invoke_cli(["export", "parquet", str(out)], env, workdir)
 
     assert done.returncode == 0, done.stderr
     assert not list(out.glob(".export-*"))
@@ -240,7 +241,7 @@ def test_export_refuses_a_folder_holding_another_manifest(workdir: Path, text: s
     folder.mkdir()
     (folder / "manifest.json").write_text(text, encoding="utf-8")
     Warehouse.open(workdir / "wh.duckdb").close()
-    done = run_cli(["export", "parquet", str(folder)], accounts_env(workdir, {}), workdir)
+    done = invoke_cli(["export", "parquet", str(folder)], accounts_env(workdir, {}), workdir)
     assert done.returncode == 2, done.stderr
     assert (f"{folder / 'manifest.json'} is not the manifest of a pik-recon export (its "
             '"format" is not "pik-recon parquet export")') in done.stderr
@@ -268,7 +269,7 @@ def test_a_table_with_no_rows_gets_its_folder_and_a_file_with_its_schema(
     Warehouse.open(db).close()
     out = workdir / "export"
     env = accounts_env(workdir, {})
-    done = run_cli(["export", "parquet", str(out)], env, workdir)
+    done = invoke_cli(["export", "parquet", str(out)], env, workdir)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(TABLES)
     for table, partitions in PARTITION_COLUMNS.items():
@@ -286,7 +287,7 @@ def test_a_table_with_no_rows_gets_its_folder_and_a_file_with_its_schema(
     with Warehouse.open(db) as wh:  # a row arrives: the schema file gives way to its partition
         wh.execute("INSERT INTO quarantine (sync_run_id, observed_at, reason, record, account) "
                    "VALUES (1, TIMESTAMPTZ '2026-11-30 08:00:00+00', 'no id', '{}', 'default')")
-    again = run_cli(["export", "parquet", str(out)], env, workdir)
+    again = invoke_cli(["export", "parquet", str(out)], env, workdir)
     assert again.returncode == 0, again.stderr
     assert [str(p.relative_to(out / "quarantine")) for p in (out / "quarantine").rglob(
         "*.parquet")] == ["account=default/observed_date=2026-11-30/data_0.parquet"]

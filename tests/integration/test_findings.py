@@ -1,4 +1,4 @@
-"""Finance closing findings through the console script: ack, recur, change, reopen, a CSV."""
+"""Finance closing findings through the command line: ack, recur, change, reopen, a CSV."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState
 from pik_recon.warehouse import Warehouse
-from tests.conftest import cli_env, run_cli, warehouse_rows
+from tests.conftest import cli_env, invoke_cli, warehouse_rows
 
 ORDERS = ("order_id,amount,currency,status,created_at\n"
           "A1,10.50,USDT,awaiting_payment,2026-11-10T10:00:00Z\n"
@@ -34,12 +34,12 @@ def _shop(sandbox_state: SandboxState, workdir: Path) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], workdir: Path, *args: str) -> tuple[int, str]:
-    done = run_cli(list(args), env, workdir)
+    done = invoke_cli(list(args), env, workdir)
     return done.returncode, done.stdout + done.stderr
 
 
 def _findings(env: dict[str, str], workdir: Path, *options: str) -> list[dict]:
-    done = run_cli(["--log-format", "json", "findings", "list", *options], env, workdir)
+    done = invoke_cli(["--log-format", "json", "findings", "list", *options], env, workdir)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["findings"]
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -19,7 +20,7 @@ from pik_recon.sandbox.seed import sample_links_path, seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState
 from pik_recon.warehouse import Warehouse, resource_dir
-from tests.conftest import cli_env, pik_recon_cmd, run_cli
+from tests.conftest import cli_env, invoke_cli, pik_recon_cmd, run_cli
 
 ORDERS = resource_dir("sample_data") / "orders.csv"
 
@@ -84,24 +85,28 @@ def test_two_runs_at_once_and_a_killed_holder(slow_sandbox: SandboxServer,
                                               workdir: Path) -> None:
     _job(workdir, 'cron = "30 2 * * *"', workdir / "reports" / "{date}", notify=False)
     _config(workdir, None)
-    sandbox_state.faults.latency_ms = 300  # the first run is still syncing when the second starts
+    # The sandbox answers nothing while the test holds its lock, so the first run, once it
+    # holds the job's lock, is still syncing when the second starts, however slow the
+    # machine (its requests wait without timing out).
+    config = workdir / "pik-recon.toml"
+    config.write_text(config.read_text().replace("timeout_seconds = 5",
+                                                 "timeout_seconds = 600"))
     env = cli_env(workdir, slow_sandbox.base_url)
-    first = subprocess.Popen([*pik_recon_cmd(), "run", "nightly"], env=env, cwd=workdir,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lock_file = workdir / ".wh.duckdb.locks" / "nightly.lock"
-    deadline = time.monotonic() + 30
-    while not (lock_file.exists() and lock_file.read_text()):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    second = run_cli(["run", "nightly"], env, workdir)
+    with sandbox_state.lock:
+        first = subprocess.Popen([*pik_recon_cmd(), "run", "nightly"], env=env, cwd=workdir,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(lambda: lock_file.exists() and lock_file.read_text())
+            second = run_cli(["run", "nightly"], env, workdir, timeout=120)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=30)
     assert second.returncode == 4
     holder = json.loads(lock_file.read_text())
     assert f"job 'nightly' is already running: pid {first.pid} on {holder['host']}" in (
         second.stderr)
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
 
-    sandbox_state.faults.latency_ms = 0
     third = run_cli(["run", "nightly"], env, workdir)
     assert third.returncode == 0, third.stderr
     assert "reconcile: ok (orders_file " in third.stdout and "orders-new.csv" in third.stdout
@@ -153,41 +158,63 @@ def test_dead_receiver_does_not_fail_the_job(slow_sandbox: SandboxServer,
     assert "notify: not delivered" in done.stdout
 
 
-def _scheduler(workdir: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([*pik_recon_cmd(), "scheduler"], env=env, cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+class _Scheduler:
+    """`pik-recon scheduler` as a real process, its log lines read as they come, so a test
+    waits for what the scheduler says it did, never for a time."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen([*pik_recon_cmd(), "scheduler"], env=env, cwd=workdir,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        self.lines: list[str] = []
+        self._said = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._said:
+                self.lines.append(line.rstrip("\n"))
+                self._said.notify_all()
+
+    def said(self, text: str) -> list[str]:
+        with self._said:
+            return [line for line in self.lines if text in line]
+
+    def wait_for(self, text: str, count: int = 1, seconds: float = 120) -> None:
+        """Until `count` log lines hold `text`; the log so far if they do not come."""
+        with self._said:
+            came = self._said.wait_for(
+                lambda: len([x for x in self.lines if text in x]) >= count, seconds)
+            assert came, "\n".join(self.lines)
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit code once the process and its log have ended."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=120)
+        self._reader.join(timeout=30)
+        return code
 
 
-def _wait_for(predicate, seconds: float = 60) -> None:
+def _wait_for(predicate: Callable[[], object], seconds: float = 60) -> None:
+    """Until a file or the sandbox shows what a test waits for."""
     deadline = time.monotonic() + seconds
     while not predicate():
         assert time.monotonic() < deadline
-        time.sleep(0.1)
-
-
-def _runs_or_empty(db: Path) -> list[tuple]:
-    try:
-        return _job_runs(db)
-    except duckdb.Error:
-        return []
-
-
-def _finished_runs(db: Path) -> int:
-    """Runs that have ended; one read, since the scheduler may hold the file between reads."""
-    return len([r for r in _runs_or_empty(db) if r[2] != "running"])
+        time.sleep(0.05)
 
 
 def test_scheduler_runs_on_its_trigger(slow_sandbox: SandboxServer, workdir: Path) -> None:
     _job(workdir, "every_seconds = 3", workdir / "out" / "{date}", notify=False)
     _config(workdir, None)
-    proc = _scheduler(workdir, cli_env(workdir, slow_sandbox.base_url))
-    db = workdir / "wh.duckdb"
-    _wait_for(lambda: len([r for r in _runs_or_empty(db) if r[2] == "ok"]) >= 2)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
-    runs = _job_runs(db)
+    scheduler = _Scheduler(workdir, cli_env(workdir, slow_sandbox.base_url))
+    scheduler.wait_for(": ok (exit 0)", count=2)
+
+    assert scheduler.stop() == 0
+    runs = _job_runs(workdir / "wh.duckdb")
     assert {r[1] for r in runs} == {"scheduled"}
-    assert proc.returncode == 0
+    assert [r[2:] for r in runs[:2]] == [("ok", 0), ("ok", 0)]
 
 
 def test_missed_run_executes_once_at_startup(slow_sandbox: SandboxServer,
@@ -200,15 +227,15 @@ def test_missed_run_executes_once_at_startup(slow_sandbox: SandboxServer,
         wh.execute("INSERT INTO job_runs VALUES (nextval('job_runs_seq'), 'nightly', "
                    "'scheduled', 'h', 1, now() - INTERVAL 3 DAY, now() - INTERVAL 3 DAY, 'ok', "
                    "0, '[]', NULL, ['default'])")
-    proc = _scheduler(workdir, env)
-    try:
-        _wait_for(lambda: _finished_runs(db) >= 2)
-    except AssertionError:
-        proc.kill()
-        raise AssertionError(proc.communicate()[1]) from None
-    time.sleep(2)  # give a second, wrong catch-up run the chance to show itself
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
+    scheduler = _Scheduler(workdir, env)
+    # what the scheduler queues at start-up runs at once, side by side: a second catch-up run
+    # would have started (and run, or met the job's lock) before the first one ended
+    scheduler.wait_for("job nightly run ")
+
+    assert scheduler.stop() == 0
+    assert len(scheduler.said("missed a run while pik-recon was not running")) == 1
+    assert len(scheduler.said("job nightly run ")) == 1
+    assert scheduler.said("skipping this run") == []
     assert [r[1] for r in _job_runs(db)] == ["scheduled", "missed"]
 
 
@@ -218,13 +245,11 @@ def test_sigterm_during_a_run_leaves_no_lock_and_no_partial_report(
     _job(workdir, "every_seconds = 1", out, notify=False)
     _config(workdir, None)
     sandbox_state.faults.latency_ms = 200
-    proc = _scheduler(workdir, cli_env(workdir, slow_sandbox.base_url))
+    scheduler = _Scheduler(workdir, cli_env(workdir, slow_sandbox.base_url))
     db = workdir / "wh.duckdb"
     # the run's sync is paging (the sandbox says so; the warehouse is the run's to hold)
     _wait_for(lambda: sandbox_state.log.counts["GET /payment-links"] > 2)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=120)
-    assert proc.returncode == 0
+    assert scheduler.stop() == 0
     runs = _job_runs(db)
     assert runs[-1][2] == "interrupted"
     with job_lock(db, "nightly"):  # free: taking it does not raise
@@ -270,8 +295,8 @@ def test_every_bad_value_of_a_job_file_is_named_and_nothing_runs(
     job.write_text(BAD_JOB, encoding="utf-8")
     env = cli_env(workdir, slow_sandbox.base_url)
 
-    check = run_cli(["run", "nightly", "--check"], env, workdir)
-    run = run_cli(["run", "nightly"], env, workdir)
+    check = invoke_cli(["run", "nightly", "--check"], env, workdir)
+    run = invoke_cli(["run", "nightly"], env, workdir)
 
     assert check.returncode == run.returncode == 2
     for words in ("[schedule] timezone = 'Mars/Olympus': not a time zone",
@@ -294,8 +319,8 @@ def test_every_bad_value_of_a_job_file_is_named_and_nothing_runs(
 def test_a_good_job_file_checks_ok_with_its_next_run(workdir: Path) -> None:
     _job(workdir, 'cron = "30 2 * * *"', workdir / "out")
     _config(workdir, None)
-    done = run_cli(["run", "nightly", "--check"], cli_env(workdir, "http://127.0.0.1:9/v1"),
-                   workdir)
+    done = invoke_cli(["run", "nightly", "--check"],
+                      cli_env(workdir, "http://127.0.0.1:9/v1"), workdir)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{workdir / 'jobs' / 'nightly.toml'}: ok (4 steps: sync, "
                                   "reconcile, report, notify); next run ")
@@ -305,15 +330,15 @@ def test_under_log_format_json_every_line_is_one_json_object(
         slow_sandbox: SandboxServer, workdir: Path) -> None:
     _job(workdir, 'cron = "30 2 * * *"', workdir / "out")
     _config(workdir, None)
-    done = run_cli(["--log-format", "json", "run", "nightly"],
-                   cli_env(workdir, slow_sandbox.base_url), workdir)
+    done = invoke_cli(["--log-format", "json", "run", "nightly"],
+                      cli_env(workdir, slow_sandbox.base_url), workdir)
     assert done.returncode == 0, done.stderr
     out = [json.loads(line) for line in done.stdout.splitlines()]
     err = [json.loads(line) for line in done.stderr.splitlines()]
     assert [o["result"] for o in out] == ["job"]
     assert out[0]["steps"][0]["step"] == "sync" and out[0]["exit_code"] == 0
     assert len(err) > 3 and all({"time", "level", "message"} <= set(e) for e in err)
-    failing = run_cli(["--log-format", "json", "--db", str(workdir), "run", "nightly"],
-                      cli_env(workdir, slow_sandbox.base_url), workdir)
+    failing = invoke_cli(["--log-format", "json", "--db", str(workdir), "run", "nightly"],
+                         cli_env(workdir, slow_sandbox.base_url), workdir)
     assert failing.returncode == 2
     assert [json.loads(line)["level"] for line in failing.stderr.splitlines()] == ["error"]

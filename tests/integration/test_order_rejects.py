@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from pik_recon.warehouse import Warehouse
-from tests.conftest import record_sync, run_cli, warehouse_rows
+from tests.conftest import invoke_cli, record_sync, warehouse_rows
 
 HEADER = "order_id,amount,currency,status,created_at\n"
 
@@ -61,15 +61,15 @@ THREE_IN_100 = {10: "12.5O", 20: "", 30: "12.5O"}  # lines 12, 22, 32
 
 def test_more_rejects_than_max_rejected_share_store_nothing_and_exit_2(tmp_path: Path) -> None:
     env = _workdir(tmp_path)
-    first = run_cli(["orders", "load", str(_export(tmp_path / "good.csv", 10, {}, 500))],
-                    env, tmp_path)
+    first = invoke_cli(["orders", "load", str(_export(tmp_path / "good.csv", 10, {}, 500))],
+                       env, tmp_path)
     assert first.returncode == 0, first.stderr
     before = _snapshot(tmp_path / "wh.duckdb")
     export = _export(tmp_path / "orders.csv", 100, THREE_IN_100)
 
-    load = run_cli(["orders", "load", str(export)], env, tmp_path)
+    load = invoke_cli(["orders", "load", str(export)], env, tmp_path)
     after_load = _snapshot(tmp_path / "wh.duckdb")
-    reconcile = run_cli(["reconcile", "--orders", str(export)], env, tmp_path)
+    reconcile = invoke_cli(["reconcile", "--orders", str(export)], env, tmp_path)
     after_reconcile = _snapshot(tmp_path / "wh.duckdb")
 
     assert load.returncode == reconcile.returncode == 2
@@ -89,9 +89,9 @@ def test_more_rejects_than_max_rejected_share_store_nothing_and_exit_2(tmp_path:
 def test_the_share_is_a_setting_and_a_bad_one_is_named(tmp_path: Path) -> None:
     env = _workdir(tmp_path, "[orders]\nmax_rejected_share = 0.05\n")
     export = _export(tmp_path / "orders.csv", 100, THREE_IN_100)
-    loaded = run_cli(["orders", "load", str(export)], env, tmp_path)
+    loaded = invoke_cli(["orders", "load", str(export)], env, tmp_path)
     (tmp_path / "pik-recon.toml").write_text("[orders]\nmax_rejected_share = 1\n")
-    bad = run_cli(["orders", "load", str(export)], env, tmp_path)
+    bad = invoke_cli(["orders", "load", str(export)], env, tmp_path)
 
     assert loaded.returncode == 0, loaded.stderr
     assert "100 rows read, 97 orders loaded, 0 left out by the filter, 3 rejected." in (
@@ -131,7 +131,7 @@ def test_a_job_step_with_too_many_rejects_fails_with_exit_2_storing_nothing(
     _job(tmp_path)
     _export(tmp_path / "drop" / "orders-1.csv", 100, THREE_IN_100)
 
-    done = run_cli(["run", "nightly"], env, tmp_path)
+    done = invoke_cli(["run", "nightly"], env, tmp_path)
 
     assert done.returncode == 2, done.stdout + done.stderr
     assert "could not be read, more than max_rejected_share = 0.02 allows" in done.stderr
@@ -145,8 +145,8 @@ ONE_IN_200 = {41: "12.5O", 150: ""}  # lines 43 and 152: 1% of the rows
 
 
 def _findings(env: dict[str, str], tmp_path: Path) -> list[dict[str, Any]]:
-    done = run_cli(["--log-format", "json", "findings", "list", "--category", "order_rejected"],
-                   env, tmp_path)
+    done = invoke_cli(["--log-format", "json", "findings", "list", "--category", "order_rejected"],
+                      env, tmp_path)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["findings"]
 
@@ -155,11 +155,11 @@ def test_rejected_rows_of_a_file_that_loads_are_warning_findings_everywhere(
         tmp_path: Path) -> None:
     env = _workdir(tmp_path)
     export = _export(tmp_path / "orders.csv", 200, ONE_IN_200)
-    reconciled = run_cli(["reconcile", "--orders", str(export)], env, tmp_path)
-    report = run_cli(["report", "--since", "2026-11-01", "--until", "2026-12-01", "--out",
-                      str(tmp_path / "r1"), "--fail-on", "warning"], env, tmp_path)
-    critical = run_cli(["report", "--since", "2026-11-01", "--until", "2026-12-01", "--out",
-                        str(tmp_path / "r2"), "--fail-on", "critical"], env, tmp_path)
+    reconciled = invoke_cli(["reconcile", "--orders", str(export)], env, tmp_path)
+    report = invoke_cli(["report", "--since", "2026-11-01", "--until", "2026-12-01", "--out",
+                         str(tmp_path / "r1"), "--fail-on", "warning"], env, tmp_path)
+    critical = invoke_cli(["report", "--since", "2026-11-01", "--until", "2026-12-01", "--out",
+                           str(tmp_path / "r2"), "--fail-on", "critical"], env, tmp_path)
 
     assert reconciled.returncode == 0, reconciled.stderr
     assert "200 rows read, 198 orders loaded, 0 left out by the filter, 2 rejected." in (
@@ -179,12 +179,12 @@ def test_rejected_rows_of_a_file_that_loads_are_warning_findings_everywhere(
     _in_every_format(tmp_path / "r1", export)
 
     for finding in found:
-        acked = run_cli(["findings", "ack", finding["id"], "--note", "fixed in the shop"],
-                        env, tmp_path)
+        acked = invoke_cli(["findings", "ack", finding["id"], "--note", "fixed in the shop"],
+                           env, tmp_path)
         assert acked.returncode == 0, acked.stderr
-    again = run_cli(["reconcile"], env, tmp_path)
-    quiet = run_cli(["report", "--since", "2026-11-01", "--out", str(tmp_path / "r3"),
-                     "--fail-on", "warning"], env, tmp_path)
+    again = invoke_cli(["reconcile"], env, tmp_path)
+    quiet = invoke_cli(["report", "--since", "2026-11-01", "--out", str(tmp_path / "r3"),
+                        "--fail-on", "warning"], env, tmp_path)
     assert again.returncode == 0, again.stderr
     assert [f["state"] for f in _findings(env, tmp_path)] == ["acknowledged"] * 2
     assert quiet.returncode == 0, quiet.stdout
@@ -219,18 +219,18 @@ def test_a_rejected_row_keeps_its_finding_across_exports_and_only_the_last_impor
     lines = monday.read_text().splitlines(keepends=True)
     lines[5] = ",1.00,USDT,cancelled,2026-11-10T10:00:00Z\n"  # line 6: no order id
     monday.write_text("".join(lines))
-    assert run_cli(["reconcile", "--orders", str(monday)], env, tmp_path).returncode == 0
+    assert invoke_cli(["reconcile", "--orders", str(monday)], env, tmp_path).returncode == 0
     first = {f["order_id"]: f["id"] for f in _findings(env, tmp_path)}
-    acked = run_cli(["findings", "ack", first["O41"], "--note", "known"], env, tmp_path)
+    acked = invoke_cli(["findings", "ack", first["O41"], "--note", "known"], env, tmp_path)
     tuesday = _export(tmp_path / "tuesday.csv", 100, {41: "12.5O"}, age_seconds=3600)
     tuesday.write_text(HEADER + "".join(f"N{n},1.00,USDT,cancelled,2026-11-11T10:00:00Z\n"
                                         for n in range(5))  # five new orders come first
                        + tuesday.read_text().removeprefix(HEADER))
     os.utime(tuesday, (time.time() - 3600, time.time() - 3600))
-    assert run_cli(["reconcile", "--orders", str(tuesday)], env, tmp_path).returncode == 0
+    assert invoke_cli(["reconcile", "--orders", str(tuesday)], env, tmp_path).returncode == 0
     second = _findings(env, tmp_path)
     clean = _export(tmp_path / "wednesday.csv", 100, {})
-    assert run_cli(["reconcile", "--orders", str(clean)], env, tmp_path).returncode == 0
+    assert invoke_cli(["reconcile", "--orders", str(clean)], env, tmp_path).returncode == 0
 
     assert acked.returncode == 0, acked.stderr
     assert set(first) == {"O41", None}
@@ -255,7 +255,7 @@ def test_the_newest_export_is_current_even_when_its_bytes_equal_an_earlier_impor
         path.write_text(text, encoding="utf-8")
         os.utime(path, (time.time() - age, time.time() - age))
         args = ["run", "nightly"] if through_job else ["orders", "load", str(path)]
-        done = run_cli(args, env, tmp_path)
+        done = invoke_cli(args, env, tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
         amount = warehouse_rows(tmp_path / "wh.duckdb", "SELECT amount_text FROM orders")
         return amount, done.stdout
@@ -266,7 +266,7 @@ def test_the_newest_export_is_current_even_when_its_bytes_equal_an_earlier_impor
     assert amount == [("10.00",)]
     assert "already loaded" not in said
     if not through_job:
-        again = run_cli(["orders", "load", str(drop / "orders-3.csv")], env, tmp_path)
+        again = invoke_cli(["orders", "load", str(drop / "orders-3.csv")], env, tmp_path)
         assert "already loaded with this mapping (import 3); nothing changed." in again.stdout
     assert warehouse_rows(tmp_path / "wh.duckdb", "SELECT count(*) FROM order_imports") == [
         (3,)]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pik_recon.config import load_config
 from pik_recon.orders import load_orders
 from pik_recon.warehouse import Warehouse
-from tests.conftest import run_cli, warehouse_rows
+from tests.conftest import invoke_cli, warehouse_rows
 
 HEADER = "order_id;amount;currency;status;created_at\n"
 WHEN = "2026-11-01T10:00:00Z"
@@ -50,7 +50,7 @@ def test_the_issue_s_export_loads_every_row_with_its_exact_amount(tmp_path: Path
                                        for oid, amount in planted.items()), encoding="utf-8")
     assert _german(Decimal("23033")) == "23.033" and _german(Decimal("22589.79")) == "22.589,79"
 
-    done = run_cli(["orders", "load", str(export)], _env(tmp_path), tmp_path)
+    done = invoke_cli(["orders", "load", str(export)], _env(tmp_path), tmp_path)
 
     assert done.returncode == 0, done.stderr
     assert "1200 rows read, 1200 orders loaded, 0 left out by the filter, 0 rejected." in (
@@ -75,9 +75,9 @@ def test_amounts_that_read_two_ways_and_nothing_settles_are_refused_naming_the_s
     (tmp_path / "comma.toml").write_text('[orders]\ndecimal_separator = ","\n'
                                          'thousands_separator = "."\n')
 
-    refused = run_cli(["orders", "load", str(export)], _env(tmp_path), tmp_path)
-    configured = run_cli(["--config", str(tmp_path / "comma.toml"), "orders", "load",
-                          str(export)], _env(tmp_path), tmp_path)
+    refused = invoke_cli(["orders", "load", str(export)], _env(tmp_path), tmp_path)
+    configured = invoke_cli(["--config", str(tmp_path / "comma.toml"), "orders", "load",
+                             str(export)], _env(tmp_path), tmp_path)
 
     assert refused.returncode == 2
     assert refused.stderr.startswith(
@@ -97,7 +97,7 @@ def test_a_file_whose_amounts_prove_both_formats_is_refused(tmp_path: Path) -> N
     export.write_text(HEADER + f"A1;75;USDT;paid;{WHEN}\nA2;0.5;USDT;paid;{WHEN}\n"
                       f"A3;1.234,50;USDT;paid;{WHEN}\n", encoding="utf-8")
 
-    done = run_cli(["orders", "load", str(export)], _env(tmp_path), tmp_path)
+    done = invoke_cli(["orders", "load", str(export)], _env(tmp_path), tmp_path)
 
     assert done.returncode == 2
     assert (f"{export}: the amounts in column 'amount' are written in two number formats: line "
@@ -115,8 +115,8 @@ def test_a_configured_thousands_mark_decides_the_format_and_settles_23_033(
     export.write_text(HEADER + f"A1;23.033;USDT;paid;{WHEN}\n", encoding="utf-8")
     (tmp_path / "dots.toml").write_text('[orders]\nthousands_separator = "."\n')
 
-    done = run_cli(["--config", str(tmp_path / "dots.toml"), "orders", "load", str(export)],
-                   _env(tmp_path), tmp_path)
+    done = invoke_cli(["--config", str(tmp_path / "dots.toml"), "orders", "load", str(export)],
+                      _env(tmp_path), tmp_path)
 
     assert done.returncode == 0, done.stderr
     assert warehouse_rows(tmp_path / "wh.duckdb", "SELECT amount FROM orders") == [

@@ -14,7 +14,7 @@ from pik_recon.config import load_config
 from pik_recon.errors import InputError
 from pik_recon.orders import load_orders
 from pik_recon.warehouse import Warehouse
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "orders"
 
@@ -81,7 +81,7 @@ def test_missing_mapped_column_is_exit_2_listing_the_columns(tmp_path: Path) -> 
     csv_file = tmp_path / "orders.csv"
     csv_file.write_text("id,total,currency,status,created_at\n1,2,USDT,paid,2026-01-01\n")
     env = {**os.environ, "PIK_RECON_DB": str(tmp_path / "wh.duckdb")}
-    done = run_cli(["orders", "load", str(csv_file)], env, tmp_path)
+    done = invoke_cli(["orders", "load", str(csv_file)], env, tmp_path)
     assert done.returncode == 2
     assert "order_id (column 'order_id'); amount (column 'amount')" in done.stderr
     assert "Columns found: 'id', 'total', 'currency', 'status', 'created_at'" in done.stderr
@@ -163,12 +163,12 @@ def test_a_file_no_row_of_which_reads_names_the_setting_and_loads_once_it_is_set
                                          "max_rejected_share = 0.25\n")
     env = {**os.environ, "PIK_RECON_DB": str(tmp_path / "wh.duckdb")}
 
-    first = run_cli(["--config", str(tmp_path / "point.toml"), "orders", "load", str(export)],
-                    env, tmp_path)
-    fixed = run_cli(["--config", str(tmp_path / "comma.toml"), "orders", "load", str(export)],
-                    env, tmp_path)
-    again = run_cli(["--config", str(tmp_path / "comma.toml"), "orders", "load", str(export)],
-                    env, tmp_path)
+    first = invoke_cli(["--config", str(tmp_path / "point.toml"), "orders", "load", str(export)],
+                       env, tmp_path)
+    fixed = invoke_cli(["--config", str(tmp_path / "comma.toml"), "orders", "load", str(export)],
+                       env, tmp_path)
+    again = invoke_cli(["--config", str(tmp_path / "comma.toml"), "orders", "load", str(export)],
+                       env, tmp_path)
 
     assert first.returncode == 2
     assert (f"{export}: 4 of its 4 rows (100.0%) could not be read, more than "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
-from tests.conftest import cli_env, run_cli, sandbox_snapshot, warehouse_rows, warehouse_snapshot
+from tests.conftest import cli_env, invoke_cli, sandbox_snapshot, warehouse_rows, warehouse_snapshot
 
 GOOD = {"url": "https://pay.pik.global/l/x", "currency": "USDT", "description": "d",
         "created_at": "2026-11-01T10:00:00.000000Z"}
@@ -34,7 +34,7 @@ def test_malformed_records_are_quarantined(sandbox: SandboxServer, sandbox_state
             sandbox_state.inject_raw(record, status)
     env = cli_env(workdir, sandbox.base_url)
 
-    done = run_cli(["sync"], env, workdir)
+    done = invoke_cli(["sync"], env, workdir)
 
     assert done.returncode == 0, done.stderr
     assert f"quarantined {len(MALFORMED)}" in done.stdout
@@ -52,7 +52,7 @@ def test_malformed_records_are_quarantined(sandbox: SandboxServer, sandbox_state
 
     with sandbox_state.lock:
         sandbox_state.faults.drift_per_request = 0
-    assert run_cli(["sync"], env, workdir).returncode == 0
+    assert invoke_cli(["sync"], env, workdir).returncode == 0
     assert warehouse_snapshot(db) == sandbox_snapshot(sandbox_state)
 
 
@@ -76,7 +76,7 @@ def test_amounts_that_are_not_plain_positive_decimals_are_quarantined(
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 200
 
-    done = run_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
+    done = invoke_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
 
     assert done.returncode == 0, done.stderr
     assert f"quarantined {len(planted)}" in done.stdout

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +26,7 @@ from pik_recon.sandbox.state import Faults, SandboxState
 from pik_recon.sync import sync_accounts
 from pik_recon.warehouse import Warehouse, resource_dir
 from pik_recon.whenparse import ACCEPTED_FORMS
-from tests.conftest import API_KEY, run_cli
+from tests.conftest import API_KEY, invoke_cli, run_cli
 from tests.integration.test_stakes import (
     WEBHOOK,
     findings_csv_stakes,
@@ -82,7 +83,7 @@ def report_env(sample_db: Path, tmp_path: Path) -> dict[str, str]:
 
 def test_golden_files(report_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out", str(out)],
+    done = invoke_cli(["report", "--since", SINCE, "--until", UNTIL, "--out", str(out)],
                    report_env, tmp_path)
     assert done.returncode == 0, done.stderr
     for name in ("summary.csv", "findings.csv", "report.json"):
@@ -189,7 +190,7 @@ def test_injection_is_neutralised(report_env: dict[str, str], tmp_path: Path) ->
                        [f"pl_inject{i}", text, AS_OF, AS_OF])
         reconcile(wh, load_config(env={}).matching, AS_OF)
     out = tmp_path / "out"
-    done = run_cli(["report", "--since", SINCE, "--until", "2026-11-21", "--out", str(out)],
+    done = invoke_cli(["report", "--since", SINCE, "--until", "2026-11-21", "--out", str(out)],
                    report_env, tmp_path)
     assert done.returncode == 0, done.stderr
     with (out / "findings.csv").open(encoding="utf-8", newline="") as fh:
@@ -214,35 +215,71 @@ def test_injection_is_neutralised(report_env: dict[str, str], tmp_path: Path) ->
         "<!--", "")
 
 
+def _planted_differences() -> dict[str, Decimal]:
+    """Link amount minus order amount of each planted amount_mismatch, from sample_data/."""
+    mismatched = {order: link for category, order, link in planted_findings()
+                  if category == "amount_mismatch"}
+    with (resource_dir("sample_data") / "orders.csv").open(encoding="utf-8", newline="") as fh:
+        ordered = {r["order_id"]: Decimal(r["amount"]) for r in csv.DictReader(fh)
+                   if r["order_id"] in mismatched}
+    links = {}
+    with (resource_dir("sample_data") / "links.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            link = json.loads(line)
+            links[link["id"]] = Decimal(link["amount"])
+    return {order: links[link] - ordered[order] for order, link in mismatched.items()}
+
+
 def test_negative_numbers_stay_numbers(report_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out", str(out),
-                    "--format", "csv"], report_env, tmp_path).returncode == 0
-    with (out / "findings.csv").open(encoding="utf-8", newline="") as fh:
-        differences = [r["difference"] for r in csv.DictReader(fh)
-                       if r["category"] == "amount_mismatch"]
-    assert any(d.startswith("-") for d in differences)  # under-payments, not "'-..."
-
-
-@pytest.mark.parametrize("when", ["2026-11-01", "2026-11-01T08:00:00+01:00", "yesterday",
-                                  "today", "7d", "36h"])
-def test_since_forms(report_env: dict[str, str], tmp_path: Path, when: str) -> None:
-    done = run_cli(["report", "--since", when, "--out", str(tmp_path / "o"), "--format",
-                    "json"], report_env, tmp_path)
+    done = invoke_cli(["report", "--since", SINCE, "--until", UNTIL, "--out", str(out),
+                       "--format", "csv"], report_env, tmp_path)
     assert done.returncode == 0, done.stderr
+    with (out / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        differences = {r["order_id"]: r["difference"] for r in csv.DictReader(fh)
+                       if r["category"] == "amount_mismatch"}
+    planted = _planted_differences()
+    assert min(planted.values()) < 0  # under-payments among them
+    # as numbers, "-0.007871", never the text "'-0.007871" a formula guard would make
+    assert {order: Decimal(d) for order, d in differences.items()} == planted
+
+
+# (form, the instant it means at `now`, in report.json's period)
+SINCE_FORMS = [
+    ("2026-11-01", lambda now: datetime(2026, 11, 1, tzinfo=UTC)),
+    ("2026-11-01T08:00:00+01:00", lambda now: datetime(2026, 11, 1, 7, tzinfo=UTC)),
+    ("yesterday", lambda now: datetime.combine(now.date() - timedelta(days=1),
+                                               datetime.min.time(), UTC)),
+    ("today", lambda now: datetime.combine(now.date(), datetime.min.time(), UTC)),
+    ("7d", lambda now: now - timedelta(days=7)),
+    ("36h", lambda now: now - timedelta(hours=36)),
+]
+
+
+@pytest.mark.parametrize(("when", "meaning"), SINCE_FORMS, ids=[f for f, _ in SINCE_FORMS])
+def test_since_forms(report_env: dict[str, str], tmp_path: Path, when: str,
+                     meaning: Callable[[datetime], datetime]) -> None:
+    before = datetime.now(UTC)
+    done = invoke_cli(["report", "--since", when, "--out", str(tmp_path / "o"), "--format",
+                       "json"], report_env, tmp_path)
+    after = datetime.now(UTC)
+    assert done.returncode == 0, done.stderr
+    since = datetime.fromisoformat(json.loads(
+        (tmp_path / "o" / "report.json").read_text(encoding="utf-8"))["period"]["since"])
+    assert meaning(before).replace(microsecond=0) <= since <= meaning(after), (when, since)
 
 
 def test_bad_since_is_exit_2_with_the_forms(report_env: dict[str, str],
                                             tmp_path: Path) -> None:
-    done = run_cli(["report", "--since", "last tuesday"], report_env, tmp_path)
+    done = invoke_cli(["report", "--since", "last tuesday"], report_env, tmp_path)
     assert done.returncode == 2
     assert ACCEPTED_FORMS in " ".join(done.stderr.split())
 
 
 @pytest.mark.parametrize(("fail_on", "code"), [("never", 0), ("warning", 1), ("critical", 1)])
 def test_fail_on(report_env: dict[str, str], tmp_path: Path, fail_on: str, code: int) -> None:
-    done = run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out",
-                    str(tmp_path / "o"), "--fail-on", fail_on], report_env, tmp_path)
+    done = invoke_cli(["report", "--since", SINCE, "--until", UNTIL, "--out",
+                       str(tmp_path / "o"), "--fail-on", fail_on], report_env, tmp_path)
     assert done.returncode == code
 
 
@@ -251,8 +288,8 @@ def test_fail_on_with_only_info_findings(report_env: dict[str, str], tmp_path: P
     with Warehouse.open(db) as wh:
         wh.execute("DELETE FROM findings WHERE severity <> 'info'")
     for fail_on in ("warning", "critical"):
-        done = run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out",
-                        str(tmp_path / "o"), "--fail-on", fail_on], report_env, tmp_path)
+        done = invoke_cli(["report", "--since", SINCE, "--until", UNTIL, "--out",
+                           str(tmp_path / "o"), "--fail-on", fail_on], report_env, tmp_path)
         assert done.returncode == 0
 
 

@@ -70,6 +70,8 @@ def test_bad_json_is_400(api: httpx.Client) -> None:
     response = api.post("/payment-links", content=b"{", headers={"Content-Type":
                                                                   "application/json"})
     assert response.status_code == 400
+    assert response.json() == {"error": {"code": "invalid_request",
+                                         "message": "body is not valid JSON"}}
 
 
 @pytest.mark.parametrize("params", [{"limit": 101}, {"limit": 0}, {"offset": -1},

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState, generate_links
-from tests.conftest import DRIFT, cli_env, run_cli, warehouse_rows
+from tests.conftest import DRIFT, cli_env, invoke_cli, warehouse_rows
 
 OTHER_KEY = "sk_test_OTHER_ACCOUNT_k3Lq8Zr2"
 FOREIGN = re.compile(r"the warehouse holds (\d+) links PIK does not know; is --db the "
@@ -34,11 +34,11 @@ def test_a_warehouse_synced_against_another_account_stops_with_exit_2(
                                              drift_per_request=DRIFT))
     generate_links(other_state, 900)
     db = workdir / "wh.duckdb"
-    assert run_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir).returncode == 0
+    assert invoke_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir).returncode == 0
     first = dict(warehouse_rows(db, "SELECT id, status FROM payment_links"))
 
     with SandboxServer(other_state) as other:
-        done = run_cli(["sync"], cli_env(workdir, other.base_url, OTHER_KEY), workdir)
+        done = invoke_cli(["sync"], cli_env(workdir, other.base_url, OTHER_KEY), workdir)
 
     assert done.returncode == 2, done.stderr
     found = FOREIGN.search(done.stderr)
@@ -64,7 +64,7 @@ def test_a_few_links_pik_lost_are_marked_vanished_and_the_sync_verified(
         generate_links(sandbox_state, 2_000)
     env = cli_env(workdir, sandbox.base_url)
     db = workdir / "wh.duckdb"
-    assert run_cli(["sync"], env, workdir).returncode == 0
+    assert invoke_cli(["sync"], env, workdir).returncode == 0
     with sandbox_state.lock:
         paid = sorted(i for i, link in sandbox_state.links.items() if link.status == "paid")
         active = sorted(i for i, link in sandbox_state.links.items() if link.status == "active")
@@ -72,7 +72,7 @@ def test_a_few_links_pik_lost_are_marked_vanished_and_the_sync_verified(
     for link_id in lost:
         _lose(sandbox, link_id)
 
-    done = run_cli(["sync"], env, workdir)  # incremental: final links are held, not fetched
+    done = invoke_cli(["sync"], env, workdir)  # incremental: final links are held, not fetched
 
     assert done.returncode == 0, done.stderr
     marked = warehouse_rows(db, "SELECT id FROM payment_links WHERE vanished_at IS NOT NULL")
@@ -89,12 +89,12 @@ def test_a_link_pik_returns_by_id_but_does_not_count_fails_the_proof(
         generate_links(sandbox_state, 1_000)
     env = cli_env(workdir, sandbox.base_url)
     db = workdir / "wh.duckdb"
-    assert run_cli(["sync"], env, workdir).returncode == 0
+    assert invoke_cli(["sync"], env, workdir).returncode == 0
     with sandbox_state.lock:
         uncounted = min(i for i, link in sandbox_state.links.items() if link.status == "paid")
     _lose(sandbox, uncounted, "uncount")
 
-    done = run_cli(["sync"], env, workdir)
+    done = invoke_cli(["sync"], env, workdir)
 
     assert done.returncode == 4, done.stderr
     run, verified, verdict, total, accounted = warehouse_rows(

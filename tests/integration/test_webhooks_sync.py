@@ -16,7 +16,7 @@ import httpx
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
-from tests.conftest import cli_env, json_results, pik_recon_cmd, run_cli, warehouse_rows
+from tests.conftest import cli_env, invoke_cli, json_results, pik_recon_cmd, run_cli, warehouse_rows
 from tests.webhook_support import SECRET, ReceiverProcess, event_body, file_text, sign
 
 
@@ -110,7 +110,7 @@ def test_a_spool_another_loader_holds_never_fails_a_sync(
         held.stderr)
     db = workdir / "wh.duckdb"
     assert warehouse_rows(db, "SELECT count(*) FROM webhook_events") == [(0,)]
-    assert run_cli(["sync"], env, workdir).returncode == 0
+    assert invoke_cli(["sync"], env, workdir).returncode == 0
     assert warehouse_rows(db, "SELECT count(*) FROM webhook_events") == [(5,)]
 
 
@@ -126,7 +126,7 @@ def test_the_nightly_jobs_sync_step_loads_the_spool_first(
     with ReceiverProcess(env, workdir, workdir) as receiver:
         _deliver(receiver.url(), range(8))
         assert receiver.stop() == 0
-    done = run_cli(["run", "nightly"], env, workdir)
+    done = invoke_cli(["run", "nightly"], env, workdir)
     assert done.returncode == 0, done.stderr
     assert warehouse_rows(workdir / "wh.duckdb", "SELECT count(*) FROM webhook_events") == [
         (8,)]
@@ -135,21 +135,21 @@ def test_the_nightly_jobs_sync_step_loads_the_spool_first(
 def test_status_shows_the_last_event_what_waits_what_is_loaded_and_refusals(
         sandbox: SandboxServer, workdir: Path) -> None:
     env = _env(workdir, sandbox)
-    assert run_cli(["sync"], env, workdir).returncode == 0
+    assert invoke_cli(["sync"], env, workdir).returncode == 0
     with ReceiverProcess(env, workdir, workdir) as receiver:
         _deliver(receiver.url(), range(3))
-        assert run_cli(["webhooks", "load"], env, workdir).returncode == 0
+        assert invoke_cli(["webhooks", "load"], env, workdir).returncode == 0
         _deliver(receiver.url(), range(2, 6))  # evt 2 again, and three new ones
         refused = httpx.post(receiver.url(), content=event_body(9), timeout=30)
         assert refused.status_code == 401
         assert receiver.stop() == 0  # its counts go to the spool as it stops
-    done = run_cli(["--log-format", "json", "status"], env, workdir)
+    done = invoke_cli(["--log-format", "json", "status"], env, workdir)
     assert done.returncode == 0, done.stderr
     (hook,) = json_results(done.stdout, "status")[0]["webhooks"]
     assert (hook["account"], hook["loaded"], hook["waiting"], hook["refused_today"]) == (
         "default", 3, 3, {"missing_signature": 1})
     assert hook["last_event_at"] is not None
-    plain = run_cli(["status"], env, workdir)
+    plain = invoke_cli(["status"], env, workdir)
     assert "Webhook capture" in plain.stdout
     assert "1 (missing_signature 1)" in plain.stdout
 
@@ -170,7 +170,7 @@ def test_the_secret_appears_in_no_output_log_report_table_or_parquet_file(
                      ["-v", "status"], ["-v", "--log-format", "json", "status"],
                      ["-v", "report", "--since", "3650d", "--out", str(workdir / "reports")],
                      ["-v", "export", "parquet", str(workdir / "export")]):
-            done = run_cli(args, env, workdir)
+            done = invoke_cli(args, env, workdir)
             assert done.returncode == 0, (args, done.stderr[-2000:])
             outputs += [done.stdout, done.stderr]
         assert receiver.stop() == 0

@@ -277,17 +277,47 @@ def test_other_urls_refused(url: str) -> None:
         check_base_url(url)
 
 
+class _Clock:
+    """A clock only the limiter's own waits move: each wait is recorded, then passes."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[tuple[float, str]] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float, reason: str) -> None:
+        self.waits.append((seconds, reason))
+        self.now += seconds
+
+
 def test_rate_limiter_holds_to_its_window() -> None:
-    async def go() -> list[float]:
-        limiter = RateLimiter(per_minute=5)
-        limiter.MARGIN_SECONDS = 0.0
-        stamps = []
-        for _ in range(5):
+    clock = _Clock()
+    limiter = RateLimiter(per_minute=5, sleep=clock.sleep, clock=clock)
+
+    async def go() -> list[tuple[float, list[tuple[float, str]]]]:
+        sent = []
+        for second in (0, 1, 2, 3, 4, 30, 61):
+            clock.now = max(clock.now, 1000.0 + second)
             await limiter.acquire()
-            stamps.append(time.monotonic())
-        task = asyncio.create_task(limiter.acquire())
-        await asyncio.sleep(0.05)
-        return [task.done(), *stamps]
-    done, *stamps = asyncio.run(go())
-    assert done is False  # the sixth request in the same minute waits
-    assert stamps[-1] - stamps[0] < 0.05
+            sent.append((clock.now, list(clock.waits)))
+        return sent
+
+    sent = asyncio.run(go())
+    wait = "keeping to 5 requests a minute"
+    # five in the first five seconds; the sixth waits until the first is a window (60 s and
+    # the margin) old; the seventh, at 61 s, until the second is
+    assert [at for at, _ in sent] == [1000, 1001, 1002, 1003, 1004, 1060.5, 1061.5]
+    assert sent[4][1] == []
+    assert clock.waits == [(pytest.approx(30.5), wait), (pytest.approx(0.5), wait)]
+
+
+def test_a_pause_holds_every_caller_even_with_the_limit_off() -> None:
+    clock = _Clock()
+    limiter = RateLimiter(per_minute=5, enabled=False, sleep=clock.sleep, clock=clock)
+    limiter.pause(7)
+
+    asyncio.run(limiter.acquire())
+
+    assert clock.waits == [(7, "PIK asked")]
