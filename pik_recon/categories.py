@@ -1,14 +1,23 @@
 """The findings' categories and severities, and what follows from them: one place.
 
-Every engine and every report reads these: the order of the categories (an order gets the
-first that applies), each one's severity, the ranking of severities, what `--fail-on` accepts
-and the exit code it asks for, and a finding's state as finance reads it.
+Every engine and every report reads these: the order of the categories (SPEC §6, an order
+gets the first that applies, a link the first of those about its money), each one's
+severity, the ranking of severities, what `--fail-on` accepts and the exit code it asks
+for, and a finding's state as finance reads it.
 """
 
 from __future__ import annotations
 
 from pik_recon.errors import EXIT_FINDINGS, EXIT_OK
 
+# about a link's money received (SPEC §6, three-way): a link gets the first that applies,
+# beside whatever finding its order has
+MONEY_CATEGORIES = (
+    ("underpaid", "critical"), ("overpaid", "critical"),
+    ("paid_without_transaction", "critical"), ("payment_on_closed_link", "critical"),
+    ("unsettled", "warning"), ("transaction_unknown_link", "critical"),
+    ("webhook_missed", "warning"), ("webhook_disagrees", "critical"),
+)
 CATEGORIES = (
     ("currency_mismatch", "critical"), ("amount_mismatch", "critical"),
     ("duplicate_payment", "critical"), ("paid_but_cancelled", "critical"),
@@ -16,6 +25,7 @@ CATEGORIES = (
     ("expired_unpaid", "warning"), ("missing_link", "warning"), ("unpaid", "info"),
     ("orphan_paid_link", "critical"), ("orphan_link", "info"),
     ("order_rejected", "warning"),
+    *MONEY_CATEGORIES,
 )
 SEVERITY = dict(CATEGORIES)
 SEVERITIES = ("critical", "warning", "info")  # worst first

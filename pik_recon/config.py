@@ -96,6 +96,14 @@ class MatchingSettings:
 
 
 @dataclass(frozen=True)
+class ReconcileSettings:
+    """When money received is late (SPEC §6): unsettled, and unannounced by any webhook."""
+
+    settlement_hours: int = 24  # confirmed longer ago and not settled: unsettled
+    webhook_grace_hours: int = 6  # confirmed longer ago and no signed event: webhook_missed
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     """What `pik-recon report` writes and how (README: Reports)."""
 
@@ -147,6 +155,7 @@ class Config:
     sync: SyncSettings = field(default_factory=SyncSettings)
     orders: OrdersSettings = field(default_factory=OrdersSettings)
     matching: MatchingSettings = field(default_factory=MatchingSettings)
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
@@ -165,6 +174,10 @@ class Config:
     def capturing(self) -> tuple[Account, ...]:
         """The accounts whose webhook capture is on: their secret variable is set."""
         return tuple(a for a in self.accounts if a.webhook_secret is not None)
+
+    def capture_on(self, name: str) -> bool:
+        """Whether webhook capture is on for the account `name` (SPEC §6, §9b)."""
+        return any(a.name == name for a in self.capturing)
 
     @property
     def spool_dir(self) -> Path:
@@ -211,6 +224,7 @@ class Config:
 
 _SECTIONS: dict[str, type] = {"pik": PikSettings, "sync": SyncSettings,
                               "orders": OrdersSettings, "matching": MatchingSettings,
+                              "reconcile": ReconcileSettings,
                               "report": ReportSettings, "notify": NotifySettings,
                               "jobs": JobsSettings, "webhooks": WebhooksSettings}
 _TOP_LEVEL = {"db", "accounts"}
@@ -301,7 +315,8 @@ def load_config(*, config_path: str | None = None, db: str | None = None,
     first = accounts[0]
     return Config(
         pik=first.pik, sync=settings["sync"], orders=first.orders,
-        matching=settings["matching"], report=settings["report"], notify=settings["notify"],
+        matching=settings["matching"], reconcile=settings["reconcile"],
+        report=settings["report"], notify=settings["notify"],
         jobs=settings["jobs"], webhooks=settings["webhooks"], db_path=Path(db_value),
         api_key=first.api_key, source=str(path) if path else "defaults", accounts=accounts,
         account=first.name)

@@ -45,6 +45,8 @@ class Finding:
     at: datetime | None
     outdated: bool
     description: str | None  # the link's; of a rejected row, its file, line and reason
+    received_amount: Decimal | None = None  # a link's money received (in link_currency)
+    transaction_ids: str | None = None  # the transactions a finding about money is about
 
     @property
     def state(self) -> str:

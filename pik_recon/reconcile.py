@@ -2,7 +2,9 @@
 
 The matching and the categories are SQL (sql/queries/reconcile_*.sql); this module stages the
 configuration as small tables and records the run. The rows the last orders import rejected
-are findings of the run too (`order_rejected`), beside whatever their orders have.
+are findings of the run too (`order_rejected`), beside whatever their orders have, and so
+are the links whose money received disagrees with them (three-way: order, link,
+transactions; sql/queries/reconcile_money.sql), beside whatever finding their order has.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pik_recon.categories import SEVERITIES, SEVERITY
-from pik_recon.config import DEFAULT_ACCOUNT, MatchingSettings
+from pik_recon.categories import MONEY_CATEGORIES, SEVERITIES, SEVERITY
+from pik_recon.config import DEFAULT_ACCOUNT, MatchingSettings, ReconcileSettings
 from pik_recon.errors import UsageError
 from pik_recon.warehouse import Warehouse, query
 
@@ -59,14 +61,19 @@ def require_synced(warehouse: Warehouse, account: str = DEFAULT_ACCOUNT,
 
 
 def reconcile(warehouse: Warehouse, settings: MatchingSettings,
-              as_of: datetime | None = None, *, account: str = DEFAULT_ACCOUNT
+              as_of: datetime | None = None, *, account: str = DEFAULT_ACCOUNT,
+              money: ReconcileSettings | None = None, capture: bool = False
               ) -> ReconcileResult:
-    """Match every order of `account` with its links; one transaction, one new run.
+    """Match every order of `account` with its links, and every link with its transactions;
+    one transaction, one new run. `money`: when money counts as late ([reconcile]);
+    `capture`: the account's webhook capture is on (its secret is set), so payments no
+    signed event announced or agrees with are findings too.
 
     Refused (UsageError, nothing stored) before a sync of the account has finished: with no
     links every paid order would look unpaid.
     """
     as_of = as_of or datetime.now(UTC)
+    money = money or ReconcileSettings()
     require_synced(warehouse, account)
     with warehouse.transaction():
         run_id = warehouse.next_id("reconcile_runs_seq")
@@ -90,6 +97,12 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
         warehouse.execute(query("reconcile_rejects"),
                           {"run_id": run_id, "account": account,
                            "severity": SEVERITY["order_rejected"]})
+        warehouse.execute(query("reconcile_money"), {
+            "run_id": run_id, "account": account, "as_of": as_of,
+            "settlement_hours": money.settlement_hours,
+            "webhook_grace_hours": money.webhook_grace_hours, "capture": capture,
+            "categories": [c for c, _ in MONEY_CATEGORIES],
+            "severities": [s for _, s in MONEY_CATEGORIES]})
         by_category = dict(warehouse.fetchall(
             "SELECT category, count(*) FROM findings WHERE run_id = ? GROUP BY category",
             [run_id]))

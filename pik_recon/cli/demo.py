@@ -8,6 +8,7 @@ import click
 
 from pik_recon.cli.common import AppContext
 from pik_recon.cli.jobs import print_job
+from pik_recon.cli.report import print_figures
 
 
 @click.command()
@@ -27,6 +28,8 @@ def demo(app: AppContext, out: Path) -> None:
     app.config()
     result = run_demo(out, app.config_path)
     print_job(app.out, result)
+    if result.report is not None and not app.out.json:
+        print_figures(app.out, result.report)
     if not app.out.json:
         app.out.line(f"warehouse: {out / 'warehouse.duckdb'} (try: .venv/bin/pik-recon --db "
                      f"{out / 'warehouse.duckdb'} status)")

@@ -10,11 +10,11 @@ import click
 from pik_recon.categories import CATEGORIES, SEVERITIES
 from pik_recon.cli.common import AppContext, Output, account_option
 from pik_recon.findings import Finding, runs_named
-from pik_recon.report.display import money
+from pik_recon.report.display import exact, money
 from pik_recon.usecases.findings import ack_findings, list_findings, reopen_findings
 
 COLUMNS = ("id", "severity", "category", "order", "link", "order amount", "link amount",
-           "difference", "days", "state", "note", "description")
+           "received", "difference", "days", "transactions", "state", "note", "description")
 
 
 def _row(f: Finding, several: bool) -> tuple[object, ...]:
@@ -22,13 +22,17 @@ def _row(f: Finding, several: bool) -> tuple[object, ...]:
     return ((f.account,) if several else ()) + (
         f.key, f.severity, f.category, f.order_id, f.link_id,
         money(f.order_amount, f.order_currency), money(f.link_amount, f.link_currency),
-        money(f.difference, f.order_currency or f.link_currency), f.age_days, f.state, note,
-        f.description)
+        money(f.received_amount, f.link_currency),
+        money(f.difference, f.order_currency or f.link_currency), f.age_days,
+        (f.transaction_ids or "").replace(";", " "), f.state, note, f.description)
 
 
 def _payload(f: Finding) -> dict[str, object]:
     return {"account": f.account, "id": f.key, "severity": f.severity, "category": f.category,
             "order_id": f.order_id, "link_id": f.link_id, "description": f.description,
+            "received_amount": None if f.received_amount is None else exact(
+                f.received_amount, f.link_currency),
+            "transaction_ids": f.transaction_ids.split(";") if f.transaction_ids else [],
             "state": f.state, "note": f.note,
             "acknowledged_by": f.by, "acknowledged_at": f.at}
 
@@ -77,7 +81,7 @@ def list_command(app: AppContext, state: str | None, category: str | None,
     out.table(f"Findings of {runs_named(runs)}: {len(every) - acked} open, {acked} "
               f"acknowledged ({len(shown)} shown)",
               (("account",) if several else ()) + COLUMNS, [_row(f, several) for f in shown],
-              right=("order amount", "link amount", "difference", "days"))
+              right=("order amount", "link amount", "received", "difference", "days"))
 
 
 @findings.command("ack")

@@ -13,7 +13,7 @@ from pik_recon.cli.common import AppContext, Output, account_option, exit_with
 from pik_recon.config_values import parse_formats
 from pik_recon.errors import ConfigError
 from pik_recon.report.display import money, when
-from pik_recon.report.figures import ReportData
+from pik_recon.report.figures import MONEY_FIELDS, CurrencySummary, ReportData
 from pik_recon.report.json_file import report_json
 from pik_recon.usecases.report import ReportOutcome
 from pik_recon.usecases.report import report as write_reports
@@ -38,6 +38,15 @@ def print_report(out: Output, outcome: ReportOutcome) -> None:
     warning = data.freshness_warning(zone)
     if warning:
         out.line(f"warning: {warning}")
+    print_figures(out, data)
+    _print_attention(out, data)
+    out.line(f"reports in {folder}")
+    out.line(line)
+
+
+def print_figures(out: Output, data: ReportData) -> None:
+    """The period's figures per currency, and where its money received stands."""
+    zone = ZoneInfo(data.timezone)
     figures = ("invoiced", "collected", "outstanding", "expired/lost", "discrepancies")
     columns = (("account",) if data.several else ()) + ("currency", *figures)
     rows = data.summary + (data.totals() if data.several else [])
@@ -47,9 +56,25 @@ def print_report(out: Output, outcome: ReportOutcome) -> None:
                                   for k in ("invoiced", "collected", "outstanding",
                                             "expired_lost", "discrepancies")))
                for row in rows], right=figures)
-    _print_attention(out, data)
-    out.line(f"reports in {folder}")
-    out.line(line)
+    _print_money(out, data, rows)
+
+
+def _print_money(out: Output, data: ReportData, rows: list[CurrencySummary]) -> None:
+    """The money received in the period, what settled, what is in transit (and for how
+    long), and the period's under- and over-payments."""
+    if not any(row.counts[name] for row in rows for name in MONEY_FIELDS):
+        return
+    labels = tuple(name.replace("_", " ") for name in MONEY_FIELDS)
+    out.table("Money received (payments confirmed in the period)",
+              (("account",) if data.several else ()) + ("currency", *labels),
+              [((row.account or "all accounts",) if data.several else ()) + (
+                  row.currency, *(f"{row.counts[k]} · {money(row.amounts[k], row.currency)}"
+                                  for k in MONEY_FIELDS))
+               for row in rows], right=labels)
+    for a in data.transit_aging:
+        whose = f"{a.account}: " if data.several else ""
+        out.line(f"in transit {a.bucket}: {whose}{a.count} payments, "
+                 f"{money(a.amount, a.currency)}")
 
 
 def _print_attention(out: Output, data: ReportData) -> None:

@@ -196,9 +196,10 @@ def generate(app: AppContext, count: int, seed: int, out: Path, shape: str, as_o
              force: bool) -> None:
     """Write a matched data set with every finding category planted at known counts.
 
-    Files: links.jsonl (a sandbox seed), orders.csv, expected_findings.csv, pik-recon.toml
-    (the orders mapping for the shape), expected_figures.json and dataset.json. A file of
-    those already in --out is overwritten only with --force.
+    Files: links.jsonl and transactions.jsonl (a sandbox seed), webhook_events.jsonl (PIK's
+    event bodies, to deliver signed), orders.csv, expected_findings.csv, expected_stakes.csv,
+    pik-recon.toml (the orders mapping for the shape), expected_figures.json and
+    dataset.json. A file of those already in --out is overwritten only with --force.
 
     \b
     Example:
@@ -222,4 +223,5 @@ def generate(app: AppContext, count: int, seed: int, out: Path, shape: str, as_o
     with writing(out, "--out"):
         write_dataset(data, shape, out)
     app.out.line(f"{out}: {len(data.orders)} orders, {len(data.links)} links, "
+                 f"{len(data.transactions)} transactions, {len(data.events)} webhook events, "
                  f"{len(data.expected)} expected findings ({shape}).")

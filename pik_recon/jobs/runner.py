@@ -23,6 +23,7 @@ from pik_recon.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, Interrupted,
 from pik_recon.jobs.definition import Job, Step, check_accounts, step_accounts
 from pik_recon.locks import held
 from pik_recon.logs import get_logger
+from pik_recon.report.figures import ReportData
 from pik_recon.usecases.common import open_for_writing
 from pik_recon.usecases.outcome import attention_line
 
@@ -51,6 +52,7 @@ class JobResult:
     attention: Attention | None = None
     fail_on: str = "never"  # the report step's
     report_dir: Path | None = None
+    report: ReportData | None = None  # the report step's figures (its last report)
 
     @property
     def critical_findings(self) -> int:

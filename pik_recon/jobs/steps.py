@@ -117,7 +117,7 @@ def report_step(config: Config, step: Step, context: JobContext) -> StepResult:
              if "{account}" in pattern else Path(pattern.format(date=date))),
         formats=formats, fail_on=fail_on, now=context.now,
         out_named=f"{context.job.path or context.job.name} report out")
-    context.result.report_dir = outcome.reports[-1][0]
+    context.result.report_dir, context.result.report = outcome.reports[-1]
     return step_result("report", started, context, outcome)
 
 

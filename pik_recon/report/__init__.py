@@ -30,9 +30,11 @@ from pik_recon.paths import ensure_folder, writing
 from pik_recon.reconcile import require_synced
 from pik_recon.report.csv_files import write_findings_csv, write_summary_csv
 from pik_recon.report.figures import (
+    FINDING_COLUMNS,
     ReportData,
     RunRow,
     iter_findings,
+    iter_transactions,
     read_figures,
     run_rows,
     select_findings,
@@ -80,10 +82,11 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
         if "json" in formats:
             write_json(data, temp / "report.json")
         if "xlsx" in formats:
-            write_xlsx(data, iter_findings(warehouse), temp / "report.xlsx", max_rows)
+            write_xlsx(data, iter_findings(warehouse), temp / "report.xlsx", max_rows,
+                       lambda: iter_transactions(warehouse))
         if "html" in formats:
             top = next(_first_findings(warehouse, settings.top_findings), [])
-            write_html(data, top, temp / "report.html", now)
+            write_html(data, top, _transactions_of(warehouse, top), temp / "report.html", now)
         if findings_csv is not None:
             findings_csv.result()
     return data
@@ -95,6 +98,21 @@ def _findings_csv_apart(db_path: Path, since: datetime, until: datetime, runs: l
     with Warehouse.open(db_path, read_only=True, wait_seconds=60) as warehouse:
         select_findings(warehouse, since, until, runs)
         return write_findings_csv(iter_findings(warehouse), path, ZoneInfo(timezone))
+
+
+def _transactions_of(warehouse: Warehouse, top: list[tuple[Any, ...]]
+                     ) -> list[tuple[Any, ...]]:
+    """The transactions of the findings `top` (the first of the report order), which come
+    first in the same order."""
+    keys = {(row[FINDING_COLUMNS.index("account")], row[FINDING_COLUMNS.index("finding_key")])
+            for row in top}
+    found: list[tuple[Any, ...]] = []
+    for batch in iter_transactions(warehouse):
+        for row in batch:
+            if (row[0], row[1]) not in keys:
+                return found
+            found.append(row)
+    return found
 
 
 def _first_findings(warehouse: Warehouse, limit: int) -> Iterator[list[tuple[Any, ...]]]:

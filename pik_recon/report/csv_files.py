@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 
 from pik_recon.categories import SEVERITIES, finding_state
 from pik_recon.report.display import exact, neutralise
-from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData
+from pik_recon.report.figures import FINDING_COLUMNS, MONEY_FIELDS, SUMMARY_FIELDS, ReportData
 
 FINDINGS_CSV_COLUMNS = (
     "account", "finding_id", "run_id", "category", "severity", "state", "order_id", "link_id",
     "link_ids", "order_amount", "order_currency", "link_amount", "link_currency",
     "difference", "at_stake", "at_stake_currency", "order_status", "link_status", "age_days",
     "order_created_at", "link_paid_at", "match_method", "description", "new", "in_period",
-    "note", "acknowledged_by", "acknowledged_at")
+    "note", "acknowledged_by", "acknowledged_at", "received_amount", "transaction_ids")
 
 
 def write_summary_csv(data: ReportData, path: Path) -> None:
@@ -30,7 +30,8 @@ def write_summary_csv(data: ReportData, path: Path) -> None:
         writer = csv.writer(fh)
         writer.writerow(["account", "currency"] + [
             f"{name}_{kind}" for name in (*SUMMARY_FIELDS,
-                                          *(f"at_stake_{s}" for s in SEVERITIES))
+                                          *(f"at_stake_{s}" for s in SEVERITIES),
+                                          *MONEY_FIELDS)
             for kind in ("count", "amount")])
         for row in data.summary:
             cells: list[Any] = [row.account, neutralise(row.currency)]
@@ -39,6 +40,8 @@ def write_summary_csv(data: ReportData, path: Path) -> None:
             for severity in SEVERITIES:
                 count, amount = row.at_stake.get(severity, (0, Decimal(0)))
                 cells += [count, exact(amount, row.currency)]
+            for name in MONEY_FIELDS:
+                cells += [row.counts[name], exact(row.amounts[name], row.currency)]
             writer.writerow(cells)
 
 
@@ -66,7 +69,8 @@ def finding_cells(row: tuple[Any, ...], zone: ZoneInfo) -> list[Any]:
             "yes" if f["in_period"] else "no",
             text(f["ack_note"]) if f["acknowledged"] else "",
             text(f["ack_by"]) if f["acknowledged"] else "",
-            moment(f["ack_at"]) if f["acknowledged"] else ""]
+            moment(f["ack_at"]) if f["acknowledged"] else "",
+            exact(f["received_amount"], f["link_currency"]), f["transaction_ids"] or ""]
 
 
 def write_findings_csv(batches: Iterator[list[tuple[Any, ...]]], path: Path,

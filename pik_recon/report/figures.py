@@ -20,8 +20,16 @@ FINDING_COLUMNS = ("account", "run_id", "finding_key", "category", "severity", "
                    "link_currency", "difference", "order_status", "link_status", "age_days",
                    "order_created_at", "link_paid_at", "match_method", "description",
                    "is_new", "acknowledged", "ack_note", "ack_by", "ack_at", "ack_outdated",
-                   "at_stake", "at_stake_currency", "in_period")
+                   "at_stake", "at_stake_currency", "in_period", "received_amount",
+                   "transaction_ids")
 SUMMARY_FIELDS = ("invoiced", "collected", "outstanding", "expired_lost", "discrepancies")
+# the money received (SPEC §6): transactions confirmed in the period, what of it settled and
+# what is in transit; the period's underpaid and overpaid links, shortfall and excess
+MONEY_FIELDS = ("received", "settled", "in_transit", "underpaid", "overpaid")
+ALL_FIELDS = SUMMARY_FIELDS + MONEY_FIELDS
+TRANSACTION_COLUMNS = ("account", "finding_key", "category", "link_id", "transaction_id",
+                       "status", "amount", "currency", "created_at", "confirmed_at",
+                       "settled_at", "tx_hash")
 CATEGORY_ORDER = {c: i for i, (c, _) in enumerate(CATEGORIES)}
 
 
@@ -119,6 +127,7 @@ class ReportData:
     accounts: list[AccountRuns]
     summary: list[CurrencySummary] = field(default_factory=list)  # per account and currency
     aging: list[AgingRow] = field(default_factory=list)
+    transit_aging: list[AgingRow] = field(default_factory=list)  # money in transit by age
     by_category: list[CategoryCount] = field(default_factory=list)
     findings_total: int = 0  # the findings the report lists
     acknowledged_total: int = 0
@@ -154,9 +163,9 @@ class ReportData:
         sums: dict[str, CurrencySummary] = {}
         for row in self.summary:
             total = sums.setdefault(row.currency, CurrencySummary(
-                "", row.currency, dict.fromkeys(SUMMARY_FIELDS, 0),
-                dict.fromkeys(SUMMARY_FIELDS, Decimal(0))))
-            for name in SUMMARY_FIELDS:
+                "", row.currency, dict.fromkeys(ALL_FIELDS, 0),
+                dict.fromkeys(ALL_FIELDS, Decimal(0))))
+            for name in ALL_FIELDS:
                 total.counts[name] += row.counts[name]
                 total.amounts[name] += row.amounts[name]
             for severity, (count, amount) in row.at_stake.items():
@@ -272,16 +281,17 @@ def read_figures(warehouse: Warehouse, settings: ReportSettings, accounts: list[
     period = {"since": since, "until": until, "accounts": accounts}
     select_findings(warehouse, since, until, run_rows(data))
     for row in warehouse.fetchall(query("report_summary"), period):
-        counts = {name: int(row[2 + 2 * i]) for i, name in enumerate(SUMMARY_FIELDS)}
-        amounts = {name: row[3 + 2 * i] for i, name in enumerate(SUMMARY_FIELDS)}
+        counts = {name: int(row[2 + 2 * i]) for i, name in enumerate(ALL_FIELDS)}
+        amounts = {name: row[3 + 2 * i] for i, name in enumerate(ALL_FIELDS)}
         data.summary.append(CurrencySummary(row[0], row[1], counts, amounts))
     data.summary = with_stakes(data.summary, data.attention, accounts)
     buckets = bucket_rows(settings.aging_buckets)
     data.bucket_labels = [label for _, label, _, _ in buckets]
     warehouse.temp_table("aging_buckets", BUCKET_COLUMNS, buckets)
-    data.aging = [AgingRow(account, c, label, int(n), amount)
-                  for account, c, _, label, n, amount
-                  in warehouse.fetchall(query("report_aging"), period)]
+    data.aging, data.transit_aging = (
+        [AgingRow(account, c, label, int(n), amount) for account, c, _, label, n, amount
+         in warehouse.fetchall(query(name), period)]
+        for name in ("report_aging", "report_transit_aging"))
     data.by_category = _by_category(warehouse, period)
     data.findings_total = sum(c.count for c in data.by_category)
     data.acknowledged_total = sum(c.acknowledged for c in data.by_category)
@@ -299,8 +309,8 @@ def with_stakes(summary: list[CurrencySummary], attention: Attention, accounts: 
         if group.currency is None:
             continue
         row = rows.setdefault((group.account, group.currency), CurrencySummary(
-            group.account, group.currency, dict.fromkeys(SUMMARY_FIELDS, 0),
-            dict.fromkeys(SUMMARY_FIELDS, Decimal(0))))
+            group.account, group.currency, dict.fromkeys(ALL_FIELDS, 0),
+            dict.fromkeys(ALL_FIELDS, Decimal(0))))
         count, amount = row.at_stake.get(group.severity, (0, Decimal(0)))
         row.at_stake[group.severity] = (count + group.count, amount + group.amount)
     return sorted(rows.values(), key=lambda r: (accounts.index(r.account), r.currency))
@@ -327,3 +337,10 @@ def iter_findings(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
         "acknowledged, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, "
         "array_position(?, category), account, order_id NULLS LAST, link_id",
         [[c for c, _ in CATEGORIES]])
+
+
+def iter_transactions(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
+    """Each transaction of the findings the report lists (TRANSACTION_COLUMNS), in report
+    order, a batch at a time."""
+    return warehouse.batches(query("report_transactions"), {"categories": [
+        c for c, _ in CATEGORIES]})

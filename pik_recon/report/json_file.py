@@ -9,7 +9,15 @@ from typing import Any
 
 from pik_recon.categories import SEVERITIES
 from pik_recon.report.display import exact
-from pik_recon.report.figures import SUMMARY_FIELDS, CurrencySummary, Freshness, ReportData
+from pik_recon.report.figures import (
+    ALL_FIELDS,
+    MONEY_FIELDS,
+    SUMMARY_FIELDS,
+    AgingRow,
+    CurrencySummary,
+    Freshness,
+    ReportData,
+)
 
 JSON_VERSION = 1
 
@@ -25,9 +33,16 @@ def _summary(row: CurrencySummary) -> dict[str, Any]:
     for severity in SEVERITIES:
         count, amount = row.at_stake.get(severity, (0, Decimal(0)))
         at_stake[severity] = {"count": count, "amount": exact(amount, row.currency)}
-    return {"currency": row.currency, **{
-        name: {"count": row.counts[name], "amount": exact(row.amounts[name], row.currency)}
-        for name in SUMMARY_FIELDS}, "at_stake": at_stake}
+    figures = {name: {"count": row.counts[name], "amount": exact(row.amounts[name],
+                                                                 row.currency)}
+               for name in ALL_FIELDS}
+    return {"currency": row.currency, **{n: figures[n] for n in SUMMARY_FIELDS},
+            "at_stake": at_stake, **{n: figures[n] for n in MONEY_FIELDS}}
+
+
+def _aging(rows: list[AgingRow]) -> list[dict[str, Any]]:
+    return [{"account": a.account, "currency": a.currency, "bucket": a.bucket,
+             "count": a.count, "amount": exact(a.amount, a.currency)} for a in rows]
 
 
 def _attention(data: ReportData) -> dict[str, Any]:
@@ -60,9 +75,7 @@ def report_json(data: ReportData) -> dict[str, Any]:
                                         else None}} for a in data.accounts],
         "summary": [{"account": row.account, **_summary(row)} for row in data.summary],
         "totals": [_summary(row) for row in data.totals()],
-        "aging": [{"account": a.account, "currency": a.currency, "bucket": a.bucket,
-                   "count": a.count,
-                   "amount": exact(a.amount, a.currency)} for a in data.aging],
+        "aging": _aging(data.aging),
         "findings": {"total": data.findings_total, "open": data.findings_total
                      - data.acknowledged_total, "acknowledged": data.acknowledged_total,
                      "new_open": data.open_new, "by_category": [
@@ -75,6 +88,7 @@ def report_json(data: ReportData) -> dict[str, Any]:
                       "warning_amount": exact(s.warning_amount, s.currency)}
                      for s in data.stakes()],
         "attention": _attention(data),
+        "in_transit_aging": _aging(data.transit_aging),
     }
 
 

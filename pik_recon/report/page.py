@@ -14,11 +14,19 @@ from markupsafe import Markup
 
 from pik_recon.categories import finding_state
 from pik_recon.report.display import grouped, money, when
-from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData
+from pik_recon.report.figures import (
+    FINDING_COLUMNS,
+    MONEY_FIELDS,
+    SUMMARY_FIELDS,
+    TRANSACTION_COLUMNS,
+    ReportData,
+)
 
 
-def write_html(data: ReportData, top: list[tuple[Any, ...]], path: Path,
-               generated_at: datetime) -> None:
+def write_html(data: ReportData, top: list[tuple[Any, ...]],
+               transactions: list[tuple[Any, ...]], path: Path, generated_at: datetime
+               ) -> None:
+    """report.html: `top` the first findings of the report order, `transactions` theirs."""
     env = Environment(loader=PackageLoader("pik_recon", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     zone = ZoneInfo(data.timezone)
@@ -32,7 +40,11 @@ def write_html(data: ReportData, top: list[tuple[Any, ...]], path: Path,
         findings.append(finding)
     html = env.get_template("report.html.j2").render(
         data=data, findings=findings, charts=_charts(data), generated_at=generated_at,
-        summary_fields=SUMMARY_FIELDS, warning=data.freshness_warning(zone),
+        summary_fields=SUMMARY_FIELDS, money_fields=MONEY_FIELDS,
+        transit_table=_by_bucket(data),
+        transactions=[dict(zip(TRANSACTION_COLUMNS, row, strict=True))
+                      for row in transactions],
+        warning=data.freshness_warning(zone),
         summary_rows=data.summary + (data.totals() if data.several else []),
         headline={"critical": data.open_count("critical"),
                   "warning": data.open_count("warning"), "new": data.open_new,
@@ -73,4 +85,31 @@ def _charts(data: ReportData) -> dict[str, Any]:
     most_findings = max((c.count for c in data.by_category), default=0) or 1
     findings = [{"category": c.category, "severity": c.severity, "count": c.count,
                  "pct": c.count * 100 // most_findings} for c in data.by_category]
-    return {"currency": per_currency, "aging": aging, "findings": findings}
+    return {"currency": per_currency, "aging": aging, "findings": findings,
+            "money": _money_flow(data)}
+
+
+def _by_bucket(data: ReportData) -> list[dict[str, Any]]:
+    """The money in transit as a table: a row per account and currency, a cell per bucket."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in data.transit_aging:
+        row = rows.setdefault((a.account, a.currency), {"account": a.account,
+                                                        "currency": a.currency, "buckets": {}})
+        row["buckets"][a.bucket] = a
+    return list(rows.values())
+
+
+def _money_flow(data: ReportData) -> list[dict[str, Any]]:
+    """Where the money stands per currency: invoiced, received (what of it settled, what is
+    in transit), each as a share of the largest of them."""
+    flows = []
+    for row in data.totals():
+        amounts = {name: row.amounts[name] for name in
+                   ("invoiced", "received", "settled", "in_transit")}
+        if not any(amounts.values()):
+            continue
+        top = max(amounts.values())
+        flows.append({"currency": row.currency, **amounts,
+                      **{f"{name}_pct": (value * 100 / top).quantize(Decimal("0.1"))
+                         for name, value in amounts.items()}})
+    return flows

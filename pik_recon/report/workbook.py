@@ -9,7 +9,7 @@ outside is a string cell, never a formula.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +21,13 @@ from xlsxwriter.exceptions import FileCreateError
 
 from pik_recon.categories import finding_state
 from pik_recon.report.display import decimals, exact, grouped, needs_text
-from pik_recon.report.figures import FINDING_COLUMNS, SUMMARY_FIELDS, ReportData
+from pik_recon.report.figures import (
+    ALL_FIELDS,
+    FINDING_COLUMNS,
+    TRANSACTION_COLUMNS,
+    AgingRow,
+    ReportData,
+)
 
 EXCEL_MAX_ROWS = 1_048_576
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
@@ -98,12 +104,21 @@ class Book:
         return Sheet(self, name)
 
 
-def write_xlsx(data: ReportData, batches: Iterator[list[tuple[Any, ...]]], path: Path,
-               max_rows: int = EXCEL_MAX_ROWS) -> int:
-    """A Summary sheet and Findings sheets (continued past Excel's row limit)."""
+Batches = Iterator[list[tuple[Any, ...]]]
+
+
+def write_xlsx(data: ReportData, batches: Batches, path: Path,
+               max_rows: int = EXCEL_MAX_ROWS, transactions: Callable[[], Batches] | None = None
+               ) -> int:
+    """A Summary sheet, Findings sheets and Transactions sheets (each continued past Excel's
+    row limit); `transactions` gives the transactions of the findings once they are
+    written (one query at a time on the warehouse)."""
     book = Book(path, ZoneInfo(data.timezone))
     _summary_sheet(book, data)
-    written = _findings_sheets(book, batches, max_rows)
+    written = _sheets(book, "Findings", FINDINGS_SHEET_COLUMNS, batches, max_rows,
+                      _finding_row)
+    _sheets(book, "Transactions", TRANSACTIONS_SHEET_COLUMNS,
+            transactions() if transactions else iter(()), max_rows, _transaction_row)
     try:
         book.xlsx.close()
     except FileCreateError as exc:  # the OSError, for the file boundary
@@ -121,9 +136,9 @@ def _summary_sheet(book: Book, data: ReportData) -> None:
     sheet.ws.write_string(r, 0, data.headline(), book.bold)
     r += 2
     labels = (["account"] if data.several else []) + ["currency"]
-    for name in SUMMARY_FIELDS:
-        labels += [f"{name.replace('_', '/')} count", f"{name.replace('_', '/')} amount",
-                   f"{name.replace('_', '/')} amount (exact)"]
+    for name in ALL_FIELDS:
+        label = name.replace("_", " " if name == "in_transit" else "/")
+        labels += [f"{label} count", f"{label} amount", f"{label} amount (exact)"]
     sheet.header(r, labels)
     first = 2 if data.several else 1  # the first figure's column
     sheet.ws.freeze_panes(r + 1, first)
@@ -132,24 +147,15 @@ def _summary_sheet(book: Book, data: ReportData) -> None:
         if data.several:
             sheet.text(r, 0, row.account or "all accounts", None if row.account else book.bold)
         sheet.text(r, first - 1, row.currency)
-        for i, name in enumerate(SUMMARY_FIELDS):
+        for i, name in enumerate(ALL_FIELDS):
             amount = row.amounts[name]
             sheet.number(r, first + 3 * i, row.counts[name])
             sheet.amount(r, first + 1 + 3 * i, amount, row.currency)
             sheet.text(r, first + 2 + 3 * i,
                        exact(amount, row.currency) if needs_text(amount) else "")
-    r += 2
-    sheet.header(r, (["account"] if data.several else [])
-                 + ["aging (unpaid)", "bucket", "count", "amount", "amount (exact)"])
-    for a in data.aging:
-        r += 1
-        if data.several:
-            sheet.text(r, 0, a.account)
-        sheet.text(r, first - 1, a.currency)
-        sheet.text(r, first, a.bucket)
-        sheet.number(r, first + 1, a.count)
-        sheet.amount(r, first + 2, a.amount, a.currency)
-        sheet.text(r, first + 3, exact(a.amount, a.currency) if needs_text(a.amount) else "")
+    r = _aging_block(sheet, r + 2, data, "aging (unpaid)", data.aging)
+    r = _aging_block(sheet, r + 2, data, "in transit (confirmed, not settled)",
+                     data.transit_aging)
     r = _stakes_block(book, sheet, r + 2, data)
     r += 2
     sheet.header(r, ["category", "severity", "findings", "open", "acknowledged", "new",
@@ -173,6 +179,24 @@ def _summary_sheet(book: Book, data: ReportData) -> None:
                              ("reconciliation run", a.run_id)):
             r = _fact(book, sheet, r, label + whose, value)
     sheet.finish()
+
+
+def _aging_block(sheet: Sheet, r: int, data: ReportData, title: str, rows: list[AgingRow]
+                 ) -> int:
+    """Amounts by age per currency (and account); returns the last row written."""
+    first = 2 if data.several else 1
+    sheet.header(r, (["account"] if data.several else [])
+                 + [title, "bucket", "count", "amount", "amount (exact)"])
+    for a in rows:
+        r += 1
+        if data.several:
+            sheet.text(r, 0, a.account)
+        sheet.text(r, first - 1, a.currency)
+        sheet.text(r, first, a.bucket)
+        sheet.number(r, first + 1, a.count)
+        sheet.amount(r, first + 2, a.amount, a.currency)
+        sheet.text(r, first + 3, exact(a.amount, a.currency) if needs_text(a.amount) else "")
+    return r
 
 
 def _stakes_block(book: Book, sheet: Sheet, r: int, data: ReportData) -> int:
@@ -215,40 +239,60 @@ def _fact(book: Book, sheet: Sheet, r: int, label: str, value: object) -> int:
 FINDINGS_SHEET_COLUMNS = (
     "account", "finding id", "severity", "category", "state", "order", "link", "links",
     "order amount", "order amount (exact)", "order currency", "link amount",
-    "link amount (exact)", "link currency", "difference", "difference (exact)",
+    "link amount (exact)", "link currency", "received", "received (exact)", "transactions",
+    "difference", "difference (exact)",
     "at stake", "at stake (exact)", "at stake currency",
     "order status", "link status", "age (days)", "order created", "link paid",
     "matched by", "description", "new", "in period", "note", "acknowledged by",
     "acknowledged at")
 
 
-def _findings_sheets(book: Book, batches: Iterator[list[tuple[Any, ...]]],
-                     max_rows: int) -> int:
+TRANSACTIONS_SHEET_COLUMNS = (
+    "account", "finding id", "category", "link", "transaction", "status", "amount",
+    "amount (exact)", "currency", "created", "confirmed", "settled", "tx hash")
+
+
+def _sheets(book: Book, name: str, columns: tuple[str, ...], batches: Batches,
+            max_rows: int, write_row: Callable[[Sheet, int, tuple[Any, ...]], None]) -> int:
+    """Sheets `name`, `name 2`, ... of `columns`, a row per row of `batches`."""
     sheet, row_no, sheets, written = None, 0, 0, 0
     for batch in batches:
         for row in batch:
             if sheet is None or row_no >= max_rows:
                 if sheet is not None:
-                    _close_findings(sheet, row_no)
+                    _close_sheet(sheet, row_no, columns)
                 sheets += 1
-                sheet = book.sheet("Findings" if sheets == 1 else f"Findings {sheets}")
-                sheet.header(0, list(FINDINGS_SHEET_COLUMNS))
+                sheet = book.sheet(name if sheets == 1 else f"{name} {sheets}")
+                sheet.header(0, list(columns))
                 sheet.ws.freeze_panes(1, 0)
                 row_no = 1
-            _finding_row(sheet, row_no, row)
+            write_row(sheet, row_no, row)
             row_no += 1
             written += 1
     if sheet is None:
-        sheet = book.sheet("Findings")
-        sheet.header(0, list(FINDINGS_SHEET_COLUMNS))
+        sheet = book.sheet(name)
+        sheet.header(0, list(columns))
         row_no = 1
-    _close_findings(sheet, row_no)
+    _close_sheet(sheet, row_no, columns)
     return written
 
 
-def _close_findings(sheet: Sheet, rows: int) -> None:
-    sheet.ws.autofilter(0, 0, max(rows - 1, 1), len(FINDINGS_SHEET_COLUMNS) - 1)
+def _close_sheet(sheet: Sheet, rows: int, columns: tuple[str, ...]) -> None:
+    sheet.ws.autofilter(0, 0, max(rows - 1, 1), len(columns) - 1)
     sheet.finish()
+
+
+def _transaction_row(sheet: Sheet, r: int, row: tuple[Any, ...]) -> None:
+    t = dict(zip(TRANSACTION_COLUMNS, row, strict=True))
+    for col, name in enumerate(("account", "finding_key", "category", "link_id",
+                                "transaction_id", "status")):
+        sheet.text(r, col, t[name])
+    sheet.amount(r, 6, t["amount"], t["currency"])
+    sheet.text(r, 7, exact(t["amount"], t["currency"]) if needs_text(t["amount"]) else None)
+    sheet.text(r, 8, t["currency"])
+    for col, name in enumerate(("created_at", "confirmed_at", "settled_at"), 9):
+        sheet.moment(r, col, t[name])
+    sheet.text(r, 12, t["tx_hash"])
 
 
 def _finding_row(sheet: Sheet, r: int, row: tuple[Any, ...]) -> None:
@@ -265,6 +309,9 @@ def _finding_row(sheet: Sheet, r: int, row: tuple[Any, ...]) -> None:
         ("exact", f["order_amount"], f["order_currency"]), ("text", f["order_currency"], None),
         ("amount", f["link_amount"], f["link_currency"]),
         ("exact", f["link_amount"], f["link_currency"]), ("text", f["link_currency"], None),
+        ("amount", f["received_amount"], f["link_currency"]),
+        ("exact", f["received_amount"], f["link_currency"]),
+        ("text", (f["transaction_ids"] or "").replace(";", " ") or None, None),
         ("amount", f["difference"], currency), ("exact", f["difference"], currency),
         ("amount", f["at_stake"], f["at_stake_currency"]),
         ("exact", f["at_stake"], f["at_stake_currency"]), ("text", f["at_stake_currency"], None),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -17,6 +18,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pik_recon.money import currency_decimals
+from pik_recon.sandbox.expected import planted_figures, planted_stakes
+from pik_recon.sandbox.planted_money import MONEY_CASES, Payments, at_least_two_units
+from pik_recon.sandbox.seed import TRANSACTIONS
 from pik_recon.sandbox.state import URL_BASE, iso, random_amount
 
 SHAPES = ("plain", "line-items", "decimal-comma")
@@ -31,6 +35,7 @@ CASES = {
     "paid_but_cancelled": 3, "paid_without_payment": 3, "paid_order_not_updated": 4,
     "expired_unpaid": 5, "missing_link": 4, "unpaid": 5, "orphan_paid_link": 2,
     "orphan_link": 3, "clean_paid": 40, "clean_unpaid_within_terms": 8, "clean_cancelled": 5,
+    **MONEY_CASES,
 }
 STATUS_WORDS = {
     "plain": {"awaiting_payment": "awaiting_payment", "paid": "paid", "cancelled": "cancelled",
@@ -115,9 +120,12 @@ class Dataset:
     as_of: datetime
     links: list[dict[str, Any]] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
-    expected: list[tuple[str, str, str]] = field(default_factory=list)
+    # (category, order id, link ids, transaction ids) of each planted finding
+    expected: list[tuple[str, str, str, str]] = field(default_factory=list)
     # (category, currency, amount): the money each planted finding puts at stake
     stakes: list[tuple[str, str, Decimal]] = field(default_factory=list)
+    transactions: list[dict[str, Any]] = field(default_factory=list)  # as the sandbox seeds
+    events: list[bytes] = field(default_factory=list)  # PIK's event bodies, to send signed
 
 
 class _Planter:
@@ -125,6 +133,9 @@ class _Planter:
         self.rng = random.Random(seed)
         self.data = Dataset(as_of=as_of)
         self.seed = seed
+        # money draws of their own, so that orders and links do not depend on them
+        self.money = Payments(random.Random(f"money-{seed}"), as_of, self.data.transactions,
+                              self.data.events)
 
     def link_id(self) -> str:
         return "pl_" + "".join(self.rng.choice("0123456789abcdefghijklmnopqrstuvwxyz")
@@ -132,7 +143,9 @@ class _Planter:
 
     def link(self, order: Order | None, status: str, *, amount: str | None = None,
              currency: str | None = None, by_column: bool = False,
-             description: str | None = None) -> str:
+             description: str | None = None, money: bool = True) -> str:
+        """A link planted with clean money on it (none with `money` false: the case plants
+        its own)."""
         link_id = self.link_id()
         created = (order.created_at if order else self.data.as_of - timedelta(
             days=self.rng.uniform(0, 40))) + timedelta(minutes=self.rng.uniform(1, 30))
@@ -150,6 +163,8 @@ class _Planter:
         self.data.links.append(record)
         if order is not None and by_column:
             order.link_id = link_id
+        if money:
+            self.money.clean(record)
         return link_id
 
     def order(self, index: int, status: str, *, max_age_days: float = 60,
@@ -162,10 +177,11 @@ class _Planter:
         return order
 
     def expect(self, category: str, order: Order | None, links: list[str],
-               stake: tuple[str, Decimal]) -> None:
-        """A planted finding and the money it puts at stake: (currency, amount)."""
+               stake: tuple[str, Decimal], transactions: Sequence[str] = ()) -> None:
+        """A planted finding, the money it puts at stake (currency, amount) and the
+        transactions it is about."""
         self.data.expected.append((category, order.order_id if order else "",
-                                   ";".join(sorted(links))))
+                                   ";".join(sorted(links)), ";".join(transactions)))
         self.data.stakes.append((category, *stake))
 
     def planted(self, link_id: str) -> dict[str, Any]:
@@ -195,7 +211,9 @@ class _Planter:
         return format(changed, "f")
 
     def plant(self, index: int, case: str) -> None:
-        if case in ("orphan_paid_link", "orphan_link"):
+        if case in MONEY_CASES:
+            self.plant_money(index, case)
+        elif case in ("orphan_paid_link", "orphan_link"):
             self.plant_orphan(index, case)
         elif case in PAID_CASES:
             self.plant_paid(index, case)
@@ -275,6 +293,54 @@ class _Planter:
             self.expect(case, order, links, (order.currency, Decimal(order.amount)))
 
 
+    def plant_money(self, index: int, case: str) -> None:
+        """A link whose money makes one three-way finding (SPEC §6), beside its order's
+        finding if it has one (a closed link: expired_unpaid)."""
+        rng, pay, as_of = self.rng, self.money, self.data.as_of
+        if case == "transaction_unknown_link":
+            link_id, txns, currency, stake = pay.unknown_link()
+            self.expect(case, None, [link_id], (currency, stake), txns)
+            return
+        column = rng.random() < 0.4
+        if case in ("underpaid", "payment_on_closed_link"):
+            closed = case == "payment_on_closed_link" or rng.random() < 0.4
+            waiting = case == "underpaid" or rng.random() < 0.5  # else cancelled
+            order = self.order(index, "awaiting_payment" if waiting else "cancelled",
+                               max_age_days=60 if closed else 0.8)
+            if not at_least_two_units(order.amount, order.currency):
+                order.amount = format(Decimal(order.amount) + 1, "f")
+            link = self.link(order, rng.choice(["expired", "deactivated"]) if closed
+                             else "active", by_column=column, money=False)
+            if closed and waiting:
+                self.expect("expired_unpaid", order, [link],
+                            (order.currency, Decimal(order.amount)))
+            record = self.planted(link)
+            ended = min(datetime.fromisoformat(record["created_at"]) + timedelta(days=3),
+                        as_of)
+            txns, stake = (pay.underpaid(record) if case == "underpaid"
+                           else pay.late(record, ended))
+        elif case == "clean_paid_recently":  # confirmed, not settled, its event not yet in
+            order = self.order(index, "paid", min_age_days=0.25, max_age_days=0.3)
+            record = self.planted(self.link(order, "paid", by_column=column, money=False))
+            record["paid_at"] = iso(as_of - timedelta(hours=rng.uniform(1, 5)))
+            pay.pay(record, pay.text(record, Decimal(record["amount"])),
+                    datetime.fromisoformat(record["paid_at"]), settled=False, announce=False)
+            return
+        else:  # a paid link: overpaid, paid_without_transaction, unsettled, webhook_*
+            late = {"unsettled": timedelta(hours=25), "webhook_missed": timedelta(hours=7)}
+            order = self.order(index, "paid", min_age_days=2 if case in late else 0)
+            link = self.link(order, "paid", by_column=column, money=False)
+            record = self.planted(link)
+            if case in late:
+                created = datetime.fromisoformat(record["created_at"])
+                record["paid_at"] = iso(created + (as_of - late[case] - created) * rng.random())
+            txns, stake = {"overpaid": pay.overpaid, "paid_without_transaction":
+                           pay.without_money, "unsettled": pay.unsettled,
+                           "webhook_missed": pay.missed,
+                           "webhook_disagrees": pay.disagreeing}[case](record)
+        self.expect(case, order, [link], (record["currency"], stake), txns)
+
+
 def generate_dataset(orders: int, seed: int, as_of: datetime = DEFAULT_AS_OF,
                      card_orders: bool = False) -> Dataset:
     """`orders` planted cases (orphans count as cases); card orders only when filtered."""
@@ -352,103 +418,40 @@ def write_orders(data: Dataset, shape: str, path: Path) -> None:
                              "Krypto (PIK)" if order.crypto else "Kreditkarte", order.link_id])
 
 
-FIGURES_PERIOD = timedelta(days=365)  # expected_figures.json covers [as_of - this, as_of)
-AGING_BUCKETS = (1, 7, 30)  # pik-recon's default [report] aging_buckets
-
-
-def _add(figures: dict[str, dict[str, Any]], currency: str, name: str, amount: str) -> None:
-    entry = figures.setdefault(currency, {}).setdefault(name, {"count": 0,
-                                                               "amount": Decimal(0)})
-    entry["count"] += 1
-    entry["amount"] += Decimal(amount)
-
-
-def _bucket(age_days: int) -> tuple[int, str]:
-    """The bucket of an age: its place (for order) and its label."""
-    low = 0
-    for place, high in enumerate(AGING_BUCKETS):
-        if age_days <= high:
-            return place, f"{low}-{high} days"
-        low = high + 1
-    return len(AGING_BUCKETS), f"{low}+ days"
-
-
-def planted_figures(data: Dataset) -> dict[str, Any]:
-    """The report figures the data was built to have, from what was planted: per currency
-    invoiced (crypto orders awaiting payment or paid), collected (links paid), outstanding
-    (orders awaiting payment), expired/lost (the orders planted as expired_unpaid), and the
-    awaiting orders by their age in whole days at the period's end, for the period
-    [as_of - 365 days, as_of) and the default aging buckets."""
-    since, until = data.as_of - FIGURES_PERIOD, data.as_of
-    lost = {order_id for category, order_id, _ in data.expected
-            if category == "expired_unpaid"}
-    figures: dict[str, dict[str, Any]] = {}
-    aging: dict[tuple[str, tuple[int, str]], dict[str, Any]] = {}
-    for order in data.orders:
-        if not order.crypto or not since <= order.created_at < until:
-            continue
-        if order.status in ("awaiting_payment", "paid"):
-            _add(figures, order.currency, "invoiced", order.amount)
-        if order.status == "awaiting_payment":
-            _add(figures, order.currency, "outstanding", order.amount)
-            age = (until.astimezone(UTC).date() - order.created_at.astimezone(UTC).date()).days
-            entry = aging.setdefault((order.currency, _bucket(age)),
-                                     {"count": 0, "amount": Decimal(0)})
-            entry["count"] += 1
-            entry["amount"] += Decimal(order.amount)
-        if order.order_id in lost:
-            _add(figures, order.currency, "expired_lost", order.amount)
-    for link in data.links:
-        paid = link.get("paid_at")
-        if paid and since <= datetime.fromisoformat(paid) < until:
-            _add(figures, link["currency"], "collected", link["amount"])
-    return {
-        "since": since.isoformat(), "until": until.isoformat(),
-        "aging_buckets": list(AGING_BUCKETS),
-        "currencies": {c: {name: {"count": v["count"], "amount": str(v["amount"])}
-                           for name, v in sorted(f.items())} for c, f in sorted(figures.items())},
-        "aging": [{"currency": c, "bucket": b, "count": v["count"], "amount": str(v["amount"])}
-                  for (c, (_, b)), v in sorted(aging.items())],
-    }
-
-
 # what write_dataset writes into its folder
-DATASET_FILES = ("links.jsonl", "orders.csv", "expected_findings.csv", "expected_stakes.csv",
-                 "pik-recon.toml", "expected_figures.json", "dataset.json")
+DATASET_FILES = ("links.jsonl", TRANSACTIONS, "webhook_events.jsonl", "orders.csv",
+                 "expected_findings.csv", "expected_stakes.csv", "pik-recon.toml",
+                 "expected_figures.json", "dataset.json")
 
 
-def planted_stakes(data: Dataset) -> list[tuple[str, str, int, str]]:
-    """Per category and currency, the planted findings and the money they put at stake
-    (category, currency, findings, amount), summed from what was planted."""
-    sums: dict[tuple[str, str], list[Any]] = {}
-    for category, currency, amount in data.stakes:
-        entry = sums.setdefault((category, currency), [0, Decimal(0)])
-        entry[0] += 1
-        entry[1] += amount
-    return [(category, currency, n, format(amount, "f"))
-            for (category, currency), (n, amount) in sorted(sums.items())]
+def _lines(path: Path, lines: Sequence[str]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        fh.writelines(line + "\n" for line in lines)
 
 
 def write_dataset(data: Dataset, shape: str, out: Path) -> None:
-    """DATASET_FILES: links.jsonl (a sandbox seed), orders.csv, expected_findings.csv,
-    expected_stakes.csv, pik-recon.toml, expected_figures.json and dataset.json."""
+    """DATASET_FILES: links.jsonl and transactions.jsonl (a sandbox seed),
+    webhook_events.jsonl (PIK's event bodies, one a line, to deliver signed), orders.csv,
+    expected_findings.csv, expected_stakes.csv, pik-recon.toml, expected_figures.json and
+    dataset.json."""
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "links.jsonl").open("w", encoding="utf-8") as fh:
-        for record in data.links:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    _lines(out / "links.jsonl", [json.dumps(r, ensure_ascii=False) for r in data.links])
+    _lines(out / TRANSACTIONS, [json.dumps(t) for t in data.transactions])
+    _lines(out / "webhook_events.jsonl", [body.decode() for body in data.events])
     write_orders(data, shape, out / "orders.csv")
     with (out / "expected_findings.csv").open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["category", "order_id", "link_ids"])
+        writer.writerow(["category", "order_id", "link_ids", "transaction_ids"])
         writer.writerows(sorted(data.expected))
     with (out / "expected_stakes.csv").open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["category", "currency", "findings", "amount"])
-        writer.writerows(planted_stakes(data))
+        writer.writerows(planted_stakes(data.stakes))
     (out / "pik-recon.toml").write_text(_config(data, shape), encoding="utf-8")
     (out / "expected_figures.json").write_text(
         json.dumps(planted_figures(data), indent=2) + "\n", encoding="utf-8")
     (out / "dataset.json").write_text(json.dumps({
         "as_of": data.as_of.isoformat(), "shape": shape, "orders": len(data.orders),
-        "links": len(data.links), "expected_findings": len(data.expected)}, indent=2) + "\n",
-        encoding="utf-8")
+        "links": len(data.links), "transactions": len(data.transactions),
+        "webhook_events": len(data.events), "expected_findings": len(data.expected)},
+        indent=2) + "\n", encoding="utf-8")

@@ -80,8 +80,9 @@ def reconcile(config: Config, accounts: Sequence[str] = (), *,
                 if export is not None:
                     loads.append((account, load_export(warehouse, export, scoped.orders,
                                                        account=account)))
-                runs.append((account, reconcile_account(warehouse, config.matching, as_of,
-                                                        account=account)))
+                runs.append((account, reconcile_account(
+                    warehouse, config.matching, as_of, account=account,
+                    money=config.reconcile, capture=config.capture_on(account))))
             except PikReconError as exc:
                 failures.append(Failure(account, exc))
         attention = needs_attention(warehouse, [a for a, _ in runs])

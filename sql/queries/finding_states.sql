@@ -9,7 +9,7 @@ SELECT f.account, f.finding_key, f.category, f.severity, f.order_id, f.link_id, 
            AS acknowledged,
        a.note, a.acknowledged_by, a.acknowledged_at,
        coalesce(a.reopened_at IS NULL AND a.state_digest <> f.state_digest, false) AS outdated,
-       f.description
+       f.description, f.received_amount, f.transaction_ids
 FROM findings AS f
 LEFT JOIN latest_acks AS a ON a.account = f.account AND a.finding_key = f.finding_key
 WHERE list_contains($run_ids, f.run_id)

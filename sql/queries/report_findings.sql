@@ -1,5 +1,6 @@
 -- The findings a report lists, of each account's latest run (report_runs): those of the
--- period (`in_period`: the order, or for orphans the link, was created in it; a rejected row
+-- period (`in_period`: the order, or for orphans the link, was created in it, or for a link
+-- the warehouse does not hold, its first transaction; a rejected row
 -- of the orders export, order_rejected, which has no creation time, is in every period) and
 -- every open critical or warning finding, whatever its date, so that every finding the
 -- headline counts is listed. Each is marked new when that account's previous run did not
@@ -10,7 +11,8 @@
 -- Parameters: $since, $until.
 CREATE OR REPLACE TEMP TABLE report_findings AS
 WITH scoped AS (
-    SELECT f.*, r.prev_run_id, coalesce(o.created_at, l.created_at) AS subject_created_at,
+    SELECT f.*, r.prev_run_id,
+           coalesce(o.created_at, l.created_at, t.created_at) AS subject_created_at,
            o.created_at AS order_created_at, p.paid_at AS link_paid_at
     FROM findings AS f
     JOIN report_runs AS r ON r.run_id = f.run_id
@@ -18,6 +20,9 @@ WITH scoped AS (
     LEFT JOIN payment_links AS l
         ON f.order_id IS NULL AND l.account = f.account AND l.id = f.link_id
     LEFT JOIN payment_links AS p ON p.account = f.account AND p.id = f.link_id
+    LEFT JOIN transactions AS t
+        ON f.category = 'transaction_unknown_link' AND t.account = f.account
+       AND t.id = split_part(f.transaction_ids, ';', 1)
 )
 SELECT
     s.* EXCLUDE (prev_run_id),

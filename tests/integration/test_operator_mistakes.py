@@ -144,8 +144,8 @@ def test_a_report_for_an_account_no_sync_has_filled_names_it(tmp_path: Path) -> 
     assert not (tmp_path / "r").exists()
 
 
-DATASET = ("links.jsonl", "orders.csv", "expected_findings.csv", "expected_stakes.csv",
-           "pik-recon.toml",
+DATASET = ("links.jsonl", "transactions.jsonl", "webhook_events.jsonl", "orders.csv",
+           "expected_findings.csv", "expected_stakes.csv", "pik-recon.toml",
            "expected_figures.json", "dataset.json")
 
 

@@ -164,7 +164,7 @@ def test_rejected_rows_of_a_file_that_loads_are_warning_findings_everywhere(
     assert reconciled.returncode == 0, reconciled.stderr
     assert "200 rows read, 198 orders loaded, 0 left out by the filter, 2 rejected." in (
         reconciled.stdout)
-    assert "order_rejected          warning          2" in reconciled.stdout
+    assert "order_rejected            warning          2" in reconciled.stdout
     found = _findings(env, tmp_path)
     assert [(f["order_id"], f["description"], f["state"]) for f in found] == [
         ("O150", f"{export} line 152, column 'amount': the amount is empty", "open"),

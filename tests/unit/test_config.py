@@ -63,6 +63,11 @@ def test_option_beats_environment_beats_file(tmp_path: Path) -> None:
     ('[accounts.a]\nkey_env = "K"\n[accounts.a.orders.columns]\ntotal = "Sum"\n',
      "config [accounts.a.orders.columns] has unknown field 'total'"),
     ("accounts = 3\n", "[accounts] must hold one table per account"),
+    ("[reconcile]\nsettlement_hours = 0\n",
+     "config [reconcile] settlement_hours = 0: expected a positive whole number"),
+    ("[reconcile]\nwebhook_grace_hours = 1.5\n",
+     "config [reconcile] webhook_grace_hours = 1.5: expected a positive whole number"),
+    ("[reconcile]\nsettle_hours = 4\n", "config [reconcile] has unknown key 'settle_hours'"),
     ("[sync]\nmax_vanished = -1\n", "config [sync] max_vanished = -1: expected a whole number"),
     ("[sync]\nmax_vanished = 2.5\n", "config [sync] max_vanished = 2.5: expected a whole"),
     ("[sync]\nmax_vanished = true\n", "config [sync] max_vanished = True: expected a whole"),
@@ -76,6 +81,20 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> No
         load_config(config_path=str(path), env={})
     assert message in str(caught.value)
     assert caught.value.exit_code == 2
+
+
+def test_reconcile_settings_and_capture_per_account(tmp_path: Path) -> None:
+    """[reconcile]: 24 and 6 hours unless the file says; capture is on for the accounts
+    whose webhook secret variable is set (SPEC §6)."""
+    assert (load_config(env={}).reconcile.settlement_hours,
+            load_config(env={}).reconcile.webhook_grace_hours) == (24, 6)
+    path = tmp_path / "c.toml"
+    path.write_text("[reconcile]\nsettlement_hours = 48\nwebhook_grace_hours = 2\n"
+                    '[accounts.a]\nkey_env = "KA"\n[accounts.b]\nkey_env = "KB"\n')
+    config = load_config(config_path=str(path), env={"PIK_WEBHOOK_SECRET_B": "whsec_x"})
+    assert (config.reconcile.settlement_hours, config.reconcile.webhook_grace_hours) == (48, 2)
+    assert (config.capture_on("a"), config.capture_on("b")) == (False, True)
+    assert load_config(env={"PIK_WEBHOOK_SECRET": "whsec_y"}).capture_on("default")
 
 
 def test_max_vanished_may_be_zero_and_max_retry_after_is_seconds(tmp_path: Path) -> None:
