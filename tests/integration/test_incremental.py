@@ -117,10 +117,14 @@ def test_links_that_expire_within_days_cost_a_fraction_of_a_full_sweep(
     assert requests * fraction <= full_requests, (requests, full_requests)
 
 
-# Two sweeps of a moving list differ by a few requests (links added while pages are in
-# flight): on the moving list the incremental sync may exceed the full sweep run after it by
-# that much, on a quiet one not at all.
-@pytest.mark.parametrize(("drift", "noise"), [(0, 0), (1, 3)])
+# Two sweeps of a moving list differ by a few requests (links change status while pages are
+# in flight, and a status whose count moved is read again): on the moving list the
+# incremental sync may exceed the full sweep run after it by that much, on a quiet one not at
+# all. Measured over 22 runs of the moving case: the incremental sync cost the full sweep's
+# requests -2 to +4 (about 222 each), so 3 failed one run in about fifteen with nothing
+# wrong; 5 holds that spread and still fails a plan that read the active links by id
+# (hundreds of requests) or swept a status twice (dozens).
+@pytest.mark.parametrize(("drift", "noise"), [(0, 0), (1, 5)])
 def test_an_account_whose_links_stay_active_costs_no_more_than_a_full_sweep(
         sandbox: SandboxServer, sandbox_state: SandboxState, tmp_path: Path, drift: float,
         noise: int) -> None:
