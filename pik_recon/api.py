@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pik_recon.categories import CATEGORIES
+from pik_recon.categories import CATEGORIES, SEVERITIES
 from pik_recon.config import Config, load_config
 from pik_recon.findings import last_run_ids
 from pik_recon.usecases.common import account_names, open_for_reading
@@ -75,5 +75,6 @@ def findings_frame(config: Config, account: str | None = None) -> pd.DataFrame:
         runs = last_run_ids(warehouse, accounts)
         warehouse.execute(query("latest_acks"))
         table = warehouse.arrow(query("finding_states"), {
-            "run_ids": runs, "categories": [c for c, _ in CATEGORIES]})
+            "run_ids": runs, "severities": list(SEVERITIES),
+            "categories": [c for c, _ in CATEGORIES]})
     return table.to_pandas(types_mapper=pd.ArrowDtype)

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from pik_recon.categories import CATEGORIES, finding_state
+from pik_recon.categories import CATEGORIES, SEVERITIES, finding_state
 from pik_recon.errors import InputError, UsageError
 from pik_recon.warehouse import Warehouse, listed, query
 
@@ -85,7 +85,8 @@ def findings_of(warehouse: Warehouse, accounts: Sequence[str], run_id: int | Non
         runs = [run_id]
     warehouse.execute(query("latest_acks"))
     rows = warehouse.fetchall(query("finding_states"),
-                              {"run_ids": runs, "categories": [c for c, _ in CATEGORIES]})
+                              {"run_ids": runs, "severities": list(SEVERITIES),
+                               "categories": [c for c, _ in CATEGORIES]})
     return runs, [Finding(*row) for row in rows]
 
 

@@ -112,9 +112,8 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
         warehouse.execute(query("latest_acks"))
         open_by_severity = dict(warehouse.fetchall(
             "SELECT f.severity, count(*) FROM findings AS f LEFT JOIN latest_acks AS a "
-            "ON a.account = f.account AND a.finding_key = f.finding_key "
-            "AND a.reopened_at IS NULL "
-            "AND a.state_digest = f.state_digest WHERE f.run_id = ? AND a.id IS NULL "
+            "ON a.account = f.account AND a.finding_key = f.finding_key WHERE f.run_id = ? "
+            "AND NOT is_acknowledged(a.reopened_at, a.state_digest, f.state_digest) "
             "GROUP BY f.severity", [run_id]))
         counted = warehouse.fetchone(
             "SELECT (SELECT count(*) FROM orders WHERE account = $account), "

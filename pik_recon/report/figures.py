@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pik_recon.attention import Attention, OpenFindings, needs_attention
-from pik_recon.categories import CATEGORIES
+from pik_recon.categories import CATEGORIES, SEVERITIES
 from pik_recon.config import ReportSettings
 from pik_recon.report.display import money, when
 from pik_recon.warehouse import Warehouse, query
@@ -334,13 +334,12 @@ def iter_findings(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
     batch at a time."""
     return warehouse.batches(
         "SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings ORDER BY "
-        "acknowledged, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, "
-        "array_position(?, category), account, order_id NULLS LAST, link_id",
-        [[c for c, _ in CATEGORIES]])
+        "acknowledged, array_position(?, severity), array_position(?, category), account, "
+        "order_id NULLS LAST, link_id", [list(SEVERITIES), [c for c, _ in CATEGORIES]])
 
 
 def iter_transactions(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
     """Each transaction of the findings the report lists (TRANSACTION_COLUMNS), in report
     order, a batch at a time."""
-    return warehouse.batches(query("report_transactions"), {"categories": [
-        c for c, _ in CATEGORIES]})
+    return warehouse.batches(query("report_transactions"), {
+        "severities": list(SEVERITIES), "categories": [c for c, _ in CATEGORIES]})

@@ -26,7 +26,7 @@ open_findings AS (
     FROM findings AS f
     JOIN runs AS r ON r.run_id = f.run_id
     LEFT JOIN latest_acks AS a ON a.account = f.account AND a.finding_key = f.finding_key
-    WHERE NOT coalesce(a.reopened_at IS NULL AND a.state_digest = f.state_digest, false)
+    WHERE NOT is_acknowledged(a.reopened_at, a.state_digest, f.state_digest)
 )
 SELECT account, category, severity, at_stake_currency, count(*) AS findings,
        count(*) FILTER (WHERE is_new) AS new, sum(at_stake) AS amount,

@@ -30,9 +30,9 @@ SELECT
         SELECT 1 FROM findings AS p
         WHERE p.run_id = s.prev_run_id AND p.finding_key = s.finding_key
     ) AS is_new,
-    coalesce(a.reopened_at IS NULL AND a.state_digest = s.state_digest, false) AS acknowledged,
+    is_acknowledged(a.reopened_at, a.state_digest, s.state_digest) AS acknowledged,
     a.note AS ack_note, a.acknowledged_by AS ack_by, a.acknowledged_at AS ack_at,
-    a.reopened_at IS NULL AND a.state_digest <> s.state_digest AS ack_outdated,
+    is_outdated(a.reopened_at, a.state_digest, s.state_digest) AS ack_outdated,
     s.category = 'order_rejected'
         OR coalesce(s.subject_created_at >= $since AND s.subject_created_at < $until, false)
         AS in_period
@@ -41,4 +41,4 @@ LEFT JOIN latest_acks AS a ON a.account = s.account AND a.finding_key = s.findin
 WHERE s.category = 'order_rejected'
    OR (s.subject_created_at >= $since AND s.subject_created_at < $until)
    OR (s.severity IN ('critical', 'warning')
-       AND NOT coalesce(a.reopened_at IS NULL AND a.state_digest = s.state_digest, false));
+       AND NOT is_acknowledged(a.reopened_at, a.state_digest, s.state_digest));
