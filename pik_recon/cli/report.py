@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
@@ -12,12 +13,11 @@ from pik_recon.categories import FAIL_ON
 from pik_recon.cli.common import AppContext, Output, account_option, exit_with
 from pik_recon.config import parse_formats
 from pik_recon.errors import ConfigError
-from pik_recon.report.display import money, when
-from pik_recon.report.figures import ReportData
-from pik_recon.report.json_file import report_json
-from pik_recon.usecases.report import ReportOutcome
-from pik_recon.usecases.report import report as write_reports
 from pik_recon.whenparse import parse_when
+
+if TYPE_CHECKING:
+    from pik_recon.report.figures import ReportData
+    from pik_recon.usecases.report import ReportOutcome
 
 
 def _when(value: str, option: str, now: datetime, zone: ZoneInfo) -> datetime:
@@ -28,6 +28,9 @@ def _when(value: str, option: str, now: datetime, zone: ZoneInfo) -> datetime:
 
 
 def print_report(out: Output, outcome: ReportOutcome) -> None:
+    from pik_recon.report.display import money, when
+    from pik_recon.report.json_file import report_json
+
     ((folder, data),) = outcome.reports
     zone = ZoneInfo(data.timezone)
     line = outcome.headline()
@@ -55,6 +58,8 @@ def print_report(out: Output, outcome: ReportOutcome) -> None:
 def _print_attention(out: Output, data: ReportData) -> None:
     """Every open finding of the last reconciliation and the money at stake, whatever the
     period."""
+    from pik_recon.report.display import money
+
     attention = data.attention
     if not attention.runs:
         out.line("no reconciliation has run yet: nothing is known about findings")
@@ -111,6 +116,8 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
       pik-recon report --since yesterday --fail-on critical
       pik-recon report --since 7d --account brand-a
     """
+    from pik_recon.usecases.report import report as write_reports
+
     config = app.config()
     now = datetime.now(UTC)
     zone = ZoneInfo(config.report.timezone)
