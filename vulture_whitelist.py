@@ -24,3 +24,6 @@ _.hidden_transactions
 
 # the sandbox's admin API calls a transaction's action by its name (payments_api.ACTIONS)
 _.lose
+
+# click: LazyGroup.format_commands overrides the group's listing in --help
+_.format_commands

@@ -6,9 +6,11 @@ duckdb's exceptions stop here: callers see WarehouseError or WarehouseBusyError.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import stat
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -16,15 +18,33 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from pik_recon.errors import PikReconError, UsageError, WarehouseBusyError, WarehouseError
 from pik_recon.logs import get_logger
 from pik_recon.paths import errno_in, path_error
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
+
+
+def _lazy(name: str) -> Any:
+    """The module `name`, loaded at its first use: a command that fails before it opens the
+    warehouse (a missing file, --help) does not pay DuckDB's start-up."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"pik-recon needs {name}; reinstall it")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if not TYPE_CHECKING:
+    duckdb = _lazy("duckdb")
 log = get_logger("warehouse")
 DEFAULT_MEMORY_LIMIT = "1536MB"  # DuckDB spills to disk past this where it can
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")

@@ -18,22 +18,35 @@ from pik_recon.errors import EXIT_INTERNAL, EXIT_USAGE, Interrupted, PikReconErr
 from pik_recon.sandbox import EXTRA as SANDBOX_EXTRA
 from pik_recon.sandbox import missing as sandbox_missing
 
-# Each command's module is imported only when that command runs (or help lists it), so a
-# command pays the start-up of its own dependencies and no other's.
+# Each command's module is imported only when that command runs or its own help is asked
+# for; `pik-recon --help` lists the commands from this table alone, so it imports none of
+# them (tests/unit/test_cli_startup.py checks the one-line helps match the commands').
 COMMANDS = {
-    "sync": "pik_recon.cli.sync:sync",
-    "status": "pik_recon.cli.status:status",
-    "sandbox": "pik_recon.cli.sandbox:sandbox",
-    "orders": "pik_recon.cli.recon:orders",
-    "links": "pik_recon.cli.links:links",
-    "report": "pik_recon.cli.report:report",
-    "run": "pik_recon.cli.jobs:run_command",
-    "scheduler": "pik_recon.cli.jobs:scheduler",
-    "reconcile": "pik_recon.cli.recon:reconcile_command",
-    "demo": "pik_recon.cli.demo:demo",
-    "findings": "pik_recon.cli.findings:findings",
-    "export": "pik_recon.cli.export:export",
-    "webhooks": "pik_recon.cli.webhooks:webhooks",
+    "sync": ("pik_recon.cli.sync:sync", "Pull every payment link, then every transaction, "
+             "from PIK into the warehouse and verify each list is complete."),
+    "status": ("pik_recon.cli.status:status", "Show the last syncs, reconciliation and job "
+               "runs, the data's freshness and the open critical findings, per account."),
+    "sandbox": ("pik_recon.cli.sandbox:sandbox", "The local PIK sandbox, for trying "
+                "pik-recon without a key and for tests."),
+    "orders": ("pik_recon.cli.recon:orders", "The shop's orders exports."),
+    "links": ("pik_recon.cli.links:links", "Payment links on PIK."),
+    "report": ("pik_recon.cli.report:report", "Write the finance reports for a period, from "
+               "the warehouse alone (no network)."),
+    "run": ("pik_recon.cli.jobs:run_command", "Run one job from jobs/ now (what cron calls); "
+            "exit code of its worst step."),
+    "scheduler": ("pik_recon.cli.jobs:scheduler", "Run every job in jobs/ on its schedule, in "
+                  "the foreground, until SIGTERM or Ctrl-C."),
+    "reconcile": ("pik_recon.cli.recon:reconcile_command", "Match orders with payment links "
+                  "and store the findings as a new run, one per account; with --orders, of "
+                  "the one account the export belongs to."),
+    "demo": ("pik_recon.cli.demo:demo", "Run the nightly job on a local sandbox seeded from "
+             "sample_data/: sync, reconcile the sample orders, write the reports."),
+    "findings": ("pik_recon.cli.findings:findings", "The last reconciliation's findings: list "
+                 "them, acknowledge them, reopen them."),
+    "export": ("pik_recon.cli.export:export", "The warehouse for other engines (Spark, Trino, "
+               "DuckDB, pandas)."),
+    "webhooks": ("pik_recon.cli.webhooks:webhooks", "PIK's signed events: receive them "
+                 "durably, load them, register an endpoint."),
 }
 # The commands that run the sandbox, whose dependencies come with the extra `sandbox`.
 SANDBOX_COMMANDS = ("sandbox", "demo")
@@ -43,16 +56,30 @@ class LazyGroup(click.Group):
     """A group whose subcommands are named here and imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *COMMANDS})
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return super().get_command(ctx, cmd_name)
         if cmd_name in SANDBOX_COMMANDS and (lacking := sandbox_missing()):
             return _needs_sandbox(cmd_name, lacking)
-        module, _, attribute = COMMANDS[cmd_name].partition(":")
+        module, _, attribute = COMMANDS[cmd_name][0].partition(":")
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands and their one-line help as click lists them, from the table."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, click.Command(name, help=_one_line_help(name))
+                                 .get_short_help_str(limit)) for name in names])
+
+
+def _one_line_help(name: str) -> str:
+    if name in SANDBOX_COMMANDS and sandbox_missing():
+        return f"(not installed: {SANDBOX_EXTRA})"
+    return COMMANDS[name][1]
 
 
 def _needs_sandbox(name: str, lacking: str) -> click.Command:

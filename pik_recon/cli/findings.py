@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pik_recon.categories import CATEGORIES, SEVERITIES
 from pik_recon.cli.common import AppContext, Output, account_option
-from pik_recon.findings import Finding, runs_named
-from pik_recon.report.display import exact, money
-from pik_recon.usecases.findings import ack_findings, list_findings, reopen_findings
+from pik_recon.findings import runs_named
+
+if TYPE_CHECKING:
+    from pik_recon.findings import Finding
 
 COLUMNS = ("id", "severity", "category", "order", "link", "order amount", "link amount",
            "received", "difference", "days", "transactions", "state", "note", "description")
 
 
 def _row(f: Finding, several: bool) -> tuple[object, ...]:
+    from pik_recon.report.display import money
+
     note = f"{f.note} ({f.by}, {f.at:%Y-%m-%d %H:%M})" if f.acknowledged and f.at else ""
     return ((f.account,) if several else ()) + (
         f.key, f.severity, f.category, f.order_id, f.link_id,
@@ -28,6 +32,8 @@ def _row(f: Finding, several: bool) -> tuple[object, ...]:
 
 
 def _payload(f: Finding) -> dict[str, object]:
+    from pik_recon.report.display import exact
+
     return {"account": f.account, "id": f.key, "severity": f.severity, "category": f.category,
             "order_id": f.order_id, "link_id": f.link_id, "description": f.description,
             "received_amount": None if f.received_amount is None else exact(
@@ -68,6 +74,8 @@ def list_command(app: AppContext, state: str | None, category: str | None,
     Example:
       pik-recon findings list --open --severity critical
     """
+    from pik_recon.usecases.findings import list_findings
+
     config = app.config()
     found = list_findings(config, accounts, run_id=run_id, state=state, category=category,
                           severity=severity)
@@ -102,6 +110,8 @@ def ack(app: AppContext, ids: tuple[str, ...], note: str | None, by: str | None,
       pik-recon findings ack 3f9c2a1b7d04 --note "refunded on 30 Nov"
       pik-recon findings ack --from reports/2026-11-30/findings.csv
     """
+    from pik_recon.usecases.findings import ack_findings
+
     if bool(ids) == bool(from_file):
         raise click.UsageError("give finding ids with --note, or --from FILE")
     if ids and not note:
@@ -126,5 +136,7 @@ def reopen_command(app: AppContext, ids: tuple[str, ...], by: str | None,
     Example:
       pik-recon findings reopen 3f9c2a1b7d04
     """
+    from pik_recon.usecases.findings import reopen_findings
+
     done = reopen_findings(app.config(), accounts, ids=ids, by=by)
     _print_changed(app.out, "findings_reopen", done.shown, "reopened")

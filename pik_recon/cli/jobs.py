@@ -7,24 +7,17 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from pik_recon.cli.common import AppContext, Output
-from pik_recon.config import Config
 from pik_recon.errors import ConfigError
-from pik_recon.jobs.definition import (
-    Job,
-    account_problems,
-    all_jobs,
-    check_accounts,
-    find_job,
-    job_warnings,
-    next_run,
-)
-from pik_recon.jobs.runner import JobResult, run_job
-from pik_recon.jobs.scheduler import run_scheduler
-from pik_recon.jobs.steps import RUNNERS
+
+if TYPE_CHECKING:
+    from pik_recon.config import Config
+    from pik_recon.jobs.definition import Job
+    from pik_recon.jobs.runner import JobResult
 
 
 def print_job(out: Output, result: JobResult) -> None:
@@ -49,6 +42,10 @@ def run_command(app: AppContext, job: str, check: bool) -> None:
       pik-recon run nightly --check
       pik-recon run nightly
     """
+    from pik_recon.jobs.definition import find_job
+    from pik_recon.jobs.runner import run_job
+    from pik_recon.jobs.steps import RUNNERS
+
     config = app.config()
     definition = find_job(job, Path(config.jobs.dir))
     if check:
@@ -70,6 +67,8 @@ def run_command(app: AppContext, job: str, check: bool) -> None:
 
 
 def _print_check(out: Output, job: Job, config: Config) -> None:
+    from pik_recon.jobs.definition import check_accounts, job_warnings, next_run
+
     check_accounts(job, config.account_names)
     coming = next_run(job, datetime.now(UTC))
     warnings = job_warnings(job, config.account_names)
@@ -97,6 +96,10 @@ def scheduler(app: AppContext) -> None:
     Example:
       pik-recon --log-format json scheduler
     """
+    from pik_recon.jobs.definition import account_problems, all_jobs
+    from pik_recon.jobs.scheduler import run_scheduler
+    from pik_recon.jobs.steps import RUNNERS
+
     config = app.config()
     jobs = all_jobs(Path(config.jobs.dir))
     if not jobs:

@@ -8,8 +8,7 @@ from types import FrameType
 
 import click
 
-from pik_recon.cli.common import AppContext, PageProgress, account_option, exit_with
-from pik_recon.usecases.links import create_links
+from pik_recon.cli.common import AppContext, account_option, exit_with
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -42,6 +41,9 @@ def create(app: AppContext, file: Path, dry_run: bool, out: Path | None,
       pik-recon links create invoices.csv --out invoices-links.csv
       pik-recon links create brand-a-invoices.csv --account brand-a
     """
+    from pik_recon.cli.progress import PageProgress
+    from pik_recon.usecases.links import create_links
+
     config = app.one_config(accounts, f"the links of {file}")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

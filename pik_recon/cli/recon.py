@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pik_recon.categories import CATEGORIES
 from pik_recon.cli.common import AppContext, Output, account_option, exit_with
-from pik_recon.orders import LoadResult
-from pik_recon.reconcile import ReconcileResult
-from pik_recon.usecases.reconcile import load_orders, reconcile
 from pik_recon.whenparse import parse_when
+
+if TYPE_CHECKING:
+    from pik_recon.orders import LoadResult
+    from pik_recon.reconcile import ReconcileResult
 
 SHOWN_REJECTS = 20
 
@@ -91,6 +93,8 @@ def load(app: AppContext, file: Path, accounts: tuple[str, ...]) -> None:
       pik-recon orders load exports/orders-2026-11-24.csv
       pik-recon orders load exports/brand-a.csv --account brand-a
     """
+    from pik_recon.usecases.reconcile import load_orders
+
     config = app.one_config(accounts, f"the orders export {file}")
     outcome = load_orders(config, file)
     print_load(app.out, outcome.load, config.account)
@@ -114,6 +118,8 @@ def reconcile_command(app: AppContext, orders_file: Path | None, as_of: str | No
       pik-recon reconcile --orders exports/orders-2026-11-24.csv
       pik-recon reconcile --account brand-a --account brand-b
     """
+    from pik_recon.usecases.reconcile import reconcile
+
     chosen = ([app.one_config(accounts, f"the orders export {orders_file}").account]
               if orders_file else accounts)
     moment = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
@@ -12,12 +13,11 @@ from pik_recon.categories import FAIL_ON
 from pik_recon.cli.common import AppContext, Output, account_option, exit_with
 from pik_recon.config_values import parse_formats
 from pik_recon.errors import ConfigError
-from pik_recon.report.display import money, when
-from pik_recon.report.figures import MONEY_FIELDS, CurrencySummary, ReportData
-from pik_recon.report.json_file import report_json
-from pik_recon.usecases.report import ReportOutcome
-from pik_recon.usecases.report import report as write_reports
 from pik_recon.whenparse import parse_when
+
+if TYPE_CHECKING:
+    from pik_recon.report.figures import CurrencySummary, ReportData
+    from pik_recon.usecases.report import ReportOutcome
 
 
 def _when(value: str, option: str, now: datetime, zone: ZoneInfo) -> datetime:
@@ -28,6 +28,8 @@ def _when(value: str, option: str, now: datetime, zone: ZoneInfo) -> datetime:
 
 
 def print_report(out: Output, outcome: ReportOutcome) -> None:
+    from pik_recon.report.json_file import report_json
+
     ((folder, data),) = outcome.reports
     zone = ZoneInfo(data.timezone)
     line = outcome.headline()
@@ -46,6 +48,8 @@ def print_report(out: Output, outcome: ReportOutcome) -> None:
 
 def print_figures(out: Output, data: ReportData) -> None:
     """The period's figures per currency, and where its money received stands."""
+    from pik_recon.report.display import money, when
+
     zone = ZoneInfo(data.timezone)
     figures = ("invoiced", "collected", "outstanding", "expired/lost", "discrepancies")
     columns = (("account",) if data.several else ()) + ("currency", *figures)
@@ -62,6 +66,9 @@ def print_figures(out: Output, data: ReportData) -> None:
 def _print_money(out: Output, data: ReportData, rows: list[CurrencySummary]) -> None:
     """The money received in the period, what settled, what is in transit (and for how
     long), and the period's under- and over-payments."""
+    from pik_recon.report.display import money
+    from pik_recon.report.figures import MONEY_FIELDS
+
     if not any(row.counts[name] for row in rows for name in MONEY_FIELDS):
         return
     labels = tuple(name.replace("_", " ") for name in MONEY_FIELDS)
@@ -80,6 +87,8 @@ def _print_money(out: Output, data: ReportData, rows: list[CurrencySummary]) -> 
 def _print_attention(out: Output, data: ReportData) -> None:
     """Every open finding of the last reconciliation and the money at stake, whatever the
     period."""
+    from pik_recon.report.display import money
+
     attention = data.attention
     if not attention.runs:
         out.line("no reconciliation has run yet: nothing is known about findings")
@@ -136,6 +145,8 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
       pik-recon report --since yesterday --fail-on critical
       pik-recon report --since 7d --account brand-a
     """
+    from pik_recon.usecases.report import report as write_reports
+
     config = app.config()
     now = datetime.now(UTC)
     zone = ZoneInfo(config.report.timezone)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import signal
 from collections.abc import Callable
@@ -153,6 +152,8 @@ def serve(app: AppContext, host: str, port: int, api_key: str, seed_file: Path |
     app.out.line(f"PIK sandbox on {server.base_url} with {len(state.links)} links and "
                  f"{len(state.transactions.by_id)} transactions (admin: {server.admin_url}); "
                  "Ctrl-C to stop.")
+    import asyncio  # the server's loop only: not for --help
+
     try:
         asyncio.run(_wait_for_signal())
     finally:
@@ -172,6 +173,8 @@ def _set_payment_switches(state: SandboxState, options: dict[str, Any]) -> None:
 
 
 async def _wait_for_signal() -> None:
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

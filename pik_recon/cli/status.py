@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from pik_recon.attention import Attention
 from pik_recon.cli.common import AppContext, Output, account_option
-from pik_recon.report.display import money
-from pik_recon.status import Status
-from pik_recon.usecases.status import status as read_status
-from pik_recon.webhooks.status import WebhookStatus
+
+if TYPE_CHECKING:
+    from pik_recon.attention import Attention
+    from pik_recon.status import Status
+    from pik_recon.webhooks.status import WebhookStatus
 
 SYNC_COLUMNS = ("run", "list", "mode", "started", "finished", "state", "spent", "verdict")
 JOB_COLUMNS = ("run", "job", "trigger", "started", "finished", "outcome", "exit")
@@ -58,6 +58,8 @@ def _attention_payload(attention: Attention) -> dict[str, Any]:
 def _attention_text(attention: Attention) -> str:
     """What needs attention over every account shown: the same figure as a report's
     headline and a job's alert."""
+    from pik_recon.report.display import money
+
     critical, warning = attention.count("critical"), attention.count("warning")
     if not critical and not warning:
         return "needs attention: nothing (no open critical or warning findings)"
@@ -110,6 +112,9 @@ def status(app: AppContext, accounts: tuple[str, ...]) -> None:
       pik-recon status
       pik-recon status --account brand-a
     """
+    from pik_recon.attention import Attention
+    from pik_recon.usecases.status import status as read_status
+
     config = app.config()
     found = read_status(config, accounts)
     states, jobs, hooks = found.states, found.jobs, found.webhooks

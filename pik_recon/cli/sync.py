@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from pik_recon.cli.common import AppContext, Output, PageProgress, account_option, exit_with
-from pik_recon.sync import SyncResult
-from pik_recon.sync.resource import RESOURCES
-from pik_recon.usecases.sync import SyncOutcome
-from pik_recon.usecases.sync import sync as sync_lists
+from pik_recon.cli.common import AppContext, Output, account_option, exit_with
+
+if TYPE_CHECKING:
+    from pik_recon.sync import SyncResult
+    from pik_recon.usecases.sync import SyncOutcome
 
 
 def print_sync_summary(out: Output, result: SyncResult, account: str, several: bool) -> None:
     """One list's sync run: a JSON result, or its table and lines."""
+    from pik_recon.sync.resource import RESOURCES
+
     out.result("sync", {
         "account": account, "resource": result.resource, "run_id": result.run_id,
         "mode": result.mode, "verified": result.verified, "verdict": result.verdict,
@@ -74,6 +78,9 @@ def sync(app: AppContext, full: bool, concurrency: int | None, accounts: tuple[s
       PIK_API_KEY=... pik-recon sync
       pik-recon sync --account brand-a --account brand-b
     """
+    from pik_recon.cli.progress import PageProgress
+    from pik_recon.usecases.sync import sync as sync_lists
+
     overrides = {"pik": {"concurrency": concurrency}} if concurrency else {}
     config = app.config(**overrides)
     several = len(app.account_names(accounts)) > 1

@@ -55,6 +55,9 @@ def test_each_import_is_declared_where_it_belongs() -> None:
         if declared != belongs:
             wrong.append((module, dist, f"declared in {declared}, belongs in {belongs}"))
     assert wrong == []
+    # what `pik-recon sandbox` looks up before it runs is what the extra installs
+    from pik_recon.sandbox import EXTRA_MODULES
+    assert {distributions[m][0].lower() for m in EXTRA_MODULES} == extra
 
 
 @pytest.mark.parametrize("args", [["sandbox", "serve", "--port", "0"], ["demo"]])
