@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import socket
@@ -132,30 +133,57 @@ def bare_loop(base_url: str, concurrency: int) -> tuple[float, int]:
 @dataclass(frozen=True)
 class Timed:
     seconds: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # the process's own high-water mark
     returncode: int
     stdout: str
+    tree_peak_rss_mb: float = 0.0  # the most the process and its children held at once
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and every process under it, now."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(child) for child in task.read_text().split()]
+    return found
 
 
 def _peak_rss_mb(pid: int, done: threading.Event, peak: list[float]) -> None:
-    """Poll the kernel's high-water mark (VmHWM, reset by exec) until the process ends."""
-    path = Path(f"/proc/{pid}/status")
+    """Poll until the process ends: the kernel's high-water mark of the process (VmHWM,
+    reset by exec) in peak[0], and in peak[1] the largest sum of the resident sets of the
+    process and its descendants seen at one poll (every 20 ms). A child that lives less than
+    a poll can be missed; RUSAGE_CHILDREN would not do better, it gives the largest single
+    child's own peak, never what the tree held at once, and only once the child is waited
+    for."""
     while not done.is_set():
         try:
-            for line in path.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak[0] = max(peak[0], int(line.split()[1]) / 1024)
+            peak[0] = max(peak[0], _status_kb(pid, "VmHWM:") / 1024)
+            total = 0
+            for member in _tree(pid):
+                with contextlib.suppress(OSError, ValueError):
+                    total += _status_kb(member, "VmRSS:")
+            peak[1] = max(peak[1], total / 1024, peak[0])  # the parent alone is a floor
         except (OSError, ValueError):
             return
         done.wait(0.02)
 
 
 def timed_cli(args: list[str], env: dict[str, str], cwd: Path) -> Timed:
-    """Run pik-recon; wall time and the process's own peak RSS."""
+    """Run pik-recon; wall time, the process's own peak RSS and its process tree's."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "pik_recon", *args], env=env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    done, peak = threading.Event(), [0.0]
+    done, peak = threading.Event(), [0.0, 0.0]
     watcher = threading.Thread(target=_peak_rss_mb, args=(proc.pid, done, peak), daemon=True)
     watcher.start()
     out = proc.stdout.read() if proc.stdout else ""
@@ -163,7 +191,7 @@ def timed_cli(args: list[str], env: dict[str, str], cwd: Path) -> Timed:
     seconds = time.perf_counter() - started
     done.set()
     watcher.join()
-    return Timed(seconds, peak[0], proc.returncode, out)
+    return Timed(seconds, peak[0], proc.returncode, out, peak[1])
 
 
 def cli_env(sandbox: SandboxProcess, db: Path, **extra: str) -> dict[str, str]:

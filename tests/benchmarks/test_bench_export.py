@@ -1,11 +1,13 @@
 """`pik-recon export parquet` of 1,000,000 links and 1,000,000 orders: wall time and size on
-disk, against DuckDB alone copying the same two tables to one Parquet file each; then a
-re-export with nothing changed, and one after a day's links changed."""
+disk, against DuckDB alone writing the same partitions (COPY ... PARTITION_BY account and
+creation date, the layout of the export) in the same run; then a re-export with nothing
+changed, and one after a day's links changed."""
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from pik_recon.warehouse import Warehouse
 from tests.benchmarks.harness import timed_cli
 
 ROWS = 1_000_000
+ROUNDS = 3
 # Links and orders spread over a year, amounts exact decimals of every currency's scale.
 FILL = f"""
 INSERT INTO payment_links BY NAME
@@ -45,9 +48,11 @@ FLOOR = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[1], read_only=True)
 for table in ("payment_links", "orders"):
-    con.execute(f"COPY {table} TO '{sys.argv[2]}/{table}.parquet' (FORMAT parquet, "
-                "COMPRESSION zstd)")
+    con.execute(f"COPY (SELECT *, CAST(created_at AS DATE) AS created_date FROM {table}) "
+                f"TO '{sys.argv[2]}/{table}' (FORMAT parquet, COMPRESSION zstd, "
+                "PARTITION_BY (account, created_date))")
 """
+TARGET_RATIO = 1.5  # partitions, manifest, digests and the atomic moves over DuckDB alone
 
 
 def _size_mb(folder: Path) -> float:
@@ -68,16 +73,19 @@ def test_export_a_million_links_and_orders(tmp_path: Path) -> None:
     db = tmp_path / "wh.duckdb"
     with Warehouse.open(db) as wh:
         wh.execute(FILL)
-    floor_dir = tmp_path / "floor"
-    floor_dir.mkdir()
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", FLOOR, str(db), str(floor_dir)], check=True)
-    floor = time.perf_counter() - started
-
-    out = tmp_path / "export"
-    args = ["--log-format", "json", "export", "parquet", str(out)]
-    first = timed_cli(args, _env(db), tmp_path)
-    assert first.returncode == 0, first.stdout[-2000:]
+    floors, firsts = [], []
+    for i in range(ROUNDS):  # alternated, so both see the same neighbours on the cores
+        floor_dir = tmp_path / f"floor{i}"
+        floor_dir.mkdir()
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", FLOOR, str(db), str(floor_dir)], check=True)
+        floors.append(time.perf_counter() - started)
+        out = tmp_path / f"export{i}"
+        args = ["--log-format", "json", "export", "parquet", str(out)]
+        first = timed_cli(args, _env(db), tmp_path)
+        assert first.returncode == 0, first.stdout[-2000:]
+        firsts.append(first.seconds)
+    floor, seconds = statistics.median(floors), statistics.median(firsts)
     again = timed_cli(args, _env(db), tmp_path)
     assert again.returncode == 0 and _written(again.stdout) == 0
     with Warehouse.open(db) as wh:  # a day of links changes: one partition of one table
@@ -87,10 +95,16 @@ def test_export_a_million_links_and_orders(tmp_path: Path) -> None:
     assert day.returncode == 0 and _written(day.stdout) == 1
 
     partitions = sum(1 for _ in out.rglob("*.parquet"))
+    floor_files = sum(1 for _ in floor_dir.rglob("*.parquet"))
+    assert floor_files == sum(1 for table in ("payment_links", "orders")
+                              for _ in (out / table).rglob("*.parquet"))  # the same partitions
     print(f"\n[export] {ROWS:,} links + {ROWS:,} orders: pik-recon export parquet "
-          f"{first.seconds:5.1f} s, {_size_mb(out):5.0f} MB in {partitions} partition files, "
-          f"peak RSS {first.peak_rss_mb:.0f} MB | DuckDB alone, one file per table: "
-          f"{floor:5.1f} s, {_size_mb(floor_dir):5.0f} MB | ratio {first.seconds / floor:.2f}"
+          f"{seconds:5.1f} s (median of {ROUNDS}), {_size_mb(out):5.0f} MB in {partitions} "
+          f"partition files, "
+          f"peak RSS {first.peak_rss_mb:.0f} MB | DuckDB alone, PARTITION_BY the same keys: "
+          f"{floor:5.1f} s (median of {ROUNDS}), {_size_mb(floor_dir):5.0f} MB in {floor_files} "
+          f"files | ratio {seconds / floor:.2f} (target <= {TARGET_RATIO})"
           f" | re-export, nothing changed: {again.seconds:4.1f} s, 0 files written | one day "
           f"of links changed: {day.seconds:4.1f} s, 1 partition written")
     assert first.peak_rss_mb <= 1_000
+    assert seconds <= TARGET_RATIO * floor

@@ -1,8 +1,16 @@
-"""Issue: reports for a period with 1,000,000 orders; XLSX split at Excel's real row limit."""
+"""Issue: reports for a period with 1,000,000 orders, all formats, against the floor measured
+in the same run: DuckDB alone writing the same findings as CSV and JSON (COPY) and xlsxwriter
+in constant memory writing the rows the workbook lists (every finding), with nothing of pik-recon's
+formatting. Memory is the whole process tree's (see harness._peak_rss_mb): a report that
+handed work to a child process would otherwise look smaller than it is."""
 
 from __future__ import annotations
 
 import os
+import statistics
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +25,34 @@ from tests.benchmarks.harness import timed_cli
 from tests.benchmarks.test_bench_reconcile import load_links_directly
 from tests.conftest import record_sync
 
+ROUNDS = 3
 ORDERS = 1_060_000  # planted cases: about 1,000,000 orders plus orphan links
+SINCE, UNTIL = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
+FLOOR = """
+import sys, xlsxwriter
+from datetime import datetime
+from pathlib import Path
+from pik_recon.report.figures import select_findings
+from pik_recon.warehouse import Warehouse
+db, out, since, until, rows = Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:6]
+with Warehouse.open(db, read_only=True) as wh:
+    run = wh.fetchone("SELECT max(id) FROM reconcile_runs")[0]
+    select_findings(wh, datetime.fromisoformat(since), datetime.fromisoformat(until),
+                    [("default", run, -1)])
+    wh.execute(f"COPY report_findings TO '{out / 'findings.csv'}' (HEADER)")
+    wh.execute(f"COPY report_findings TO '{out / 'findings.json'}' (FORMAT json)")
+    book = xlsxwriter.Workbook(str(out / "floor.xlsx"), {"constant_memory": True})
+    sheet = book.add_worksheet("Findings")
+    cursor = wh.con.execute("SELECT * EXCLUDE (state_digest) FROM report_findings LIMIT ?",
+                            [int(rows)])
+    r = 0
+    while batch := cursor.fetchmany(10_000):
+        for row in batch:
+            sheet.write_row(r, 0, [v if isinstance(v, int | float | str) or v is None
+                                   else str(v) for v in row])
+            r += 1
+    book.close()
+"""
 
 
 def test_report_of_a_million_orders(tmp_path: Path) -> None:
@@ -30,17 +65,34 @@ def test_report_of_a_million_orders(tmp_path: Path) -> None:
     loaded = timed_cli(["reconcile", "--orders", str(tmp_path / "orders.csv"), "--as-of",
                         data.as_of.isoformat()], env, tmp_path)
     assert loaded.returncode == 0, loaded.stdout
-    out = tmp_path / "report"
-    run = timed_cli(["report", "--since", "2026-01-01", "--until", "2026-11-21", "--out",
-                     str(out)], env, tmp_path)
-    assert run.returncode == 0, run.stdout
+    floors, runs = [], []
+    for i in range(ROUNDS):  # alternated, so both see the same neighbours on the cores
+        floor_dir = tmp_path / f"floor{i}"
+        floor_dir.mkdir()
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", FLOOR, str(db), str(floor_dir),
+                        SINCE.isoformat(), UNTIL.isoformat(), str(EXCEL_MAX_ROWS)], check=True)
+        floors.append(time.perf_counter() - started)
+        out = tmp_path / f"report{i}"
+        run = timed_cli(["report", "--since", "2026-01-01", "--until", "2026-11-21", "--out",
+                         str(out)], env, tmp_path)
+        assert run.returncode == 0, run.stdout
+        runs.append(run)
+    floor, seconds = statistics.median(floors), statistics.median(r.seconds for r in runs)
+    tree = max(r.tree_peak_rss_mb for r in runs)
     html_mb = (out / "report.html").stat().st_size / 1e6
+    csv_rows = sum(1 for _ in (out / "findings.csv").open(encoding="utf-8")) - 1
     sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(out.iterdir()))
     print(f"\n[report {len(data.orders):,} orders, {len(data.expected):,} findings] all formats "
-          f"{run.seconds:5.1f} s (target <= 60) | peak RSS {run.peak_rss_mb:5.0f} MB "
-          f"(target <= 2048) | report.html {html_mb:.2f} MB (target <= 5) | {sizes}")
-    assert run.seconds <= 60
-    assert run.peak_rss_mb <= 2048
+          f"{seconds:5.1f} s (target <= 20; median of {[round(r.seconds, 1) for r in runs]}) | "
+          f"floor (DuckDB COPY to CSV and JSON, xlsxwriter constant memory, every "
+          f"finding) {floor:5.1f} s (median of {[round(f, 1) for f in floors]}) | ratio "
+          f"{seconds / floor:.2f} | process tree peak RSS {tree:5.0f} MB (target <= 1024; the "
+          f"parent alone {max(r.peak_rss_mb for r in runs):.0f} MB) | findings.csv "
+          f"{csv_rows:,} rows | report.html {html_mb:.2f} MB (target <= 5) | {sizes}")
+    assert csv_rows == len(data.expected)  # every finding, whatever the workbook lists
+    assert seconds <= 20
+    assert tree <= 1024
     assert html_mb <= 5
 
 
