@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -10,6 +12,7 @@ from rich.progress import (
     Task,
     TaskID,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.progress import Progress as RichProgress
@@ -81,3 +84,28 @@ class AccountBar:
     def waiting(self, note: str | None) -> None:
         """Show a long wait while it lasts ("waiting 30 s: PIK asked"); None clears it."""
         self._bar.update(self._task, note=note or "")
+
+
+class StepProgress:
+    """A bar per step of a report on a terminal (the figures, then each file and its
+    rows); silent under cron and with --log-format json."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar = RichProgress(TextColumn("{task.description:<12}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=Console(stderr=True), transient=True,
+                                 disable=not enabled)
+
+    def __enter__(self) -> StepProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def step(self, name: str, total: int) -> Callable[[int], None]:
+        """Show the step `name` of `total` units; returns what to call with units done."""
+        for task in self._bar.tasks:  # the step before is done: only this one moves
+            self._bar.update(task.id, completed=task.total)
+        task = self._bar.add_task(name, total=total)
+        return lambda done: self._bar.advance(task, done)

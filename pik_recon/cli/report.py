@@ -145,6 +145,7 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
       pik-recon report --since yesterday --fail-on critical
       pik-recon report --since 7d --account brand-a
     """
+    from pik_recon.cli.progress import StepProgress
     from pik_recon.usecases.report import report as write_reports
 
     config = app.config()
@@ -158,7 +159,8 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
         chosen = parse_formats(formats) if formats else None
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--format") from None
-    outcome = write_reports(config, accounts, since=start, until=end, out=out, formats=chosen,
-                            fail_on=fail_on, now=now)
+    with StepProgress(app.interactive) as progress:
+        outcome = write_reports(config, accounts, since=start, until=end, out=out,
+                                formats=chosen, fail_on=fail_on, now=now, steps=progress.step)
     print_report(app.out, outcome)
     exit_with(outcome)

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -44,7 +44,15 @@ from pik_recon.report.page import write_html
 from pik_recon.report.workbook import EXCEL_MAX_ROWS, write_xlsx
 from pik_recon.warehouse import Warehouse
 
-__all__ = ["EXCEL_MAX_ROWS", "ReportData", "write_report"]
+__all__ = ["EXCEL_MAX_ROWS", "ReportData", "Steps", "write_report"]
+
+# What a report tells of its progress: each step starts with its name and how many units
+# (rows) it has, and gets the function to call with each batch of units done.
+Steps = Callable[[str, int], Callable[[int], None]]
+
+
+def _quiet(name: str, total: int) -> Callable[[int], None]:
+    return lambda done: None
 
 
 @contextlib.contextmanager
@@ -63,14 +71,19 @@ def staging_folder(out: Path) -> Iterator[Path]:
 def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: list[str],
                  since: datetime, until: datetime, out: Path, formats: tuple[str, ...],
                  now: datetime, max_rows: int = EXCEL_MAX_ROWS,
-                 out_named: str = "the report folder") -> ReportData:
+                 out_named: str = "the report folder", steps: Steps | None = None
+                 ) -> ReportData:
     """Gather the figures of `accounts` once and write every requested format into `out`
-    (`out_named`: what the user called it, for a message when it cannot be written).
-    Refused, nothing written, for an account no sync has finished for."""
+    (`out_named`: what the user called it, for a message when it cannot be written), telling
+    `steps` how far it is. Refused, nothing written, for an account no sync has finished
+    for."""
     for account in accounts:
         require_synced(warehouse, account, "the report would show none of PIK's links")
     ensure_folder(out, out_named)
+    steps = steps or _quiet
+    done = steps("figures", 1)
     data = read_figures(warehouse, settings, accounts, since, until, now)
+    done(1)
     with writing(out, out_named), staging_folder(out) as temp, ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn")) as pool:
         findings_csv = None
@@ -80,15 +93,20 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
             findings_csv = pool.submit(_findings_csv_apart, warehouse.path, since, until,
                                        run_rows(data), data.timezone, temp / "findings.csv")
         if "json" in formats:
+            done = steps("report.json", 1)
             write_json(data, temp / "report.json")
+            done(1)
         if "xlsx" in formats:
             write_xlsx(data, iter_findings(warehouse), temp / "report.xlsx", max_rows,
-                       lambda: iter_transactions(warehouse))
+                       lambda: iter_transactions(warehouse),
+                       steps("report.xlsx", data.findings_total))
         if "html" in formats:
+            done = steps("report.html", 1)
             top = next(_first_findings(warehouse, settings.top_findings), [])
             write_html(data, top, _transactions_of(warehouse, top), temp / "report.html", now)
-        if findings_csv is not None:
-            findings_csv.result()
+            done(1)
+        if findings_csv is not None:  # written beside the others: done when it is
+            steps("findings.csv", data.findings_total)(findings_csv.result())
     return data
 
 

@@ -108,15 +108,16 @@ Batches = Iterator[list[tuple[Any, ...]]]
 
 
 def write_xlsx(data: ReportData, batches: Batches, path: Path,
-               max_rows: int = EXCEL_MAX_ROWS, transactions: Callable[[], Batches] | None = None
-               ) -> int:
+               max_rows: int = EXCEL_MAX_ROWS, transactions: Callable[[], Batches] | None = None,
+               advance: Callable[[int], None] | None = None) -> int:
     """A Summary sheet, Findings sheets and Transactions sheets (each continued past Excel's
     row limit); `transactions` gives the transactions of the findings once they are
-    written (one query at a time on the warehouse)."""
+    written (one query at a time on the warehouse); `advance` is told of each batch of
+    findings written."""
     book = Book(path, ZoneInfo(data.timezone))
     _summary_sheet(book, data)
     written = _sheets(book, "Findings", FINDINGS_SHEET_COLUMNS, batches, max_rows,
-                      _finding_row)
+                      _finding_row, advance)
     _sheets(book, "Transactions", TRANSACTIONS_SHEET_COLUMNS,
             transactions() if transactions else iter(()), max_rows, _transaction_row)
     try:
@@ -253,8 +254,10 @@ TRANSACTIONS_SHEET_COLUMNS = (
 
 
 def _sheets(book: Book, name: str, columns: tuple[str, ...], batches: Batches,
-            max_rows: int, write_row: Callable[[Sheet, int, tuple[Any, ...]], None]) -> int:
-    """Sheets `name`, `name 2`, ... of `columns`, a row per row of `batches`."""
+            max_rows: int, write_row: Callable[[Sheet, int, tuple[Any, ...]], None],
+            advance: Callable[[int], None] | None = None) -> int:
+    """Sheets `name`, `name 2`, ... of `columns`, a row per row of `batches` (`advance` told
+    of each batch written)."""
     sheet, row_no, sheets, written = None, 0, 0, 0
     for batch in batches:
         for row in batch:
@@ -269,6 +272,8 @@ def _sheets(book: Book, name: str, columns: tuple[str, ...], batches: Batches,
             write_row(sheet, row_no, row)
             row_no += 1
             written += 1
+        if advance is not None:
+            advance(len(batch))
     if sheet is None:
         sheet = book.sheet(name)
         sheet.header(0, list(columns))

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pik_recon.attention import Attention
 from pik_recon.config import Config
-from pik_recon.report import ReportData, write_report
+from pik_recon.report import ReportData, Steps, write_report
 from pik_recon.usecases.common import open_for_reading
 from pik_recon.usecases.outcome import Outcome
 
@@ -45,10 +45,11 @@ def report_folder(out_dir: str, since: datetime, until: datetime, zone: ZoneInfo
 def report(config: Config, accounts: Sequence[str] = (), *, since: datetime,
            until: datetime, out: Folder | None = None, formats: tuple[str, ...] | None = None,
            fail_on: str = "never", now: datetime | None = None,
-           out_named: str = "--out") -> ReportOutcome:
+           out_named: str = "--out", steps: Steps | None = None) -> ReportOutcome:
     """`pik-recon report`: the reports of the accounts named (all when none is) for the
     period [since, until), into `out` (default `[report] out_dir/<since>_<until>/`); the
-    exit code asks for attention when open findings reach `fail_on`."""
+    exit code asks for attention when open findings reach `fail_on`; `steps` is told how far
+    each report is."""
     names = tuple(c.account for c in config.scoped(accounts))
     now = now or datetime.now(UTC)
     if out is None:
@@ -62,7 +63,7 @@ def report(config: Config, accounts: Sequence[str] = (), *, since: datetime,
             reports.append((folder, write_report(
                 warehouse, config.report, accounts=group, since=since, until=until,
                 out=folder, formats=formats or config.report.formats, now=now,
-                out_named=out_named)))
+                out_named=out_named, steps=steps)))
     attention = Attention.combined(data.attention for _, data in reports)
     return ReportOutcome(accounts=names, attention=attention, fail_on=fail_on,
                          reports=tuple(reports))

@@ -34,6 +34,7 @@ from tests.integration.test_stakes import (
     planted_stakes,
     report_stakes,
 )
+from tests.integration.test_sync_waits import _on_a_terminal
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -335,3 +336,25 @@ def test_the_golden_files_hold_the_planted_truth() -> None:
             for a in report["in_transit_aging"]] == [
         (a["currency"], a["bucket"], a["count"], Decimal(a["amount"]))
         for a in figures["in_transit_aging"]]
+
+
+def test_a_terminal_sees_each_step_of_the_report_and_a_pipe_sees_none(
+        report_env: dict[str, str], tmp_path: Path) -> None:
+    args = ["report", "--since", SINCE, "--until", UNTIL, "--out", str(tmp_path / "out")]
+    code, shown = _on_a_terminal(args, report_env, tmp_path)
+    assert code == 0
+    bars = {line.split()[0]: line.split()[-2] for line in shown
+            if line.split() and line.split()[0] in ("figures", "findings.csv", "report.xlsx",
+                                                    "report.json", "report.html")}
+    with (tmp_path / "out" / "findings.csv").open(encoding="utf-8") as fh:
+        listed = sum(1 for _ in csv.reader(fh)) - 1  # every finding the files list
+    assert listed > 100
+    assert bars == {"figures": "1/1", "findings.csv": f"{listed}/{listed}",
+                    "report.xlsx": f"{listed}/{listed}", "report.json": "1/1",
+                    "report.html": "1/1"}
+    piped = run_cli(args, report_env, tmp_path)
+    assert piped.returncode == 0
+    assert "findings.csv" not in piped.stderr
+    as_json = run_cli(["--log-format", "json", *args], report_env, tmp_path)
+    assert as_json.returncode == 0
+    assert "findings.csv" not in as_json.stderr
