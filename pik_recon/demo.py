@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pik_recon.config import DEFAULT_ACCOUNT, DEFAULT_KEY_ENV, Account, Secret, load_config
+from pik_recon.errors import UsageError
 from pik_recon.jobs.definition import Job, Step
 from pik_recon.jobs.runner import JobResult, run_job
 from pik_recon.jobs.steps import RUNNERS
 from pik_recon.paths import ensure_folder
 from pik_recon.sandbox import sample_sandbox
-from pik_recon.warehouse import resource_dir
+from pik_recon.warehouse import Warehouse, resource_dir
 
 DEMO_PERIOD = timedelta(days=365)
 
@@ -46,9 +47,23 @@ def demo_job(out: Path) -> Job:
     ), "the nightly job on the embedded sandbox")
 
 
+def _require_nothing_to_lose(warehouse: Path) -> None:
+    """The demo starts from a new warehouse: one already there is replaced only when it
+    is a demo's, holding nothing a person wrote (acknowledgements)."""
+    if not warehouse.exists():
+        return
+    with Warehouse.open(warehouse, read_only=True) as held:
+        acks = held.fetchone("SELECT count(*) FROM finding_acks")
+    if acks and acks[0]:
+        raise UsageError(f"{warehouse} holds {acks[0]} acknowledgement(s), which the demo "
+                         "would lose: it starts from a new warehouse. Move the file away or "
+                         "give --out another folder")
+
+
 def run_demo(out: Path, config_path: str | None = None) -> JobResult:
     ensure_folder(out, "--out")
     warehouse = out / "warehouse.duckdb"
+    _require_nothing_to_lose(warehouse)
     warehouse.unlink(missing_ok=True)
     key = "sk_demo_" + secrets.token_hex(8)
     with sample_sandbox(key) as base_url:

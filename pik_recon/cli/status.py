@@ -49,23 +49,32 @@ def _payload(state: Status) -> dict[str, Any]:
         "acknowledged": [dict(zip(ACK_COLUMNS, r, strict=True)) for r in state.acknowledged]}
 
 
-def _attention_payload(attention: Attention) -> dict[str, Any]:
+def _attention_payload(attention: Attention, accounts: list[str]) -> dict[str, Any]:
+    reconciled = {account for account, _ in attention.runs}
     return {"critical": attention.count("critical"), "warning": attention.count("warning"),
             "at_stake": [{"currency": c, "findings": n, "amount": str(a)}
-                         for c, n, a in attention.at_stake()]}
+                         for c, n, a in attention.at_stake()],
+            "not_known_for": [a for a in accounts if a not in reconciled]}
 
 
-def _attention_text(attention: Attention) -> str:
+def _attention_text(attention: Attention, accounts: list[str]) -> str:
     """What needs attention over every account shown: the same figure as a report's
-    headline and a job's alert."""
+    headline and a job's alert; never "nothing" for an account no reconciliation has
+    judged."""
     from pik_recon.report.display import money
 
+    reconciled = {account for account, _ in attention.runs}
+    unknown = [a for a in accounts if a not in reconciled]
+    if not reconciled:
+        return ("needs attention: not known, no reconciliation has run yet "
+                "(run pik-recon reconcile)")
     critical, warning = attention.count("critical"), attention.count("warning")
-    if not critical and not warning:
-        return "needs attention: nothing (no open critical or warning findings)"
     stake = ", ".join(money(a, c) for c, _, a in attention.at_stake())
-    return (f"needs attention: {critical} critical and {warning} warning open findings"
+    line = ("needs attention: nothing (no open critical or warning findings)"
+            if not critical and not warning else
+            f"needs attention: {critical} critical and {warning} warning open findings"
             + (f", {stake} at stake" if stake else ""))
+    return line + (f"; not known for {', '.join(unknown)}: never reconciled" if unknown else "")
 
 
 def _print_account(out: Output, state: Status, several: bool) -> None:
@@ -119,9 +128,10 @@ def status(app: AppContext, accounts: tuple[str, ...]) -> None:
     found = read_status(config, accounts)
     states, jobs, hooks = found.states, found.jobs, found.webhooks
     attention = found.attention or Attention((), ())
+    names = [state.account for state in states]
     out = app.out
     out.result("status", {"accounts": [_payload(s) for s in states],
-                          "needs_attention": _attention_payload(attention),
+                          "needs_attention": _attention_payload(attention, names),
                           "jobs": [dict(zip(JOB_COLUMNS, row, strict=True)) for row in jobs],
                           "webhooks": [{"account": h.account, "last_event_at": h.last_event_at,
                                         "loaded": h.loaded, "unsigned": h.unsigned,
@@ -134,7 +144,7 @@ def status(app: AppContext, accounts: tuple[str, ...]) -> None:
     several = len(config.account_names) > 1
     for state in states:
         _print_account(out, state, several)
-    out.line(_attention_text(attention))
+    out.line(_attention_text(attention, names))
     if hooks:
         out.table("Webhook capture", WEBHOOK_COLUMNS, _webhook_rows(hooks),
                   right=("loaded", "waiting in spool"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pik_recon.config import Config
+from pik_recon.errors import ConfigError
 from pik_recon.sync import AccountSync, sync_accounts
 from pik_recon.sync.pages import Progress
 from pik_recon.usecases.common import WRITE_WAIT_SECONDS
@@ -43,9 +44,23 @@ def sync(config: Config, accounts: Sequence[str] = (), *, full: bool = False,
     links, then the transactions, of every account named (all when none is), side by side."""
     configs = config.scoped(accounts)
     names = tuple(c.account for c in configs)
+    _require_a_key(configs)
     load_before_sync(config, names)
     runs = tuple(sync_accounts(configs, full=full, progress=progress,
                                wait_seconds=WRITE_WAIT_SECONDS))
     failures = tuple(Failure(run.account, failure) for run in runs
                      if (failure := run.failure()) is not None)
     return SyncOutcome(accounts=names, failures=failures, runs=runs)
+
+
+def _require_a_key(configs: Sequence[Config]) -> None:
+    """Refuse at once, the warehouse untouched, when no account named has a usable key
+    (one account without a key only fails that account, as the sync says)."""
+    problems = []
+    for scoped in configs:
+        try:
+            scoped.require_api_key()
+        except ConfigError as exc:
+            problems.append(exc)
+    if problems and len(problems) == len(configs):
+        raise problems[0]

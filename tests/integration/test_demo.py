@@ -54,3 +54,19 @@ def test_the_demo_finds_what_the_sample_was_planted_with(tmp_path: Path) -> None
     assert "Money received (payments confirmed in the period)" in done.stdout
     for aging in figures["in_transit_aging"]:
         assert f"in transit {aging['bucket']}: {aging['count']} payments, " in done.stdout
+
+
+def test_a_demo_warehouse_holding_acknowledgements_is_never_replaced(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIK_")}
+    assert run_cli(["demo"], env, tmp_path).returncode == 0
+    db = tmp_path / "reports" / "demo" / "warehouse.duckdb"
+    (key,) = warehouse_rows(db, "SELECT finding_key FROM findings ORDER BY finding_key LIMIT 1")[0]
+    acked = run_cli(["--db", str(db), "findings", "ack", key, "--note", "refund issued",
+                     "--by", "alice"], env, tmp_path)
+    assert acked.returncode == 0, acked.stderr
+    again = run_cli(["demo"], env, tmp_path)
+    assert again.returncode == 2
+    assert ("reports/demo/warehouse.duckdb holds 1 acknowledgement(s), which the demo would "
+            "lose") in again.stderr
+    assert warehouse_rows(db, "SELECT finding_key, note FROM finding_acks") == [
+        (key, "refund issued")]

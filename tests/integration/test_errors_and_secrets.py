@@ -24,6 +24,18 @@ def test_missing_key_is_exit_2_and_says_how_to_set_it(workdir: Path) -> None:
     done = invoke_cli(["sync"], cli_env(workdir, "http://127.0.0.1:9/v1", key=None), workdir)
     assert done.returncode == 2
     assert "export PIK_API_KEY=" in done.stderr
+    assert not (workdir / "wh.duckdb").exists()  # nothing made that status would read as fine
+
+
+def test_a_synced_warehouse_never_reconciled_needs_attention_not_known(
+        sandbox: SandboxServer, workdir: Path) -> None:
+    env = cli_env(workdir, sandbox.base_url)
+    assert invoke_cli(["sync"], env, workdir).returncode == 0
+    shown = invoke_cli(["status"], env, workdir)
+    assert shown.returncode == 0, shown.stderr
+    assert ("needs attention: not known, no reconciliation has run yet (run pik-recon "
+            "reconcile)") in shown.stdout
+    assert "needs attention: nothing" not in shown.stdout
 
 
 def test_wrong_key_is_exit_3(sandbox: SandboxServer, workdir: Path) -> None:
