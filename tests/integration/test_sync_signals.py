@@ -29,8 +29,11 @@ def _signal_mid_sync(state: SandboxState, args: list[str], env: dict[str, str], 
     """Start the console script, send `signum` once the sandbox has answered 20 requests,
     and wait for it to end."""
     start = _served(state)
+    # as from a terminal, where Ctrl-C reaches the program: a shell running this suite in
+    # the background hands its children SIGINT ignored, and a program keeps that
     proc = subprocess.Popen([*pik_recon_cmd(), *args], env=env, cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_sigint_as_on_a_terminal)
     deadline = time.monotonic() + 60
     while _served(state) - start < 20:
         assert proc.poll() is None, proc.communicate()
@@ -39,6 +42,10 @@ def _signal_mid_sync(state: SandboxState, args: list[str], env: dict[str, str], 
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _sigint_as_on_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _slow(state: SandboxState) -> None:
