@@ -121,14 +121,6 @@ def mapping_digest(settings: OrdersSettings) -> str:
     return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _delimiter(path: Path, settings: OrdersSettings) -> str:
     if settings.delimiter != "auto":
         return "\t" if settings.delimiter == "\\t" else settings.delimiter
@@ -198,9 +190,10 @@ def _lines_exact(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]
     return header, rows, lines, rejects
 
 
-def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings) -> _Raw:
+def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings,
+                plain_lines: int) -> _Raw:
     """Stage the file as text cells in the temp table `csv_cells` (c0..cN, then rec and line
-    unless the rows are in file order, one per line).
+    unless the rows are in file order, one per line: `plain_lines`, as _scan counts).
 
     DuckDB's strict reader first; a file it refuses (a broken quote, a row with too many
     cells, a blank line) is read by Python's csv module, which names every bad line.
@@ -221,7 +214,7 @@ def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings) -> _
             {"path": str(path), "delim": delimiter})
         rows = warehouse.fetchone("SELECT count(*) FROM csv_cells")
         count = int(rows[0]) if rows else 0
-        if _plain_lines(path) == count:
+        if plain_lines == count:
             return _Raw(header, [], count, in_file_order=True)
         _, _, lines, rejects = _lines_exact(path, delimiter)
         if rejects or len(lines) != count:
@@ -241,15 +234,29 @@ def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings) -> _
         return _Raw(header, rejects, len(cells))
 
 
-def _plain_lines(path: Path) -> int:
-    """Data rows if every line is one row (no quoted line breaks, no blank lines), else -1."""
-    data = path.read_bytes()
+def _scan(path: Path, chunk: int = 1 << 20) -> tuple[str, int]:
+    """The file's SHA-256, and its data rows if every line is one row (no quoted line
+    breaks, no blank lines), else -1: one read of the file, a second only when a line may
+    be blank."""
+    digest = hashlib.sha256()
+    feeds, first, last, blank = 0, b"", b"", False
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+            # a blank line (nothing, or only carriage returns) starts at the file's start or
+            # after a line feed; when none can, the line feeds count
+            blank = (blank or last + block[:1] in (b"\n\n", b"\n\r") or b"\n\n" in block
+                     or b"\n\r" in block)
+            feeds += block.count(b"\n")
+            first, last = first or block[:1], block[-1:]
+    if first not in (b"", b"\r", b"\n") and not blank:
+        return digest.hexdigest(), feeds - (last == b"\n")
+    return digest.hexdigest(), _split_lines(path.read_bytes())
+
+
+def _split_lines(data: bytes) -> int:
+    """Data rows, or -1 if a line is blank: the exact count, by splitting the file."""
     body = data[:-1] if data.endswith(b"\n") else data
-    # A blank line (nothing, or only carriage returns) starts at the file's start or after a
-    # line feed, and ends at a line feed or the end; when none can, the line feeds count.
-    if (body[:1] not in (b"", b"\r", b"\n") and not body.endswith(b"\n")
-            and b"\n\n" not in body and b"\n\r" not in body):
-        return body.count(b"\n")
     lines = body.split(b"\n")
     if any(not line.strip(b"\r") for line in lines):
         return -1
@@ -293,14 +300,14 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
     """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    digest, mapping = _sha256(path), mapping_digest(settings)
+    (digest, plain_lines), mapping = _scan(path), mapping_digest(settings)
     latest = warehouse.fetchone("SELECT id, file_sha256, mapping_sha256 FROM order_imports "
                                 "WHERE account = ? ORDER BY id DESC LIMIT 1", [account])
     if latest is not None and tuple(latest[1:]) == (digest, mapping):
         return LoadResult(int(latest[0]), str(path), 0, 0, 0, 0, [], already_loaded=True)
     exported_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     try:  # temp tables, outside the transaction: dropped whatever happens
-        raw = read_export(warehouse, path, settings)
+        raw = read_export(warehouse, path, settings, plain_lines)
         _stage_orders(warehouse, raw, settings, path)
         read_as = number_format.decide(warehouse, path, settings)
         result = _parse(warehouse, raw, read_as, path)
