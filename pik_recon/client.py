@@ -454,7 +454,8 @@ _HTTPX_ERRORS: tuple[tuple[type[httpx.HTTPError], Callable[..., ApiError]], ...]
     (httpx.ConnectError, lambda exc, base, method, path: TransportError(
         f"cannot connect to {base}: {exc}", sent=False, method=method, path=path)),
     (httpx.TimeoutException, lambda exc, base, method, path: TransportError(
-        f"{method} {path} timed out waiting for PIK", method=method, path=path)),
+        f"{method} {path} timed out waiting for PIK", timed_out=True, method=method,
+        path=path)),
     (httpx.DecodingError, lambda exc, base, method, path: MalformedResponseError(
         f"{method} {path}: PIK's answer could not be decoded (a corrupt compressed body)",
         method=method, path=path)),

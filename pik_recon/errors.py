@@ -138,9 +138,11 @@ class ServerError(TransientApiError):
 class TransportError(TransientApiError):
     """Timeout, connection refused, or a dropped connection."""
 
-    def __init__(self, message: str, *, sent: bool = True, **kw: object) -> None:
+    def __init__(self, message: str, *, sent: bool = True, timed_out: bool = False,
+                 **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.sent = sent
+        self.timed_out = timed_out  # sent and no answer in time: PIK may still act on it
 
 
 class WarehouseError(PikReconError):

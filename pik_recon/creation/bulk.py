@@ -237,6 +237,7 @@ class BulkCreator:
         self._frontier = 0  # rows before this index have had their marking requested
         self._answers: list[tuple[str, str, str | None, str | None]] = []
         self._stores: list[asyncio.Future[None]] = []
+        self._late: set[str] = set()  # rows a POST of which timed out in this run
 
     def _write(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> asyncio.Future[None]:
         return asyncio.get_running_loop().run_in_executor(
@@ -315,6 +316,12 @@ class BulkCreator:
                 if found:
                     self.stats.resolved_existing += 1
                     return self._created(row, found, "created")
+                if row.order_id in self._late:
+                    error = ("PIK did not answer in time and may still create the link (a "
+                             "request can be acted on after its answer was given up); it is "
+                             "not sent again: run the file again later")
+                    await self._write(self.ledger.mark, row.order_id, "sent", error=error)
+                    return Outcome(row, "unknown", error=error)
                 self.stats.proven_absent += 1
                 position = self.finder.newest.total  # answered before this send
                 await self._write(self.ledger.mark_sent, [row.order_id], position)
@@ -340,6 +347,8 @@ class BulkCreator:
             if isinstance(exc, TransportError) and exc.sent:
                 log.info("order %s: %s; looking for the link before trying again",
                          row.order_id, exc)
+                if exc.timed_out:  # its absence now does not prove it will not appear
+                    self._late.add(row.order_id)
                 return None
             error = (f"{exc} (retry budget spent); nothing was created: run the file "
                      "again later")

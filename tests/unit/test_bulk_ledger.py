@@ -87,3 +87,42 @@ def test_every_post_goes_out_after_its_row_is_committed_sent_with_a_position_ans
     assert len(seen) == 40
     assert {(state, proper) for state, _, proper in seen} == {("sent", True)}
     assert len({position for _, position, _ in seen}) >= 2  # the position follows the list
+
+
+def test_a_post_that_timed_out_is_not_sent_again_in_the_run_though_the_list_shows_none(
+        tmp_path: Path) -> None:
+    """PIK acts on a POST after the client gave up waiting for its answer: the list read
+    right after shows no link, and the link appears later. The row stays unknown instead of
+    being sent a second time; the next run finds its link."""
+    links: list[dict[str, str]] = []
+    late: list[dict[str, str]] = []
+    posts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            answer = {"data": links[::-1][:100], "total": len(links)}
+            links.extend(late)  # what PIK was still doing lands after this answer
+            late.clear()
+            return httpx.Response(200, json=answer)
+        body = json.loads(request.content)
+        posts.append(body["description"])
+        link = {"id": f"pl_{len(links) + len(late)}", "url": "https://x", **body,
+                "created_at": f"2001-01-01T00:00:{len(links) + len(late):02d}Z"}
+        if len(posts) == 1:
+            late.append(link)
+            raise httpx.ReadTimeout("no answer in time", request=request)
+        links.append(link)
+        return httpx.Response(201, json=link)
+
+    config, rows = _config(tmp_path), _rows(tmp_path, 3)
+    first = create_links(config, rows, out=None, dry_run=False, concurrency=1,
+                         transport=httpx.MockTransport(handler))
+
+    assert first.by_state == {"created": 2, "unknown": 1}
+    assert posts == ["Order #A0", "Order #A1", "Order #A2"]  # none sent twice
+    again = create_links(config, rows, out=None, dry_run=False, concurrency=1,
+                         transport=httpx.MockTransport(handler))
+    assert again.by_state == {"exists": 2, "created": 1}  # A0 found on PIK, not sent
+    assert len(posts) == 3
+    assert sorted(link["description"] for link in links) == [
+        "Order #A0", "Order #A1", "Order #A2"]
