@@ -40,7 +40,7 @@ demo: $(SANDBOX)
 
 test: $(DEV) $(SANDBOX) $(BROWSER)
 	$(BIN)/ruff check pik_recon tests
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n auto --dist loadfile tests
 
 bench: $(DEV) $(SANDBOX)
 	$(BIN)/pytest -q -s -p no:cacheprovider -o addopts="" tests/benchmarks

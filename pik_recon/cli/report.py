@@ -80,7 +80,8 @@ def _print_money(out: Output, data: ReportData, rows: list[CurrencySummary]) -> 
                for row in rows], right=labels)
     for a in data.transit_aging:
         whose = f"{a.account}: " if data.several else ""
-        out.line(f"in transit {a.bucket}: {whose}{a.count} payments, "
+        noun = "payment" if a.count == 1 else "payments"
+        out.line(f"in transit {a.bucket}: {whose}{a.count} {noun}, "
                  f"{money(a.amount, a.currency)}")
 
 

@@ -53,7 +53,8 @@ def test_the_demo_finds_what_the_sample_was_planted_with(tmp_path: Path) -> None
     # and it prints where the money stands: received, settled, in transit and for how long
     assert "Money received (payments confirmed in the period)" in done.stdout
     for aging in figures["in_transit_aging"]:
-        assert f"in transit {aging['bucket']}: {aging['count']} payments, " in done.stdout
+        noun = "payment" if aging["count"] == 1 else "payments"
+        assert f"in transit {aging['bucket']}: {aging['count']} {noun}, " in done.stdout
 
 
 def test_a_demo_warehouse_holding_acknowledgements_is_never_replaced(tmp_path: Path) -> None:

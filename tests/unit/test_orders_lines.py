@@ -24,7 +24,9 @@ def split_count(data: bytes) -> int:
 def test_every_short_file_counts_as_its_lines(tmp_path: Path) -> None:
     path = tmp_path / "orders.csv"
     checked = 0
-    for length in range(8):
+    # Six bytes span two blocks of three: every placement of a line feed, a carriage return
+    # and a cell against a block's end, for each block size below, is among them.
+    for length in range(7):
         for cells in itertools.product((b"a", b",", b"\n", b"\r"), repeat=length):
             data = b"".join(cells)
             path.write_bytes(data)
@@ -32,7 +34,7 @@ def test_every_short_file_counts_as_its_lines(tmp_path: Path) -> None:
                 assert _scan(path, block) == (hashlib.sha256(data).hexdigest(),
                                               split_count(data)), (data, block)
             checked += 1
-    assert checked == sum(4 ** n for n in range(8))
+    assert checked == sum(4 ** n for n in range(7))
 
 
 def test_known_shapes(tmp_path: Path) -> None:
