@@ -43,6 +43,47 @@ def test_migration_006_keeps_links_and_stores_ids_uncompressed(tmp_path: Path) -
     assert compression == {"id": "Uncompressed", "amount_text": "Uncompressed"}
 
 
+ORDER = ("SO-1", "75.000000000000000000", "75.00", "USDT", "paid", "Paid",
+         "2026-11-01 10:00:00+00", "pl_one", "crypto", 1, "2026-11-02 00:00:00+00", 2,
+         "default")
+FINDING = (1, "amount_mismatch", "critical", "SO-1", "pl_one", "pl_one",
+           "75.000000000000000000", "USDT", "70.000000000000000000", "USDT",
+           "-5.000000000000000000", "paid", "paid", 3, "link_id_column", "Order #SO-1",
+           "a1b2c3d4e5f6", "0123456789abcdef0123456789abcdef", "default",
+           "5.000000000000000000", "USDT", None, None)
+
+
+def test_migration_020_keeps_orders_and_findings_and_stores_ids_uncompressed(
+        tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    con = warehouse_at(db, 19)
+    con.execute(f"INSERT INTO orders VALUES ({', '.join('?' * len(ORDER))})", ORDER)
+    con.execute(f"INSERT INTO findings VALUES ({', '.join('?' * len(FINDING))})", FINDING)
+    columns = {t: con.execute("SELECT column_name, data_type, is_nullable, column_default "
+                              "FROM duckdb_columns() WHERE table_name = ? ORDER BY "
+                              "column_index", [t]).fetchall() for t in ("orders", "findings")}
+    rows = {t: con.execute(f"SELECT * FROM {t}").fetchall() for t in ("orders", "findings")}
+    con.close()
+
+    Warehouse.open(db).close()
+
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] >= 20
+    for table in ("orders", "findings"):  # the same columns, in the same order, same rows
+        assert con.execute("SELECT column_name, data_type, is_nullable, column_default FROM "
+                           "duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+                           [table]).fetchall() == columns[table]
+        assert con.execute(f"SELECT * FROM {table}").fetchall() == rows[table]
+    stored = {(t, column): kind for t in ("orders", "findings") for column, kind in con.execute(
+        f"SELECT column_name, compression FROM pragma_storage_info('{t}') "
+        "WHERE segment_type = 'VARCHAR'").fetchall()}
+    con.close()
+    plain = [("orders", "order_id"), ("orders", "amount_text"), ("findings", "order_id"),
+             ("findings", "link_id"), ("findings", "link_ids"), ("findings", "finding_key"),
+             ("findings", "state_digest")]
+    assert {key: stored[key] for key in plain} == dict.fromkeys(plain, "Uncompressed")
+
+
 def test_a_failing_migration_is_a_warehouse_error_and_applies_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "wh.duckdb"
