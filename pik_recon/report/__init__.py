@@ -97,9 +97,12 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
             write_json(data, temp / "report.json")
             done(1)
         if "xlsx" in formats:
-            write_xlsx(data, iter_findings(warehouse), temp / "report.xlsx", max_rows,
-                       lambda: iter_transactions(warehouse),
-                       steps("report.xlsx", data.findings_total))
+            listed = min(data.findings_total, settings.xlsx_findings)
+            keys: set[tuple[str, str]] = set()
+            write_xlsx(data, _keeping_keys(iter_findings(warehouse, listed), keys),
+                       temp / "report.xlsx", max_rows,
+                       lambda: _transactions_among(warehouse, keys),
+                       steps("report.xlsx", listed), listed)
         if "html" in formats:
             done = steps("report.html", 1)
             top = next(_first_findings(warehouse, settings.top_findings), [])
@@ -116,6 +119,22 @@ def _findings_csv_apart(db_path: Path, since: datetime, until: datetime, runs: l
     with Warehouse.open(db_path, read_only=True, wait_seconds=60) as warehouse:
         select_findings(warehouse, since, until, runs)
         return write_findings_csv(iter_findings(warehouse), path, ZoneInfo(timezone))
+
+
+def _keeping_keys(batches: Iterator[list[tuple[Any, ...]]], keys: set[tuple[str, str]]
+                  ) -> Iterator[list[tuple[Any, ...]]]:
+    """`batches` of findings, adding each one's (account, finding key) to `keys`."""
+    account, key = FINDING_COLUMNS.index("account"), FINDING_COLUMNS.index("finding_key")
+    for batch in batches:
+        keys.update((row[account], row[key]) for row in batch)
+        yield batch
+
+
+def _transactions_among(warehouse: Warehouse, keys: set[tuple[str, str]]
+                        ) -> Iterator[list[tuple[Any, ...]]]:
+    """The transactions of the findings `keys` (account, finding key), in report order."""
+    for batch in iter_transactions(warehouse):
+        yield [row for row in batch if (row[0], row[1]) in keys]
 
 
 def _transactions_of(warehouse: Warehouse, top: list[tuple[Any, ...]]

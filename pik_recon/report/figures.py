@@ -329,13 +329,15 @@ def _by_category(warehouse: Warehouse, period: dict[str, Any]) -> list[CategoryC
             for category, severity in CATEGORIES]
 
 
-def iter_findings(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
+def iter_findings(warehouse: Warehouse, limit: int | None = None
+                  ) -> Iterator[list[tuple[Any, ...]]]:
     """The findings the report lists, in report order (open first, then critical first), a
-    batch at a time."""
+    batch at a time; the first `limit` of them when there is one."""
     return warehouse.batches(
         "SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings ORDER BY "
         "acknowledged, array_position(?, severity), array_position(?, category), account, "
-        "order_id NULLS LAST, link_id", [list(SEVERITIES), [c for c, _ in CATEGORIES]])
+        "order_id NULLS LAST, link_id LIMIT ?",
+        [list(SEVERITIES), [c for c, _ in CATEGORIES], limit])
 
 
 def iter_transactions(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
