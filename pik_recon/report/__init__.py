@@ -82,42 +82,47 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
         require_synced(warehouse, account, "the report would show none of PIK's links")
     ensure_folder(out, out_named)
     steps = steps or _quiet
-    done = steps("figures", 1)
-    data = read_figures(warehouse, settings, accounts, since, until, now)
-    done(1)
-    with writing(out, out_named), staging_folder(out) as temp, ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        findings_csv = None
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         if "csv" in formats:
-            write_summary_csv(data, temp / "summary.csv")
-            # the other core writes findings.csv while this one writes the workbook, from
-            # the findings in report order handed over as a Parquet file (set aside)
-            rows = Path(tempfile.mkdtemp(prefix=".rows-", dir=out)) / "findings.parquet"
-            warehouse.execute(f"COPY ({FINDINGS_IN_ORDER}) TO '{_quoted(rows)}' "
-                              "(FORMAT parquet)", findings_order())
-            findings_csv = pool.submit(_findings_csv_apart, rows, data.timezone,
-                                       temp / "findings.csv")
-        if "json" in formats:
-            done = steps("report.json", 1)
-            write_json(data, temp / "report.json")
-            done(1)
-        if "xlsx" in formats:
-            listed = min(data.findings_total, settings.xlsx_findings)
-            keys: set[tuple[str, str]] = set()
-            write_xlsx(data, _keeping_keys(iter_findings(warehouse, listed), keys),
-                       temp / "report.xlsx", max_rows,
-                       lambda: _transactions_among(warehouse, keys),
-                       steps("report.xlsx", listed), listed)
-        if "html" in formats:
-            done = steps("report.html", 1)
-            top = next(_first_findings(warehouse, settings.top_findings), [])
-            write_html(data, top, _transactions_of(warehouse, top), temp / "report.html", now)
-            done(1)
-        if findings_csv is not None:  # written beside the others: done when it is
-            try:
-                steps("findings.csv", data.findings_total)(findings_csv.result())
-            finally:
-                shutil.rmtree(rows.parent, ignore_errors=True)
+            # the worker started now, while this process is small: one started later is
+            # this process's size until it runs its own program
+            pool.submit(int).result()
+        done = steps("figures", 1)
+        data = read_figures(warehouse, settings, accounts, since, until, now)
+        done(1)
+        with writing(out, out_named), staging_folder(out) as temp:
+            findings_csv = None
+            if "csv" in formats:
+                write_summary_csv(data, temp / "summary.csv")
+                # the other core writes findings.csv while this one writes the workbook, from
+                # the findings in report order handed over as a Parquet file, in a folder
+                # of the staging one removed before the files are moved into place
+                rows = Path(tempfile.mkdtemp(prefix=".rows-", dir=temp)) / "findings.parquet"
+                warehouse.execute(f"COPY ({FINDINGS_IN_ORDER}) TO '{_quoted(rows)}' "
+                                  "(FORMAT parquet)", findings_order())
+                findings_csv = pool.submit(_findings_csv_apart, rows, data.timezone,
+                                           temp / "findings.csv")
+            if "json" in formats:
+                done = steps("report.json", 1)
+                write_json(data, temp / "report.json")
+                done(1)
+            if "xlsx" in formats:
+                listed = min(data.findings_total, settings.xlsx_findings)
+                keys: set[tuple[str, str]] = set()
+                write_xlsx(data, _keeping_keys(iter_findings(warehouse, listed), keys),
+                           temp / "report.xlsx", max_rows,
+                           lambda: _transactions_among(warehouse, keys),
+                           steps("report.xlsx", listed), listed)
+            if "html" in formats:
+                done = steps("report.html", 1)
+                top = next(_first_findings(warehouse, settings.top_findings), [])
+                write_html(data, top, _transactions_of(warehouse, top), temp / "report.html", now)
+                done(1)
+            if findings_csv is not None:  # written beside the others: done when it is
+                try:
+                    steps("findings.csv", data.findings_total)(findings_csv.result())
+                finally:
+                    shutil.rmtree(rows.parent, ignore_errors=True)
     return data
 
 
