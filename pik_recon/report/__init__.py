@@ -98,8 +98,8 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
                 # the findings in report order handed over as a Parquet file, in a folder
                 # of the staging one removed before the files are moved into place
                 rows = Path(tempfile.mkdtemp(prefix=".rows-", dir=temp)) / "findings.parquet"
-                warehouse.execute(f"COPY ({FINDINGS_IN_ORDER}) TO '{_quoted(rows)}' "
-                                  "(FORMAT parquet)", findings_order())
+                warehouse.copy(f"COPY ({FINDINGS_IN_ORDER}) TO '{_quoted(rows)}' "
+                               "(FORMAT parquet)", findings_order(), out, out_named)
                 findings_csv = pool.submit(_findings_csv_apart, rows, data.timezone,
                                            temp / "findings.csv")
             if "json" in formats:
