@@ -286,7 +286,8 @@ class Warehouse:
         except duckdb.Error as exc:
             raise _translate(exc, self.path) from None
 
-    def copy(self, sql: str, params: dict[str, Any], target: Path, what: str) -> None:
+    def copy(self, sql: str, params: Sequence[Any] | dict[str, Any], target: Path,
+             what: str) -> None:
         """Run a COPY ... TO a file under `target`, a folder the user named (`what`): its
         file-system errors name that folder, not the warehouse."""
         try:

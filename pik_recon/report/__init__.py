@@ -25,19 +25,20 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
+
 from pik_recon.config import ReportSettings
 from pik_recon.paths import ensure_folder, writing
 from pik_recon.reconcile import require_synced
 from pik_recon.report.csv_files import write_findings_csv, write_summary_csv
 from pik_recon.report.figures import (
     FINDING_COLUMNS,
+    FINDINGS_IN_ORDER,
     ReportData,
-    RunRow,
+    findings_order,
     iter_findings,
     iter_transactions,
     read_figures,
-    run_rows,
-    select_findings,
 )
 from pik_recon.report.json_file import write_json
 from pik_recon.report.page import write_html
@@ -81,41 +82,78 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
         require_synced(warehouse, account, "the report would show none of PIK's links")
     ensure_folder(out, out_named)
     steps = steps or _quiet
-    done = steps("figures", 1)
-    data = read_figures(warehouse, settings, accounts, since, until, now)
-    done(1)
-    with writing(out, out_named), staging_folder(out) as temp, ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        findings_csv = None
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         if "csv" in formats:
-            write_summary_csv(data, temp / "summary.csv")
-            # the other core writes findings.csv while this one writes the workbook
-            findings_csv = pool.submit(_findings_csv_apart, warehouse.path, since, until,
-                                       run_rows(data), data.timezone, temp / "findings.csv")
-        if "json" in formats:
-            done = steps("report.json", 1)
-            write_json(data, temp / "report.json")
-            done(1)
-        if "xlsx" in formats:
-            write_xlsx(data, iter_findings(warehouse), temp / "report.xlsx", max_rows,
-                       lambda: iter_transactions(warehouse),
-                       steps("report.xlsx", data.findings_total))
-        if "html" in formats:
-            done = steps("report.html", 1)
-            top = next(_first_findings(warehouse, settings.top_findings), [])
-            write_html(data, top, _transactions_of(warehouse, top), temp / "report.html", now)
-            done(1)
-        if findings_csv is not None:  # written beside the others: done when it is
-            steps("findings.csv", data.findings_total)(findings_csv.result())
+            # the worker started now, while this process is small: one started later is
+            # this process's size until it runs its own program
+            pool.submit(int).result()
+        done = steps("figures", 1)
+        data = read_figures(warehouse, settings, accounts, since, until, now)
+        done(1)
+        with writing(out, out_named), staging_folder(out) as temp:
+            findings_csv = None
+            if "csv" in formats:
+                write_summary_csv(data, temp / "summary.csv")
+                # the other core writes findings.csv while this one writes the workbook, from
+                # the findings in report order handed over as a Parquet file, in a folder
+                # of the staging one removed before the files are moved into place
+                rows = Path(tempfile.mkdtemp(prefix=".rows-", dir=temp)) / "findings.parquet"
+                warehouse.copy(f"COPY ({FINDINGS_IN_ORDER}) TO '{_quoted(rows)}' "
+                               "(FORMAT parquet)", findings_order(), out, out_named)
+                findings_csv = pool.submit(_findings_csv_apart, rows, data.timezone,
+                                           temp / "findings.csv")
+            if "json" in formats:
+                done = steps("report.json", 1)
+                write_json(data, temp / "report.json")
+                done(1)
+            if "xlsx" in formats:
+                listed = min(data.findings_total, settings.xlsx_findings)
+                keys: set[tuple[str, str]] = set()
+                write_xlsx(data, _keeping_keys(iter_findings(warehouse, listed), keys),
+                           temp / "report.xlsx", max_rows,
+                           lambda: _transactions_among(warehouse, keys),
+                           steps("report.xlsx", listed), listed)
+            if "html" in formats:
+                done = steps("report.html", 1)
+                top = next(_first_findings(warehouse, settings.top_findings), [])
+                write_html(data, top, _transactions_of(warehouse, top), temp / "report.html", now)
+                done(1)
+            if findings_csv is not None:  # written beside the others: done when it is
+                try:
+                    steps("findings.csv", data.findings_total)(findings_csv.result())
+                finally:
+                    shutil.rmtree(rows.parent, ignore_errors=True)
     return data
 
 
-def _findings_csv_apart(db_path: Path, since: datetime, until: datetime, runs: list[RunRow],
-                        timezone: str, path: Path) -> int:
-    """findings.csv from a second read-only connection, in a process of its own."""
-    with Warehouse.open(db_path, read_only=True, wait_seconds=60) as warehouse:
-        select_findings(warehouse, since, until, runs)
-        return write_findings_csv(iter_findings(warehouse), path, ZoneInfo(timezone))
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _findings_csv_apart(rows: Path, timezone: str, path: Path) -> int:
+    """findings.csv from the Parquet file of the findings in report order, in a process of
+    its own (DuckDB in memory, a little of it: it only reads the file in order)."""
+    with duckdb.connect(config={"memory_limit": "256MB", "threads": 1}) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        cursor = con.execute(f"SELECT * FROM read_parquet('{_quoted(rows)}')")
+        return write_findings_csv(iter(lambda: cursor.fetchmany(5_000), []), path,
+                                  ZoneInfo(timezone))
+
+
+def _keeping_keys(batches: Iterator[list[tuple[Any, ...]]], keys: set[tuple[str, str]]
+                  ) -> Iterator[list[tuple[Any, ...]]]:
+    """`batches` of findings, adding each one's (account, finding key) to `keys`."""
+    account, key = FINDING_COLUMNS.index("account"), FINDING_COLUMNS.index("finding_key")
+    for batch in batches:
+        keys.update((row[account], row[key]) for row in batch)
+        yield batch
+
+
+def _transactions_among(warehouse: Warehouse, keys: set[tuple[str, str]]
+                        ) -> Iterator[list[tuple[Any, ...]]]:
+    """The transactions of the findings `keys` (account, finding key), in report order."""
+    for batch in iter_transactions(warehouse):
+        yield [row for row in batch if (row[0], row[1]) in keys]
 
 
 def _transactions_of(warehouse: Warehouse, top: list[tuple[Any, ...]]

@@ -329,13 +329,24 @@ def _by_category(warehouse: Warehouse, period: dict[str, Any]) -> list[CategoryC
             for category, severity in CATEGORIES]
 
 
-def iter_findings(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
-    """The findings the report lists, in report order (open first, then critical first), a
-    batch at a time."""
-    return warehouse.batches(
-        "SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings ORDER BY "
-        "acknowledged, array_position(?, severity), array_position(?, category), account, "
-        "order_id NULLS LAST, link_id", [list(SEVERITIES), [c for c, _ in CATEGORIES]])
+# The findings the report lists (FINDING_COLUMNS), in report order: open first, then
+# critical first. Parameters: the severities, the categories (in report order), a limit.
+FINDINGS_IN_ORDER = (
+    "SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings ORDER BY "
+    "acknowledged, array_position($1, severity), array_position($2, category), account, "
+    "order_id NULLS LAST, link_id LIMIT $3")
+
+
+def iter_findings(warehouse: Warehouse, limit: int | None = None
+                  ) -> Iterator[list[tuple[Any, ...]]]:
+    """The findings the report lists, in report order, a batch at a time; the first `limit`
+    of them when there is one."""
+    return warehouse.batches(FINDINGS_IN_ORDER, findings_order(limit), size=5_000)
+
+
+def findings_order(limit: int | None = None) -> list[Any]:
+    """The parameters of FINDINGS_IN_ORDER."""
+    return [list(SEVERITIES), [c for c, _ in CATEGORIES], limit]
 
 
 def iter_transactions(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:

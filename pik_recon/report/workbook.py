@@ -109,13 +109,15 @@ Batches = Iterator[list[tuple[Any, ...]]]
 
 def write_xlsx(data: ReportData, batches: Batches, path: Path,
                max_rows: int = EXCEL_MAX_ROWS, transactions: Callable[[], Batches] | None = None,
-               advance: Callable[[int], None] | None = None) -> int:
+               advance: Callable[[int], None] | None = None, listed: int | None = None
+               ) -> int:
     """A Summary sheet, Findings sheets and Transactions sheets (each continued past Excel's
-    row limit); `transactions` gives the transactions of the findings once they are
-    written (one query at a time on the warehouse); `advance` is told of each batch of
-    findings written."""
+    row limit); `batches` are the first `listed` of the report's findings (every one when
+    None), which the Summary tells; `transactions` gives the transactions of the findings
+    once they are written (one query at a time on the warehouse); `advance` is told of each
+    batch of findings written."""
     book = Book(path, ZoneInfo(data.timezone))
-    _summary_sheet(book, data)
+    _summary_sheet(book, data, data.findings_total if listed is None else listed)
     written = _sheets(book, "Findings", FINDINGS_SHEET_COLUMNS, batches, max_rows,
                       _finding_row, advance)
     _sheets(book, "Transactions", TRANSACTIONS_SHEET_COLUMNS,
@@ -127,7 +129,7 @@ def write_xlsx(data: ReportData, batches: Batches, path: Path,
     return written
 
 
-def _summary_sheet(book: Book, data: ReportData) -> None:
+def _summary_sheet(book: Book, data: ReportData, listed: int) -> None:
     sheet = book.sheet("Summary")
     r = 0
     warning = data.freshness_warning(book.zone)
@@ -136,6 +138,11 @@ def _summary_sheet(book: Book, data: ReportData) -> None:
         r += 2
     sheet.ws.write_string(r, 0, data.headline(), book.bold)
     r += 2
+    if listed < data.findings_total:
+        sheet.ws.write_string(r, 0, f"This workbook lists the first {listed:,} of the "
+                              f"{data.findings_total:,} findings (open first, then critical "
+                              "first); findings.csv lists every one.", book.alert)
+        r += 2
     labels = (["account"] if data.several else []) + ["currency"]
     for name in ALL_FIELDS:
         label = name.replace("_", " " if name == "in_transit" else "/")

@@ -9,9 +9,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -176,6 +178,46 @@ def test_xlsx_keeps_the_exact_text_of_an_18_decimal_amount(sample_db: Path,
     for order_id, amount in long:
         assert Decimal(rows[order_id][text]) == amount  # every digit, as text
         assert abs(Decimal(repr(rows[order_id][number])) - amount) < Decimal("1e-12")
+
+
+def test_the_workbook_lists_the_first_xlsx_findings_and_says_findings_csv_has_all(
+        sample_db: Path, tmp_path: Path) -> None:
+    settings = load_config(env={}).report
+    with Warehouse.open(sample_db, read_only=True) as wh:
+        every = write_report(wh, settings, accounts=["default"],
+                             since=datetime(2026, 8, 1, tzinfo=UTC), until=AS_OF,
+                             out=tmp_path / "all", formats=("csv", "xlsx"), now=AS_OF)
+        data = write_report(wh, replace(settings, xlsx_findings=40), accounts=["default"],
+                            since=datetime(2026, 8, 1, tzinfo=UTC), until=AS_OF,
+                            out=tmp_path / "first", formats=("csv", "xlsx"), now=AS_OF)
+    assert settings.xlsx_findings == 100_000
+    with (tmp_path / "first" / "findings.csv").open(encoding="utf-8") as fh:
+        ids = [row["finding_id"] for row in csv.DictReader(fh)]
+    assert len(ids) == data.findings_total > 40  # the CSV still has every finding
+
+    def sheets(folder: str) -> tuple[list[str], list[Any], dict[str, list[tuple[Any, ...]]]]:
+        book = openpyxl.load_workbook(tmp_path / folder / "report.xlsx", read_only=True)
+        summary = [row[0] for row in book["Summary"].iter_rows(values_only=True)
+                   if row and row[0] is not None]
+        rows = {name: list(book[name].iter_rows(min_row=2, values_only=True))
+                for name in book.sheetnames}
+        return book.sheetnames, summary, rows
+
+    names, summary, rows = sheets("first")
+    assert names == ["Summary", "Findings", "Transactions"]
+    assert [r[1] for r in rows["Findings"]] == ids[:40]  # the first 40, in report order
+    told = (f"This workbook lists the first 40 of the {data.findings_total:,} findings (open "
+            "first, then critical first); findings.csv lists every one.")
+    assert summary.count(told) == 1
+    _, every_summary, every_rows = sheets("all")
+    assert [r[1] for r in every_rows["Findings"]] == ids  # by default: every one
+    assert not any(str(line).startswith("This workbook lists") for line in every_summary)
+    assert [line for line in summary if line != told] == every_summary
+    # the payments of the findings listed, each as in the full workbook, and no other
+    listed = set(ids[:40])
+    assert rows["Transactions"] == [t for t in every_rows["Transactions"] if t[1] in listed]
+    assert every_rows["Transactions"] and rows["Transactions"] != every_rows["Transactions"]
+    assert every.findings_total == data.findings_total
 
 
 INJECTIONS = ["=HYPERLINK(\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR",
