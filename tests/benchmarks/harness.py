@@ -1,9 +1,11 @@
-"""Benchmark plumbing: a sandbox in its own process, a bare httpx loop, timed CLI runs."""
+"""Benchmark plumbing: a sandbox in its own process, bare and lean httpx loops, timed CLI
+runs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import socket
@@ -91,6 +93,43 @@ async def _bare_loop(base_url: str, concurrency: int) -> int:
         return fetched
 
 
+async def _lean_loop(base_url: str, concurrency: int) -> int:
+    """The pages a full sync needs at the least (the first page of each status, every page of
+    the unfiltered list) on httpx's transport itself, with the client's headers, each body
+    read and left undecoded (only the unfiltered list's first page is, for its total)."""
+    headers = httpx.Headers({"User-Agent": "pik-recon", "Accept": "application/json",
+                             "Accept-Encoding": "gzip, deflate",
+                             "Authorization": f"Bearer {KEY}"})
+    limits = httpx.Limits(max_connections=concurrency * 2)
+    extensions = {"timeout": httpx.Timeout(60).as_dict()}
+    async with httpx.AsyncHTTPTransport(limits=limits) as transport:
+
+        async def get(query: str) -> bytes:
+            request = httpx.Request("GET", f"{base_url}/payment-links?{query}",
+                                    headers=headers, extensions=extensions)
+            response = await transport.handle_async_request(request)
+            try:
+                return await response.aread()
+            finally:
+                await response.aclose()
+
+        first = await get("limit=100&offset=0")
+        queries = [f"limit=100&offset=0&status={s}" for s in STATUSES] + [
+            f"limit=100&offset={offset}" for offset in range(100, json.loads(first)["total"],
+                                                             100)]
+        queries.reverse()
+        fetched = 1
+
+        async def worker() -> None:
+            nonlocal fetched
+            while queries:
+                await get(queries.pop())
+                fetched += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return fetched
+
+
 async def _bare_transactions(base_url: str, concurrency: int) -> int:
     """The first page of each status, then every page of the unfiltered list."""
     headers = {"Authorization": f"Bearer {KEY}"}
@@ -127,6 +166,14 @@ def bare_loop(base_url: str, concurrency: int) -> tuple[float, int]:
     """Fetch every page at `concurrency` and throw it away: the floor for a full sync."""
     started = time.perf_counter()
     pages = asyncio.run(_bare_loop(base_url, concurrency))
+    return time.perf_counter() - started, pages
+
+
+def lean_loop(base_url: str, concurrency: int) -> tuple[float, int]:
+    """Fetch the pages a full sync needs at `concurrency` on httpx's transport and decode
+    none of them: the floor for a full sync on the same transport."""
+    started = time.perf_counter()
+    pages = asyncio.run(_lean_loop(base_url, concurrency))
     return time.perf_counter() - started, pages
 
 
