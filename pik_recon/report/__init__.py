@@ -32,7 +32,6 @@ from pik_recon.paths import ensure_folder, writing
 from pik_recon.reconcile import require_synced
 from pik_recon.report.csv_files import write_findings_csv, write_summary_csv
 from pik_recon.report.figures import (
-    FINDING_COLUMNS,
     FINDINGS_IN_ORDER,
     ReportData,
     findings_order,
@@ -108,10 +107,8 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
                 done(1)
             if "xlsx" in formats:
                 listed = min(data.findings_total, settings.xlsx_findings)
-                keys: set[tuple[str, str]] = set()
-                write_xlsx(data, _keeping_keys(iter_findings(warehouse, listed), keys),
-                           temp / "report.xlsx", max_rows,
-                           lambda: _transactions_among(warehouse, keys),
+                write_xlsx(data, iter_findings(warehouse, listed), temp / "report.xlsx",
+                           max_rows, lambda: iter_transactions(warehouse, listed),
                            steps("report.xlsx", listed), listed)
             if "html" in formats:
                 done = steps("report.html", 1)
@@ -140,35 +137,10 @@ def _findings_csv_apart(rows: Path, timezone: str, path: Path) -> int:
                                   ZoneInfo(timezone))
 
 
-def _keeping_keys(batches: Iterator[list[tuple[Any, ...]]], keys: set[tuple[str, str]]
-                  ) -> Iterator[list[tuple[Any, ...]]]:
-    """`batches` of findings, adding each one's (account, finding key) to `keys`."""
-    account, key = FINDING_COLUMNS.index("account"), FINDING_COLUMNS.index("finding_key")
-    for batch in batches:
-        keys.update((row[account], row[key]) for row in batch)
-        yield batch
-
-
-def _transactions_among(warehouse: Warehouse, keys: set[tuple[str, str]]
-                        ) -> Iterator[list[tuple[Any, ...]]]:
-    """The transactions of the findings `keys` (account, finding key), in report order."""
-    for batch in iter_transactions(warehouse):
-        yield [row for row in batch if (row[0], row[1]) in keys]
-
-
 def _transactions_of(warehouse: Warehouse, top: list[tuple[Any, ...]]
                      ) -> list[tuple[Any, ...]]:
-    """The transactions of the findings `top` (the first of the report order), which come
-    first in the same order."""
-    keys = {(row[FINDING_COLUMNS.index("account")], row[FINDING_COLUMNS.index("finding_key")])
-            for row in top}
-    found: list[tuple[Any, ...]] = []
-    for batch in iter_transactions(warehouse):
-        for row in batch:
-            if (row[0], row[1]) not in keys:
-                return found
-            found.append(row)
-    return found
+    """The transactions of the findings `top` (the first of the report order)."""
+    return [row for batch in iter_transactions(warehouse, len(top)) for row in batch]
 
 
 def _first_findings(warehouse: Warehouse, limit: int) -> Iterator[list[tuple[Any, ...]]]:

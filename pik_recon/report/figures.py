@@ -349,8 +349,10 @@ def findings_order(limit: int | None = None) -> list[Any]:
     return [list(SEVERITIES), [c for c, _ in CATEGORIES], limit]
 
 
-def iter_transactions(warehouse: Warehouse) -> Iterator[list[tuple[Any, ...]]]:
+def iter_transactions(warehouse: Warehouse, listed: int | None = None
+                      ) -> Iterator[list[tuple[Any, ...]]]:
     """Each transaction of the findings the report lists (TRANSACTION_COLUMNS), in report
-    order, a batch at a time."""
+    order, a batch at a time; those of the first `listed` findings when there is one."""
     return warehouse.batches(query("report_transactions"), {
-        "severities": list(SEVERITIES), "categories": [c for c, _ in CATEGORIES]})
+        "severities": list(SEVERITIES), "categories": [c for c, _ in CATEGORIES],
+        "listed": listed})
