@@ -26,16 +26,19 @@ def fresh_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "pik_recon/sql/001_init.sql" in names
     assert "pik_recon/sample_data/links.jsonl" in names
     venv = out / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = str(venv / "bin" / "pip")
-    subprocess.run([pip, "install", "--quiet", str(wheel)], check=True, timeout=900)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=300)
+    # the installer the Makefile uses, into the fresh environment
+    install = [str(Path(sys.executable).parent / "uv"), "pip", "install", "--quiet",
+               "--python", str(venv / "bin" / "python")]
+    subprocess.run([*install, str(wheel)], check=True, timeout=900)
     script = venv / "bin" / "pik-recon"
     # without the extra `sandbox`, its commands say what to install; then it is installed
     bare = subprocess.run([str(script), "sandbox", "serve", "--port", "0"], cwd=out,
                           capture_output=True, text=True, timeout=60)
     assert bare.returncode == 2, bare.stderr
     assert "pip install 'pik-recon[sandbox]'" in bare.stderr
-    subprocess.run([pip, "install", "--quiet", f"{wheel}[sandbox]"], check=True, timeout=900)
+    subprocess.run([*install, f"{wheel}[sandbox]"], check=True, timeout=900)
     return script
 
 
