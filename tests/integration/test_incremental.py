@@ -20,6 +20,9 @@ from tests.conftest import (
 )
 
 LINKS = 50_000
+# A day after a full sweep, then a quiet sync: 200 pages and a day of 400 new links and 400
+# changes are enough for the list to move under every ordering
+DAY_LINKS = 20_000
 
 
 def _config(base_url: str, db: Path) -> Config:
@@ -41,12 +44,13 @@ def test_incremental_after_a_day_then_exact_once_quiet(
         sandbox: SandboxServer, sandbox_state: SandboxState, tmp_path: Path,
         ordering: str) -> None:
     with sandbox_state.lock:
-        generate_links(sandbox_state, LINKS)
+        generate_links(sandbox_state, DAY_LINKS)
     config = _config(sandbox.base_url, tmp_path / "wh.duckdb")
     full, full_requests = _sync(config, sandbox_state)
     assert (full.mode, full.verified) == ("full", True)
     with sandbox_state.lock:
-        day = sandbox_state.simulate_day(new=LINKS // 50, changes=LINKS // 50, old_ratio=0.02)
+        day = sandbox_state.simulate_day(new=DAY_LINKS // 50, changes=DAY_LINKS // 50,
+                                         old_ratio=0.02)
         sandbox_state.set_ordering(ordering)
         sandbox_state.faults.drift_per_request = 2
     assert day["expired"] > 0 and day["old"] > 0  # expiries and months-old links changed

@@ -4,6 +4,7 @@ accounts, start-up refusals and a clean stop."""
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,11 +20,13 @@ def _env(workdir: Path, **extra: str) -> dict[str, str]:
             **extra}
 
 
-def _post(url: str, body: bytes, signature: str | None) -> int:
+def _post(url: str, body: bytes, signature: str | None, client: httpx.Client | None = None) -> int:
     headers = {"Content-Type": "application/json"}
     if signature is not None:
         headers["PIK-Signature"] = signature
-    return httpx.post(url, content=body, headers=headers, timeout=30).status_code
+    if client is None:
+        return httpx.post(url, content=body, headers=headers, timeout=30).status_code
+    return client.post(url, content=body, headers=headers).status_code
 
 
 def _spooled(workdir: Path) -> str:
@@ -143,19 +146,19 @@ def test_a_receiver_without_a_usable_secret_refuses_to_start(workdir: Path, valu
 def test_sigterm_answers_what_is_in_flight_and_exits_0(workdir: Path) -> None:
     env = _env(workdir)
     bodies = [event_body(n) for n in range(400)]
-    with ReceiverProcess(env, workdir, workdir) as receiver:
+    with ReceiverProcess(env, workdir, workdir) as receiver, httpx.Client(timeout=30) as client:
         url = receiver.url()
 
         def deliver(body: bytes) -> tuple[bytes, int | None]:
             try:
-                return body, _post(url, body, sign(body))
+                return body, _post(url, body, sign(body), client)
             except httpx.TransportError:  # sent after the receiver stopped listening
                 return body, None
 
         with ThreadPoolExecutor(16) as pool:
             futures = [pool.submit(deliver, b) for b in bodies]
             while sum(f.done() for f in futures) < 100:
-                pass
+                time.sleep(0.001)
             code = receiver.stop()
             answers = [f.result() for f in futures]
     assert code == 0
