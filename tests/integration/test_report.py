@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from pik_recon.sandbox.state import Faults, SandboxState
 from pik_recon.sync import sync_accounts
 from pik_recon.warehouse import Warehouse, resource_dir
 from pik_recon.whenparse import ACCEPTED_FORMS
-from tests.conftest import API_KEY, invoke_cli, run_cli
+from tests.conftest import API_KEY, invoke_cli, pik_recon_cmd, run_cli
 from tests.integration.test_stakes import (
     WEBHOOK,
     findings_csv_stakes,
@@ -337,18 +336,26 @@ def test_fail_on_with_only_info_findings(report_env: dict[str, str], tmp_path: P
 
 
 def test_report_waits_for_a_writer(report_env: dict[str, str], tmp_path: Path) -> None:
+    """Another process writes the warehouse until the report has said it waits; the report
+    then goes on, however slowly either process started."""
     db = report_env["PIK_RECON_DB"]
     writer = subprocess.Popen([sys.executable, "-c", (
-        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True);"
-        " time.sleep(3); c.close()"), db], stdout=subprocess.PIPE, text=True)
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('open', flush=True);"
+        " sys.stdin.readline(); c.close()"), db], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True)
     assert writer.stdout.readline().strip() == "open"
-    started = time.monotonic()
-    done = run_cli(["report", "--since", SINCE, "--until", UNTIL, "--out",
-                    str(tmp_path / "o")], report_env, tmp_path)
-    writer.wait(timeout=30)
-    assert done.returncode == 0, done.stderr
-    assert "is busy; waiting" in done.stderr
-    assert time.monotonic() - started >= 2
+    report = subprocess.Popen([*pik_recon_cmd(), "report", "--since", SINCE, "--until", UNTIL,
+                               "--out", str(tmp_path / "o")], env=report_env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said = []
+    while not said or "is busy; waiting" not in said[-1]:
+        line = report.stderr.readline()
+        assert line, f"the report ended without waiting: {''.join(said)}"
+        said.append(line)
+    assert report.poll() is None  # still waiting for the writer
+    writer.communicate("close\n", timeout=30)
+    stderr = report.communicate(timeout=120)[1]
+    assert report.returncode == 0, stderr
     assert json.loads((tmp_path / "o" / "report.json").read_text())["findings"]["total"] > 0
 
 
