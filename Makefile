@@ -11,8 +11,10 @@ BROWSER_PACKAGES := chromium fonts-dejavu-core poppler-utils
 
 .PHONY: venv demo test bench lint clean
 
-# pip installs uv, and uv installs the rest: in seconds, where pip takes most of a minute
-UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
+# pip installs uv, and uv installs the rest: in seconds, where pip takes most of a minute.
+# Bytecode is compiled at install, as pip does: each pik-recon process then starts in about 1 s
+# instead of 4, even where PYTHONDONTWRITEBYTECODE keeps Python from caching it
+UV := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
 
 $(RUNTIME): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
