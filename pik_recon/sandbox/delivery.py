@@ -296,8 +296,11 @@ class WebhookHub:
         async with aiohttp.ClientSession() as session:
             try:
                 while True:
+                    # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the
+                    # cancellation that stops the sandbox when a send wakes it at that moment
                     with suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
+                        async with asyncio.timeout(TICK_SECONDS):
+                            await self._wake.wait()
                     self._wake.clear()
                     with self.state.lock:
                         self.state.transactions.settle_due()

@@ -132,7 +132,8 @@ class GroupCommit:
         counted = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._wake.wait()
             self._wake.clear()
             counts = b""
             if self._rejections.changed and (

@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import shutil
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,9 +33,18 @@ CONFIG = dataclasses.replace(load_config(env={}).orders, decimal_separator=".",
                              max_rejected_share=Decimal("0.99"))
 
 
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new warehouse, migrated once: each example loads into a copy of it."""
+    path = tmp_path_factory.mktemp("migrated") / "wh.duckdb"
+    Warehouse.open(path).close()
+    return path
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.integers(0, 4), CELLS), min_size=1, max_size=12))
-def test_random_cells_load_or_are_rejected(mutations: list[tuple[int, str]]) -> None:
+@given(mutations=st.lists(st.tuples(st.integers(0, 4), CELLS), min_size=1, max_size=12))
+def test_random_cells_load_or_are_rejected(migrated: Path,
+                                           mutations: list[tuple[int, str]]) -> None:
     rows = []
     for index, (column, cell) in enumerate(mutations):
         row = [f"O{index}", *VALID[1:]]
@@ -46,6 +57,7 @@ def test_random_cells_load_or_are_rejected(mutations: list[tuple[int, str]]) -> 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "orders.csv"
         path.write_text(out.getvalue(), encoding="utf-8")
+        shutil.copy(migrated, Path(tmp) / "wh.duckdb")
         with Warehouse.open(Path(tmp) / "wh.duckdb") as wh:
             try:
                 result = load_orders(wh, path, CONFIG)

@@ -22,7 +22,7 @@ from pik_recon.warehouse import Warehouse
 from tests.conftest import API_KEY, record_sync
 from tests.integration.test_stakes import unseen
 
-ORDERS = 10_000
+ORDERS = 5_000  # every category planted dozens of times in each seed
 
 
 @pytest.fixture(scope="module")
