@@ -43,8 +43,11 @@ venv: $(DEV) $(SANDBOX)
 demo: $(SANDBOX)
 	$(BIN)/pik-recon demo
 
+# The package's own bytecode too, for the same reason: the tests start pik-recon hundreds of
+# times, each compiling its modules where PYTHONDONTWRITEBYTECODE is set
 test: $(DEV) $(SANDBOX) $(BROWSER)
 	$(BIN)/ruff check pik_recon tests
+	$(BIN)/python -m compileall -q pik_recon
 	$(BIN)/pytest -q -n auto --dist loadfile tests
 
 bench: $(DEV) $(SANDBOX)

@@ -254,8 +254,7 @@ class SandboxState:
         return items[rng.randrange(len(items))] if len(items) else None
 
     def new_id(self) -> str:
-        return "pl_" + "".join(self.rng.choice("0123456789abcdefghijklmnopqrstuvwxyz")
-                               for _ in range(20))
+        return "pl_" + "".join(self.rng.choices("0123456789abcdefghijklmnopqrstuvwxyz", k=20))
 
     def create(self, amount: str, currency: str, description: str | None,
                expires_in: timedelta | None = timedelta(days=3)) -> Link:

@@ -164,13 +164,21 @@ def test_sigkill_at_many_moments_then_rerun(sandbox: SandboxServer,
 
 def test_lost_answers_on_a_large_account_listed_oldest_first_keep_the_creation_rate(
         sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    """60 rows, PIK's creation budget of a minute, on its real limits: a lost answer looked
+    up by paging the 20,000 links oldest first (200 pages at 300 a minute) would take 40 s
+    a row, where finding it at the list's end takes a request or two; a POST beyond the
+    budget would be refused with a 429 or wait out the minute: so all 60 rows are done
+    within that minute. How the client paces more rows than a minute allows is proven by
+    `test_client.py`'s
+    `test_link_creations_keep_to_their_own_limit_and_everything_else_to_the_general_one`
+    (on its own clock) and `make bench`'s `test_bench_bulk.py` (three real minutes)."""
     rows = workdir / "invoices.csv"
-    _write_rows(rows, 90)
+    _write_rows(rows, 60)
     with sandbox_state.lock:
         generate_links(sandbox_state, 20_000)
         sandbox_state.set_ordering("oldest")
         sandbox_state.faults.rate_limit_enabled = True  # PIK's 300 and 60 a minute
-        sandbox_state.faults.rate = 0.15
+        sandbox_state.faults.rate = 0.25  # about 15 of the 60 answers lost
         sandbox_state.faults.kinds = ("lost_response",)
     config = workdir / "pik-recon.toml"
     config.write_text(config.read_text().replace("rate_limit_enabled = false",
@@ -184,9 +192,9 @@ def test_lost_answers_on_a_large_account_listed_oldest_first_keep_the_creation_r
     unanswered = sum(not post["answered"] for post in sandbox_state.log.posts)
     assert unanswered >= 5  # answers really got lost, and were looked for
     per_order = _links_per_order(sandbox_state)
-    assert len(per_order) == 90 and set(per_order.values()) == {1}
+    assert len(per_order) == 60 and set(per_order.values()) == {1}
     assert sandbox_state.log.limited_429 == 0
-    assert 90 / minutes >= 30, f"{90 / minutes:.0f} rows a minute"
+    assert minutes < 1, f"{60 / minutes:.0f} rows a minute"
 
 
 def _descriptions(count: int) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """Someone else's DuckDB file given as --db is refused by every command (exit 2, one
-sentence), never migrated: not a table is added, not a row changed."""
+sentence), never migrated: not a table is added, not a row changed. In-process: the console
+script's own exit path is `test_operator_mistakes.py`'s."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import cli_env, run_cli
+from tests.conftest import cli_env, invoke_cli
 
 COMMANDS = [
     ["sync"],
@@ -62,7 +63,7 @@ def test_another_programs_duckdb_file_is_refused_and_left_as_it_was(
     db = _setup(workdir, kind)
     before = _contents(db)
     env = {**cli_env(workdir, "http://127.0.0.1:9/v1"), "PIK_RECON_DB": str(db)}
-    done = run_cli([a.format(tmp=workdir) for a in args], env, workdir, timeout=120)
+    done = invoke_cli([a.format(tmp=workdir) for a in args], env, workdir)
     assert done.returncode == 2, done.stderr
     assert f"Error: warehouse {db} is a DuckDB file of another program: it holds tables " in (
         done.stderr)
@@ -77,7 +78,7 @@ def test_status_of_an_empty_duckdb_file_says_no_sync_has_filled_it(workdir: Path
     db = workdir / "new.duckdb"
     duckdb.connect(str(db)).close()
     env = {**cli_env(workdir, "http://127.0.0.1:9/v1"), "PIK_RECON_DB": str(db)}
-    done = run_cli(["status"], env, workdir, timeout=120)
+    done = invoke_cli(["status"], env, workdir)
     assert done.returncode == 2, done.stderr
     assert f"Error: warehouse {db} holds no pik-recon data yet; run `pik-recon sync` first" in (
         done.stderr)

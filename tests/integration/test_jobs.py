@@ -206,7 +206,7 @@ def _wait_for(predicate: Callable[[], object], seconds: float = 60) -> None:
 
 
 def test_scheduler_runs_on_its_trigger(slow_sandbox: SandboxServer, workdir: Path) -> None:
-    _job(workdir, "every_seconds = 3", workdir / "out" / "{date}", notify=False)
+    _job(workdir, "every_seconds = 1", workdir / "out" / "{date}", notify=False)
     _config(workdir, None)
     scheduler = _Scheduler(workdir, cli_env(workdir, slow_sandbox.base_url))
     scheduler.wait_for(": ok (exit 0)", count=2)

@@ -1,5 +1,6 @@
-"""Every mistake an operator makes is exit 2 and one sentence, through the real console
-script; no traceback without -v."""
+"""Every mistake an operator makes is exit 2 and one sentence; no traceback without -v. The
+mistakes run in-process through the entry point; the real console script shows the sentence
+and, with -v, the traceback (`test_verbose_adds_the_traceback`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pik_recon.warehouse import Warehouse
-from tests.conftest import cli_env, record_sync, run_cli, warehouse_rows
+from tests.conftest import CliRun, cli_env, invoke_cli, record_sync, run_cli, warehouse_rows
 
 
 def _setup(tmp: Path) -> None:
@@ -57,11 +58,15 @@ MISTAKES = [
 ]
 
 
-def _run(args: list[str], tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _env(tmp: Path) -> dict[str, str]:
     env = cli_env(tmp, "http://127.0.0.1:9/v1")
     env.pop("PIK_RECON_DB")
     env.pop("PIK_RECON_CONFIG")
-    return run_cli([*extra, *(a.format(tmp=tmp) for a in args)], env, tmp, timeout=60)
+    return env
+
+
+def _run(args: list[str], tmp: Path) -> CliRun:
+    return invoke_cli([a.format(tmp=tmp) for a in args], _env(tmp), tmp)
 
 
 @pytest.mark.parametrize(("args", "words"), MISTAKES, ids=[" ".join(m[0]) for m in MISTAKES])
@@ -78,7 +83,11 @@ def test_a_mistake_is_exit_2_and_one_sentence(tmp_path: Path, args: list[str],
 
 def test_verbose_adds_the_traceback(tmp_path: Path) -> None:
     _setup(tmp_path)
-    done = _run(["--db", "{tmp}/a-folder", "status"], tmp_path, "-v")
+    args = ["--db", str(tmp_path / "a-folder"), "status"]
+    quiet = run_cli(args, _env(tmp_path), tmp_path, timeout=60)
+    done = run_cli(["-v", *args], _env(tmp_path), tmp_path, timeout=60)
+    assert quiet.returncode == 2
+    assert quiet.stderr.startswith("Error: warehouse ") and "Traceback" not in quiet.stderr
     assert done.returncode == 2
     assert "Traceback" in done.stderr and "is a folder" in done.stderr
 

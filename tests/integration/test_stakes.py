@@ -1,6 +1,6 @@
 """The money at stake, per category and currency, is the money the generated data planted
-(expected_stakes.csv, summed by the generator from what it planted), through the console
-script: generate, sync, reconcile, report."""
+(expected_stakes.csv, summed by the generator from what it planted), through the command
+line's entry point (in-process): generate, sync, reconcile, report."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pik_recon.sandbox.seed import seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
 from pik_recon.warehouse import resource_dir
-from tests.conftest import API_KEY, cli_env, run_cli, warehouse_rows
+from tests.conftest import API_KEY, cli_env, invoke_cli, warehouse_rows
 
 SAMPLE = resource_dir("sample_data")
 # the severity of each category (README: Matching and findings)
@@ -103,8 +103,8 @@ def test_money_at_stake_per_category_and_currency_is_the_planted_money_on_a_quie
         workdir: Path, seed: int) -> None:
     """A quiet sandbox: the truth is about the links planted, none added or paid since."""
     data = workdir / "data"
-    done = run_cli(["sandbox", "generate", "--orders", "1500", "--seed", str(seed), "--out",
-                    str(data)], cli_env(workdir, "http://127.0.0.1:9/v1"), workdir)
+    done = invoke_cli(["sandbox", "generate", "--orders", "1500", "--seed", str(seed), "--out",
+                       str(data)], cli_env(workdir, "http://127.0.0.1:9/v1"), workdir)
     assert done.returncode == 0, done.stderr
     as_of = json.loads((data / "dataset.json").read_text())["as_of"]
     period = json.loads((data / "expected_figures.json").read_text())
@@ -116,7 +116,7 @@ def test_money_at_stake_per_category_and_currency_is_the_planted_money_on_a_quie
                                 as_of],
                      ["report", "--since", period["since"], "--until", period["until"],
                       "--out", str(workdir / "out"), "--format", "json,csv"]):
-            done = run_cli(args, env, workdir)
+            done = invoke_cli(args, env, workdir)
             assert done.returncode == 0, (args, done.stderr)
     report = json.loads((workdir / "out" / "report.json").read_text())
     assert {c for c, _ in planted_stakes(data)} == set(SEVERITY)  # every category planted

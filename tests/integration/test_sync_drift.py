@@ -1,4 +1,5 @@
-"""Full syncs against a list that never holds still, with faults, as real processes.
+"""Full syncs against a list that never holds still, with faults, through the command line's
+entry point (in-process, beside the sandbox's thread).
 
 The sandbox changes before every list request for as long as the sync runs; nothing here
 stops it until the sync has exited.
@@ -17,7 +18,7 @@ from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
 from tests.conftest import (
     cli_env,
-    run_cli,
+    invoke_cli,
     sandbox_snapshot,
     served,
     statuses,
@@ -68,7 +69,7 @@ def test_a_list_that_never_holds_still_is_verified_at_near_minimal_cost(
     start, before = statuses(sandbox_state), served(sandbox_state)
     env = cli_env(workdir, sandbox.base_url)
 
-    done = run_cli(["sync"], env, workdir)
+    done = invoke_cli(["sync"], env, workdir)
 
     spent = served(sandbox_state) - before
     assert done.returncode == 0, done.stderr
@@ -96,7 +97,7 @@ def test_a_list_that_never_holds_still_is_verified_at_near_minimal_cost(
     assert spent <= allowed * minimum, (spent, minimum)
 
     _quiet(sandbox_state)
-    again = run_cli(["sync"], env, workdir)
+    again = invoke_cli(["sync"], env, workdir)
 
     assert again.returncode == 0, again.stderr
     assert warehouse_snapshot(db) == sandbox_snapshot(sandbox_state)
@@ -109,7 +110,7 @@ def test_links_hidden_from_every_page_are_never_verified(
         sandbox_state.set_hidden(7)
     before = served(sandbox_state)
 
-    done = run_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
+    done = invoke_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
 
     assert done.returncode == 4, done.stderr
     verified, verdict, total, accounted, budget = warehouse_rows(
@@ -129,7 +130,7 @@ def test_a_list_shuffled_on_every_request_is_verified_or_refused_never_wrong(
     minimum = _moving(sandbox_state, 1, "shuffled", fault_rate=0.08)
     start, before = statuses(sandbox_state), served(sandbox_state)
 
-    done = run_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
+    done = invoke_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
 
     db = workdir / "wh.duckdb"
     verified, total, accounted, budget = warehouse_rows(
@@ -151,7 +152,7 @@ def test_the_summary_shows_the_budget_and_the_moves_as_information(
         sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
     _moving(sandbox_state, 5, "newest", fault_rate=0)
 
-    done = run_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
+    done = invoke_cli(["sync"], cli_env(workdir, sandbox.base_url), workdir)
 
     assert done.returncode == 0, done.stderr
     spent, budget, sent, retries, moved, totals, counts = warehouse_rows(

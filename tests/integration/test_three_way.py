@@ -1,7 +1,8 @@
-"""Three-way reconciliation (SPEC §6, money received), through the console script: generated
-data with every category planted on a sandbox seeded from it, `pik-recon sync`, PIK's
-signed events delivered to `pik-recon webhooks serve`, reconcile and report. Each category,
-its transactions and its money per currency equal what the data was built with.
+"""Three-way reconciliation (SPEC §6, money received), through the command line's entry point
+(in-process; the webhook receiver is a process of its own): generated data with every
+category planted on a sandbox seeded from it, `pik-recon sync`, PIK's signed events delivered
+to `pik-recon webhooks serve`, reconcile and report. Each category, its transactions and its
+money per currency equal what the data was built with.
 
 `pik-recon sync` brings the links and the transactions; a second sync follows, as the next
 night's would (its links sync is the verified one after the payments were seen).
@@ -24,7 +25,7 @@ import pytest
 from pik_recon.sandbox.seed import seed_from_file
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import Faults, SandboxState
-from tests.conftest import API_KEY, FAST_RETRIES, cli_env, run_cli
+from tests.conftest import API_KEY, FAST_RETRIES, cli_env, invoke_cli
 from tests.integration.test_stakes import (
     MONEY,
     MONEY_FIGURES,
@@ -65,7 +66,7 @@ def deliver(url: str, bodies: list[bytes]) -> None:
 
 
 def _cli(env: dict[str, str], folder: Path, *args: str) -> None:
-    done = run_cli(list(args), env, folder)
+    done = invoke_cli(args, env, folder)
     assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
 
 

@@ -1,10 +1,11 @@
 """The rules of money received (SPEC §6), one at a time, on a sandbox's links paid through its
-admin API, through the console script: more money reopens an acknowledged underpayment;
-unsettled and webhook_missed move with --as-of and their [reconcile] settings; an event whose
-status is older than the transaction's agrees; capture off judges no event; an unknown link
-needs a verified sync that started after its payment was seen. `pik-recon sync` brings the
-links and the transactions; these tests' sandbox holds still, so the findings are those of
-their payments.
+admin API, through the command line's entry point (in-process; PIK's events reach a receiver
+process of its own): more money reopens an acknowledged underpayment; unsettled and
+webhook_missed move with --as-of and their [reconcile] settings; an event whose status is
+older than the transaction's agrees; capture off judges no event; an unknown link needs a
+verified sync that started after its payment was seen. `pik-recon sync` brings the links and
+the transactions; these tests' sandbox holds still, so the findings are those of their
+payments.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import httpx
 
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState
-from tests.conftest import FAST_RETRIES, cli_env, run_cli, warehouse_rows
+from tests.conftest import FAST_RETRIES, cli_env, invoke_cli, warehouse_rows
 from tests.integration.test_three_way import deliver
 from tests.webhook_support import SECRET, ReceiverProcess
 
@@ -52,7 +53,7 @@ def _pay(sandbox: SandboxServer, link_id: str, amount: str, status: str = "settl
 
 
 def _cli(env: dict[str, str], workdir: Path, *args: str) -> str:
-    done = run_cli(list(args), env, workdir)
+    done = invoke_cli(args, env, workdir)
     assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
     return done.stdout
 
@@ -217,7 +218,7 @@ def test_only_a_verified_links_sync_proves_a_link_unknown_not_a_transactions_one
     _pay(sandbox, ids["H1"], "10.00")
     stray = _pay(sandbox, "pl_not_on_this_account", "5.00", currency="USDT")
     for _ in range(2):  # the second: its transactions run started after the payment was seen
-        done = run_cli(["--log-format", "json", "sync"], env, workdir)
+        done = invoke_cli(["--log-format", "json", "sync"], env, workdir)
         assert done.returncode == 4, done.stderr[-2000:]
     assert warehouse_rows(workdir / "wh.duckdb", "SELECT resource, verified FROM sync_runs "
                           "WHERE id > 2 ORDER BY id") == [("links", False),

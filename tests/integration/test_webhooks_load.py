@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import cli_env, json_results, pik_recon_cmd, run_cli, warehouse_rows
+from tests.conftest import cli_env, invoke_cli, json_results, pik_recon_cmd, warehouse_rows
 from tests.webhook_support import SECRET, ReceiverProcess, event_body, sign
 
 
@@ -34,7 +34,7 @@ def test_amounts_are_exact_and_one_that_is_not_a_decimal_string_is_not_trusted(
     with ReceiverProcess(env, workdir, workdir) as receiver:
         _deliver(receiver.url(), [event_body(n, amount=a) for n, a in amounts.items()])
         assert receiver.stop() == 0
-    assert run_cli(["webhooks", "load"], env, workdir).returncode == 0
+    assert invoke_cli(["webhooks", "load"], env, workdir).returncode == 0
     rows = warehouse_rows(workdir / "wh.duckdb", "SELECT event_id, amount, amount_text FROM "
                                                  "webhook_events ORDER BY event_id")
     assert rows == [
@@ -64,11 +64,11 @@ def test_a_torn_tail_is_skipped_and_a_segment_loaded_twice_loads_nothing_new(
     kept = workdir / "copy"
     shutil.copy(segment, kept)
 
-    first = run_cli(["--log-format", "json", "webhooks", "load"], env, workdir)
+    first = invoke_cli(["--log-format", "json", "webhooks", "load"], env, workdir)
     assert first.returncode == 0, first.stderr
     assert not segment.exists()
     shutil.copy(kept, segment)  # as if the loader had died after its commit, before removing
-    again = run_cli(["--log-format", "json", "webhooks", "load"], env, workdir)
+    again = invoke_cli(["--log-format", "json", "webhooks", "load"], env, workdir)
     assert again.returncode == 0, again.stderr
 
     results = [json_results(d.stdout, "webhooks_load")[0] for d in (first, again)]
@@ -86,7 +86,7 @@ def test_an_export_loads_unsigned_and_a_signed_delivery_takes_its_place(
     export = workdir / "events.jsonl"
     export.write_text(f"{event_body(1).decode()}\n\n{event_body(2).decode()}\n",
                       encoding="utf-8")
-    done = run_cli(["webhooks", "load", str(export)], env, workdir)
+    done = invoke_cli(["webhooks", "load", str(export)], env, workdir)
     assert done.returncode == 0, done.stderr
     assert f"{export}: 2 new webhook events stored (unsigned), 0 already held" in done.stdout
     db = workdir / "wh.duckdb"
@@ -97,12 +97,12 @@ def test_an_export_loads_unsigned_and_a_signed_delivery_takes_its_place(
     with ReceiverProcess(env, workdir, workdir) as receiver:
         _deliver(receiver.url(), [event_body(2)])
         assert receiver.stop() == 0
-    assert run_cli(["webhooks", "load"], env, workdir).returncode == 0
+    assert invoke_cli(["webhooks", "load"], env, workdir).returncode == 0
     assert warehouse_rows(db, query) == [("evt_000001", False, "file:events.jsonl"),
                                          ("evt_000002", True, "receiver")]
     # an export never overwrites a signed event
     export.write_text(event_body(2, amount="1.00").decode() + "\n", encoding="utf-8")
-    assert run_cli(["webhooks", "load", str(export)], env, workdir).returncode == 0
+    assert invoke_cli(["webhooks", "load", str(export)], env, workdir).returncode == 0
     assert warehouse_rows(db, "SELECT signed, amount_text FROM webhook_events WHERE "
                               "event_id = 'evt_000002'") == [(True, "75.10")]
 
@@ -112,14 +112,14 @@ def test_an_export_with_a_line_that_is_not_an_event_loads_nothing(workdir: Path)
     export = workdir / "events.jsonl"
     export.write_text(f"{event_body(1).decode()}\n{{\"id\": 5, \"event\": \"x\"}}\nnot json\n",
                       encoding="utf-8")
-    done = run_cli(["webhooks", "load", str(export)], env, workdir)
+    done = invoke_cli(["webhooks", "load", str(export)], env, workdir)
     assert done.returncode == 2
     assert f"{export}: 2 lines are not events; nothing was loaded" in done.stderr
     assert f"{export} line 2: not an event" in done.stderr
     assert f"{export} line 3: not an event" in done.stderr
     assert warehouse_rows(workdir / "wh.duckdb", "SELECT count(*) FROM webhook_events") == [
         (0,)]
-    spool_with_account = run_cli(["webhooks", "load", "--account", "default"], env, workdir)
+    spool_with_account = invoke_cli(["webhooks", "load", "--account", "default"], env, workdir)
     assert spool_with_account.returncode == 2
     assert "--account names the account of a FILE" in spool_with_account.stderr
 

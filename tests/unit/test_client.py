@@ -321,3 +321,38 @@ def test_a_pause_holds_every_caller_even_with_the_limit_off() -> None:
     asyncio.run(limiter.acquire())
 
     assert clock.waits == [(7, "PIK asked")]
+
+
+def test_link_creations_keep_to_their_own_limit_and_everything_else_to_the_general_one(
+        ) -> None:
+    """The client's two limiters, as its settings give them: creating a link spends the
+    creation budget and a list the general one, each paced apart."""
+    settings = PikSettings(base_url=SETTINGS.base_url, backoff_base_seconds=0.001,
+                           rate_limit_enabled=True, rate_limit_per_minute=3,
+                           create_rate_limit_per_minute=2)
+    clock = _Clock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, json={"id": "plink_1", "status": "active"})
+        return httpx.Response(200, json=PAGE)
+
+    async def calls(c: PikClient) -> list[tuple[str, float]]:
+        for limiter in (c.general, c.creation):
+            limiter._clock, limiter._sleep = clock, clock.sleep
+        sent = []
+        for _ in range(3):
+            await c.create_link("1.00", "USDT", None)
+            sent.append(("POST", clock.now))
+        for _ in range(4):
+            await c.list_page("paid", 0)
+            sent.append(("GET", clock.now))
+        return sent
+
+    sent, _ = run(handler, calls, settings)
+    # the third creation waits out the window of the first; the lists, three a minute, start
+    # afresh from it and their fourth waits out the first list's window
+    assert sent == [("POST", 1000), ("POST", 1000), ("POST", 1060.5), ("GET", 1060.5),
+                    ("GET", 1060.5), ("GET", 1060.5), ("GET", 1121.0)]
+    assert clock.waits == [(pytest.approx(60.5), "keeping to 2 requests a minute"),
+                           (pytest.approx(60.5), "keeping to 3 requests a minute")]
