@@ -12,8 +12,8 @@ from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
 from tests.conftest import (
     cli_env,
+    invoke_cli,
     pik_recon_cmd,
-    run_cli,
     sandbox_snapshot,
     statuses,
     warehouse_rows,
@@ -54,7 +54,7 @@ def test_sigkill_at_many_moments_then_sync_completes(
         proc.wait(timeout=30)
 
         existed = set(statuses(sandbox_state))
-        done = run_cli(["sync", "--full"], env, workdir)
+        done = invoke_cli(["sync", "--full"], env, workdir)
 
         assert done.returncode == 0, done.stderr
         last = warehouse_rows(db, "SELECT resource, state, verified FROM sync_runs "
@@ -70,7 +70,7 @@ def test_sigkill_at_many_moments_then_sync_completes(
 
     with sandbox_state.lock:
         sandbox_state.faults.drift_per_request = 0
-    quiet = run_cli(["sync"], env, workdir)
+    quiet = invoke_cli(["sync"], env, workdir)
 
     assert quiet.returncode == 0, quiet.stderr
     assert warehouse_snapshot(db) == sandbox_snapshot(sandbox_state)

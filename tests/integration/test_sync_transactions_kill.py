@@ -12,7 +12,7 @@ from pathlib import Path
 from pik_recon.sandbox.payments import generate_attempts, generate_transactions
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
-from tests.conftest import cli_env, pik_recon_cmd, run_cli, warehouse_rows
+from tests.conftest import cli_env, invoke_cli, pik_recon_cmd, warehouse_rows
 from tests.integration.test_sync_transactions import (
     sandbox_transactions,
     transaction_statuses,
@@ -75,7 +75,7 @@ def test_sigkill_during_the_transactions_run_then_sync_completes(
         _consistent(db, finished=False)
 
         existed = set(transaction_statuses(sandbox_state))
-        done = run_cli(["sync"], env, workdir)  # a normal sync: incremental after the first
+        done = invoke_cli(["sync"], env, workdir)  # a normal sync: incremental after the first
 
         assert done.returncode == 0, done.stderr
         last = warehouse_rows(db, "SELECT resource, state, verified FROM sync_runs "
@@ -96,7 +96,7 @@ def test_sigkill_during_the_transactions_run_then_sync_completes(
         sandbox_state.faults.drift_per_request = 0
         sandbox_state.advance_clock(7_200)  # what is due settles now, nothing while we look
         sandbox_state.transactions.settle_due()
-    quiet = run_cli(["sync"], env, workdir)
+    quiet = invoke_cli(["sync"], env, workdir)
 
     assert quiet.returncode == 0, quiet.stderr
     assert warehouse_transactions(db) == sandbox_transactions(sandbox_state)
