@@ -35,6 +35,21 @@ rate_limit_enabled = false
 """
 
 
+# `make test` hands the files to its two workers in collection order, a file at a time as a
+# worker comes free: the longest ones (about 30 s and more each, from `--durations=0`) go
+# first, so the two workers do not end with one of them running a long file alone.
+LONGEST_FILES = ("test_incremental.py", "test_sync_transactions.py",
+                 "test_reconcile_generated.py", "test_bulk_create.py", "test_export.py",
+                 "test_webhooks_kill.py", "test_make_demo.py", "test_accounts.py",
+                 "test_sync_transactions_kill.py", "test_jobs.py", "test_three_way.py",
+                 "test_report_rendering.py", "test_sync_drift.py", "test_sync_kill.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    first = {name: rank for rank, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))
+
+
 # PIK's lists never hold still on a live account: the sandbox of the tests changes before
 # every list request, for as long as it runs. A test that needs a quiet list says so.
 DRIFT = 1.0
