@@ -48,7 +48,7 @@ demo: $(SANDBOX)
 test: $(DEV) $(SANDBOX) $(BROWSER)
 	$(BIN)/ruff check pik_recon tests
 	$(BIN)/python -m compileall -q pik_recon
-	$(BIN)/pytest -q -n auto --dist loadfile tests
+	$(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder tests
 
 bench: $(DEV) $(SANDBOX)
 	$(BIN)/pytest -q -s -p no:cacheprovider -o addopts="" tests/benchmarks

@@ -35,9 +35,10 @@ rate_limit_enabled = false
 """
 
 
-# `make test` hands the files to its two workers in collection order, a file at a time as a
-# worker comes free: the longest ones (about 30 s and more each, from `--durations=0`) go
-# first, so the two workers do not end with one of them running a long file alone.
+# `make test` hands the files to its two workers in collection order (`--no-loadscope-reorder`:
+# xdist would put the files of most tests first), a file at a time as a worker comes free: the
+# longest ones (about 30 s and more each, from `--durations=0`) go first, so the two workers
+# do not end with one of them running a long file alone.
 LONGEST_FILES = ("test_incremental.py", "test_sync_transactions.py",
                  "test_reconcile_generated.py", "test_bulk_create.py", "test_export.py",
                  "test_webhooks_kill.py", "test_make_demo.py", "test_accounts.py",
