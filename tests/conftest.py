@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -67,6 +68,15 @@ def sandbox_state() -> SandboxState:
 def sandbox(sandbox_state: SandboxState) -> Iterator[SandboxServer]:
     with SandboxServer(sandbox_state) as server:
         yield server
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A PIK URL on a loopback port held bound and never listening: every connection is
+    refused, and no other test's server can take the port while the test runs."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}/v1"
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ import httpx
 from pik_recon.client import PikClient
 from pik_recon.config import Config, Secret
 from pik_recon.creation.ledger import Ledger, LedgerRow
-from pik_recon.creation.newest import NewestLinks
+from pik_recon.creation.newest import NewestLinks, Position
 from pik_recon.errors import (
     InputError,
     InvalidRequestError,
@@ -195,10 +195,11 @@ class LinkFinder:
 
     def __init__(self, client: PikClient) -> None:
         self.newest = NewestLinks(client)
-        self._waiting: list[tuple[CreateRow, int, asyncio.Future[Any]]] = []
+        self._waiting: list[tuple[CreateRow, Position, asyncio.Future[Any]]] = []
         self._reading = asyncio.Lock()
 
-    async def find(self, row: CreateRow, position: int) -> list[dict[str, Any]] | None:
+    async def find(self, row: CreateRow, position: Position
+                   ) -> list[dict[str, Any]] | None:
         """PIK's links for this row: none when proven absent beyond `position`, None when
         the list cannot prove it."""
         future: asyncio.Future[list[dict[str, Any]] | None] = (
@@ -208,7 +209,8 @@ class LinkFinder:
             if not future.done():
                 batch, self._waiting = self._waiting, []
                 try:
-                    newest = await self.newest.since(min(p for _, p, _ in batch))
+                    newest = await self.newest.since(
+                        min((p for _, p, _ in batch), key=lambda p: p.total))
                 except BaseException as exc:
                     for _, _, waiting in batch:
                         if waiting is not future:
@@ -233,7 +235,7 @@ class BulkCreator:
         self.stats = stats
         # every ledger write goes to one thread, in order, while the requests go on
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
-        self._marks: dict[str, asyncio.Future[int]] = {}
+        self._marks: dict[str, asyncio.Future[Position]] = {}
         self._frontier = 0  # rows before this index have had their marking requested
         self._answers: list[tuple[str, str, str | None, str | None]] = []
         self._stores: list[asyncio.Future[None]] = []
@@ -252,7 +254,7 @@ class BulkCreator:
             for index in indexes:
                 row = rows[index]
                 if states[row.order_id] == "sent":  # its outcome unknown: looked for first
-                    outcome = await self._one(row, known[row.order_id].list_position,
+                    outcome = await self._one(row, known[row.order_id].position,
                                               unsent=False)
                 else:
                     outcome = await self._one(row, await self._marked(rows, index, states),
@@ -271,7 +273,8 @@ class BulkCreator:
                 self._answers = []
         return self.stats
 
-    async def _marked(self, rows: list[CreateRow], index: int, states: dict[str, str]) -> int:
+    async def _marked(self, rows: list[CreateRow], index: int, states: dict[str, str]
+                      ) -> Position:
         """Mark rows `sent` ahead of their POSTs, a window at a time in one write, with a
         position on PIK's list answered just before; started while a window of marked rows
         is still ahead, so no POST waits for it. Returns the row's recorded position. A kill
@@ -289,7 +292,7 @@ class BulkCreator:
             self._frontier = index + 2 * window
         return await self._marks[rows[index].order_id]
 
-    async def _mark_window(self, order_ids: list[str]) -> int:
+    async def _mark_window(self, order_ids: list[str]) -> Position:
         position = await self.finder.newest.position()
         await self._write(self.ledger.mark_sent, order_ids, position)
         return position
@@ -301,7 +304,7 @@ class BulkCreator:
             answers, self._answers = self._answers, []
             self._stores.append(self._write(self.ledger.mark_created, answers))
 
-    async def _one(self, row: CreateRow, position: int, *, unsent: bool) -> Outcome:
+    async def _one(self, row: CreateRow, position: Position, *, unsent: bool) -> Outcome:
         """Settle one row marked `sent` at `position`: `unsent`, its POST is still to go;
         otherwise its outcome is unknown and its link is looked for first."""
         for _ in range(MAX_SENDS):
@@ -309,8 +312,8 @@ class BulkCreator:
                 found = await self.finder.find(row, position)
                 if found is None:
                     error = ("PIK's list cannot prove the link absent (not in creation "
-                             "order, or pages short of their total); it is not sent again: "
-                             "run the file again later")
+                             "order, its newest link out of place, or pages short of their "
+                             "total); it is not sent again: run the file again later")
                     await self._write(self.ledger.mark, row.order_id, "sent", error=error)
                     return Outcome(row, "unknown", error=error)
                 if found:
@@ -323,7 +326,7 @@ class BulkCreator:
                     await self._write(self.ledger.mark, row.order_id, "sent", error=error)
                     return Outcome(row, "unknown", error=error)
                 self.stats.proven_absent += 1
-                position = self.finder.newest.total  # answered before this send
+                position = await self.finder.newest.position()  # answered before this send
                 await self._write(self.ledger.mark_sent, [row.order_id], position)
             unsent = False
             outcome = await self._post(row)

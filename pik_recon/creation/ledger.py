@@ -2,8 +2,9 @@
 
 States: pending (recorded, not sent) → sent (a POST may be on the wire) → created | failed;
 sent rows whose answer never came stay `sent` until they are resolved on PIK. conflict rows
-were never sent. A row marked `sent` carries `list_position`: the `total` of an answer of PIK's
-unfiltered list received before its POST went out, so its link, if created, lies beyond it.
+were never sent. A row marked `sent` carries its position: `list_position`, the `total` of an
+answer of PIK's unfiltered list received before its POST went out, so its link, if created,
+lies beyond it, and `list_anchor`, the newest link of that answer (newest.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from pik_recon.creation.newest import START, Position
 from pik_recon.warehouse import Warehouse, listed
 
 
@@ -24,7 +26,7 @@ class LedgerRow:
     state: str
     link_id: str | None
     url: str | None
-    list_position: int
+    position: Position
 
 
 class Ledger:
@@ -38,10 +40,11 @@ class Ledger:
     def rows(self, order_ids: list[str]) -> dict[str, LedgerRow]:
         found = self.wh.fetchall(
             "SELECT order_id, amount, currency, description, state, link_id, url, "
-            "coalesce(list_position, 0) FROM link_requests "  # 0: every link lies beyond it
+            "list_position, list_anchor FROM link_requests "
             "WHERE account = ? AND list_contains(?, order_id)",
             [self.account, order_ids])
-        return {r[0]: LedgerRow(*r) for r in found}
+        return {r[0]: LedgerRow(*r[:7], Position(r[7], r[8]) if r[7] is not None else START)
+                for r in found}
 
     def descriptions_in_use(self, descriptions: list[str], order_ids: list[str]
                             ) -> dict[str, str]:
@@ -70,13 +73,14 @@ class Ledger:
             "WHERE account = ? AND order_id = ?",
             [state, error, datetime.now(UTC), self.account, order_id])
 
-    def mark_sent(self, order_ids: list[str], position: int) -> None:
+    def mark_sent(self, order_ids: list[str], position: Position) -> None:
         """Rows whose POSTs go out after this commits, in one transaction, with the list
         position answered before any of them is sent."""
         self.wh.execute("UPDATE link_requests SET state = 'sent', error = NULL, "
-                        "list_position = ?, attempts = attempts + 1, updated_at = ? "
-                        "WHERE account = ? AND list_contains(?, order_id)",
-                        [position, datetime.now(UTC), self.account, order_ids])
+                        "list_position = ?, list_anchor = ?, attempts = attempts + 1, "
+                        "updated_at = ? WHERE account = ? AND list_contains(?, order_id)",
+                        [position.total, position.anchor, datetime.now(UTC), self.account,
+                         order_ids])
 
     def mark_created(self, rows: list[tuple[str, str, str | None, str | None]]) -> None:
         """Store PIK's answers (order_id, link_id, url, error) in one transaction."""

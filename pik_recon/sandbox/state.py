@@ -19,7 +19,7 @@ from sortedcontainers import SortedKeyList
 from pik_recon.money import PIK_CURRENCIES
 
 STATUSES = ("active", "paid", "expired", "deactivated")
-ORDERINGS = ("newest", "oldest", "id", "shuffled")
+ORDERINGS = ("newest", "oldest", "id", "shuffled", "rotated")
 FAULT_KINDS = ("latency", "429", "429_no_retry_after", "500_html", "drop", "lost_response")
 SUPPORTED_CURRENCIES = PIK_CURRENCIES
 URL_BASE = "https://pay.pik.global/l/"
@@ -103,6 +103,7 @@ _ORDER_KEYS = {
     "oldest": lambda link: (link.created_at.timestamp(), link.seq),
     "id": lambda link: link.id,
     "shuffled": lambda link: (-link.created_at.timestamp(), -link.seq),
+    "rotated": lambda link: (-link.created_at.timestamp(), -link.seq),
 }
 
 
@@ -340,6 +341,10 @@ class SandboxState:
             start = self.rng.randrange(shown)
             idx = range(offset, min(offset + limit, shown))
             return [items[(start + i * stride) % shown] for i in idx], total
+        if self.faults.ordering == "rotated" and shown:  # newest first from any link
+            start = self.rng.randrange(shown)
+            idx = range(offset, min(offset + limit, shown))
+            return [items[(start + i) % shown] for i in idx], total
         return list(items.islice(offset, offset + limit)), total
 
     def _coprime_stride(self, n: int) -> int:

@@ -443,6 +443,10 @@ class TransactionBook:
             stride, start = self._coprime_stride(size), self.rng.randrange(size)
             return [items[low + (start + i * stride) % size]
                     for i in range(offset, min(offset + limit, size))]
+        if self._ordering == "rotated":  # newest first from any transaction
+            start = self.rng.randrange(size)
+            return [items[high - 1 - (start + i) % size]
+                    for i in range(offset, min(offset + limit, size))]
         return list(items.islice(low + offset, min(low + offset + limit, high)))
 
     def _page_of_link(self, query: TxQuery, offset: int, limit: int
@@ -453,7 +457,10 @@ class TransactionBook:
             self.rng.shuffle(shown)
         else:
             shown.sort(key=_id if self._ordering == "id" else _rank,
-                       reverse=self._ordering == "newest")
+                       reverse=self._ordering in ("newest", "rotated"))
+        if self._ordering == "rotated" and shown:
+            start = self.rng.randrange(len(shown))
+            shown = shown[start:] + shown[:start]
         return shown[offset:offset + limit], len(found)
 
     def _coprime_stride(self, n: int) -> int:

@@ -93,13 +93,14 @@ def test_one_sync_fills_both_accounts_each_proven(
     ("down", 4, "cannot connect"), ("wrong key", 3, "PIK refused the API key")])
 def test_one_failing_account_leaves_the_other_synced(
         moving_accounts: dict[str, tuple[SandboxState, SandboxServer]], workdir: Path,
-        trouble: str, code: int, says: str) -> None:
-    write_accounts_config(workdir, {n: s.base_url for n, (_, s) in moving_accounts.items()})
+        refused_url: str, trouble: str, code: int, says: str) -> None:
+    urls = {n: s.base_url for n, (_, s) in moving_accounts.items()}
     keys = dict(ACCOUNT_KEYS)
     if trouble == "down":
-        moving_accounts["south"][1].stop()
+        urls["south"] = refused_url
     else:
         keys["south"] = ACCOUNT_KEYS["north"]  # a key of another account
+    write_accounts_config(workdir, urls)
 
     done = invoke_cli(["sync"], accounts_env(workdir, keys), workdir)
 

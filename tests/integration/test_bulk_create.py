@@ -261,11 +261,12 @@ def test_pik_clock_off_ours_lost_answers_and_two_kills_leave_one_link_per_row(
     assert {r["state"] for r in out} <= {"created", "exists"}
 
 
-UNKNOWN = ("PIK's list cannot prove the link absent (not in creation order, or pages short "
-           "of their total); it is not sent again: run the file again later")
+UNKNOWN = ("PIK's list cannot prove the link absent (not in creation order, its newest link "
+           "out of place, or pages short of their total); it is not sent again: run the file "
+           "again later")
 
 
-@pytest.mark.parametrize("ordering", ["shuffled", "id"])
+@pytest.mark.parametrize("ordering", ["shuffled", "id", "rotated"])
 def test_a_list_in_no_creation_order_leaves_lost_answers_unknown_and_sends_nothing_twice(
         sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path,
         ordering: str) -> None:

@@ -14,12 +14,6 @@ from pik_recon.sandbox.state import SandboxState, generate_links
 from tests.conftest import API_KEY, cli_env, invoke_cli, served
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_missing_key_is_exit_2_and_says_how_to_set_it(workdir: Path) -> None:
     done = invoke_cli(["sync"], cli_env(workdir, "http://127.0.0.1:9/v1", key=None), workdir)
     assert done.returncode == 2
@@ -44,11 +38,10 @@ def test_wrong_key_is_exit_3(sandbox: SandboxServer, workdir: Path) -> None:
     assert "PIK refused the API key (401" in done.stderr
 
 
-def test_unreachable_host_is_exit_4(workdir: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
-    done = invoke_cli(["sync"], cli_env(workdir, url), workdir)
+def test_unreachable_host_is_exit_4(workdir: Path, refused_url: str) -> None:
+    done = invoke_cli(["sync"], cli_env(workdir, refused_url), workdir)
     assert done.returncode == 4
-    assert f"cannot connect to {url}" in done.stderr
+    assert f"cannot connect to {refused_url}" in done.stderr
 
 
 def test_plain_http_to_a_remote_host_is_refused(workdir: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -42,12 +41,6 @@ def fresh_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return script
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_help_from_the_wheel(fresh_install: Path, tmp_path: Path) -> None:
     done = subprocess.run([str(fresh_install), "--help"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)
@@ -57,15 +50,15 @@ def test_help_from_the_wheel(fresh_install: Path, tmp_path: Path) -> None:
 
 
 def test_sandbox_smoke_from_the_wheel(fresh_install: Path, tmp_path: Path) -> None:
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIK_")}
-    env.update(PIK_API_KEY="sk_wheel_smoke", PIK_BASE_URL=f"http://127.0.0.1:{port}/v1",
-               PIK_RECON_DB=str(tmp_path / "wh.duckdb"))
-    server = subprocess.Popen([str(fresh_install), "sandbox", "serve", "--port", str(port)],
+    env.update(PIK_API_KEY="sk_wheel_smoke", PIK_RECON_DB=str(tmp_path / "wh.duckdb"))
+    server = subprocess.Popen([str(fresh_install), "sandbox", "serve", "--port", "0"],
                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
     try:
-        banner = server.stdout.readline()
-        assert "PIK sandbox on" in banner
+        banner = re.match(r"PIK sandbox on (http://127\.0\.0\.1:\d+/v1) ",
+                          server.stdout.readline())
+        assert banner, "no banner naming the port the sandbox took"
+        env["PIK_BASE_URL"] = banner.group(1)
         deadline = time.monotonic() + 30
         while True:
             done = subprocess.run([str(fresh_install), "sync"], cwd=tmp_path, env=env,

@@ -12,20 +12,23 @@ import pytest
 
 from pik_recon.client import PikClient
 from pik_recon.config import PikSettings, Secret
-from pik_recon.creation.newest import Newest, NewestLinks
+from pik_recon.creation.newest import Newest, NewestLinks, Position
 
 SETTINGS = PikSettings(base_url="https://api.pik.global/v1", rate_limit_enabled=False)
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 class FakeList:
-    """Every link, one a minute from START; `grow` more before every answer."""
+    """Every link, one a minute from START; `grow` more before every answer. `rotated`: newest
+    first, but from a different link each time (any order is allowed): every page looks
+    ordered, and offset 0 is not the newest link."""
 
     def __init__(self, count: int, order: str, grow: int = 0) -> None:
         self.links = [self._link(i) for i in range(count)]
         self.order, self.grow = order, grow
         self.offsets: list[int] = []
         self.rng = random.Random(1)
+        self.turns: list[int] = []  # the rotations of the next answers, before random ones
 
     @staticmethod
     def _link(i: int) -> dict:
@@ -35,17 +38,33 @@ class FakeList:
         self.links += [self._link(len(self.links)) for _ in range(self.grow)]
         offset = int(request.url.params["offset"])
         self.offsets.append(offset)
+        turn = self.turns.pop(0) if self.turns else self.rng.randrange(1, len(self.links))
         ordered = {"newest": self.links[::-1], "oldest": self.links,
+                   "rotated": self.links[turn - 1::-1] + self.links[:turn - 1:-1],
                    "shuffled": self.rng.sample(self.links, len(self.links))}[self.order]
         return httpx.Response(200, json={"data": ordered[offset:offset + 100],
                                          "total": len(self.links)})
 
 
-def _since(fake: FakeList, position: int) -> Newest:
+def _at(total: int) -> Position:
+    """The position of an answer whose total was `total`: its newest link is number total - 1."""
+    return Position(total, f"pl_{total - 1}")
+
+
+def _since(fake: FakeList, position: int | Position) -> Newest:
     async def go() -> Newest:
         async with PikClient(SETTINGS, Secret("k"),
                              transport=httpx.MockTransport(fake.handler)) as client:
-            return await NewestLinks(client).since(position)
+            return await NewestLinks(client).since(
+                _at(position) if isinstance(position, int) else position)
+    return asyncio.run(go())
+
+
+def _position(fake: FakeList) -> Position:
+    async def go() -> Position:
+        async with PikClient(SETTINGS, Secret("k"),
+                             transport=httpx.MockTransport(fake.handler)) as client:
+            return await NewestLinks(client).position()
     return asyncio.run(go())
 
 
@@ -63,7 +82,7 @@ def test_the_links_beyond_a_position_are_read_from_the_newest_end_only(order: st
     assert all(int(i[3:]) >= 19_600 for i in ids)
     assert len(fake.offsets) <= 7  # a few pages, not the 200 of the whole list
     if order == "oldest":
-        assert fake.offsets[1] == 19_750  # straight from the position onwards
+        assert fake.offsets[1] == 19_749  # straight from the anchor, number 19,749, onwards
 
 
 def test_pik_stamps_far_from_our_clock_change_nothing() -> None:
@@ -124,3 +143,116 @@ def test_pages_holding_fewer_links_than_their_total_prove_nothing(order: str,
     found = _since(fake, position)
     assert hidden["id"] not in {r["id"] for r in found.records}
     assert not found.proven
+
+
+@pytest.mark.parametrize(("order", "requests"), [("newest", 1), ("oldest", 2)])
+def test_a_position_names_the_newest_link_at_its_total(order: str, requests: int) -> None:
+    fake = FakeList(1_000, order)
+    assert _position(fake) == Position(1_000, "pl_999")
+    assert len(fake.offsets) == requests  # oldest first, the newest link is on the last page
+
+
+def test_a_list_in_no_creation_order_gives_a_position_without_anchor() -> None:
+    assert _position(FakeList(1_000, "shuffled")) == Position(1_000)
+
+
+def test_an_anchor_taken_from_a_list_served_from_another_start_is_found_out_later() -> None:
+    fake = FakeList(1_000, "rotated")
+    position = _position(fake)
+    assert position.total == 1_000 and position.anchor != "pl_999"  # its page looked ordered
+    fake.grow = 1
+
+    assert not _since(fake, position).proven
+
+
+@pytest.mark.parametrize("grow", [1, 30])
+def test_sorted_pages_from_a_different_start_each_time_prove_nothing(grow: int) -> None:
+    """The lost link (one of the `grow` created since) is newest, yet a page from another
+    start looks just as ordered: only the anchor out of place shows it."""
+    fake = FakeList(1_000, "rotated")
+    fake.grow, fake.links = 0, fake.links + [FakeList._link(1_000 + i) for i in range(grow)]
+
+    found = _since(fake, 1_000)
+
+    assert not found.proven
+    assert "pl_1000" not in {r["id"] for r in found.records}  # what proving it would miss
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+def test_an_anchor_that_is_not_where_the_numbering_puts_it_proves_nothing(order: str) -> None:
+    fake = FakeList(1_000, order)
+    assert not _since(fake, Position(950, "pl_948")).proven
+    assert _since(fake, Position(950, "pl_949")).proven
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+def test_a_position_without_anchor_is_read_from_the_start_of_the_list(order: str) -> None:
+    fake = FakeList(1_000, order)
+
+    found = _since(fake, Position(950))
+
+    assert found.proven
+    assert {r["id"] for r in found.records} >= {f"pl_{i}" for i in range(1_000)}
+    assert _since(FakeList(1_000, order), Position(0)).proven
+
+
+def test_an_anchor_in_place_once_by_chance_proves_nothing() -> None:
+    """The position's answer started at link 500, and so, by chance, does the look-up's
+    first page, shifted by the link created since: the anchor stands where the numbering
+    puts it. The second answer, from another start, does not show it there."""
+    fake = FakeList(1_000, "rotated")
+    fake.turns = [501]
+    position = _position(fake)
+    assert position == Position(1_000, "pl_500")
+    fake.links.append(FakeList._link(1_000))  # the link whose answer was lost
+    fake.turns = [502, 77]  # the look-up's first page, then its anchor's page from another start
+
+    found = _since(fake, position)
+
+    assert not found.proven
+    assert "pl_1000" not in {r["id"] for r in found.records}
+
+
+def test_a_page_from_another_start_between_pages_in_place_proves_nothing() -> None:
+    """Every page looks ordered and the anchor stands in place twice, but the second page
+    starts elsewhere: the links it should have held are never read, and the join shows it."""
+    fake = FakeList(1_001, "rotated")
+    fake.turns = [1_001, 500, 1_001, 1_001, 1_001]  # pages 0, 99, 198, 297, then the anchor's
+
+    found = _since(fake, Position(700, "pl_699"))
+
+    assert fake.offsets[:2] == [0, 99]
+    assert not found.proven
+    assert "pl_850" not in {r["id"] for r in found.records}  # what proving it would miss
+
+
+@pytest.mark.parametrize("turns", [[1_001, 1] * 10, [600] * 20],
+                         ids=["two-starts", "one-start"])
+def test_a_list_from_another_start_read_whole_proves_nothing(turns: list[int]) -> None:
+    """Without an anchor the whole list is read: pages from two starts, each ordered, do not
+    join; pages all from one wrong start join, but then the oldest link meets the newest in
+    one of them."""
+    fake = FakeList(1_001, "rotated")
+    fake.turns = list(turns)
+
+    assert not _since(fake, Position(1_000)).proven
+
+
+def test_oldest_first_a_page_that_skips_ahead_proves_nothing() -> None:
+    """The second page starts two links further than its offset: ordered, full, the same
+    total, and link 100 is never read."""
+    fake = FakeList(1_000, "oldest")
+    real = fake.handler
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if len(fake.offsets) != 2:  # the look-up's first page, then the read from offset 0
+            return real(request)
+        ahead = request.url.copy_set_param("offset", int(request.url.params["offset"]) + 2)
+        return real(httpx.Request("GET", ahead))
+
+    fake.handler = handler  # type: ignore[method-assign]
+    found = _since(fake, Position(0))
+
+    assert fake.offsets[:3] == [0, 0, 101]
+    assert not found.proven
+    assert "pl_100" not in {r["id"] for r in found.records}
