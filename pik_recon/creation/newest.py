@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pik_recon.client import PAGE_LIMIT, Page, PikClient
-from pik_recon.listorder import Order, in_order, order_of
+from pik_recon.listorder import Order, created_at, in_order, order_of
 
 
 @dataclass(frozen=True)
@@ -99,59 +99,119 @@ class NewestLinks:
         """Every link beyond `position`, with whether that is proven complete."""
         first = await self._page(0)
         if first.total < position.total or not _full(first, 0):
-            return Newest(first.data, False)
+            return _newest(first.data, False)
         if first.count >= first.total or first.total == position.total:  # one instant says it all
-            return Newest(first.data, True)
+            return _newest(first.data, True)
         bound = position if position.anchor is not None else START
         order = order_of(first.data)
         if order is Order.NEWEST:
             return await self._from_the_top(first, bound)
         if order is Order.OLDEST:
-            return await self._from_position(bound)
-        return Newest(first.data, False)
+            return await self._from_position(bound, first.total)
+        return _newest(first.data, False)
 
     async def _from_the_top(self, first: Page, position: Position) -> Newest:
-        """Newest first: a page at offset o holds numbers T - o - count to T - o - 1. Each
-        next page starts at this one's last link, which the links created in between push
-        down by as many places as the total grew: it must stand there, so the pages join
-        without a gap or a jump. The read goes down to the anchor, number position - 1."""
+        """Newest first: read down past the anchor, at offset T - P of an answer whose total
+        is T, to the link after it. Each next page starts at a join, a link of this page
+        whose stamp no other link shares; the links created in between push it down by as
+        many places as the total grew, and it must stand there."""
         found, page, offset = list(first.data), first, 0
-        while page.total - offset - page.count > max(position.total - 1, 0):
-            last, before = _id(page, page.count - 1), page.total
-            offset += page.count - 1
+        while offset + page.count < min(page.total, page.total - position.total + 2):
+            join = _join(page, Order.NEWEST)
+            if join is None:
+                return _newest(found, False)
+            last, before = _id(page, join), page.total
+            offset += join
             page = await self._page(offset)
+            found += page.data
             grown = page.total - before
             if (grown < 0 or not _full(page, offset) or not in_order(page.data, Order.NEWEST)
-                    or last is None or _id(page, grown) != last):
-                return Newest(found + page.data, False)
-            found += page.data[grown + 1:]
+                    or _id(page, grown) != last):
+                return _newest(found, False)
         if position.total:
             place = page.total - position.total  # the anchor's offset; it moves down as the
             again = await self._page(place)  # list grows, so it is read from there
-            if (_id(page, place - offset) != position.anchor
-                    or _id(again, again.total - position.total - place) != position.anchor):
-                return Newest(found, False)
-        return Newest(found, True)
+            index = again.total - position.total - place
+            if not (_anchored(page, place - offset, position, place - offset + 1)
+                    and _anchored(again, index, position, index + 1)):
+                return _newest(found, False)
+        return _newest(found, True)
 
-    async def _from_position(self, position: Position) -> Newest:
-        """Oldest first: a page at offset o holds numbers o to o + count - 1; read from the
-        anchor, number position - 1, to the end, each page from the last link of the one
-        before, which must stand there."""
+    async def _from_position(self, position: Position, total: int) -> Newest:
+        """Oldest first: read from the link before the anchor (number P - 2) to the end,
+        each next page from a join of this one, which must stand at its first place."""
         found: list[Any] = []
-        start = offset = before = max(position.total - 1, 0)
-        last: str | None = None
+        start = offset = max(position.total - 2, 0)
+        last, before = None, total
         while True:
             page = await self._page(offset)
+            found += page.data
             if (page.total < before or not _full(page, offset)
                     or not in_order(page.data, Order.OLDEST)
                     or (offset > start and (last is None or _id(page, 0) != last))):
-                return Newest(found + page.data, False)
-            found += page.data if offset == start else page.data[1:]
-            if offset == position.total - 1 and not (
-                    _id(page, 0) == position.anchor
-                    and _id(await self._page(offset, 1), 0) == position.anchor):
-                return Newest(found, False)
+                return _newest(found, False)
+            if offset == start and position.total:
+                index, older = position.total - 1 - start, position.total - 2 - start
+                again = await self._page(start, index + 1)
+                if not (_anchored(page, index, position, older)
+                        and _anchored(again, index, position, older)):
+                    return _newest(found, False)
             if offset + page.count >= page.total:
-                return Newest(found, True)
-            last, before = _id(page, page.count - 1), page.total
-            offset += page.count - 1
+                return _newest(found, True)
+            join = _join(page, Order.OLDEST)
+            if join is None:
+                return _newest(found, False)
+            last, before = _id(page, join), page.total
+            offset += join
+
+
+def _newest(found: list[Any], proven: bool) -> Newest:
+    """The links read, each once: pages overlap at their joins, and a list that moves
+    between reads shows some links twice."""
+    seen: set[str] = set()
+    records = []
+    for record in found:
+        key = _key(record)
+        if key is None or key not in seen:
+            records.append(record)
+            if key is not None:
+                seen.add(key)
+    return Newest(records, proven)
+
+
+def _key(record: Any) -> str | None:
+    found = record.get("id") if isinstance(record, dict) else None
+    return str(found) if found is not None else None
+
+
+def _older(record: Any, than: Any) -> bool:
+    """`record` was stamped strictly before `than` (both stamped, comparably)."""
+    a, b = created_at(record), created_at(than)
+    try:
+        return a is not None and b is not None and a < b
+    except TypeError:  # one stamp with a time zone, the other without
+        return False
+
+
+def _join(page: Page, order: Order) -> int | None:
+    """The last link of the page, short of its end, stamped strictly between its neighbours
+    on the page: no other link shares its stamp, so every answer ordered by creation
+    puts it at the same number, whatever order it gives links stamped alike."""
+    data = page.data
+    for index in range(page.count - 2, 0, -1):
+        newer, older = ((data[index - 1], data[index + 1]) if order is Order.NEWEST
+                        else (data[index + 1], data[index - 1]))
+        if _older(older, data[index]) and _older(data[index], newer):
+            return index
+    return None
+
+
+def _anchored(page: Page, index: int, position: Position, older: int) -> bool:
+    """The anchor stands at `index`, and the link numbered just below it, at `older`, is
+    stamped strictly before it, so no link created since, stamped alike, lies past it; the
+    anchor of a position of one link is the list's oldest, with none below it."""
+    if _id(page, index) != position.anchor:
+        return False
+    if position.total == 1:
+        return True
+    return 0 <= older < page.count and _older(page.data[older], page.data[index])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -35,7 +36,7 @@ class FakeList:
         return {"id": f"pl_{i}", "created_at": (START + timedelta(minutes=i)).isoformat()}
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        self.links += [self._link(len(self.links)) for _ in range(self.grow)]
+        self.links += [self._link(len(self.links) + i) for i in range(self.grow)]
         offset = int(request.url.params["offset"])
         self.offsets.append(offset)
         turn = self.turns.pop(0) if self.turns else self.rng.randrange(1, len(self.links))
@@ -82,7 +83,7 @@ def test_the_links_beyond_a_position_are_read_from_the_newest_end_only(order: st
     assert all(int(i[3:]) >= 19_600 for i in ids)
     assert len(fake.offsets) <= 7  # a few pages, not the 200 of the whole list
     if order == "oldest":
-        assert fake.offsets[1] == 19_749  # straight from the anchor, number 19,749, onwards
+        assert fake.offsets[1] == 19_748  # straight from the link before the anchor onwards
 
 
 def test_pik_stamps_far_from_our_clock_change_nothing() -> None:
@@ -221,7 +222,7 @@ def test_a_page_from_another_start_between_pages_in_place_proves_nothing() -> No
 
     found = _since(fake, Position(700, "pl_699"))
 
-    assert fake.offsets[:2] == [0, 99]
+    assert fake.offsets[:2] == [0, 98]  # the second page from the first's link at 98
     assert not found.proven
     assert "pl_850" not in {r["id"] for r in found.records}  # what proving it would miss
 
@@ -239,15 +240,15 @@ def test_a_list_from_another_start_read_whole_proves_nothing(turns: list[int]) -
 
 
 def test_oldest_first_a_page_that_skips_ahead_proves_nothing() -> None:
-    """The second page starts two links further than its offset: ordered, full, the same
-    total, and link 100 is never read."""
+    """The second page starts three links further than its offset (98, the first page's
+    join): ordered, full, the same total, and link 100 is never read."""
     fake = FakeList(1_000, "oldest")
     real = fake.handler
 
     def handler(request: httpx.Request) -> httpx.Response:
         if len(fake.offsets) != 2:  # the look-up's first page, then the read from offset 0
             return real(request)
-        ahead = request.url.copy_set_param("offset", int(request.url.params["offset"]) + 2)
+        ahead = request.url.copy_set_param("offset", int(request.url.params["offset"]) + 3)
         return real(httpx.Request("GET", ahead))
 
     fake.handler = handler  # type: ignore[method-assign]
@@ -256,3 +257,89 @@ def test_oldest_first_a_page_that_skips_ahead_proves_nothing() -> None:
     assert fake.offsets[:3] == [0, 0, 101]
     assert not found.proven
     assert "pl_100" not in {r["id"] for r in found.records}
+
+
+def _stamped(i: int, second: int | None = None) -> dict:
+    return {"id": f"pl_{i}",
+            "created_at": (START + timedelta(seconds=i if second is None else second)
+                           ).isoformat()}
+
+
+def _served(serve: Callable[[int], tuple[list[dict], int]], position: Position
+            ) -> tuple[Newest, list[int]]:
+    """`serve(n)` gives the n-th answer's whole list and total."""
+    offsets: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        ordered, total = serve(len(offsets))
+        offsets.append(offset)
+        return httpx.Response(200, json={"data": ordered[offset:offset + limit],
+                                         "total": total})
+
+    async def go() -> Newest:
+        async with PikClient(SETTINGS, Secret("k"),
+                             transport=httpx.MockTransport(handler)) as client:
+            return await NewestLinks(client).since(position)
+    return asyncio.run(go()), offsets
+
+
+def test_links_stamped_alike_across_a_join_are_each_read_once() -> None:
+    """Links 1049-1051 share a second at offsets 98-100, and PIK orders them differently
+    from one answer to the next: a join at one of them would let one slip between the
+    pages. The join is a link whose stamp no other shares."""
+    links = [_stamped(i, 1_050 if 1_049 <= i <= 1_051 else None) for i in range(1_150)]
+
+    def serve(n: int) -> tuple[list[dict], int]:
+        newest = links[::-1]
+        if n:
+            newest[98], newest[100] = newest[100], newest[98]
+        return newest, len(links)
+
+    found, offsets = _served(serve, Position(1_000, "pl_999"))
+
+    ids = [r["id"] for r in found.records]
+    assert found.proven
+    assert offsets[1] == 97  # the join: offsets 98-100 are stamped alike
+    assert {f"pl_{i}" for i in range(1_000, 1_150)} <= set(ids)
+    assert len(ids) == len(set(ids))  # each link once, though the pages overlap
+
+
+def test_a_link_stamped_like_the_anchor_past_it_proves_nothing() -> None:
+    """Newest first: the lost link 1000 shares its second with the anchor 999 and with 998,
+    and PIK lists them 999, 998, 1000 at offsets 98-100: the read stops at 99, past the
+    anchor, and 998 stamped alike shows that links past it may be newer."""
+    links = [_stamped(i, 999 if 998 <= i <= 1_000 else None) for i in range(1_098)]
+    newest = links[::-1]
+    newest[97:101] = [links[1_001], links[999], links[998], links[1_000]]
+
+    found, offsets = _served(lambda n: (newest, len(newest)), Position(1_000, "pl_999"))
+
+    assert "pl_1000" not in {r["id"] for r in found.records}
+    assert not found.proven
+    assert offsets == [0, 98]  # one page, then the anchor's second answer
+
+
+def test_oldest_first_a_link_stamped_like_the_anchor_before_it_proves_nothing() -> None:
+    """The lost link 1000 shares its second with the anchor 999 and with 997-998, and PIK
+    lists it first of them, at 997: the read starts at 998, the link before the anchor,
+    stamped alike, which shows that links before it may be newer."""
+    links = [_stamped(i, 999 if 997 <= i <= 1_000 else None) for i in range(1_005)]
+    served = [*links[:997], links[1_000], links[998], links[999], links[997], *links[1_001:]]
+
+    found, offsets = _served(lambda n: (served, len(served)), Position(1_000, "pl_999"))
+
+    assert "pl_1000" not in {r["id"] for r in found.records}
+    assert not found.proven
+    assert offsets[1] == 998
+
+
+def test_oldest_first_a_total_below_the_first_answer_proves_nothing() -> None:
+    """The first answer counts 1,005 links; the next come from a copy of the list that
+    lags at 1,000: links 1000-1004 would never be read."""
+    links = [_stamped(i) for i in range(1_005)]
+
+    found, _ = _served(lambda n: (links, 1_005) if n == 0 else (links[:1_000], 1_000),
+                       Position(1_000, "pl_999"))
+
+    assert not found.proven
