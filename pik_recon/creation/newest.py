@@ -8,7 +8,7 @@ creation and counted from the oldest link, the link at offset `o` of an answer w
 is T is number T - o - 1 when newest first (new links join at offset 0) and number `o` when
 oldest first (new links join at the end): either way a link's number never changes, and the
 links beyond the position are one end of the list. Read page after page from that end, each
-page from the last link of the one before, which must stand where the numbering puts it
+page from a link of the one before (its join), which must stand where the numbering puts it
 (pushed down by as many places as the total grew, newest first), the pages join and cover
 every number from the newest down to the position without a gap, so every link beyond the
 position that existed when the read began is among them: a link not found there was not
@@ -17,20 +17,28 @@ other to see the order (listorder.py, the rule the sync reads it by too), never 
 clock. A page in no creation order, a page holding fewer links than its total says are there,
 or a total that shrank proves nothing.
 
+Links stamped alike may come in any order among themselves from one answer to the next, so
+a number is held only by a link whose stamp is its own: a page joins the next at such a link,
+and the anchor (below) is one.
+
 Pages that look ordered do not prove that the list is: a list that PIK serves from a
 different starting point each time (any order is allowed) shows sorted pages whose offset 0
-is not its newest link. So a position also names its anchor, the newest link when its total
-was answered (number T - 1). Read again later, the anchor must stand exactly where the
-numbering puts it, at offset T' - T newest first and T - 1 oldest first, in two answers, or
-the read proves nothing: a list served from a different start each time shows it in place
-once in as many reads as it holds links, twice hardly ever. A position without an anchor (a
-list whose order its answer did not show) is read from the list's start, through its whole
-length: pages served from different starts do not join, and pages all from one wrong start
-join but show the oldest link next to the newest in one of them.
+is not its newest link. So a position also names its anchor: the link nearest the newest
+end of its answer that is alone in its stamp, short of the newest (a link created later may
+be stamped like the newest), and the position's total counts the links up to it, so the
+anchor is number total - 1. Read again later, the anchor must stand exactly where the
+numbering puts it, at offset T' - total newest first and total - 1 oldest first, with the
+link below it stamped strictly before it, in two answers, or the read proves nothing: a list
+served from a different start each time shows it in place once in as many reads as it holds
+links, twice hardly ever. A position without an anchor (a list whose order its answer did
+not show, or with no link alone in its stamp) is read from the list's start, through its
+whole length: pages served from different starts do not join, and pages all from one wrong
+start join but show the oldest link next to the newest in one of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +48,8 @@ from pik_recon.listorder import Order, created_at, in_order, order_of
 
 @dataclass(frozen=True)
 class Position:
-    """A point on the unfiltered list: the `total` of one answer and the id of the link that
-    was the newest then (None when the answer did not show which one it was)."""
+    """A point on the unfiltered list: every link created after it lies beyond `total`;
+    `anchor`, the link numbered total - 1 (None when the answer did not show one)."""
 
     total: int
     anchor: str | None = None
@@ -79,20 +87,26 @@ class NewestLinks:
         return await self.client.list_page(None, offset, limit)
 
     async def position(self) -> Position:
-        """The list now: every link created after this answer lies beyond it, and the newest
-        link it held, found at the end its order shows."""
+        """The list now: every link created after this answer lies beyond it. Its anchor is
+        the link nearest the newest end whose stamp no other link shares, short of the
+        newest (a link created later may be stamped like it); the position is counted from
+        the anchor, so the few links above it are read again by a look-up."""
         first = await self._page(0)
         order = order_of(first.data)
         if first.total == 0 or not _full(first, 0):
             return Position(first.total)
-        if first.total == 1 or order is Order.NEWEST:
-            return Position(first.total, _id(first, 0))
+        if order is Order.NEWEST:
+            index = next(_alone(first, Order.NEWEST), None)
+            if index is not None:
+                return Position(first.total - index, _id(first, index))
         if order is Order.OLDEST:
-            if first.count >= first.total:
-                return Position(first.total, _id(first, first.total - 1))
-            last = await self._page(first.total - 1, 1)  # number total - 1 stays there
-            if last.total >= first.total and in_order(first.data + last.data, Order.OLDEST):
-                return Position(first.total, _id(last, 0))
+            offset = max(first.total - PAGE_LIMIT, 0)
+            last = first if offset == 0 else await self._page(offset)  # numbers stay put
+            if (last.total >= first.total and _full(last, offset)
+                    and in_order(last.data, Order.OLDEST)):
+                index = next(_alone(last, Order.OLDEST), None)
+                if index is not None:
+                    return Position(offset + index + 1, _id(last, index))
         return Position(first.total)
 
     async def since(self, position: Position) -> Newest:
@@ -193,25 +207,29 @@ def _older(record: Any, than: Any) -> bool:
         return False
 
 
-def _join(page: Page, order: Order) -> int | None:
-    """The last link of the page, short of its end, stamped strictly between its neighbours
-    on the page: no other link shares its stamp, so every answer ordered by creation
-    puts it at the same number, whatever order it gives links stamped alike."""
+def _alone(page: Page, order: Order) -> Iterator[int]:
+    """The indexes of the links stamped strictly between their neighbours on the page,
+    nearest the list's newest end first: no other link shares such a stamp, so every
+    answer ordered by creation puts the link at the same number, whatever order it gives
+    links stamped alike."""
     data = page.data
-    for index in range(page.count - 2, 0, -1):
+    indexes = (range(1, page.count - 1) if order is Order.NEWEST
+               else range(page.count - 2, 0, -1))
+    for index in indexes:
         newer, older = ((data[index - 1], data[index + 1]) if order is Order.NEWEST
                         else (data[index + 1], data[index - 1]))
         if _older(older, data[index]) and _older(data[index], newer):
-            return index
-    return None
+            yield index
+
+
+def _join(page: Page, order: Order) -> int | None:
+    """Where the next page starts: the link of this page nearest its end that is alone in
+    its stamp."""
+    return max(_alone(page, order), default=None)
 
 
 def _anchored(page: Page, index: int, position: Position, older: int) -> bool:
     """The anchor stands at `index`, and the link numbered just below it, at `older`, is
-    stamped strictly before it, so no link created since, stamped alike, lies past it; the
-    anchor of a position of one link is the list's oldest, with none below it."""
-    if _id(page, index) != position.anchor:
-        return False
-    if position.total == 1:
-        return True
-    return 0 <= older < page.count and _older(page.data[older], page.data[index])
+    stamped strictly before it."""
+    return (_id(page, index) == position.anchor and 0 <= older < page.count
+            and _older(page.data[older], page.data[index]))

@@ -147,10 +147,38 @@ def test_pages_holding_fewer_links_than_their_total_prove_nothing(order: str,
 
 
 @pytest.mark.parametrize(("order", "requests"), [("newest", 1), ("oldest", 2)])
-def test_a_position_names_the_newest_link_at_its_total(order: str, requests: int) -> None:
+def test_a_position_is_counted_from_the_newest_link_alone_in_its_stamp(order: str,
+                                                                       requests: int) -> None:
+    """The newest link is never the anchor (a link created later may share its stamp): the
+    next one is, and the position counts the links up to it."""
     fake = FakeList(1_000, order)
-    assert _position(fake) == Position(1_000, "pl_999")
-    assert len(fake.offsets) == requests  # oldest first, the newest link is on the last page
+    assert _position(fake) == Position(999, "pl_998")
+    assert len(fake.offsets) == requests  # oldest first, the newest links are on the last page
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+def test_links_stamped_alike_are_never_the_anchor(order: str) -> None:
+    fake = FakeList(1_000, order)
+    for i in (996, 997):  # 995-998 share one stamp
+        fake.links[i] = {**fake.links[i], "created_at": fake.links[i - 1]["created_at"]}
+    fake.links[998] = {**fake.links[998], "created_at": fake.links[997]["created_at"]}
+    assert _position(fake) == Position(995, "pl_994")
+
+
+def test_a_lost_link_stamped_like_the_newest_is_found_and_proven() -> None:
+    """The two newest links share a second, and so does the link whose answer was lost;
+    PIK lists the three in a different order at every answer."""
+    links = [_stamped(i, 999 if i >= 998 else None) for i in range(1_000)]
+    position = _served_position(links)
+    assert position == Position(998, "pl_997")
+    links.append(_stamped(1_000, 999))
+    tied = [[links[998], links[1_000], links[999]], [links[1_000], links[999], links[998]]]
+
+    found, offsets = _served(lambda n: (tied[n % 2] + links[997::-1], len(links)), position)
+
+    assert found.proven
+    assert "pl_1000" in {r["id"] for r in found.records}
+    assert offsets == [0, 3]  # one page down past the anchor at offset 3, then its second answer
 
 
 def test_a_list_in_no_creation_order_gives_a_position_without_anchor() -> None:
@@ -160,7 +188,8 @@ def test_a_list_in_no_creation_order_gives_a_position_without_anchor() -> None:
 def test_an_anchor_taken_from_a_list_served_from_another_start_is_found_out_later() -> None:
     fake = FakeList(1_000, "rotated")
     position = _position(fake)
-    assert position.total == 1_000 and position.anchor != "pl_999"  # its page looked ordered
+    assert position.anchor is not None  # its page looked ordered
+    assert position != Position(999, "pl_998")
     fake.grow = 1
 
     assert not _since(fake, position).proven
@@ -204,7 +233,7 @@ def test_an_anchor_in_place_once_by_chance_proves_nothing() -> None:
     fake = FakeList(1_000, "rotated")
     fake.turns = [501]
     position = _position(fake)
-    assert position == Position(1_000, "pl_500")
+    assert position == Position(999, "pl_499")
     fake.links.append(FakeList._link(1_000))  # the link whose answer was lost
     fake.turns = [502, 77]  # the look-up's first page, then its anchor's page from another start
 
@@ -263,6 +292,20 @@ def _stamped(i: int, second: int | None = None) -> dict:
     return {"id": f"pl_{i}",
             "created_at": (START + timedelta(seconds=i if second is None else second)
                            ).isoformat()}
+
+
+def _served_position(links: list[dict]) -> Position:
+    """The position of a newest-first answer of `links`, oldest first in the list given."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        return httpx.Response(200, json={"data": links[::-1][offset:offset + 100],
+                                         "total": len(links)})
+
+    async def go() -> Position:
+        async with PikClient(SETTINGS, Secret("k"),
+                             transport=httpx.MockTransport(handler)) as client:
+            return await NewestLinks(client).position()
+    return asyncio.run(go())
 
 
 def _served(serve: Callable[[int], tuple[list[dict], int]], position: Position
