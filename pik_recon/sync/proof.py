@@ -58,9 +58,10 @@ def gap_verdict(proof: Proof | None, reason: str, resource: Resource) -> str:
 def moved_note(totals: dict[str, int], counts: dict[str, int], resource: Resource
                ) -> tuple[int, str]:
     """How many records PIK lists under a status the warehouse does not hold them in (they
-    changed or appeared after they were read), as information."""
+    changed or appeared after they were read, or were not read at all), as information."""
     moved = sum(max(0, totals[s] - counts.get(s, 0)) for s in totals)
     if not moved:
         return 0, "the warehouse's count per status equals PIK's totals"
-    return moved, (f"{moved:,} {resource.name} changed or appeared while the sync ran "
-                   "(per-status counts differ from PIK's totals); the next sync reads them")
+    return moved, (f"{moved:,} {resource.name} under another status at PIK than in the "
+                   "warehouse (changed or appeared while the sync ran, or not read); the "
+                   "next sync reads them")

@@ -163,4 +163,5 @@ def test_the_summary_shows_the_budget_and_the_moves_as_information(
             "retries)") in done.stdout
     assert 0 < moved <= sandbox_state.log.drift_changes
     assert set(json.loads(totals)) == set(json.loads(counts)) == set(STATUSES)
-    assert f"{moved:,} links changed or appeared while the sync ran" in done.stdout
+    assert (f"{moved:,} links under another status at PIK than in the warehouse (changed or "
+            "appeared while the sync ran, or not read)") in done.stdout

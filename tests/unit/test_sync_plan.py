@@ -116,7 +116,8 @@ def test_verdicts_say_what_was_counted() -> None:
         "not verified: x; PIK counts 40 transactions, 37 are accounted for (3 missing)")
     assert Proof(3, 3).holds and not Proof(3, 2).holds and Proof(3, 4).surplus == 1
     moved, text = moved_note({"active": 5, "paid": 9}, {"active": 7, "paid": 6}, LINKS)
-    assert moved == 3 and text.startswith("3 links changed or appeared while the sync ran")
+    assert moved == 3 and text.startswith("3 links under another status at PIK than in the "
+                                         "warehouse")
 
 
 @pytest.mark.parametrize(("setting", "minimum", "budget"), [
