@@ -4,7 +4,8 @@ States: pending (recorded, not sent) → sent (a POST may be on the wire) → cr
 sent rows whose answer never came stay `sent` until they are resolved on PIK. conflict rows
 were never sent. A row marked `sent` carries its position: `list_position`, the `total` of an
 answer of PIK's unfiltered list received before its POST went out, so its link, if created,
-lies beyond it, and `list_anchor`, the newest link of that answer (newest.py).
+lies beyond it, and the boundary it names on that list: `list_anchor`, a stamp, and
+`list_below`, how many links are stamped at or before it (newest.py).
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ class Ledger:
     def rows(self, order_ids: list[str]) -> dict[str, LedgerRow]:
         found = self.wh.fetchall(
             "SELECT order_id, amount, currency, description, state, link_id, url, "
-            "list_position, list_anchor FROM link_requests "
+            "list_position, list_anchor, list_below FROM link_requests "
             "WHERE account = ? AND list_contains(?, order_id)",
             [self.account, order_ids])
-        return {r[0]: LedgerRow(*r[:7], Position(r[7], r[8]) if r[7] is not None else START)
+        return {r[0]: LedgerRow(*r[:7], START if r[7] is None
+                                else Position(r[7], r[8], r[9] or 0))
                 for r in found}
 
     def descriptions_in_use(self, descriptions: list[str], order_ids: list[str]
@@ -77,10 +79,11 @@ class Ledger:
         """Rows whose POSTs go out after this commits, in one transaction, with the list
         position answered before any of them is sent."""
         self.wh.execute("UPDATE link_requests SET state = 'sent', error = NULL, "
-                        "list_position = ?, list_anchor = ?, attempts = attempts + 1, "
-                        "updated_at = ? WHERE account = ? AND list_contains(?, order_id)",
-                        [position.total, position.anchor, datetime.now(UTC), self.account,
-                         order_ids])
+                        "list_position = ?, list_anchor = ?, list_below = ?, "
+                        "attempts = attempts + 1, updated_at = ? "
+                        "WHERE account = ? AND list_contains(?, order_id)",
+                        [position.total, position.anchor, position.below, datetime.now(UTC),
+                         self.account, order_ids])
 
     def mark_created(self, rows: list[tuple[str, str, str | None, str | None]]) -> None:
         """Store PIK's answers (order_id, link_id, url, error) in one transaction."""

@@ -3,43 +3,39 @@
 Bulk creation asks this when a POST got no answer: the link may or may not exist, and it
 can only be found by listing. Before the POST went out, the ledger recorded a position: the
 `total` of an answer of the unfiltered list. PIK never removes a link, so that answer counted
-every link that existed then, and a link created later lies beyond that count. Ordered by
-creation and counted from the oldest link, the link at offset `o` of an answer whose total
-is T is number T - o - 1 when newest first (new links join at offset 0) and number `o` when
-oldest first (new links join at the end): either way a link's number never changes, and the
-links beyond the position are one end of the list. Read page after page from that end, each
-page from a link of the one before (its join), which must stand where the numbering puts it
-(pushed down by as many places as the total grew, newest first), the pages join and cover
-every number from the newest down to the position without a gap, so every link beyond the
-position that existed when the read began is among them: a link not found there was not
-created. Only PIK's answers are compared: its totals, and its `created_at`s with each
-other to see the order (listorder.py, the rule the sync reads it by too), never with our
-clock. A page in no creation order, a page holding fewer links than its total says are there,
-or a total that shrank proves nothing.
+every link that existed then, and PIK stamps links as it creates them, so a link created
+later is stamped no earlier than any link of that answer. Only PIK's answers are compared:
+its totals, and its `created_at`s with each other (listorder.py, the rule the sync reads the
+order by too), never with our clock. A page in no creation order, a page holding fewer links
+than its total says are there, or a total below the position's or the look-up's first
+proves nothing.
 
 Links stamped alike may come in any order among themselves from one answer to the next, so
-a number is held only by a link whose stamp is its own: a page joins the next at such a link,
-and the anchor (below) is one.
+the list is cut where stamps change: at a boundary, two neighbours stamped differently, the
+number of links stamped at or before the older stamp is the same in every answer ordered by
+creation, whatever order it gives the links on either side. A position names one boundary,
+below the newest stamp of its answer (a link created later may share that stamp): `anchor`,
+the stamp just below it, and `below`, how many links are stamped at or before it. Every link
+created since lies above that boundary, and a look-up reads from the newest end down to it.
+Page after page, each next page starts one link before the last boundary of the page before,
+and must show the same two stamps there (pushed down by as many places as the total grew,
+newest first), so the pages join without a gap or a jump; a page without a boundary proves
+nothing.
 
 Pages that look ordered do not prove that the list is: a list that PIK serves from a
 different starting point each time (any order is allowed) shows sorted pages whose offset 0
-is not its newest link. So a position also names its anchor: the link nearest the newest
-end of its answer that is alone in its stamp, short of the newest (a link created later may
-be stamped like the newest), and the position's total counts the links up to it, so the
-anchor is number total - 1. Read again later, the anchor must stand exactly where the
-numbering puts it, at offset T' - total newest first and total - 1 oldest first, with the
-link below it stamped strictly before it, in two answers, or the read proves nothing: a list
-served from a different start each time shows it in place once in as many reads as it holds
-links, twice hardly ever. A position without an anchor (a list whose order its answer did
-not show, or with no link alone in its stamp) is read from the list's start, through its
-whole length: pages served from different starts do not join, and pages all from one wrong
-start join but show the oldest link next to the newest in one of them.
+is not its newest link. So the look-up also finds the boundary exactly where `below` puts
+it, in two answers, or proves nothing: a list served from a different start each time shows
+it there once in as many reads as it holds links, twice hardly ever. A position without a
+boundary (a list whose order its answer did not show, or a first page stamped all alike) is
+read through the whole list: pages served from different starts do not join, and pages all
+from one wrong start join but show the oldest link next to the newest in one of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pik_recon.client import PAGE_LIMIT, Page, PikClient
@@ -48,11 +44,13 @@ from pik_recon.listorder import Order, created_at, in_order, order_of
 
 @dataclass(frozen=True)
 class Position:
-    """A point on the unfiltered list: every link created after it lies beyond `total`;
-    `anchor`, the link numbered total - 1 (None when the answer did not show one)."""
+    """A point on the unfiltered list: every link created after it lies beyond `total`.
+    `anchor`: the stamp (as PIK wrote it) of the newest links below the position's boundary,
+    `below` how many links are stamped at or before it (None, 0: no boundary known)."""
 
     total: int
     anchor: str | None = None
+    below: int = 0
 
 
 START = Position(0)  # every link lies beyond it
@@ -60,7 +58,7 @@ START = Position(0)  # every link lies beyond it
 
 @dataclass(frozen=True)
 class Newest:
-    records: list[Any]  # every link read
+    records: list[Any]  # every link read, each once
     proven: bool  # every link beyond the position that existed when the read began is read
 
 
@@ -69,12 +67,32 @@ def _full(page: Page, offset: int) -> bool:
     return page.count >= min(PAGE_LIMIT, page.total - offset)
 
 
-def _id(page: Page, index: int) -> str | None:
-    """The id of the link at `index` of the page, if the page holds one there."""
-    if not 0 <= index < page.count or not isinstance(page.data[index], dict):
-        return None
-    found = page.data[index].get("id")
-    return str(found) if found is not None else None
+def _stamp(page: Page, index: int) -> datetime | None:
+    return created_at(page.data[index]) if 0 <= index < page.count else None
+
+
+def _before(a: datetime | None, b: datetime | None) -> bool:
+    """`a` strictly before `b`, both known and comparable."""
+    try:
+        return a is not None and b is not None and a < b
+    except TypeError:  # one stamp with a time zone, the other without
+        return False
+
+
+def _same(a: datetime | None, b: datetime | None) -> bool:
+    try:
+        return a is not None and b is not None and a == b
+    except TypeError:
+        return False
+
+
+def _boundaries(page: Page, order: Order) -> list[int]:
+    """The indexes `i` where the page's stamps change between `i - 1` and `i`, nearest its
+    start first."""
+    stamps = [created_at(record) for record in page.data]
+    if order is Order.NEWEST:
+        return [i for i in range(1, page.count) if _before(stamps[i], stamps[i - 1])]
+    return [i for i in range(1, page.count) if _before(stamps[i - 1], stamps[i])]
 
 
 class NewestLinks:
@@ -87,26 +105,26 @@ class NewestLinks:
         return await self.client.list_page(None, offset, limit)
 
     async def position(self) -> Position:
-        """The list now: every link created after this answer lies beyond it. Its anchor is
-        the link nearest the newest end whose stamp no other link shares, short of the
-        newest (a link created later may be stamped like it); the position is counted from
-        the anchor, so the few links above it are read again by a look-up."""
+        """The list now, and its boundary nearest the newest end below the newest stamp:
+        on the first page newest first, on the last page oldest first."""
         first = await self._page(0)
         order = order_of(first.data)
         if first.total == 0 or not _full(first, 0):
             return Position(first.total)
         if order is Order.NEWEST:
-            index = next(_alone(first, Order.NEWEST), None)
-            if index is not None:
-                return Position(first.total - index, _id(first, index))
+            cuts = _boundaries(first, Order.NEWEST)
+            if cuts:
+                return Position(first.total, first.data[cuts[0]]["created_at"],
+                                first.total - cuts[0])
         if order is Order.OLDEST:
             offset = max(first.total - PAGE_LIMIT, 0)
             last = first if offset == 0 else await self._page(offset)  # numbers stay put
             if (last.total >= first.total and _full(last, offset)
                     and in_order(last.data, Order.OLDEST)):
-                index = next(_alone(last, Order.OLDEST), None)
-                if index is not None:
-                    return Position(offset + index + 1, _id(last, index))
+                cuts = _boundaries(last, Order.OLDEST)
+                if cuts:
+                    return Position(first.total, last.data[cuts[-1] - 1]["created_at"],
+                                    offset + cuts[-1])
         return Position(first.total)
 
     async def since(self, position: Position) -> Newest:
@@ -116,7 +134,7 @@ class NewestLinks:
             return _newest(first.data, False)
         if first.count >= first.total or first.total == position.total:  # one instant says it all
             return _newest(first.data, True)
-        bound = position if position.anchor is not None else START
+        bound = position if position.anchor is not None and position.below else START
         order = order_of(first.data)
         if order is Order.NEWEST:
             return await self._from_the_top(first, bound)
@@ -125,58 +143,72 @@ class NewestLinks:
         return _newest(first.data, False)
 
     async def _from_the_top(self, first: Page, position: Position) -> Newest:
-        """Newest first: read down past the anchor, at offset T - P of an answer whose total
-        is T, to the link after it. Each next page starts at a join, a link of this page
-        whose stamp no other link shares; the links created in between push it down by as
-        many places as the total grew, and it must stand there."""
+        """Newest first: the boundary lies at offset T - below of an answer whose total is
+        T; read down to the page that holds it, or to the end without one."""
+        below = position.below
         found, page, offset = list(first.data), first, 0
-        while offset + page.count < min(page.total, page.total - position.total + 2):
-            join = _join(page, Order.NEWEST)
-            if join is None:
+        while offset + page.count < page.total - max(below - 1, 0):
+            cuts = _boundaries(page, Order.NEWEST)
+            if not cuts or cuts[-1] < 2:
                 return _newest(found, False)
-            last, before = _id(page, join), page.total
-            offset += join
+            newer, older = _stamp(page, cuts[-1] - 1), _stamp(page, cuts[-1])
+            before, step = page.total, cuts[-1] - 1
+            offset += step
             page = await self._page(offset)
             found += page.data
             grown = page.total - before
-            if (grown < 0 or not _full(page, offset) or not in_order(page.data, Order.NEWEST)
-                    or _id(page, grown) != last):
+            if (grown < 0 or grown >= step or not _full(page, offset)
+                    or not in_order(page.data, Order.NEWEST)
+                    or not _same(_stamp(page, grown), newer)
+                    or not _same(_stamp(page, grown + 1), older)):
                 return _newest(found, False)
-        if position.total:
-            place = page.total - position.total  # the anchor's offset; it moves down as the
-            again = await self._page(place)  # list grows, so it is read from there
-            index = again.total - position.total - place
-            if not (_anchored(page, place - offset, position, place - offset + 1)
-                    and _anchored(again, index, position, index + 1)):
+        if below:
+            place = page.total - below  # the boundary's offset; it moves down as the list
+            again = await self._page(place - 1)  # grows, so it is read from there
+            if not (_cut(page, place - offset, position, Order.NEWEST)
+                    and again.total >= page.total
+                    and _cut(again, again.total - below - place + 1, position, Order.NEWEST)):
                 return _newest(found, False)
         return _newest(found, True)
 
     async def _from_position(self, position: Position, total: int) -> Newest:
-        """Oldest first: read from the link before the anchor (number P - 2) to the end,
-        each next page from a join of this one, which must stand at its first place."""
+        """Oldest first: the boundary lies between offsets below - 1 and below; read from
+        the link before it to the end, or from the start without one."""
         found: list[Any] = []
-        start = offset = max(position.total - 2, 0)
-        last, before = None, total
+        start = offset = max(position.below - 1, 0)
+        newer = older = None
+        before = total
         while True:
             page = await self._page(offset)
             found += page.data
             if (page.total < before or not _full(page, offset)
                     or not in_order(page.data, Order.OLDEST)
-                    or (offset > start and (last is None or _id(page, 0) != last))):
+                    or (offset > start and not (_same(_stamp(page, 0), older)
+                                                and _same(_stamp(page, 1), newer)))):
                 return _newest(found, False)
-            if offset == start and position.total:
-                index, older = position.total - 1 - start, position.total - 2 - start
-                again = await self._page(start, index + 1)
-                if not (_anchored(page, index, position, older)
-                        and _anchored(again, index, position, older)):
+            if offset == start and position.below:
+                again = await self._page(start, 2)
+                if not (_cut(page, 1, position, Order.OLDEST) and again.total >= page.total
+                        and _cut(again, 1, position, Order.OLDEST)):
                     return _newest(found, False)
             if offset + page.count >= page.total:
                 return _newest(found, True)
-            join = _join(page, Order.OLDEST)
-            if join is None:
+            cuts = _boundaries(page, Order.OLDEST)
+            if not cuts or cuts[-1] < 2:
                 return _newest(found, False)
-            last, before = _id(page, join), page.total
-            offset += join
+            older, newer = _stamp(page, cuts[-1] - 1), _stamp(page, cuts[-1])
+            before = page.total
+            offset += cuts[-1] - 1
+
+
+def _cut(page: Page, index: int, position: Position, order: Order) -> bool:
+    """The position's boundary lies just before `index` of the page: the link there (newest
+    first) or before it (oldest first) is stamped with the anchor, and its neighbour across
+    the boundary strictly after it."""
+    anchor = created_at({"created_at": position.anchor})
+    if order is Order.NEWEST:
+        return _same(_stamp(page, index), anchor) and _before(anchor, _stamp(page, index - 1))
+    return _same(_stamp(page, index - 1), anchor) and _before(anchor, _stamp(page, index))
 
 
 def _newest(found: list[Any], proven: bool) -> Newest:
@@ -185,51 +217,9 @@ def _newest(found: list[Any], proven: bool) -> Newest:
     seen: set[str] = set()
     records = []
     for record in found:
-        key = _key(record)
-        if key is None or key not in seen:
+        key = record.get("id") if isinstance(record, dict) else None
+        if key is None or str(key) not in seen:
             records.append(record)
             if key is not None:
-                seen.add(key)
+                seen.add(str(key))
     return Newest(records, proven)
-
-
-def _key(record: Any) -> str | None:
-    found = record.get("id") if isinstance(record, dict) else None
-    return str(found) if found is not None else None
-
-
-def _older(record: Any, than: Any) -> bool:
-    """`record` was stamped strictly before `than` (both stamped, comparably)."""
-    a, b = created_at(record), created_at(than)
-    try:
-        return a is not None and b is not None and a < b
-    except TypeError:  # one stamp with a time zone, the other without
-        return False
-
-
-def _alone(page: Page, order: Order) -> Iterator[int]:
-    """The indexes of the links stamped strictly between their neighbours on the page,
-    nearest the list's newest end first: no other link shares such a stamp, so every
-    answer ordered by creation puts the link at the same number, whatever order it gives
-    links stamped alike."""
-    data = page.data
-    indexes = (range(1, page.count - 1) if order is Order.NEWEST
-               else range(page.count - 2, 0, -1))
-    for index in indexes:
-        newer, older = ((data[index - 1], data[index + 1]) if order is Order.NEWEST
-                        else (data[index + 1], data[index - 1]))
-        if _older(older, data[index]) and _older(data[index], newer):
-            yield index
-
-
-def _join(page: Page, order: Order) -> int | None:
-    """Where the next page starts: the link of this page nearest its end that is alone in
-    its stamp."""
-    return max(_alone(page, order), default=None)
-
-
-def _anchored(page: Page, index: int, position: Position, older: int) -> bool:
-    """The anchor stands at `index`, and the link numbered just below it, at `older`, is
-    stamped strictly before it."""
-    return (_id(page, index) == position.anchor and 0 <= older < page.count
-            and _older(page.data[older], page.data[index]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import math
 import random
@@ -96,6 +97,8 @@ class Faults:
     create_rate_limit_per_minute: int = 60
     ordering: str = "newest"
     clock_offset_seconds: float = 0.0  # PIK's clock ahead of ours (negative: behind)
+    whole_seconds: bool = False  # PIK's clock in whole seconds; links stamped alike listed
+    # in a different order among themselves on every page
 
 
 _ORDER_KEYS = {
@@ -151,8 +154,9 @@ class SandboxState:
     # --- clock -------------------------------------------------------------------------
     def now(self) -> datetime:
         """PIK's clock: ours moved by the offset switch and by the time advanced."""
-        return (datetime.now(UTC) + self._clock_offset
-                + timedelta(seconds=self.faults.clock_offset_seconds))
+        moment = (datetime.now(UTC) + self._clock_offset
+                  + timedelta(seconds=self.faults.clock_offset_seconds))
+        return moment.replace(microsecond=0) if self.faults.whole_seconds else moment
 
     def advance_clock(self, seconds: float) -> int:
         """Move the sandbox clock forward; links whose time is up expire. Returns how many."""
@@ -344,8 +348,20 @@ class SandboxState:
         if self.faults.ordering == "rotated" and shown:  # newest first from any link
             start = self.rng.randrange(shown)
             idx = range(offset, min(offset + limit, shown))
-            return [items[(start + i) % shown] for i in idx], total
-        return list(items.islice(offset, offset + limit)), total
+            return self._ties_stirred([items[(start + i) % shown] for i in idx]), total
+        return self._ties_stirred(list(items.islice(offset, offset + limit))), total
+
+    def _ties_stirred(self, links: list[Link]) -> list[Link]:
+        """With whole seconds, the links of a page stamped alike in a new order among
+        themselves (a list sorted by time alone, as a database may give it)."""
+        if not self.faults.whole_seconds:
+            return links
+        stirred: list[Link] = []
+        for _, group in itertools.groupby(links, key=lambda link: link.created_at):
+            tied = list(group)
+            self.rng.shuffle(tied)
+            stirred += tied
+        return stirred
 
     def _coprime_stride(self, n: int) -> int:
         while True:

@@ -261,6 +261,41 @@ def test_pik_clock_off_ours_lost_answers_and_two_kills_leave_one_link_per_row(
     assert {r["state"] for r in out} <= {"created", "exists"}
 
 
+@pytest.mark.parametrize("ordering", ["newest", "oldest"])
+def test_pik_stamping_whole_seconds_settles_every_lost_answer_in_one_run(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path,
+        ordering: str) -> None:
+    """PIK's clock in whole seconds, and an account whose links were all created in bursts
+    of 40 a second (as a bulk run within PIK's 60 a minute leaves them): no link has a stamp
+    of its own, and every page lists the links of one second in a new order among
+    themselves. Every lost answer of the next run is still settled within the run."""
+    rows = workdir / "invoices.csv"
+    _write_rows(rows, 40)
+    descriptions = _descriptions(40)
+    with sandbox_state.lock:
+        sandbox_state.set_ordering(ordering)
+        sandbox_state.faults.whole_seconds = True
+        for burst in range(8):
+            for i in range(40):
+                sandbox_state.create("1.00", "USDT", f"earlier {burst}-{i}")
+            sandbox_state.advance_clock(1)
+        sandbox_state.faults.rate = 0.2
+        sandbox_state.faults.kinds = ("lost_response",)
+
+    done = invoke_cli(["links", "create", str(rows), "--concurrency", "4"],
+                      cli_env(workdir, sandbox.base_url), workdir)
+
+    assert done.returncode == 0, done.stderr[-4000:]
+    with sandbox_state.lock:
+        earlier = Counter(link.created_at for link in sandbox_state.links.values()
+                          if link.description.startswith("earlier "))
+        unanswered = sum(not post["answered"] for post in sandbox_state.log.posts)
+    assert set(earlier.values()) == {40}  # no link of the account's history stamped alone
+    assert unanswered >= 3  # answers really got lost
+    assert _links_per_order(sandbox_state) == Counter(descriptions.values())  # each POST once
+    assert {r["state"] for r in _output(workdir / "invoices-links.csv")} == {"created"}
+
+
 UNKNOWN = ("PIK's list cannot prove the link absent (not in creation order, its newest link "
            "out of place, or pages short of their total); it is not sent again: run the file "
            "again later")

@@ -47,9 +47,14 @@ class FakeList:
                                          "total": len(self.links)})
 
 
+def _stamp_of(i: int) -> str:
+    return FakeList._link(i)["created_at"]
+
+
 def _at(total: int) -> Position:
-    """The position of an answer whose total was `total`: its newest link is number total - 1."""
-    return Position(total, f"pl_{total - 1}")
+    """The position an ordered answer of `total` links gives: the boundary between its newest
+    link and the one before, so `total - 1` links are stamped at or before link total - 2."""
+    return Position(total, _stamp_of(total - 2), total - 1)
 
 
 def _since(fake: FakeList, position: int | Position) -> Newest:
@@ -92,7 +97,7 @@ def test_pik_stamps_far_from_our_clock_change_nothing() -> None:
                                           + timedelta(seconds=i)).isoformat()}
                   for i, link in enumerate(fake.links)]
 
-    found = _since(fake, 950)
+    found = _since(fake, Position(950, fake.links[948]["created_at"], 949))
 
     assert found.proven
     assert {r["id"] for r in found.records} == {f"pl_{i}" for i in range(900, 1_000)}
@@ -147,22 +152,21 @@ def test_pages_holding_fewer_links_than_their_total_prove_nothing(order: str,
 
 
 @pytest.mark.parametrize(("order", "requests"), [("newest", 1), ("oldest", 2)])
-def test_a_position_is_counted_from_the_newest_link_alone_in_its_stamp(order: str,
-                                                                       requests: int) -> None:
-    """The newest link is never the anchor (a link created later may share its stamp): the
-    next one is, and the position counts the links up to it."""
+def test_a_position_names_the_boundary_below_the_newest_stamp(order: str,
+                                                              requests: int) -> None:
     fake = FakeList(1_000, order)
-    assert _position(fake) == Position(999, "pl_998")
+    assert _position(fake) == Position(1_000, _stamp_of(998), 999)
     assert len(fake.offsets) == requests  # oldest first, the newest links are on the last page
 
 
 @pytest.mark.parametrize("order", ["newest", "oldest"])
-def test_links_stamped_alike_are_never_the_anchor(order: str) -> None:
+def test_a_position_cuts_below_every_link_stamped_like_the_newest(order: str) -> None:
+    """A link created later may share the newest stamp: the boundary lies below all of
+    the links stamped so, 997-999 here."""
     fake = FakeList(1_000, order)
-    for i in (996, 997):  # 995-998 share one stamp
-        fake.links[i] = {**fake.links[i], "created_at": fake.links[i - 1]["created_at"]}
-    fake.links[998] = {**fake.links[998], "created_at": fake.links[997]["created_at"]}
-    assert _position(fake) == Position(995, "pl_994")
+    for i in (998, 999):
+        fake.links[i] = {**fake.links[i], "created_at": _stamp_of(997)}
+    assert _position(fake) == Position(1_000, _stamp_of(996), 997)
 
 
 def test_a_lost_link_stamped_like_the_newest_is_found_and_proven() -> None:
@@ -170,7 +174,7 @@ def test_a_lost_link_stamped_like_the_newest_is_found_and_proven() -> None:
     PIK lists the three in a different order at every answer."""
     links = [_stamped(i, 999 if i >= 998 else None) for i in range(1_000)]
     position = _served_position(links)
-    assert position == Position(998, "pl_997")
+    assert position == Position(1_000, links[997]["created_at"], 998)
     links.append(_stamped(1_000, 999))
     tied = [[links[998], links[1_000], links[999]], [links[1_000], links[999], links[998]]]
 
@@ -178,7 +182,31 @@ def test_a_lost_link_stamped_like_the_newest_is_found_and_proven() -> None:
 
     assert found.proven
     assert "pl_1000" in {r["id"] for r in found.records}
-    assert offsets == [0, 3]  # one page down past the anchor at offset 3, then its second answer
+    assert offsets == [0, 2]  # one page, then the boundary's second answer, from offset 2
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+def test_links_created_in_bursts_of_one_second_are_proven(order: str) -> None:
+    """Bulk creation sends its POSTs in bursts: 30 links a second, listed in any order
+    within their second, a new order at every answer, and 7 more created before each."""
+    rng = random.Random(5)
+    links = [_stamped(i, i // 30) for i in range(2_000)]
+
+    def serve(n: int) -> tuple[list[dict], int]:
+        links.extend(_stamped(len(links), len(links) // 30) for _ in range(7))
+        shown = sorted(links, key=lambda link: (link["created_at"], rng.random()))
+        return (shown[::-1] if order == "newest" else shown), len(links)
+
+    position = _positioned(serve)
+    assert position.below and position.total - position.below <= 30
+    lost = len(links)
+    links.append(_stamped(lost, lost // 30))
+
+    found, offsets = _served(serve, position)
+
+    assert found.proven
+    assert {f"pl_{i}" for i in range(lost, len(links) - 7)} <= {r["id"] for r in found.records}
+    assert len(offsets) <= 4
 
 
 def test_a_list_in_no_creation_order_gives_a_position_without_anchor() -> None:
@@ -189,7 +217,7 @@ def test_an_anchor_taken_from_a_list_served_from_another_start_is_found_out_late
     fake = FakeList(1_000, "rotated")
     position = _position(fake)
     assert position.anchor is not None  # its page looked ordered
-    assert position != Position(999, "pl_998")
+    assert position != Position(1_000, _stamp_of(998), 999)
     fake.grow = 1
 
     assert not _since(fake, position).proven
@@ -211,8 +239,8 @@ def test_sorted_pages_from_a_different_start_each_time_prove_nothing(grow: int) 
 @pytest.mark.parametrize("order", ["newest", "oldest"])
 def test_an_anchor_that_is_not_where_the_numbering_puts_it_proves_nothing(order: str) -> None:
     fake = FakeList(1_000, order)
-    assert not _since(fake, Position(950, "pl_948")).proven
-    assert _since(fake, Position(950, "pl_949")).proven
+    assert not _since(fake, Position(950, _stamp_of(947), 949)).proven
+    assert _since(fake, Position(950, _stamp_of(948), 949)).proven
 
 
 @pytest.mark.parametrize("order", ["newest", "oldest"])
@@ -233,7 +261,7 @@ def test_an_anchor_in_place_once_by_chance_proves_nothing() -> None:
     fake = FakeList(1_000, "rotated")
     fake.turns = [501]
     position = _position(fake)
-    assert position == Position(999, "pl_499")
+    assert position == Position(1_000, _stamp_of(499), 999)
     fake.links.append(FakeList._link(1_000))  # the link whose answer was lost
     fake.turns = [502, 77]  # the look-up's first page, then its anchor's page from another start
 
@@ -249,7 +277,7 @@ def test_a_page_from_another_start_between_pages_in_place_proves_nothing() -> No
     fake = FakeList(1_001, "rotated")
     fake.turns = [1_001, 500, 1_001, 1_001, 1_001]  # pages 0, 99, 198, 297, then the anchor's
 
-    found = _since(fake, Position(700, "pl_699"))
+    found = _since(fake, Position(700, _stamp_of(698), 699))
 
     assert fake.offsets[:2] == [0, 98]  # the second page from the first's link at 98
     assert not found.proven
@@ -294,43 +322,44 @@ def _stamped(i: int, second: int | None = None) -> dict:
                            ).isoformat()}
 
 
-def _served_position(links: list[dict]) -> Position:
-    """The position of a newest-first answer of `links`, oldest first in the list given."""
-    def handler(request: httpx.Request) -> httpx.Response:
-        offset = int(request.url.params["offset"])
-        return httpx.Response(200, json={"data": links[::-1][offset:offset + 100],
-                                         "total": len(links)})
-
-    async def go() -> Position:
-        async with PikClient(SETTINGS, Secret("k"),
-                             transport=httpx.MockTransport(handler)) as client:
-            return await NewestLinks(client).position()
-    return asyncio.run(go())
+Serve = Callable[[int], tuple[list[dict], int]]  # the n-th answer's whole list and total
 
 
-def _served(serve: Callable[[int], tuple[list[dict], int]], position: Position
-            ) -> tuple[Newest, list[int]]:
-    """`serve(n)` gives the n-th answer's whole list and total."""
-    offsets: list[int] = []
-
+def _client_of(serve: Serve, offsets: list[int]) -> PikClient:
     def handler(request: httpx.Request) -> httpx.Response:
         offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
         ordered, total = serve(len(offsets))
         offsets.append(offset)
         return httpx.Response(200, json={"data": ordered[offset:offset + limit],
                                          "total": total})
+    return PikClient(SETTINGS, Secret("k"), transport=httpx.MockTransport(handler))
+
+
+def _served_position(links: list[dict]) -> Position:
+    """The position of a newest-first answer of `links` (given oldest first)."""
+    return _positioned(lambda n: (links[::-1], len(links)))
+
+
+def _positioned(serve: Serve) -> Position:
+    async def go() -> Position:
+        async with _client_of(serve, []) as client:
+            return await NewestLinks(client).position()
+    return asyncio.run(go())
+
+
+def _served(serve: Serve, position: Position) -> tuple[Newest, list[int]]:
+    offsets: list[int] = []
 
     async def go() -> Newest:
-        async with PikClient(SETTINGS, Secret("k"),
-                             transport=httpx.MockTransport(handler)) as client:
+        async with _client_of(serve, offsets) as client:
             return await NewestLinks(client).since(position)
     return asyncio.run(go()), offsets
 
 
 def test_links_stamped_alike_across_a_join_are_each_read_once() -> None:
     """Links 1049-1051 share a second at offsets 98-100, and PIK orders them differently
-    from one answer to the next: a join at one of them would let one slip between the
-    pages. The join is a link whose stamp no other shares."""
+    from one answer to the next: a join inside them would let one slip between the
+    pages. Pages join where the stamps change."""
     links = [_stamped(i, 1_050 if 1_049 <= i <= 1_051 else None) for i in range(1_150)]
 
     def serve(n: int) -> tuple[list[dict], int]:
@@ -339,42 +368,45 @@ def test_links_stamped_alike_across_a_join_are_each_read_once() -> None:
             newest[98], newest[100] = newest[100], newest[98]
         return newest, len(links)
 
-    found, offsets = _served(serve, Position(1_000, "pl_999"))
+    found, offsets = _served(serve, Position(1_000, links[998]["created_at"], 999))
 
     ids = [r["id"] for r in found.records]
     assert found.proven
-    assert offsets[1] == 97  # the join: offsets 98-100 are stamped alike
+    assert offsets[1] == 97  # one before the last boundary of the first page, at 98
     assert {f"pl_{i}" for i in range(1_000, 1_150)} <= set(ids)
     assert len(ids) == len(set(ids))  # each link once, though the pages overlap
 
 
-def test_a_link_stamped_like_the_anchor_past_it_proves_nothing() -> None:
-    """Newest first: the lost link 1000 shares its second with the anchor 999 and with 998,
-    and PIK lists them 999, 998, 1000 at offsets 98-100: the read stops at 99, past the
-    anchor, and 998 stamped alike shows that links past it may be newer."""
-    links = [_stamped(i, 999 if 998 <= i <= 1_000 else None) for i in range(1_098)]
-    newest = links[::-1]
-    newest[97:101] = [links[1_001], links[999], links[998], links[1_000]]
+def test_a_list_shifted_by_one_within_links_stamped_alike_proves_nothing() -> None:
+    """996-998 share a second, and the boundary lies below 999. Served one link along
+    (any order is allowed), the place of the boundary shows a link stamped like the
+    anchor in both answers; only its neighbour, stamped alike too, shows the shift. The
+    lost link 1000 is then at the far end of the list, never read."""
+    links = [_stamped(i, 996 if 996 <= i <= 998 else None) for i in range(1_000)]
+    position = Position(1_000, links[996]["created_at"], 999)
+    links.append(_stamped(1_000))
+    shifted = links[-2::-1] + links[-1:]
 
-    found, offsets = _served(lambda n: (newest, len(newest)), Position(1_000, "pl_999"))
-
-    assert "pl_1000" not in {r["id"] for r in found.records}
-    assert not found.proven
-    assert offsets == [0, 98]  # one page, then the anchor's second answer
-
-
-def test_oldest_first_a_link_stamped_like_the_anchor_before_it_proves_nothing() -> None:
-    """The lost link 1000 shares its second with the anchor 999 and with 997-998, and PIK
-    lists it first of them, at 997: the read starts at 998, the link before the anchor,
-    stamped alike, which shows that links before it may be newer."""
-    links = [_stamped(i, 999 if 997 <= i <= 1_000 else None) for i in range(1_005)]
-    served = [*links[:997], links[1_000], links[998], links[999], links[997], *links[1_001:]]
-
-    found, offsets = _served(lambda n: (served, len(served)), Position(1_000, "pl_999"))
+    found, _ = _served(lambda n: (shifted, len(shifted)), position)
 
     assert "pl_1000" not in {r["id"] for r in found.records}
     assert not found.proven
-    assert offsets[1] == 998
+
+
+def test_a_first_page_stamped_all_alike_gives_no_boundary() -> None:
+    links = [_stamped(i, 7 if i >= 850 else None) for i in range(1_000)]
+    assert _served_position(links) == Position(1_000)
+
+
+def test_a_lagging_answer_below_the_position_proves_nothing() -> None:
+    """The position saw 1,005 links; the look-up's answer comes from a copy of the list
+    that lags at 1,003."""
+    links = [_stamped(i) for i in range(1_006)]
+    position = Position(1_005, links[1_003]["created_at"], 1_004)
+
+    found, _ = _served(lambda n: (links[1_002::-1], 1_003), position)
+
+    assert not found.proven
 
 
 def test_oldest_first_a_total_below_the_first_answer_proves_nothing() -> None:
@@ -383,6 +415,39 @@ def test_oldest_first_a_total_below_the_first_answer_proves_nothing() -> None:
     links = [_stamped(i) for i in range(1_005)]
 
     found, _ = _served(lambda n: (links, 1_005) if n == 0 else (links[:1_000], 1_000),
-                       Position(1_000, "pl_999"))
+                       Position(1_000, links[998]["created_at"], 999))
 
+    assert not found.proven
+
+
+def test_stamps_with_and_without_a_time_zone_prove_nothing_and_raise_nothing() -> None:
+    links = [_stamped(i) for i in range(1_000)]
+    links[500] = {**links[500], "created_at": links[500]["created_at"][:19]}
+
+    found, _ = _served(lambda n: (links[::-1], len(links)), Position(0))
+
+    assert not found.proven
+
+
+def test_oldest_first_a_boundary_in_place_once_by_chance_proves_nothing() -> None:
+    """Oldest first, PIK served the position's answers from link 600 (ordered pages, any
+    order is allowed), so its boundary lies between links 598 and 599; the look-up's page
+    from the boundary comes, by chance, from the same start, shifted by the link created
+    since. The second answer there, from the list's true start, does not show it."""
+    links = [_stamped(i) for i in range(1_000)]
+    turns = [600, 600]
+
+    def serve(n: int) -> tuple[list[dict], int]:
+        turn = turns[n]
+        return links[turn:] + links[:turn], len(links)
+
+    position = _positioned(serve)
+    assert position == Position(1_000, links[598]["created_at"], 999)
+    links.append(_stamped(1_000))
+    turns[:] = [0, 601, 0]  # the look-up's first page, its page from 998, the second answer
+
+    found, offsets = _served(serve, position)
+
+    assert offsets == [0, 998, 998]
+    assert "pl_1000" not in {r["id"] for r in found.records}
     assert not found.proven
