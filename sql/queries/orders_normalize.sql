@@ -41,7 +41,10 @@ numbers AS (
 typed AS (
     SELECT
         *,
-        CASE WHEN number_ok THEN TRY_CAST(plain_number AS DECIMAL(38, 18)) END AS amount_value,
+        -- a cast would round decimals past the 18th: such an amount is refused instead
+        CASE WHEN number_ok AND length(rtrim(regexp_extract(plain_number, '\.([0-9]*)', 1),
+                                             '0')) <= 18
+             THEN TRY_CAST(plain_number AS DECIMAL(38, 18)) END AS amount_value,
         CASE
             WHEN $use_date_format THEN
                 try_strptime(time_text, $date_format) AT TIME ZONE $timezone

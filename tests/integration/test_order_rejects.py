@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +271,26 @@ def test_the_newest_export_is_current_even_when_its_bytes_equal_an_earlier_impor
         assert "already loaded with this mapping (import 3); nothing changed." in again.stdout
     assert warehouse_rows(tmp_path / "wh.duckdb", "SELECT count(*) FROM order_imports") == [
         (3,)]
+
+
+def test_an_amount_past_18_decimals_is_refused_not_rounded(tmp_path: Path) -> None:
+    """DECIMAL(38, 18) would round these, the first to zero: each row is rejected instead,
+    and the amounts that fit, trailing zeros past the 18th decimal included, load exact."""
+    env = _workdir(tmp_path)
+    export = _export(tmp_path / "orders.csv", 100, {
+        1: "0.00000000000000000049", 2: "5.0000000000000000005",
+        3: "1.0000000000000000001", 4: "0.123456789012345678", 5: "2.50000000000000000000"})
+    with_share = tmp_path / "pik-recon.toml"
+    with_share.write_text("[orders]\nmax_rejected_share = 0.05\n" + with_share.read_text())
+
+    done = invoke_cli(["orders", "load", str(export)], env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "100 rows read, 97 orders loaded, 0 left out by the filter, 3 rejected." in done.stdout
+    for line, cell in ((3, "0.00000000000000000049"), (4, "5.0000000000000000005"),
+                       (5, "1.0000000000000000001")):
+        assert (f"{export} line {line}, column 'amount': '{cell}': the amount has more than "
+                "18 decimals or 20 digits") in done.stdout + done.stderr
+    stored = dict(warehouse_rows(tmp_path / "wh.duckdb", "SELECT order_id, amount FROM orders "
+                                                         "WHERE order_id IN ('O4', 'O5')"))
+    assert stored == {"O4": Decimal("0.123456789012345678"), "O5": Decimal("2.5")}
