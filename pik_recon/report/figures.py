@@ -88,12 +88,21 @@ class Freshness:
     verdict: str | None
     stale: bool
     stale_after_hours: int
+    # a links sync begun after the last finished one that failed or was interrupted:
+    # when it began, and why
+    failed_since: tuple[datetime, str] | None = None
 
     def warning(self, zone: ZoneInfo) -> str | None:
-        """What a reader must know before the figures: no sync, an unverified or an old one."""
+        """What a reader must know before the figures: no sync, a failed, an unverified or
+        an old one."""
         if self.last_sync_at is None:
             return "No sync has finished yet: the figures below do not reflect PIK."
         problems = []
+        if self.failed_since is not None:
+            began, why = self.failed_since
+            problems.append(f"the last sync, begun {when(began, zone)}, did not finish "
+                            f"({why}): the figures are those of the sync that finished "
+                            f"{when(self.last_sync_at, zone)}")
         if not self.verified:
             problems.append(f"the last sync ({when(self.last_sync_at, zone)}) could not prove "
                             f"the links complete ({self.verdict}), so links may be missing")
@@ -233,13 +242,18 @@ def bucket_rows(buckets: tuple[int, ...]) -> list[tuple[int, str, int, int]]:
 
 def _read_freshness(warehouse: Warehouse, account: str, settings: ReportSettings,
                     now: datetime) -> Freshness:
-    row = warehouse.fetchone("SELECT finished_at, verified, verdict FROM sync_runs "
+    row = warehouse.fetchone("SELECT finished_at, verified, verdict, id FROM sync_runs "
                              "WHERE account = ? AND resource = 'links' AND state = 'finished' "
                              "ORDER BY id DESC LIMIT 1", [account])
     if row is None:
         return Freshness(None, None, None, True, settings.stale_after_hours)
+    failed = warehouse.fetchone(
+        "SELECT started_at, coalesce(error, verdict, state) FROM sync_runs WHERE account = ? "
+        "AND resource = 'links' AND id > ? AND state IN ('failed', 'interrupted') "
+        "ORDER BY id DESC LIMIT 1", [account, row[3]])
     stale = now - row[0] > timedelta(hours=settings.stale_after_hours)
-    return Freshness(row[0], row[1], row[2], stale, settings.stale_after_hours)
+    return Freshness(row[0], row[1], row[2], stale, settings.stale_after_hours,
+                     (failed[0], failed[1]) if failed else None)
 
 
 # The runs a report's findings are of: (account, run_id, prev_run_id), -1 for none.

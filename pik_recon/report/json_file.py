@@ -25,7 +25,9 @@ JSON_VERSION = 1
 def _freshness_fields(fresh: Freshness) -> dict[str, Any]:
     return {"last_sync_at": fresh.last_sync_at.isoformat() if fresh.last_sync_at else None,
             "verified": fresh.verified, "verdict": fresh.verdict, "stale": fresh.stale,
-            "stale_after_hours": fresh.stale_after_hours}
+            "stale_after_hours": fresh.stale_after_hours,
+            "last_failed_sync": None if fresh.failed_since is None else {
+                "started_at": fresh.failed_since[0].isoformat(), "why": fresh.failed_since[1]}}
 
 
 def _summary(row: CurrencySummary) -> dict[str, Any]:

@@ -184,6 +184,8 @@ def _summary_sheet(book: Book, data: ReportData, listed: int) -> None:
         for label, value in (("last sync", fresh.last_sync_at),
                              ("last sync verdict", fresh.verdict or "no sync yet"),
                              ("data is stale", "yes" if fresh.stale else "no"),
+                             ("a later sync did not finish",
+                              fresh.failed_since[1] if fresh.failed_since else "no"),
                              ("reconciliation run", a.run_id)):
             r = _fact(book, sheet, r, label + whose, value)
     sheet.finish()

@@ -407,3 +407,31 @@ def test_a_terminal_sees_each_step_of_the_report_and_a_pipe_sees_none(
     as_json = run_cli(["--log-format", "json", *args], report_env, tmp_path)
     assert as_json.returncode == 0
     assert "findings.csv" not in as_json.stderr
+
+
+def test_a_sync_that_did_not_finish_after_the_figures_is_said_first(
+        report_env: dict[str, str], tmp_path: Path) -> None:
+    """The verified sync of the figures, then one refused for its key: the report leads with
+    it in every format, and says the figures are the earlier sync's."""
+    state = SandboxState(api_key=API_KEY, faults=Faults(rate_limit_enabled=False))
+    seed_from_file(state, sample_links_path())
+    with SandboxServer(state) as server:
+        refused = invoke_cli(["sync"], {**report_env, "PIK_BASE_URL": server.base_url,
+                                        "PIK_API_KEY": "sk_not_this_account"}, tmp_path)
+    assert refused.returncode == 3, refused.stderr
+    out = tmp_path / "out"
+
+    done = invoke_cli(["report", "--since", SINCE, "--until", UNTIL, "--out", str(out)],
+                      report_env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    said = ("The last sync, begun ", "did not finish (PIK refused the API key (401",
+            "the figures are those of the sync that finished 20 Nov 2026 11:00 UTC")
+    first = done.stdout.splitlines()[0]
+    assert all(part in first for part in said), done.stdout
+    fresh = json.loads((out / "report.json").read_text(encoding="utf-8"))["freshness"]
+    assert fresh["verified"] is True  # the figures' own sync
+    assert fresh["last_failed_sync"]["why"].startswith("PIK refused the API key (401")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert all(part in page for part in said)
+    assert "sk_not_this_account" not in done.stdout + page + json.dumps(fresh)
