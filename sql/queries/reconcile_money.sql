@@ -86,7 +86,8 @@ per_link AS (
 ),
 subjects AS (
     -- every link with transactions, and every paid link (it may have none), once the
-    -- warehouse holds any of the account's transactions (before, nothing is known of money)
+    -- warehouse knows the account's money: it holds any of its transactions, or a sync
+    -- proved PIK's list of them complete, empty as it may be (before, nothing is known)
     SELECT
         coalesce(l.id, p.link_id) AS link_id, l.amount, coalesce(l.currency, u.currency)
             AS currency, l.status, l.description, l.created_at, coalesce(p.known, true)
@@ -99,7 +100,10 @@ subjects AS (
     LEFT JOIN tolerances AS t ON t.currency = upper(coalesce(l.currency, u.currency))
     WHERE p.link_id IS NOT NULL
        OR (l.status = 'paid'
-           AND EXISTS (SELECT 1 FROM transactions WHERE account = $account))
+           AND (EXISTS (SELECT 1 FROM transactions WHERE account = $account)
+                OR EXISTS (SELECT 1 FROM sync_runs WHERE account = $account
+                           AND resource = 'transactions' AND state = 'finished'
+                           AND verified)))
 ),
 categorised AS (
     SELECT

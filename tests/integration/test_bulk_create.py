@@ -288,7 +288,7 @@ def test_pik_stamping_whole_seconds_settles_every_lost_answer_in_one_run(
     assert done.returncode == 0, done.stderr[-4000:]
     with sandbox_state.lock:
         earlier = Counter(link.created_at for link in sandbox_state.links.values()
-                          if link.description.startswith("earlier "))
+                          if (link.description or "").startswith("earlier "))
         unanswered = sum(not post["answered"] for post in sandbox_state.log.posts)
     assert set(earlier.values()) == {40}  # no link of the account's history stamped alone
     assert unanswered >= 3  # answers really got lost

@@ -28,7 +28,7 @@ def _shop(sandbox_state: SandboxState, workdir: Path) -> dict[str, str]:
         sandbox_state.faults.drift_per_request = 0  # the findings are those of these links
         for order, amount, currency in LINKS:
             link = sandbox_state.create(amount, currency, f"Order #{order}")
-            sandbox_state.set_status(link, "paid")
+            sandbox_state.transactions.pay(link)  # its amount in full, confirmed
     (workdir / "orders.csv").write_text(ORDERS, encoding="utf-8")
     return cli_env(workdir, "http://127.0.0.1:9/v1")
 

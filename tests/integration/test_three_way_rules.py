@@ -182,8 +182,8 @@ def test_webhook_missed_moves_with_as_of_an_older_status_agrees_and_capture_off_
 
 def test_an_unknown_link_needs_a_verified_sync_after_its_payment_was_seen_on_a_quiet_account(
         sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
-    """And a paid link without money is only a finding once the warehouse holds the
-    account's transactions: before, nothing is known of money."""
+    """And a paid link without money is a finding as soon as a sync has proven PIK's list
+    of transactions complete, empty as it is."""
     ids = _shop(sandbox_state, workdir, {"K1": "10.00"}, paid={"K1"})
     with sandbox_state.lock:
         sandbox_state.set_status(sandbox_state.links[ids["K1"]], "paid")  # with no money
@@ -191,7 +191,8 @@ def test_an_unknown_link_needs_a_verified_sync_after_its_payment_was_seen_on_a_q
     orders = ["--orders", str(workdir / "orders.csv")]
     _cli(env, workdir, "sync")  # PIK has no transaction yet
     _cli(env, workdir, "reconcile", *orders)
-    assert _found(workdir) == {}
+    assert _found(workdir) == {("paid_without_transaction", ids["K1"]): (
+        "10.000000000000000000", "USDT", None)}
     stray = _pay(sandbox, "pl_not_on_this_account", "5.00", currency="USDT")
     _cli(env, workdir, "sync")  # first seen after this sync's links run started
     _cli(env, workdir, "reconcile")
@@ -231,3 +232,22 @@ def test_only_a_verified_links_sync_proves_a_link_unknown_not_a_transactions_one
     _cli(env, workdir, "reconcile")
     assert _found(workdir) == {("transaction_unknown_link", "pl_not_on_this_account"): (
         "5.000000000000000000", "USDT", stray["id"])}
+
+
+def test_an_account_without_any_transaction_has_every_paid_link_without_money(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    """PIK's list of transactions proven complete and empty, yet two links paid: that is the
+    worst case of money received, not a sign that it is not known yet."""
+    ids = _shop(sandbox_state, workdir, {"A1": "10.00", "A2": "20.00", "A3": "5.00"},
+                paid={"A1", "A2"})
+    for order in ("A1", "A2"):
+        assert httpx.post(f"{sandbox.admin_url}/links/{ids[order]}/pay",
+                          timeout=30).status_code == 200
+    env = cli_env(workdir, sandbox.base_url)
+    synced = _cli(env, workdir, "sync")
+    assert "verified: all 0 transactions" in synced
+
+    _cli(env, workdir, "reconcile", "--orders", str(workdir / "orders.csv"))
+
+    assert set(_found(workdir)) == {("paid_without_transaction", ids["A1"]),
+                                    ("paid_without_transaction", ids["A2"])}
