@@ -101,17 +101,18 @@ def read_rows(path: Path) -> list[CreateRow]:
                 raise InputError(f"{path}: missing column(s) {', '.join(missing)}; expected "
                                  "order_id, amount, currency[, description]; found "
                                  f"{', '.join(header) or 'no header'}")
-            rows, problems = [], []
+            rows, problems, bad_ids = [], [], {}
             for record in reader:
                 line = reader.line_num
                 row, problem = _row(record, line)
                 if problem:
                     problems.append(f"{path} line {line}: {problem}")
+                    bad_ids[line] = (record.get("order_id") or "").strip()
                 elif row:
                     rows.append(row)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{path}: not a readable UTF-8 CSV ({exc})") from None
-    problems += _duplicates(path, rows)
+    problems += _duplicates(path, rows, bad_ids)
     if problems:
         raise InputError(f"{path}: {len(problems)} bad row(s), nothing was sent:", problems)
     if not rows:
@@ -140,21 +141,24 @@ def _row(record: dict[str, Any], line: int) -> tuple[CreateRow | None, str | Non
     return CreateRow(line, order_id, amount, currency, description), None
 
 
-def _duplicates(path: Path, rows: list[CreateRow]) -> list[str]:
-    """Order ids and descriptions must be unique (a lost answer is found by description)."""
+def _duplicates(path: Path, rows: list[CreateRow], bad_ids: dict[int, str]) -> list[str]:
+    """Order ids and descriptions must be unique (a lost answer is found by description);
+    an order id counts on a bad line too (`bad_ids`: line -> its order id)."""
     problems, repeated = [], set()
     for what in ("order_id", "description"):
         first: dict[str, int] = {}
-        for row in rows:
-            value = getattr(row, what)
-            if row.line in repeated:
+        found = [(row.line, getattr(row, what)) for row in rows]
+        if what == "order_id":
+            found = sorted(found + [(line, oid) for line, oid in bad_ids.items() if oid])
+        for line, value in found:
+            if line in repeated:
                 continue
             if value in first:
-                problems.append(f"{path} line {row.line}: {what} {value!r} is also on line "
+                problems.append(f"{path} line {line}: {what} {value!r} is also on line "
                                 f"{first[value]} ({what}s must be unique)")
-                repeated.add(row.line)
+                repeated.add(line)
             else:
-                first[value] = row.line
+                first[value] = line
     return problems
 
 

@@ -123,6 +123,20 @@ def test_bad_file_lists_every_bad_line_and_sends_nothing(sandbox: SandboxServer,
     assert sum(sandbox_state.log.counts.values()) == 0
 
 
+def test_an_order_id_repeated_after_a_bad_line_is_listed_too(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    rows = workdir / "bad.csv"
+    rows.write_text("order_id,amount,currency\nB-1,1,USDT\nB-3,5,XYZ\nB-3,5,USDT\n")
+    done = invoke_cli(["links", "create", str(rows)], cli_env(workdir, sandbox.base_url), workdir)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[1:] == [
+        f"{rows} line 3: currency 'XYZ' is not one of USDT, USDC, BTC, ETH, LTC, TRX, SOL, "
+        "TON, DOGE",
+        f"{rows} line 4: order_id 'B-3' is also on line 3 (order_ids must be unique)",
+    ]
+    assert sum(sandbox_state.log.counts.values()) == 0
+
+
 KILL_AFTER_POSTS = (1, 40, 120, 250, 400, 550)
 
 
