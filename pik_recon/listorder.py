@@ -27,11 +27,30 @@ class Order(Enum):
 
 def created_at(record: Any) -> datetime | None:
     """A record's creation time, or None when it has no readable one."""
-    stamp = record.get("created_at") if isinstance(record, dict) else None
+    return stamp(record.get("created_at") if isinstance(record, dict) else None)
+
+
+def stamp(text: Any) -> datetime | None:
+    """A creation time as PIK writes it, read, or None when it is not one."""
     try:
-        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
     except ValueError:
         return None
+
+
+def before(a: datetime | None, b: datetime | None) -> bool:
+    """`a` strictly before `b`, both known and comparable: a stamp with a time zone and one
+    without are neither before nor after each other."""
+    try:
+        return a is not None and b is not None and a < b
+    except TypeError:
+        return False
+
+
+def same(a: datetime | None, b: datetime | None) -> bool:
+    """`a` and `b` the same known instant (a stamp with a time zone never equals one
+    without)."""
+    return a is not None and b is not None and a == b
 
 
 def order_of(records: Sequence[Any]) -> Order:
@@ -51,13 +70,9 @@ def in_order(records: Sequence[Any], order: Order) -> bool:
     stamps = [created_at(record) for record in records]
     if any(s is None for s in stamps) or order is Order.UNKNOWN:
         return False
-    pairs = itertools.pairwise(stamps)
-    try:
-        if order is Order.NEWEST:
-            return all(a >= b for a, b in pairs)  # type: ignore[operator]
-        return all(a <= b for a, b in pairs)  # type: ignore[operator]
-    except TypeError:  # a stamp with a time zone beside one without: no order shown
-        return False
+    if order is Order.NEWEST:
+        stamps.reverse()
+    return all(same(a, b) or before(a, b) for a, b in itertools.pairwise(stamps))
 
 
 def from_newest(order: Order, page: int, total: int, limit: int) -> int:

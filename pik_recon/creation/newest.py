@@ -6,9 +6,10 @@ can only be found by listing. Before the POST went out, the ledger recorded a po
 every link that existed then, and PIK stamps links as it creates them, so a link created
 later is stamped no earlier than any link of that answer. Only PIK's answers are compared:
 its totals, and its `created_at`s with each other (listorder.py, the rule the sync reads the
-order by too), never with our clock. A page in no creation order, a page holding fewer links
-than its total says are there, or a total below the position's or the look-up's first
-proves nothing.
+order by too), never with our clock. A page in no creation order, a page holding fewer or
+more links than its total says lie at its offsets, or a total below the position's or the
+look-up's first proves nothing; and the list's end is shown by a page that ends short, never
+by a total alone, which may lag the list it counts.
 
 Links stamped alike may come in any order among themselves from one answer to the next, so
 the list is cut where stamps change: at a boundary, two neighbours stamped differently, the
@@ -39,7 +40,7 @@ from datetime import datetime
 from typing import Any
 
 from pik_recon.client import PAGE_LIMIT, Page, PikClient
-from pik_recon.listorder import Order, created_at, in_order, order_of
+from pik_recon.listorder import Order, before, created_at, in_order, order_of, same, stamp
 
 
 @dataclass(frozen=True)
@@ -63,27 +64,13 @@ class Newest:
 
 
 def _full(page: Page, offset: int) -> bool:
-    """The page holds every link its total says lies at its offsets."""
-    return page.count >= min(PAGE_LIMIT, page.total - offset)
+    """The page holds exactly as many links as its total says lie at its offsets: none
+    hidden, and none beyond a total that lags its own list."""
+    return min(PAGE_LIMIT, page.total - offset) <= page.count <= max(page.total - offset, 0)
 
 
 def _stamp(page: Page, index: int) -> datetime | None:
     return created_at(page.data[index]) if 0 <= index < page.count else None
-
-
-def _before(a: datetime | None, b: datetime | None) -> bool:
-    """`a` strictly before `b`, both known and comparable."""
-    try:
-        return a is not None and b is not None and a < b
-    except TypeError:  # one stamp with a time zone, the other without
-        return False
-
-
-def _same(a: datetime | None, b: datetime | None) -> bool:
-    try:
-        return a is not None and b is not None and a == b
-    except TypeError:
-        return False
 
 
 def _boundaries(page: Page, order: Order) -> list[int]:
@@ -91,8 +78,8 @@ def _boundaries(page: Page, order: Order) -> list[int]:
     start first."""
     stamps = [created_at(record) for record in page.data]
     if order is Order.NEWEST:
-        return [i for i in range(1, page.count) if _before(stamps[i], stamps[i - 1])]
-    return [i for i in range(1, page.count) if _before(stamps[i - 1], stamps[i])]
+        return [i for i in range(1, page.count) if before(stamps[i], stamps[i - 1])]
+    return [i for i in range(1, page.count) if before(stamps[i - 1], stamps[i])]
 
 
 class NewestLinks:
@@ -106,25 +93,25 @@ class NewestLinks:
 
     async def position(self) -> Position:
         """The list now, and its boundary nearest the newest end below the newest stamp:
-        on the first page newest first, on the last page oldest first."""
+        on the first page newest first, else on the last page if that is oldest first (the
+        oldest links' stamps have no say in it)."""
         first = await self._page(0)
-        order = order_of(first.data)
         if first.total == 0 or not _full(first, 0):
             return Position(first.total)
-        if order is Order.NEWEST:
+        if order_of(first.data) is Order.NEWEST:
             cuts = _boundaries(first, Order.NEWEST)
             if cuts:
                 return Position(first.total, first.data[cuts[0]]["created_at"],
                                 first.total - cuts[0])
-        if order is Order.OLDEST:
-            offset = max(first.total - PAGE_LIMIT, 0)
-            last = first if offset == 0 else await self._page(offset)  # numbers stay put
-            if (last.total >= first.total and _full(last, offset)
-                    and in_order(last.data, Order.OLDEST)):
-                cuts = _boundaries(last, Order.OLDEST)
-                if cuts:
-                    return Position(first.total, last.data[cuts[-1] - 1]["created_at"],
-                                    offset + cuts[-1])
+            return Position(first.total)
+        offset = max(first.total - PAGE_LIMIT, 0)
+        last = first if offset == 0 else await self._page(offset)  # numbers stay put
+        if (last.total >= first.total and _full(last, offset)
+                and in_order(last.data, Order.OLDEST)):
+            cuts = _boundaries(last, Order.OLDEST)
+            if cuts:
+                return Position(first.total, last.data[cuts[-1] - 1]["created_at"],
+                                offset + cuts[-1])
         return Position(first.total)
 
     async def since(self, position: Position) -> Newest:
@@ -132,83 +119,86 @@ class NewestLinks:
         first = await self._page(0)
         if first.total < position.total or not _full(first, 0):
             return _newest(first.data, False)
-        if first.count >= first.total or first.total == position.total:  # one instant says it all
+        if first.count < PAGE_LIMIT:  # the whole list, its end shown by the data itself
             return _newest(first.data, True)
         bound = position if position.anchor is not None and position.below else START
         order = order_of(first.data)
         if order is Order.NEWEST:
+            if first.total == position.total:  # none since; any a late total missed is here
+                return _newest(first.data, True)
             return await self._from_the_top(first, bound)
-        if order is Order.OLDEST:
+        if order is Order.OLDEST or bound.below:  # the oldest links' stamps have no say
             return await self._from_position(bound, first.total)
         return _newest(first.data, False)
 
     async def _from_the_top(self, first: Page, position: Position) -> Newest:
         """Newest first: the boundary lies at offset T - below of an answer whose total is
-        T; read down to the page that holds it, or to the end without one."""
-        below = position.below
+        T; read down to the page that holds it, or without one to a page that ends short."""
+        below, anchor = position.below, stamp(position.anchor)
         found, page, offset = list(first.data), first, 0
-        while offset + page.count < page.total - max(below - 1, 0):
+        while (offset + page.count < page.total - (below - 1) if below
+               else page.count >= PAGE_LIMIT):
             cuts = _boundaries(page, Order.NEWEST)
             if not cuts or cuts[-1] < 2:
                 return _newest(found, False)
             newer, older = _stamp(page, cuts[-1] - 1), _stamp(page, cuts[-1])
-            before, step = page.total, cuts[-1] - 1
+            earlier, step = page.total, cuts[-1] - 1
             offset += step
             page = await self._page(offset)
             found += page.data
-            grown = page.total - before
+            grown = page.total - earlier
             if (grown < 0 or grown >= step or not _full(page, offset)
                     or not in_order(page.data, Order.NEWEST)
-                    or not _same(_stamp(page, grown), newer)
-                    or not _same(_stamp(page, grown + 1), older)):
+                    or not same(_stamp(page, grown), newer)
+                    or not same(_stamp(page, grown + 1), older)):
                 return _newest(found, False)
         if below:
             place = page.total - below  # the boundary's offset; it moves down as the list
             again = await self._page(place - 1)  # grows, so it is read from there
-            if not (_cut(page, place - offset, position, Order.NEWEST)
+            if not (_cut(page, place - offset, anchor, Order.NEWEST)
                     and again.total >= page.total
-                    and _cut(again, again.total - below - place + 1, position, Order.NEWEST)):
+                    and _cut(again, again.total - below - place + 1, anchor, Order.NEWEST)):
                 return _newest(found, False)
         return _newest(found, True)
 
     async def _from_position(self, position: Position, total: int) -> Newest:
         """Oldest first: the boundary lies between offsets below - 1 and below; read from
-        the link before it to the end, or from the start without one."""
+        the link before it, or from the start without one, to a page that ends short."""
         found: list[Any] = []
         start = offset = max(position.below - 1, 0)
+        anchor = stamp(position.anchor)
         newer = older = None
-        before = total
+        earlier = total
         while True:
             page = await self._page(offset)
             found += page.data
-            if (page.total < before or not _full(page, offset)
+            if (page.total < earlier or not _full(page, offset)
                     or not in_order(page.data, Order.OLDEST)
-                    or (offset > start and not (_same(_stamp(page, 0), older)
-                                                and _same(_stamp(page, 1), newer)))):
+                    or (offset > start and not (same(_stamp(page, 0), older)
+                                                and same(_stamp(page, 1), newer)))):
                 return _newest(found, False)
             if offset == start and position.below:
                 again = await self._page(start, 2)
-                if not (_cut(page, 1, position, Order.OLDEST) and again.total >= page.total
-                        and _cut(again, 1, position, Order.OLDEST)):
+                if not (_cut(page, 1, anchor, Order.OLDEST) and again.total >= page.total
+                        and _cut(again, 1, anchor, Order.OLDEST)):
                     return _newest(found, False)
-            if offset + page.count >= page.total:
+            if page.count < PAGE_LIMIT:
                 return _newest(found, True)
             cuts = _boundaries(page, Order.OLDEST)
             if not cuts or cuts[-1] < 2:
                 return _newest(found, False)
             older, newer = _stamp(page, cuts[-1] - 1), _stamp(page, cuts[-1])
-            before = page.total
+            earlier = page.total
             offset += cuts[-1] - 1
 
 
-def _cut(page: Page, index: int, position: Position, order: Order) -> bool:
+def _cut(page: Page, index: int, anchor: datetime | None, order: Order) -> bool:
     """The position's boundary lies just before `index` of the page: the link there (newest
     first) or before it (oldest first) is stamped with the anchor, and its neighbour across
     the boundary strictly after it."""
-    anchor = created_at({"created_at": position.anchor})
     if order is Order.NEWEST:
-        return _same(_stamp(page, index), anchor) and _before(anchor, _stamp(page, index - 1))
-    return _same(_stamp(page, index - 1), anchor) and _before(anchor, _stamp(page, index))
+        return same(_stamp(page, index), anchor) and before(anchor, _stamp(page, index - 1))
+    return same(_stamp(page, index - 1), anchor) and before(anchor, _stamp(page, index))
 
 
 def _newest(found: list[Any], proven: bool) -> Newest:
@@ -218,8 +208,8 @@ def _newest(found: list[Any], proven: bool) -> Newest:
     records = []
     for record in found:
         key = record.get("id") if isinstance(record, dict) else None
-        if key is None or str(key) not in seen:
+        if key is None or repr(key) not in seen:  # 1 and "1" are two ids
             records.append(record)
             if key is not None:
-                seen.add(str(key))
+                seen.add(repr(key))
     return Newest(records, proven)

@@ -104,13 +104,16 @@ def test_pik_stamps_far_from_our_clock_change_nothing() -> None:
 
 
 @pytest.mark.parametrize("order", ["shuffled", "id"])
-def test_a_list_in_no_creation_order_proves_nothing_and_costs_one_page(order: str) -> None:
+def test_a_list_in_no_creation_order_proves_nothing_and_costs_two_pages_at_most(
+        order: str) -> None:
+    """The first page shows no order; the page at the position's boundary is read too, as
+    one unreadable stamp among the oldest links would show none either."""
     fake = FakeList(1_000, "shuffled" if order == "shuffled" else "newest")
     if order == "id":  # ids that do not follow creation
         fake.links = sorted(fake.links, key=lambda link: str(int(link["id"][3:]) * 7919 % 1009))
     found = _since(fake, 990)
     assert not found.proven
-    assert len(fake.offsets) == 1
+    assert fake.offsets in ([0], [0, 988])
 
 
 def test_a_list_on_one_page_proves_absence_whatever_its_order() -> None:
@@ -120,11 +123,22 @@ def test_a_list_on_one_page_proves_absence_whatever_its_order() -> None:
     assert sorted(r["id"] for r in found.records) == sorted(f"pl_{i}" for i in range(40))
 
 
-def test_a_total_still_at_the_position_proves_absence_whatever_its_order() -> None:
-    fake = FakeList(1_000, "shuffled")
+@pytest.mark.parametrize(("order", "offsets"), [("newest", [0]), ("oldest", [0, 998, 998])])
+def test_a_total_still_at_the_position_proves_absence_where_the_list_shows_it(
+        order: str, offsets: list[int]) -> None:
+    """Newest first, any link created since is on the first page, whatever its total says;
+    oldest first, it is past the boundary, read to the page that ends short."""
+    fake = FakeList(1_000, order)
     found = _since(fake, 1_000)
     assert found.proven
-    assert len(fake.offsets) == 1
+    assert fake.offsets == offsets
+
+
+def test_a_total_still_at_the_position_of_a_list_in_no_order_proves_nothing() -> None:
+    """A total may lag its own list: in no order, the link it missed could be anywhere."""
+    fake = FakeList(1_000, "shuffled")
+    assert not _since(fake, 1_000).proven
+    assert len(fake.offsets) <= 3
 
 
 def test_a_total_below_the_position_proves_nothing() -> None:
@@ -451,3 +465,85 @@ def test_oldest_first_a_boundary_in_place_once_by_chance_proves_nothing() -> Non
     assert offsets == [0, 998, 998]
     assert "pl_1000" not in {r["id"] for r in found.records}
     assert not found.proven
+
+
+def _lagging(links: list[dict], lag: int, newest: bool = False) -> Serve:
+    """Every answer holds the whole list, but its total counts `lag` links fewer."""
+    return lambda n: (links[::-1] if newest else links, len(links) - lag)
+
+
+@pytest.mark.parametrize(("order", "lag", "proven"),
+                         [("newest", 0, True), ("newest", 1, True),
+                          ("oldest", 0, True), ("oldest", 1, False)])
+def test_a_total_that_lags_its_list_never_proves_the_link_it_missed_absent(
+        order: str, lag: int, proven: bool) -> None:
+    """The lost link is listed, but the total still says 500, the position's. Newest first
+    it is on the first page; oldest first it lies past the end the total names."""
+    links = [_stamped(i) for i in range(500)]
+    position = _positioned(_lagging(links, 0, order == "newest"))
+    links.append(_stamped(500))
+
+    found, _ = _served(_lagging(links, lag, order == "newest"), position)
+
+    assert found.proven is proven
+    if proven:
+        assert "pl_500" in {r["id"] for r in found.records}
+
+
+def test_a_first_page_holding_more_links_than_its_total_proves_nothing() -> None:
+    links = [_stamped(i) for i in range(50)]
+    position = _positioned(_lagging(links, 0))
+    links += [_stamped(i) for i in range(50, 201)]
+
+    found, offsets = _served(lambda n: (links, 66), position)
+
+    assert not found.proven
+    assert offsets == [0]
+
+
+@pytest.mark.parametrize(("lag", "proven"), [(0, True), (1, False)])
+def test_oldest_first_a_page_ending_where_the_total_says_is_not_yet_the_end(
+        lag: int, proven: bool) -> None:
+    """The page from the boundary holds 100 links and reaches the total exactly; only a
+    page that ends short shows the list's end, and a late total hid link 998 past it."""
+    links = [_stamped(i) for i in range(998 + lag)]
+    position = Position(899, links[898]["created_at"], 899)
+
+    found, offsets = _served(lambda n: (links, 998), position)
+
+    assert found.proven is proven
+    assert offsets == [0, 898, 898, 996]
+    if proven:
+        assert {f"pl_{i}" for i in range(899, 998)} <= {r["id"] for r in found.records}
+
+
+def test_newest_first_a_whole_read_ends_only_on_a_page_that_ends_short() -> None:
+    links = [_stamped(i) for i in range(1_001)]
+
+    found, _ = _served(_lagging(links, 1, newest=True), Position(0))
+
+    assert not found.proven  # the oldest link, pl_0, lies past the total's end
+
+
+def test_oldest_first_an_unreadable_stamp_among_the_oldest_links_blocks_nothing() -> None:
+    links = [_stamped(i) for i in range(1_000)]
+    links[5] = {**links[5], "created_at": "yesterday"}
+    position = _positioned(_lagging(links, 0))
+    assert position == Position(1_000, links[998]["created_at"], 999)
+    links.append(_stamped(1_000))
+
+    found, offsets = _served(_lagging(links, 0), position)
+
+    assert found.proven
+    assert "pl_1000" in {r["id"] for r in found.records}
+    assert offsets == [0, 998, 998]
+
+
+def test_ids_alike_only_as_text_are_two_links() -> None:
+    links = [_stamped(i) for i in range(40)]
+    links[3], links[4] = {**links[3], "id": 1}, {**links[4], "id": "1"}
+
+    found, _ = _served(_lagging(links, 0), Position(30))
+
+    assert found.proven
+    assert len(found.records) == 40
