@@ -312,6 +312,8 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
         read_as = number_format.decide(warehouse, path, settings)
         result = _parse(warehouse, raw, read_as, path)
         _refuse_too_many_rejects(path, result, settings)
+        held = warehouse.fetchone("SELECT count(*) FROM orders WHERE account = ?", [account])
+        result = _without_orders(path, result, settings, int(held[0]) if held else 0)
         with warehouse.transaction():
             result = dataclasses.replace(result,
                                          import_id=warehouse.next_id("order_imports_seq"))
@@ -380,6 +382,30 @@ def _refuse_too_many_rejects(path: Path, result: LoadResult, settings: OrdersSet
                      f"could not be read, more than max_rejected_share = "
                      f"{settings.max_rejected_share} allows; nothing was loaded. The most "
                      f"common reason ({count} of them{where}): {reason}.{advice}", shown)
+
+
+def _without_orders(path: Path, result: LoadResult, settings: OrdersSettings, held: int
+                    ) -> LoadResult:
+    """An export with no order in it (a header only, or every row left out by the filter).
+    It changes no order, and is a quiet day's window when the account holds orders already:
+    it loads, saying so. Into an account holding none it would leave every payment link
+    without its order, which is far more often an export or a filter gone wrong: refused."""
+    if result.loaded:
+        return result
+    why = "it holds a header and no rows"
+    if result.rows_read:  # all filtered out: a file no row of which reads was refused above
+        why = (f"the filter (filter_column = {settings.filter_column!r}, filter_values = "
+               f"{list(settings.filter_values)}) leaves out {result.filtered} of its "
+               f"{result.rows_read} rows" + (f", and the other {result.rejected} could not "
+                                            "be read" if result.rejected else ""))
+    if held:
+        return dataclasses.replace(result, hints=[
+            *result.hints, f"no order in this export: {why}; the {held} orders loaded before "
+            "stay current"])
+    raise InputError(f"{path}: no order to load: {why}. The account holds no orders yet, so "
+                     "every payment link would read as having none; nothing was loaded. "
+                     "Check that the shop exported its orders, and the [orders] filter in "
+                     "pik-recon.toml.")
 
 
 def _where(path: Path, reject: Reject) -> str:

@@ -294,3 +294,56 @@ def test_an_amount_past_18_decimals_is_refused_not_rounded(tmp_path: Path) -> No
     stored = dict(warehouse_rows(tmp_path / "wh.duckdb", "SELECT order_id, amount FROM orders "
                                                          "WHERE order_id IN ('O4', 'O5')"))
     assert stored == {"O4": Decimal("0.123456789012345678"), "O5": Decimal("2.5")}
+
+
+def _no_order_in(tmp_path: Path, case: str) -> Path:
+    """An export with no order to load, and the config that reads it so."""
+    if case == "all filtered out":
+        (tmp_path / "pik-recon.toml").write_text(
+            '[orders]\nfilter_column = "currency"\nfilter_values = ["BTC"]\n'
+            f'[jobs]\ndir = "{tmp_path / "jobs"}"\n', encoding="utf-8")
+    return _export(tmp_path / "orders.csv", 0 if case == "header only" else 100, {})
+
+
+NO_ORDER = {"header only": "it holds a header and no rows",
+            "all filtered out": "the filter (filter_column = 'currency', filter_values = "
+                                "['BTC']) leaves out 100 of its 100 rows"}
+
+
+@pytest.mark.parametrize("case", list(NO_ORDER))
+def test_an_export_with_no_order_into_an_account_without_orders_is_refused(
+        tmp_path: Path, case: str) -> None:
+    """Every payment link would read as having no order: an export or a filter gone wrong."""
+    env = _workdir(tmp_path)
+    before = _snapshot(tmp_path / "wh.duckdb")
+    export = _no_order_in(tmp_path, case)
+
+    load = invoke_cli(["orders", "load", str(export)], env, tmp_path)
+    reconcile = invoke_cli(["reconcile", "--orders", str(export)], env, tmp_path)
+
+    assert load.returncode == reconcile.returncode == 2
+    for run in (load, reconcile):
+        assert (f"Error: {export}: no order to load: {NO_ORDER[case]}. The account holds no "
+                "orders yet, so every payment link would read as having none; nothing was "
+                "loaded.") in run.stderr
+    assert _snapshot(tmp_path / "wh.duckdb") == before
+
+
+@pytest.mark.parametrize("case", list(NO_ORDER))
+def test_an_export_with_no_order_loads_as_a_quiet_window_and_says_so(
+        tmp_path: Path, case: str) -> None:
+    """Exports are often windows of recent orders: a day without any keeps the orders held."""
+    env = _workdir(tmp_path)
+    first = invoke_cli(["orders", "load", str(_export(tmp_path / "good.csv", 10, {}, 500))],
+                       env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    orders = _snapshot(tmp_path / "wh.duckdb")["orders"]
+    export = _no_order_in(tmp_path, case)
+
+    load = invoke_cli(["orders", "load", str(export)], env, tmp_path)
+
+    assert load.returncode == 0, load.stderr
+    assert (f"hint: no order in this export: {NO_ORDER[case]}; the 10 orders loaded before "
+            "stay current") in load.stdout
+    assert _snapshot(tmp_path / "wh.duckdb")["orders"] == orders
+    assert len(orders) == 10
