@@ -114,7 +114,7 @@ class ReportSettings:
     out_dir: str = "./reports"
     wait_seconds: int = 300
     top_findings: int = 200
-    xlsx_findings: int = 100_000  # the workbook lists the first; findings.csv every one
+    xlsx_findings: int = 50_000  # the workbook lists the first; findings.csv every one
 
 
 @dataclass(frozen=True)

@@ -14,27 +14,20 @@ one, so a reader never sees a half-written file; the file system's errors name t
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
-
-import duckdb
 
 from pik_recon.config import ReportSettings
 from pik_recon.paths import ensure_folder, writing
 from pik_recon.reconcile import require_synced
 from pik_recon.report.csv_files import write_findings_csv, write_summary_csv
 from pik_recon.report.figures import (
-    FINDINGS_IN_ORDER,
     ReportData,
-    findings_order,
     iter_findings,
     iter_transactions,
     read_figures,
@@ -81,60 +74,30 @@ def write_report(warehouse: Warehouse, settings: ReportSettings, *, accounts: li
         require_synced(warehouse, account, "the report would show none of PIK's links")
     ensure_folder(out, out_named)
     steps = steps or _quiet
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    done = steps("figures", 1)
+    data = read_figures(warehouse, settings, accounts, since, until, now)
+    done(1)
+    with writing(out, out_named), staging_folder(out) as temp:
         if "csv" in formats:
-            # the worker started now, while this process is small: one started later is
-            # this process's size until it runs its own program
-            pool.submit(int).result()
-        done = steps("figures", 1)
-        data = read_figures(warehouse, settings, accounts, since, until, now)
-        done(1)
-        with writing(out, out_named), staging_folder(out) as temp:
-            findings_csv = None
-            if "csv" in formats:
-                write_summary_csv(data, temp / "summary.csv")
-                # the other core writes findings.csv while this one writes the workbook, from
-                # the findings in report order handed over as a Parquet file, in a folder
-                # of the staging one removed before the files are moved into place
-                rows = Path(tempfile.mkdtemp(prefix=".rows-", dir=temp)) / "findings.parquet"
-                warehouse.copy(f"COPY ({FINDINGS_IN_ORDER}) TO '{_quoted(rows)}' "
-                               "(FORMAT parquet)", findings_order(), out, out_named)
-                findings_csv = pool.submit(_findings_csv_apart, rows, data.timezone,
-                                           temp / "findings.csv")
-            if "json" in formats:
-                done = steps("report.json", 1)
-                write_json(data, temp / "report.json")
-                done(1)
-            if "xlsx" in formats:
-                listed = min(data.findings_total, settings.xlsx_findings)
-                write_xlsx(data, iter_findings(warehouse, listed), temp / "report.xlsx",
-                           max_rows, lambda: iter_transactions(warehouse, listed),
-                           steps("report.xlsx", listed), listed)
-            if "html" in formats:
-                done = steps("report.html", 1)
-                top = next(_first_findings(warehouse, settings.top_findings), [])
-                write_html(data, top, _transactions_of(warehouse, top), temp / "report.html", now)
-                done(1)
-            if findings_csv is not None:  # written beside the others: done when it is
-                try:
-                    steps("findings.csv", data.findings_total)(findings_csv.result())
-                finally:
-                    shutil.rmtree(rows.parent, ignore_errors=True)
+            write_summary_csv(data, temp / "summary.csv")
+            done = steps("findings.csv", data.findings_total)
+            write_findings_csv(warehouse, data.timezone, temp / "findings.csv", out, out_named)
+            done(data.findings_total)
+        if "json" in formats:
+            done = steps("report.json", 1)
+            write_json(data, temp / "report.json")
+            done(1)
+        if "xlsx" in formats:
+            listed = min(data.findings_total, settings.xlsx_findings)
+            write_xlsx(data, iter_findings(warehouse, listed), temp / "report.xlsx",
+                       max_rows, lambda: iter_transactions(warehouse, listed),
+                       steps("report.xlsx", listed), listed)
+        if "html" in formats:
+            done = steps("report.html", 1)
+            top = next(_first_findings(warehouse, settings.top_findings), [])
+            write_html(data, top, _transactions_of(warehouse, top), temp / "report.html", now)
+            done(1)
     return data
-
-
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-def _findings_csv_apart(rows: Path, timezone: str, path: Path) -> int:
-    """findings.csv from the Parquet file of the findings in report order, in a process of
-    its own (DuckDB in memory, a little of it: it only reads the file in order)."""
-    with duckdb.connect(config={"memory_limit": "256MB", "threads": 1}) as con:
-        con.execute("SET TimeZone = 'UTC'")
-        cursor = con.execute(f"SELECT * FROM read_parquet('{_quoted(rows)}')")
-        return write_findings_csv(iter(lambda: cursor.fetchmany(5_000), []), path,
-                                  ZoneInfo(timezone))
 
 
 def _transactions_of(warehouse: Warehouse, top: list[tuple[Any, ...]]

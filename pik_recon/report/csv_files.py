@@ -7,22 +7,15 @@ findings.csv is also what finance edits: a `note` filled in on a row, and the fi
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from pik_recon.categories import SEVERITIES, finding_state
-from pik_recon.report.display import exact, neutralise
-from pik_recon.report.figures import FINDING_COLUMNS, MONEY_FIELDS, SUMMARY_FIELDS, ReportData
-
-FINDINGS_CSV_COLUMNS = (
-    "account", "finding_id", "run_id", "category", "severity", "state", "order_id", "link_id",
-    "link_ids", "order_amount", "order_currency", "link_amount", "link_currency",
-    "difference", "at_stake", "at_stake_currency", "order_status", "link_status", "age_days",
-    "order_created_at", "link_paid_at", "match_method", "description", "new", "in_period",
-    "note", "acknowledged_by", "acknowledged_at", "received_amount", "transaction_ids")
+from pik_recon.categories import SEVERITIES
+from pik_recon.money import CURRENCY_DECIMALS
+from pik_recon.report.display import DISPLAY_DECIMALS, exact, neutralise
+from pik_recon.report.figures import MONEY_FIELDS, SUMMARY_FIELDS, ReportData
+from pik_recon.warehouse import Warehouse, query
 
 
 def write_summary_csv(data: ReportData, path: Path) -> None:
@@ -45,41 +38,15 @@ def write_summary_csv(data: ReportData, path: Path) -> None:
             writer.writerow(cells)
 
 
-def finding_cells(row: tuple[Any, ...], zone: ZoneInfo) -> list[Any]:
-    """A finding as CSV cells: exact amounts, times in the report's zone, neutralised text."""
-    f = dict(zip(FINDING_COLUMNS, row, strict=True))
-    currency = f["order_currency"] or f["link_currency"]
-
-    def moment(value: Any) -> str:
-        return value.astimezone(zone).isoformat(timespec="seconds") if value else ""
-
-    def text(value: Any) -> Any:
-        return "" if value is None else neutralise(value)
-
-    return [f["account"], f["finding_key"], f["run_id"], f["category"], f["severity"],
-            finding_state(f["acknowledged"], f["ack_outdated"]), text(f["order_id"]),
-            f["link_id"] or "", f["link_ids"] or "", exact(f["order_amount"], currency),
-            text(f["order_currency"]), exact(f["link_amount"], f["link_currency"]),
-            text(f["link_currency"]), exact(f["difference"], currency),
-            exact(f["at_stake"], f["at_stake_currency"]), text(f["at_stake_currency"]),
-            f["order_status"] or "",
-            f["link_status"] or "", "" if f["age_days"] is None else f["age_days"],
-            moment(f["order_created_at"]), moment(f["link_paid_at"]), f["match_method"] or "",
-            text(f["description"]), "yes" if f["is_new"] else "no",
-            "yes" if f["in_period"] else "no",
-            text(f["ack_note"]) if f["acknowledged"] else "",
-            text(f["ack_by"]) if f["acknowledged"] else "",
-            moment(f["ack_at"]) if f["acknowledged"] else "",
-            exact(f["received_amount"], f["link_currency"]), f["transaction_ids"] or ""]
-
-
-def write_findings_csv(batches: Iterator[list[tuple[Any, ...]]], path: Path,
-                       zone: ZoneInfo) -> int:
-    written = 0
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(FINDINGS_CSV_COLUMNS)
-        for batch in batches:
-            writer.writerows(finding_cells(row, zone) for row in batch)
-            written += len(batch)
-    return written
+def write_findings_csv(warehouse: Warehouse, timezone: str, path: Path, out: Path,
+                       out_named: str) -> None:
+    """findings.csv, written by DuckDB (sql/queries/report_findings_csv.sql, which names its
+    columns) from the findings the report lists, as Python's csv module writes a file: CRLF
+    line ends, and quotes only around a value holding a comma, a quote or a line break."""
+    warehouse.execute(query("report_csv_macros"))
+    places = {**CURRENCY_DECIMALS, **DISPLAY_DECIMALS}
+    target = str(path).replace("'", "''")
+    warehouse.copy(f"COPY ({query('report_findings_csv')}) TO '{target}' "
+                   "(HEADER, NEW_LINE '\\r\\n', COMMENT '')", {
+                       "codes": list(places), "places": list(places.values()),
+                       "zone": timezone}, out, out_named)

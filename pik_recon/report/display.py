@@ -53,15 +53,6 @@ def money(value: Decimal | None, currency: str | None) -> str:
     return f"{grouped(value, currency)} {currency or ''}".rstrip()
 
 
-def significant_digits(value: Decimal) -> int:
-    return len(value.normalize().as_tuple().digits)
-
-
-def needs_text(value: Decimal | None) -> bool:
-    """Whether a spreadsheet number (a double) cannot hold this amount exactly."""
-    return value is not None and significant_digits(value) > FLOAT_DIGITS
-
-
 def when(moment: datetime | None, zone: ZoneInfo) -> str:
     """A time for people, to the minute, in the report's zone: '1 Dec 2026 07:56 CET'."""
     if moment is None:

@@ -273,7 +273,9 @@ def select_findings(warehouse: Warehouse, since: datetime, until: datetime,
     warning one whatever its date (`in_period` tells them apart)."""
     warehouse.temp_table("report_runs", _RUN_COLUMNS, runs)
     warehouse.execute(query("latest_acks"))
-    warehouse.execute(query("report_findings"), {"since": since, "until": until})
+    warehouse.execute(query("report_findings"), {
+        "since": since, "until": until, "severities": list(SEVERITIES),
+        "categories": [c for c, _ in CATEGORIES]})
 
 
 def _account_runs(warehouse: Warehouse, account: str, settings: ReportSettings,
@@ -345,28 +347,19 @@ def _by_category(warehouse: Warehouse, period: dict[str, Any]) -> list[CategoryC
 
 # The findings the report lists (FINDING_COLUMNS), in report order: open first, then
 # critical first. Parameters: the severities, the categories (in report order), a limit.
-FINDINGS_IN_ORDER = (
-    "SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings ORDER BY "
-    "acknowledged, array_position($1, severity), array_position($2, category), account, "
-    "order_id NULLS LAST, link_id LIMIT $3")
+FINDINGS_IN_ORDER = ("SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings "
+                     "WHERE $1 IS NULL OR report_rank <= $1 ORDER BY report_rank")
 
 
 def iter_findings(warehouse: Warehouse, limit: int | None = None
                   ) -> Iterator[list[tuple[Any, ...]]]:
     """The findings the report lists, in report order, a batch at a time; the first `limit`
     of them when there is one."""
-    return warehouse.batches(FINDINGS_IN_ORDER, findings_order(limit), size=5_000)
-
-
-def findings_order(limit: int | None = None) -> list[Any]:
-    """The parameters of FINDINGS_IN_ORDER."""
-    return [list(SEVERITIES), [c for c, _ in CATEGORIES], limit]
+    return warehouse.batches(FINDINGS_IN_ORDER, [limit], size=5_000)
 
 
 def iter_transactions(warehouse: Warehouse, listed: int | None = None
                       ) -> Iterator[list[tuple[Any, ...]]]:
     """Each transaction of the findings the report lists (TRANSACTION_COLUMNS), in report
     order, a batch at a time; those of the first `listed` findings when there is one."""
-    return warehouse.batches(query("report_transactions"), {
-        "severities": list(SEVERITIES), "categories": [c for c, _ in CATEGORIES],
-        "listed": listed})
+    return warehouse.batches(query("report_transactions"), {"listed": listed})

@@ -20,7 +20,7 @@ import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
 from pik_recon.categories import finding_state
-from pik_recon.report.display import decimals, exact, grouped, needs_text
+from pik_recon.report.display import FLOAT_DIGITS, display_decimals, exact
 from pik_recon.report.figures import (
     ALL_FIELDS,
     FINDING_COLUMNS,
@@ -42,25 +42,35 @@ class Sheet:
         self.widths: dict[int, int] = {}
 
     def _fit(self, col: int, width: int) -> None:
-        self.widths[col] = max(self.widths.get(col, 0), width)
+        if width > self.widths.get(col, 0):
+            self.widths[col] = width
 
     def text(self, row: int, col: int, value: Any, style: Any = None) -> None:
         if value is None or value == "":
-            self.ws.write_blank(row, col, None, style)
+            if style is not None:  # a blank cell without a style is no cell at all
+                self.ws.write_blank(row, col, None, style)
             return
-        self.ws.write_string(row, col, str(value), style)
-        self._fit(col, len(str(value)))
+        text = str(value)
+        self.ws.write_string(row, col, text, style)
+        self._fit(col, len(text))
 
     def number(self, row: int, col: int, value: int) -> None:
         self.ws.write_number(row, col, value)
         self._fit(col, len(str(value)))
 
     def amount(self, row: int, col: int, value: Decimal | None, currency: str | None) -> None:
+        """The amount as a number at `col`, and at `col + 1` its exact text when a number
+        cell cannot hold every digit of it."""
         if value is None:
-            self.ws.write_blank(row, col, None)
             return
-        self.ws.write_number(row, col, value, self.book.amount_format(decimals(value, currency)))
-        self._fit(col, len(grouped(value, currency)))
+        shown = value.normalize().as_tuple()
+        own = -shown.exponent if isinstance(shown.exponent, int) and shown.exponent < 0 else 0
+        places = max(display_decimals(currency), own)
+        self.ws.write_number(row, col, value, self.book.amount_format(places))
+        whole = len(str(abs(int(value))))  # as grouped() writes it: 1,234,567.50
+        self._fit(col, (value < 0) + whole + (whole - 1) // 3 + (places + 1 if places else 0))
+        if len(shown.digits) > FLOAT_DIGITS:
+            self.text(row, col + 1, exact(value, currency))
 
     def moment(self, row: int, col: int, value: datetime | None) -> None:
         if value is None:
@@ -159,8 +169,6 @@ def _summary_sheet(book: Book, data: ReportData, listed: int) -> None:
             amount = row.amounts[name]
             sheet.number(r, first + 3 * i, row.counts[name])
             sheet.amount(r, first + 1 + 3 * i, amount, row.currency)
-            sheet.text(r, first + 2 + 3 * i,
-                       exact(amount, row.currency) if needs_text(amount) else "")
     r = _aging_block(sheet, r + 2, data, "aging (unpaid)", data.aging)
     r = _aging_block(sheet, r + 2, data, "in transit (confirmed, not settled)",
                      data.transit_aging)
@@ -205,7 +213,6 @@ def _aging_block(sheet: Sheet, r: int, data: ReportData, title: str, rows: list[
         sheet.text(r, first, a.bucket)
         sheet.number(r, first + 1, a.count)
         sheet.amount(r, first + 2, a.amount, a.currency)
-        sheet.text(r, first + 3, exact(a.amount, a.currency) if needs_text(a.amount) else "")
     return r
 
 
@@ -229,8 +236,6 @@ def _stakes_block(book: Book, sheet: Sheet, r: int, data: ReportData) -> int:
         sheet.number(r, col + 3, g.count)
         if g.currency is not None:
             sheet.amount(r, col + 4, g.amount, g.currency)
-            sheet.text(r, col + 5, exact(g.amount, g.currency) if needs_text(g.amount)
-                       else "")
     return r
 
 
@@ -302,7 +307,6 @@ def _transaction_row(sheet: Sheet, r: int, row: tuple[Any, ...]) -> None:
                                 "transaction_id", "status")):
         sheet.text(r, col, t[name])
     sheet.amount(r, 6, t["amount"], t["currency"])
-    sheet.text(r, 7, exact(t["amount"], t["currency"]) if needs_text(t["amount"]) else None)
     sheet.text(r, 8, t["currency"])
     for col, name in enumerate(("created_at", "confirmed_at", "settled_at"), 9):
         sheet.moment(r, col, t[name])
@@ -313,38 +317,33 @@ def _finding_row(sheet: Sheet, r: int, row: tuple[Any, ...]) -> None:
     f = dict(zip(FINDING_COLUMNS, row, strict=True))
     currency = f["order_currency"] or f["link_currency"]
     acked = bool(f["acknowledged"])
-    cells: list[tuple[str, Any, str | None]] = [  # kind, value, currency of an amount
-        ("text", f["account"], None), ("text", f["finding_key"], None),
-        ("text", f["severity"], None),
-        ("text", f["category"], None),
-        ("text", finding_state(acked, f["ack_outdated"]), None), ("text", f["order_id"], None),
-        ("text", f["link_id"], None), ("text", f["link_ids"], None),
-        ("amount", f["order_amount"], f["order_currency"]),
-        ("exact", f["order_amount"], f["order_currency"]), ("text", f["order_currency"], None),
-        ("amount", f["link_amount"], f["link_currency"]),
-        ("exact", f["link_amount"], f["link_currency"]), ("text", f["link_currency"], None),
-        ("amount", f["received_amount"], f["link_currency"]),
-        ("exact", f["received_amount"], f["link_currency"]),
-        ("text", (f["transaction_ids"] or "").replace(";", " ") or None, None),
-        ("amount", f["difference"], currency), ("exact", f["difference"], currency),
-        ("amount", f["at_stake"], f["at_stake_currency"]),
-        ("exact", f["at_stake"], f["at_stake_currency"]), ("text", f["at_stake_currency"], None),
-        ("text", f["order_status"], None), ("text", f["link_status"], None),
-        ("number", f["age_days"], None), ("moment", f["order_created_at"], None),
-        ("moment", f["link_paid_at"], None), ("text", f["match_method"], None),
-        ("text", f["description"], None), ("text", "yes" if f["is_new"] else "no", None),
-        ("text", "yes" if f["in_period"] else "no", None),
-        ("text", f["ack_note"] if acked else None, None),
-        ("text", f["ack_by"] if acked else None, None),
-        ("moment", f["ack_at"] if acked else None, None)]
-    for col, (kind, value, cur) in enumerate(cells):
-        if kind == "amount":
-            sheet.amount(r, col, value, cur)
-        elif kind == "exact":
-            sheet.text(r, col, exact(value, cur) if needs_text(value) else None)
-        elif kind == "moment":
-            sheet.moment(r, col, value)
-        elif kind == "number" and value is not None:
-            sheet.number(r, col, value)
-        else:
-            sheet.text(r, col, value)
+    text, amount, moment = sheet.text, sheet.amount, sheet.moment
+    for col, name in enumerate(("account", "finding_key", "severity", "category")):
+        text(r, col, f[name])
+    text(r, 4, finding_state(acked, f["ack_outdated"]))
+    text(r, 5, f["order_id"])
+    text(r, 6, f["link_id"])
+    text(r, 7, f["link_ids"])
+    amount(r, 8, f["order_amount"], f["order_currency"])  # and its exact text at 9
+    text(r, 10, f["order_currency"])
+    amount(r, 11, f["link_amount"], f["link_currency"])
+    text(r, 13, f["link_currency"])
+    amount(r, 14, f["received_amount"], f["link_currency"])
+    text(r, 16, (f["transaction_ids"] or "").replace(";", " "))
+    amount(r, 17, f["difference"], currency)
+    amount(r, 19, f["at_stake"], f["at_stake_currency"])
+    text(r, 21, f["at_stake_currency"])
+    text(r, 22, f["order_status"])
+    text(r, 23, f["link_status"])
+    if f["age_days"] is not None:
+        sheet.number(r, 24, f["age_days"])
+    moment(r, 25, f["order_created_at"])
+    moment(r, 26, f["link_paid_at"])
+    text(r, 27, f["match_method"])
+    text(r, 28, f["description"])
+    text(r, 29, "yes" if f["is_new"] else "no")
+    text(r, 30, "yes" if f["in_period"] else "no")
+    if acked:
+        text(r, 31, f["ack_note"])
+        text(r, 32, f["ack_by"])
+        moment(r, 33, f["ack_at"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pik_recon.config import Config
-from pik_recon.warehouse import Warehouse
+from pik_recon.warehouse import DEFAULT_MEMORY_LIMIT, Warehouse
 
 WRITE_WAIT_SECONDS = 60
 
@@ -20,10 +20,10 @@ def open_for_writing(config: Config, *, create: bool = True) -> Warehouse:
     return Warehouse.open(config.db_path, create=create, wait_seconds=WRITE_WAIT_SECONDS)
 
 
-def open_for_reading(config: Config) -> Warehouse:
-    """The warehouse to read; it must exist."""
+def open_for_reading(config: Config, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Warehouse:
+    """The warehouse to read; it must exist. DuckDB spills past `memory_limit`."""
     return Warehouse.open(config.db_path, read_only=True,
-                          wait_seconds=config.report.wait_seconds)
+                          wait_seconds=config.report.wait_seconds, memory_limit=memory_limit)
 
 
 def account_names(config: Config, accounts: Sequence[str]) -> tuple[str, ...]:

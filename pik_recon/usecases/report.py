@@ -15,6 +15,10 @@ from pik_recon.report import ReportData, Steps, write_report
 from pik_recon.usecases.common import open_for_reading
 from pik_recon.usecases.outcome import Outcome
 
+# A report's figures and files stream; past this DuckDB spills to disk rather than holding
+# its working set, so the whole report stays within about 1 GB at 1,000,000 orders.
+REPORT_MEMORY_LIMIT = "600MB"
+
 # Where a report goes: one folder for the accounts together, or a folder per account.
 Folder = Path | Callable[[str], Path]
 
@@ -58,7 +62,7 @@ def report(config: Config, accounts: Sequence[str] = (), *, since: datetime,
         out_named = "[report] out_dir"
     groups = ([([a], out(a)) for a in names] if callable(out) else [(list(names), out)])
     reports = []
-    with open_for_reading(config) as warehouse:
+    with open_for_reading(config, REPORT_MEMORY_LIMIT) as warehouse:
         for group, folder in groups:
             reports.append((folder, write_report(
                 warehouse, config.report, accounts=group, since=since, until=until,

@@ -6,9 +6,11 @@
 -- headline counts is listed. Each is marked new when that account's previous run did not
 -- have it (same key: category, order and link), and acknowledged when the latest
 -- acknowledgement of its key was not reopened and was made when the finding said what it
--- says now.
+-- says now. `report_rank` is each finding's place in report order: open first, then by
+-- severity and category ($severities, $categories, each in that order), account, order and
+-- link; every file lists the findings by it.
 -- Staged: latest_acks (latest_acks.sql), report_runs(account, run_id, prev_run_id).
--- Parameters: $since, $until.
+-- Parameters: $since, $until, $severities, $categories.
 CREATE OR REPLACE TEMP TABLE report_findings AS
 WITH scoped AS (
     SELECT f.*, r.prev_run_id,
@@ -24,6 +26,7 @@ WITH scoped AS (
         ON f.category = 'transaction_unknown_link' AND t.account = f.account
        AND t.id = split_part(f.transaction_ids, ';', 1)
 )
+, listed AS (
 SELECT
     s.* EXCLUDE (prev_run_id),
     NOT EXISTS (
@@ -41,4 +44,9 @@ LEFT JOIN latest_acks AS a ON a.account = s.account AND a.finding_key = s.findin
 WHERE s.category = 'order_rejected'
    OR (s.subject_created_at >= $since AND s.subject_created_at < $until)
    OR (s.severity IN ('critical', 'warning')
-       AND NOT is_acknowledged(a.reopened_at, a.state_digest, s.state_digest));
+       AND NOT is_acknowledged(a.reopened_at, a.state_digest, s.state_digest))
+)
+SELECT *, row_number() OVER (ORDER BY acknowledged, array_position($severities, severity),
+                                      array_position($categories, category), account,
+                                      order_id NULLS LAST, link_id) AS report_rank
+FROM listed;

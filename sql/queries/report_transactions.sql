@@ -1,18 +1,13 @@
 -- Each transaction of the findings a report lists (report_findings) that name some: one row
 -- per finding and transaction, in report order, so that a link paid several times shows
 -- every payment.
--- Staged: report_findings. Parameters: $severities and $categories (each in report order),
--- $listed: the transactions of the first $listed findings in report order (all when NULL).
+-- Staged: report_findings. Parameter: $listed, the transactions of the first $listed findings
+-- in report order (all when NULL).
 SELECT f.account, f.finding_key, f.category, f.link_id, t.id, t.status, t.amount, t.currency,
        t.created_at, t.confirmed_at, t.settled_at, t.tx_hash
 FROM (SELECT *, unnest(string_split(transaction_ids, ';')) AS transaction_id
-      FROM (SELECT * FROM report_findings
-            ORDER BY acknowledged, array_position($severities, severity),
-                     array_position($categories, category), account, order_id NULLS LAST,
-                     link_id
-            LIMIT $listed)
-      WHERE transaction_ids IS NOT NULL) AS f
+      FROM report_findings
+      WHERE transaction_ids IS NOT NULL AND ($listed IS NULL OR report_rank <= $listed)
+     ) AS f
 JOIN transactions AS t ON t.account = f.account AND t.id = f.transaction_id
-ORDER BY f.acknowledged, array_position($severities, f.severity),
-         array_position($categories, f.category), f.account, f.order_id NULLS LAST, f.link_id,
-         t.created_at, t.id;
+ORDER BY f.report_rank, t.created_at, t.id;

@@ -189,7 +189,7 @@ def test_the_workbook_lists_the_first_xlsx_findings_and_says_findings_csv_has_al
         data = write_report(wh, replace(settings, xlsx_findings=40), accounts=["default"],
                             since=datetime(2026, 8, 1, tzinfo=UTC), until=AS_OF,
                             out=tmp_path / "first", formats=("csv", "xlsx"), now=AS_OF)
-    assert settings.xlsx_findings == 100_000
+    assert settings.xlsx_findings == 50_000
     with (tmp_path / "first" / "findings.csv").open(encoding="utf-8") as fh:
         ids = [row["finding_id"] for row in csv.DictReader(fh)]
     assert len(ids) == data.findings_total > 40  # the CSV still has every finding
@@ -255,6 +255,54 @@ def test_injection_is_neutralised(report_env: dict[str, str], tmp_path: Path) ->
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "http://" not in html and "https://" not in html and "//" not in html.replace(
         "<!--", "")
+
+
+# (description, amount, currency, paid at): each as findings.csv must write it
+WRITTEN = [("a,b", "5", "USDT", datetime(2026, 11, 10, 10, 0, 0, 900_000, tzinfo=UTC)),
+           ('say "hi"', "0.1", "BTC", datetime(2026, 7, 10, 10, 0, tzinfo=UTC)),
+           ("two\nlines", "0.000000000000000001", "XYZ", datetime(2026, 11, 10, 23, 59, 59,
+                                                                 tzinfo=UTC)),
+           ("#tag", "1234567.5", "USDC", datetime(2026, 11, 11, 0, 0, tzinfo=UTC))]
+PAID_AT = {"Asia/Kolkata": ["2026-11-10T15:30:00+05:30", "2026-07-10T15:30:00+05:30",
+                            "2026-11-11T05:29:59+05:30", "2026-11-11T05:30:00+05:30"],
+           "America/New_York": ["2026-11-10T05:00:00-05:00", "2026-07-10T06:00:00-04:00",
+                                "2026-11-10T18:59:59-05:00", "2026-11-10T19:00:00-05:00"]}
+
+
+@pytest.mark.parametrize("zone", list(PAID_AT))
+def test_findings_csv_writes_text_amounts_and_times_as_finance_reads_them(
+        report_env: dict[str, str], tmp_path: Path, zone: str) -> None:
+    """Quoted only where CSV needs it, amounts exact to the currency's decimals and beyond,
+    times in the report's zone to the second (never rounded up), with the offset of the day."""
+    db = Path(report_env["PIK_RECON_DB"])
+    with Warehouse.open(db) as wh:
+        for i, (text, amount, currency, paid) in enumerate(WRITTEN):
+            wh.execute("INSERT INTO payment_links VALUES (?, NULL, ?, ?, ?, ?, 'paid', ?, ?, "
+                       "now(), now(), 1, NULL, 'default')",
+                       [f"pl_written{i}", Decimal(amount), amount, currency, text, AS_OF, paid])
+        reconcile(wh, load_config(env={}).matching, AS_OF)
+    (tmp_path / "pik-recon.toml").write_text(f'[report]\ntimezone = "{zone}"\n',
+                                             encoding="utf-8")
+    out = tmp_path / "out"
+    done = invoke_cli(["report", "--since", SINCE, "--until", "2026-11-21", "--out", str(out),
+                       "--format", "csv"],
+                      {**report_env, "PIK_RECON_CONFIG": str(tmp_path / "pik-recon.toml")},
+                      tmp_path)
+    assert done.returncode == 0, done.stderr
+    raw = (out / "findings.csv").read_bytes()
+    with (out / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        rows = {r["link_id"]: r for r in csv.DictReader(fh)
+                if r["link_id"].startswith("pl_written")}
+    assert {k: (r["description"], r["link_amount"], r["link_paid_at"])
+            for k, r in rows.items()} == {
+        "pl_written0": ("a,b", "5.00", PAID_AT[zone][0]),
+        "pl_written1": ('say "hi"', "0.10000000", PAID_AT[zone][1]),
+        "pl_written2": ("two\nlines", "0.000000000000000001", PAID_AT[zone][2]),
+        "pl_written3": ("#tag", "1234567.50", PAID_AT[zone][3])}
+    assert b',"a,b",' in raw and b',"say ""hi""",' in raw and b',"two\nlines",' in raw
+    assert b",#tag," in raw  # unquoted, as any CSV writer leaves it
+    assert raw.endswith(b"\r\n")  # every row ends CRLF; a bare LF only inside a value
+    assert raw.count(b"\n") - raw.count(b"\r\n") == raw.count(b"two\nlines") >= 1
 
 
 def _planted_differences() -> dict[str, Decimal]:
