@@ -67,8 +67,15 @@ def order_of(records: Sequence[Any]) -> Order:
 
 def in_order(records: Sequence[Any], order: Order) -> bool:
     """Every record stamped and none out of `order` (equal stamps are in any order)."""
-    stamps = [created_at(record) for record in records]
-    if any(s is None for s in stamps) or order is Order.UNKNOWN:
+    return (all(created_at(record) is not None for record in records)
+            and stamped_in_order(records, order))
+
+
+def stamped_in_order(records: Sequence[Any], order: Order) -> bool:
+    """None of the records' readable stamps out of `order`, those without one skipped: what
+    a page shows of its order when some of its stamps cannot be read."""
+    stamps = [s for s in map(created_at, records) if s is not None]
+    if order is Order.UNKNOWN:
         return False
     if order is Order.NEWEST:
         stamps.reverse()

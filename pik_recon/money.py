@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 # Decimals each asset allows; unknown codes fall back to 18 (the widest on PIK).
 CURRENCY_DECIMALS: dict[str, int] = {
@@ -26,6 +26,10 @@ CURRENCY_DECIMALS: dict[str, int] = {
 PIK_CURRENCIES = ("USDT", "USDC", "BTC", "ETH", "LTC", "TRX", "SOL", "TON", "DOGE")
 MAX_SCALE = 18
 MAX_INTEGER_DIGITS = 20  # DECIMAL(38,18)
+# Decimal arithmetic and formatting in Python round to their context's precision, 28 digits
+# by default, short of DECIMAL(38,18)'s 38: amounts are added, normalized and quantized in
+# this one, wide enough for any sum of them.
+EXACT = Context(prec=80)
 # PIK's amount as its docs show it ("75.00", "75", "0.00000001"): ASCII digits, optionally a
 # point and decimals; no sign, exponent, space or bare point. The sync's stage queries
 # (sql/queries/links/stage.sql, sql/queries/transactions/stage.sql) hold the same form.

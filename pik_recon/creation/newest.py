@@ -40,7 +40,16 @@ from datetime import datetime
 from typing import Any
 
 from pik_recon.client import PAGE_LIMIT, Page, PikClient
-from pik_recon.listorder import Order, before, created_at, in_order, order_of, same, stamp
+from pik_recon.listorder import (
+    Order,
+    before,
+    created_at,
+    in_order,
+    order_of,
+    same,
+    stamp,
+    stamped_in_order,
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,8 @@ class NewestLinks:
                 return Position(first.total, first.data[cuts[0]]["created_at"],
                                 first.total - cuts[0])
             return Position(first.total)
+        if not stamped_in_order(first.data, Order.OLDEST):
+            return Position(first.total)
         offset = max(first.total - PAGE_LIMIT, 0)
         last = first if offset == 0 else await self._page(offset)  # numbers stay put
         if (last.total >= first.total and _full(last, offset)
@@ -127,7 +138,7 @@ class NewestLinks:
             if first.total == position.total:  # none since; any a late total missed is here
                 return _newest(first.data, True)
             return await self._from_the_top(first, bound)
-        if order is Order.OLDEST or bound.below:  # the oldest links' stamps have no say
+        if (order is Order.OLDEST and not bound.below) or _oldest_front(first, bound):
             return await self._from_position(bound, first.total)
         return _newest(first.data, False)
 
@@ -190,6 +201,18 @@ class NewestLinks:
             older, newer = _stamp(page, cuts[-1] - 1), _stamp(page, cuts[-1])
             earlier = page.total
             offset += cuts[-1] - 1
+
+
+def _oldest_front(first: Page, position: Position) -> bool:
+    """The first page may be the oldest end of the list whose boundary `position` names:
+    its readable stamps oldest first (one that cannot be read tells nothing), and none of
+    the links before the boundary stamped after the anchor. A list whose front is in
+    another order (its newest link first, or its links grouped by status) shows it there,
+    where new links could hide from a read from the boundary on."""
+    anchor = stamp(position.anchor)
+    return (position.below > 0 and stamped_in_order(first.data, Order.OLDEST)
+            and not any(before(anchor, created_at(record))
+                        for record in first.data[:position.below]))
 
 
 def _cut(page: Page, index: int, anchor: datetime | None, order: Order) -> bool:

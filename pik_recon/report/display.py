@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pik_recon.money import currency_decimals
+from pik_recon.money import EXACT, currency_decimals
 
 DISPLAY_DECIMALS = {"USDT": 2, "USDC": 2, "USD": 2, "EUR": 2, "DAI": 2}
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -29,7 +29,7 @@ def display_decimals(currency: str | None) -> int:
 
 def decimals(value: Decimal, currency: str | None) -> int:
     """How many decimals `value` shows: its currency's, or its own when it has more."""
-    exponent = value.normalize().as_tuple().exponent
+    exponent = value.normalize(EXACT).as_tuple().exponent
     own = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     return max(display_decimals(currency), own)
 
@@ -38,12 +38,14 @@ def exact(value: Decimal | None, currency: str | None) -> str:
     """A plain decimal, never rounded: '1234.50', '0.000000000000000001'."""
     if value is None:
         return ""
-    return format(value.quantize(Decimal(1).scaleb(-decimals(value, currency))), "f")
+    return format(value.quantize(Decimal(1).scaleb(-decimals(value, currency)), context=EXACT),
+                  "f")
 
 
 def grouped(value: Decimal, currency: str | None) -> str:
     """The exact digits with thousands grouped: '1,234,567.50'."""
-    return format(value.quantize(Decimal(1).scaleb(-decimals(value, currency))), ",f")
+    return format(value.quantize(Decimal(1).scaleb(-decimals(value, currency)), context=EXACT),
+                  ",f")
 
 
 def money(value: Decimal | None, currency: str | None) -> str:

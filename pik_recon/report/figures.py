@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pik_recon.attention import Attention, OpenFindings, needs_attention
 from pik_recon.categories import CATEGORIES, SEVERITIES
 from pik_recon.config import ReportSettings
+from pik_recon.money import EXACT
 from pik_recon.report.display import money, when
 from pik_recon.warehouse import Warehouse, query
 
@@ -78,7 +79,7 @@ class Stake:
 
     @property
     def amount(self) -> Decimal:
-        return self.critical_amount + self.warning_amount
+        return EXACT.add(self.critical_amount, self.warning_amount)
 
 
 @dataclass(frozen=True)
@@ -176,10 +177,10 @@ class ReportData:
                 dict.fromkeys(ALL_FIELDS, Decimal(0))))
             for name in ALL_FIELDS:
                 total.counts[name] += row.counts[name]
-                total.amounts[name] += row.amounts[name]
+                total.amounts[name] = EXACT.add(total.amounts[name], row.amounts[name])
             for severity, (count, amount) in row.at_stake.items():
                 had, summed = total.at_stake.get(severity, (0, Decimal(0)))
-                total.at_stake[severity] = (had + count, summed + amount)
+                total.at_stake[severity] = (had + count, EXACT.add(summed, amount))
         return [sums[c] for c in sorted(sums)]
 
     def stakes(self) -> list[Stake]:
@@ -328,7 +329,7 @@ def with_stakes(summary: list[CurrencySummary], attention: Attention, accounts: 
             group.account, group.currency, dict.fromkeys(ALL_FIELDS, 0),
             dict.fromkeys(ALL_FIELDS, Decimal(0))))
         count, amount = row.at_stake.get(group.severity, (0, Decimal(0)))
-        row.at_stake[group.severity] = (count + group.count, amount + group.amount)
+        row.at_stake[group.severity] = (count + group.count, EXACT.add(amount, group.amount))
     return sorted(rows.values(), key=lambda r: (accounts.index(r.account), r.currency))
 
 

@@ -20,6 +20,7 @@ import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
 from pik_recon.categories import finding_state
+from pik_recon.money import EXACT
 from pik_recon.report.display import FLOAT_DIGITS, display_decimals, exact
 from pik_recon.report.figures import (
     ALL_FIELDS,
@@ -63,7 +64,7 @@ class Sheet:
         cell cannot hold every digit of it."""
         if value is None:
             return
-        shown = value.normalize().as_tuple()
+        shown = value.normalize(EXACT).as_tuple()
         own = -shown.exponent if isinstance(shown.exponent, int) and shown.exponent < 0 else 0
         places = max(display_decimals(currency), own)
         self.ws.write_number(row, col, value, self.book.amount_format(places))

@@ -2,7 +2,8 @@
 -- each; its columns are what finance edits and `findings ack --from` reads back (the
 -- finding_id and note), so their names stay. An empty value is written as nothing (NULL).
 -- The macros are report_csv_macros.sql's.
--- Parameters: $codes, $places, $zone.
+-- Staged: the macro csv_zone_offset(moment), the report zone's UTC offset in seconds at a
+-- moment (csv_files.py). Parameters: $codes, $places.
 SELECT
     account,
     finding_key AS finding_id,
@@ -26,15 +27,15 @@ SELECT
     nullif(order_status, '') AS order_status,
     nullif(link_status, '') AS link_status,
     age_days,
-    csv_moment(order_created_at, $zone) AS order_created_at,
-    csv_moment(link_paid_at, $zone) AS link_paid_at,
+    csv_moment(order_created_at, csv_zone_offset(order_created_at)) AS order_created_at,
+    csv_moment(link_paid_at, csv_zone_offset(link_paid_at)) AS link_paid_at,
     nullif(match_method, '') AS match_method,
     nullif(csv_text(description), '') AS description,
     CASE WHEN is_new THEN 'yes' ELSE 'no' END AS new,
     CASE WHEN in_period THEN 'yes' ELSE 'no' END AS in_period,
     CASE WHEN acknowledged THEN nullif(csv_text(ack_note), '') END AS note,
     CASE WHEN acknowledged THEN nullif(csv_text(ack_by), '') END AS acknowledged_by,
-    CASE WHEN acknowledged THEN csv_moment(ack_at, $zone) END AS acknowledged_at,
+    CASE WHEN acknowledged THEN csv_moment(ack_at, csv_zone_offset(ack_at)) END AS acknowledged_at,
     csv_exact(received_amount, csv_places(link_currency, $codes, $places)) AS received_amount,
     nullif(transaction_ids, '') AS transaction_ids
 FROM report_findings

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -303,6 +304,47 @@ def test_findings_csv_writes_text_amounts_and_times_as_finance_reads_them(
     assert b",#tag," in raw  # unquoted, as any CSV writer leaves it
     assert raw.endswith(b"\r\n")  # every row ends CRLF; a bare LF only inside a value
     assert raw.count(b"\n") - raw.count(b"\r\n") == raw.count(b"two\nlines") >= 1
+
+
+TURNS = [datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC), datetime(2026, 3, 29, 1, tzinfo=UTC),
+         datetime(2026, 10, 25, 0, 59, 59, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC),
+         datetime(2026, 10, 26, 12, tzinfo=UTC), datetime(2026, 11, 10, 12, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize("zone", ["Europe/Chisinau", "Africa/Casablanca", "America/Havana",
+                                  "Australia/Lord_Howe", "Asia/Kathmandu"])
+def test_findings_csv_and_the_workbook_tell_the_same_local_time(
+        report_env: dict[str, str], tmp_path: Path, zone: str) -> None:
+    """Both files read the zone's rules from one time-zone database, around its changes."""
+    db = Path(report_env["PIK_RECON_DB"])
+    with Warehouse.open(db) as wh:
+        for i, paid in enumerate(TURNS):
+            wh.execute("INSERT INTO payment_links VALUES (?, NULL, 5, '5', 'USDT', 'turn', "
+                       "'paid', ?, ?, now(), now(), 1, NULL, 'default')",
+                       [f"pl_turn{i}", AS_OF, paid])
+        reconcile(wh, load_config(env={}).matching, AS_OF)
+    (tmp_path / "pik-recon.toml").write_text(f'[report]\ntimezone = "{zone}"\n',
+                                             encoding="utf-8")
+    out = tmp_path / "out"
+    done = invoke_cli(["report", "--since", SINCE, "--until", "2026-11-21", "--out", str(out),
+                       "--format", "csv,xlsx"],
+                      {**report_env, "PIK_RECON_CONFIG": str(tmp_path / "pik-recon.toml")},
+                      tmp_path)
+    assert done.returncode == 0, done.stderr
+    with (out / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        in_csv = {r["link_id"]: r["link_paid_at"] for r in csv.DictReader(fh)
+                  if r["link_id"].startswith("pl_turn")}
+    sheet = openpyxl.load_workbook(out / "report.xlsx", read_only=True)["Findings"]
+    rows = sheet.iter_rows(values_only=True)
+    header = list(next(rows))
+    link, paid = header.index("link"), header.index("link paid")
+    in_book = {r[link]: r[paid] for r in rows if str(r[link]).startswith("pl_turn")}
+    assert len(in_csv) == len(TURNS) and in_book.keys() == in_csv.keys()
+    for key, text in in_csv.items():
+        moment = datetime.fromisoformat(text)
+        assert moment == TURNS[int(key[len("pl_turn"):])]  # the instant, exactly
+        assert moment.replace(tzinfo=None) == in_book[key]  # the same local time
+        assert moment.utcoffset() == moment.astimezone(ZoneInfo(zone)).utcoffset()
 
 
 def _planted_differences() -> dict[str, Decimal]:

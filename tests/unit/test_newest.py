@@ -547,3 +547,44 @@ def test_ids_alike_only_as_text_are_two_links() -> None:
 
     assert found.proven
     assert len(found.records) == 40
+
+
+def _pinned(links: list[dict]) -> list[dict]:
+    """The newest link first, then the others oldest first (any order is allowed)."""
+    return [links[-1], *links[:-1]]
+
+
+def _by_status(links: list[dict]) -> list[dict]:
+    """Active links oldest first, then paid ones oldest first (any order is allowed)."""
+    return ([link for link in links if link["status"] == "active"]
+            + [link for link in links if link["status"] == "paid"])
+
+
+def test_a_list_whose_front_is_not_oldest_first_proves_nothing_though_its_end_is() -> None:
+    """The lost link takes the newest's place at offset 0 and every offset from 1 on stays
+    put: the boundary near the end stands where it stood, twice, and the last page ends
+    short. Only the front shows the list is not oldest first."""
+    links = [_stamped(i) for i in range(250)]
+    position = _positioned(lambda n: (_pinned(links), len(links)))
+    links.append(_stamped(250))
+    found, _ = _served(lambda n: (_pinned(links), len(links)), position)
+    known, _ = _served(lambda n: (_pinned(links), len(links)),
+                       Position(250, links[248]["created_at"], 249))
+
+    assert position == Position(250)
+    assert not found.proven and not known.proven
+
+
+def test_a_list_grouped_by_status_proves_nothing() -> None:
+    """The newest link is paid after the position, and the lost link joins the active ones
+    at the front, out of reach of a read from the boundary on."""
+    links = [{**_stamped(i), "status": "paid" if i < 200 else "active"} for i in range(250)]
+    position = _positioned(lambda n: (_by_status(links), len(links)))
+    links[-1] = {**links[-1], "status": "paid"}
+    links.append({**_stamped(250), "status": "active"})
+    known = Position(250, links[248]["created_at"], 249)
+
+    found, _ = _served(lambda n: (_by_status(links), len(links)), position)
+    anchored, _ = _served(lambda n: (_by_status(links), len(links)), known)
+
+    assert not found.proven and not anchored.proven
