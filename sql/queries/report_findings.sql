@@ -7,8 +7,9 @@
 -- have it (same key: category, order and link), and acknowledged when the latest
 -- acknowledgement of its key was not reopened and was made when the finding said what it
 -- says now. `report_rank` is each finding's place in report order: open first, then by
--- severity and category ($severities, $categories, each in that order), account, order and
--- link; every file lists the findings by it.
+-- severity and category ($severities, $categories, each in that order), account, order,
+-- link and key (which tells apart the rejected rows without an order id); every file lists
+-- the findings by it.
 -- Staged: latest_acks (latest_acks.sql), report_runs(account, run_id, prev_run_id).
 -- Parameters: $since, $until, $severities, $categories.
 CREATE OR REPLACE TEMP TABLE report_findings AS
@@ -48,5 +49,5 @@ WHERE s.category = 'order_rejected'
 )
 SELECT *, row_number() OVER (ORDER BY acknowledged, array_position($severities, severity),
                                       array_position($categories, category), account,
-                                      order_id NULLS LAST, link_id) AS report_rank
+                                      order_id NULLS LAST, link_id, finding_key) AS report_rank
 FROM listed;
