@@ -29,9 +29,15 @@ def display_decimals(currency: str | None) -> int:
 
 def decimals(value: Decimal, currency: str | None) -> int:
     """How many decimals `value` shows: its currency's, or its own when it has more."""
-    exponent = value.normalize(EXACT).as_tuple().exponent
-    own = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    return max(display_decimals(currency), own)
+    return shape(value, currency)[0]
+
+
+def shape(value: Decimal, currency: str | None) -> tuple[int, int]:
+    """The decimals `value` shows (as `decimals` says) and its significant digits, read
+    from one normalization."""
+    shown = value.normalize(EXACT).as_tuple()
+    own = -shown.exponent if isinstance(shown.exponent, int) and shown.exponent < 0 else 0
+    return max(display_decimals(currency), own), len(shown.digits)
 
 
 def exact(value: Decimal | None, currency: str | None) -> str:

@@ -346,8 +346,8 @@ def _by_category(warehouse: Warehouse, period: dict[str, Any]) -> list[CategoryC
             for category, severity in CATEGORIES]
 
 
-# The findings the report lists (FINDING_COLUMNS), in report order: open first, then
-# critical first. Parameters: the severities, the categories (in report order), a limit.
+# The findings the report lists (FINDING_COLUMNS), in report order (report_rank: open first,
+# then critical first). Parameter: how many, from the first (all when NULL).
 FINDINGS_IN_ORDER = ("SELECT " + ", ".join(FINDING_COLUMNS) + " FROM report_findings "
                      "WHERE $1 IS NULL OR report_rank <= $1 ORDER BY report_rank")
 

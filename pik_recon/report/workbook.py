@@ -20,8 +20,7 @@ import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
 from pik_recon.categories import finding_state
-from pik_recon.money import EXACT
-from pik_recon.report.display import FLOAT_DIGITS, display_decimals, exact
+from pik_recon.report.display import FLOAT_DIGITS, exact, shape
 from pik_recon.report.figures import (
     ALL_FIELDS,
     FINDING_COLUMNS,
@@ -64,13 +63,11 @@ class Sheet:
         cell cannot hold every digit of it."""
         if value is None:
             return
-        shown = value.normalize(EXACT).as_tuple()
-        own = -shown.exponent if isinstance(shown.exponent, int) and shown.exponent < 0 else 0
-        places = max(display_decimals(currency), own)
+        places, digits = shape(value, currency)
         self.ws.write_number(row, col, value, self.book.amount_format(places))
         whole = len(str(abs(int(value))))  # as grouped() writes it: 1,234,567.50
         self._fit(col, (value < 0) + whole + (whole - 1) // 3 + (places + 1 if places else 0))
-        if len(shown.digits) > FLOAT_DIGITS:
+        if digits > FLOAT_DIGITS:
             self.text(row, col + 1, exact(value, currency))
 
     def moment(self, row: int, col: int, value: datetime | None) -> None:

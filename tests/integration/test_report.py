@@ -258,6 +258,28 @@ def test_injection_is_neutralised(report_env: dict[str, str], tmp_path: Path) ->
         "<!--", "")
 
 
+def _paid_links_reported(report_env: dict[str, str], tmp_path: Path, zone: str,
+                         formats: str, links: list[tuple[str, str, str, str, datetime]]
+                         ) -> Path:
+    """Paid links (id, amount, currency, description, paid at) added and reconciled, then a
+    report in `zone` of `formats`: its folder."""
+    with Warehouse.open(Path(report_env["PIK_RECON_DB"])) as wh:
+        for link_id, amount, currency, text, paid in links:
+            wh.execute("INSERT INTO payment_links VALUES (?, NULL, ?, ?, ?, ?, 'paid', ?, ?, "
+                       "now(), now(), 1, NULL, 'default')",
+                       [link_id, Decimal(amount), amount, currency, text, AS_OF, paid])
+        reconcile(wh, load_config(env={}).matching, AS_OF)
+    (tmp_path / "pik-recon.toml").write_text(f'[report]\ntimezone = "{zone}"\n',
+                                             encoding="utf-8")
+    out = tmp_path / "out"
+    done = invoke_cli(["report", "--since", SINCE, "--until", "2026-11-21", "--out", str(out),
+                       "--format", formats],
+                      {**report_env, "PIK_RECON_CONFIG": str(tmp_path / "pik-recon.toml")},
+                      tmp_path)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
 # (description, amount, currency, paid at): each as findings.csv must write it
 WRITTEN = [("a,b", "5", "USDT", datetime(2026, 11, 10, 10, 0, 0, 900_000, tzinfo=UTC)),
            ('say "hi"', "0.1", "BTC", datetime(2026, 7, 10, 10, 0, tzinfo=UTC)),
@@ -275,21 +297,9 @@ def test_findings_csv_writes_text_amounts_and_times_as_finance_reads_them(
         report_env: dict[str, str], tmp_path: Path, zone: str) -> None:
     """Quoted only where CSV needs it, amounts exact to the currency's decimals and beyond,
     times in the report's zone to the second (never rounded up), with the offset of the day."""
-    db = Path(report_env["PIK_RECON_DB"])
-    with Warehouse.open(db) as wh:
-        for i, (text, amount, currency, paid) in enumerate(WRITTEN):
-            wh.execute("INSERT INTO payment_links VALUES (?, NULL, ?, ?, ?, ?, 'paid', ?, ?, "
-                       "now(), now(), 1, NULL, 'default')",
-                       [f"pl_written{i}", Decimal(amount), amount, currency, text, AS_OF, paid])
-        reconcile(wh, load_config(env={}).matching, AS_OF)
-    (tmp_path / "pik-recon.toml").write_text(f'[report]\ntimezone = "{zone}"\n',
-                                             encoding="utf-8")
-    out = tmp_path / "out"
-    done = invoke_cli(["report", "--since", SINCE, "--until", "2026-11-21", "--out", str(out),
-                       "--format", "csv"],
-                      {**report_env, "PIK_RECON_CONFIG": str(tmp_path / "pik-recon.toml")},
-                      tmp_path)
-    assert done.returncode == 0, done.stderr
+    out = _paid_links_reported(report_env, tmp_path, zone, "csv", [
+        (f"pl_written{i}", amount, currency, text, paid)
+        for i, (text, amount, currency, paid) in enumerate(WRITTEN)])
     raw = (out / "findings.csv").read_bytes()
     with (out / "findings.csv").open(encoding="utf-8", newline="") as fh:
         rows = {r["link_id"]: r for r in csv.DictReader(fh)
@@ -316,21 +326,8 @@ TURNS = [datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC), datetime(2026, 3, 29, 1, 
 def test_findings_csv_and_the_workbook_tell_the_same_local_time(
         report_env: dict[str, str], tmp_path: Path, zone: str) -> None:
     """Both files read the zone's rules from one time-zone database, around its changes."""
-    db = Path(report_env["PIK_RECON_DB"])
-    with Warehouse.open(db) as wh:
-        for i, paid in enumerate(TURNS):
-            wh.execute("INSERT INTO payment_links VALUES (?, NULL, 5, '5', 'USDT', 'turn', "
-                       "'paid', ?, ?, now(), now(), 1, NULL, 'default')",
-                       [f"pl_turn{i}", AS_OF, paid])
-        reconcile(wh, load_config(env={}).matching, AS_OF)
-    (tmp_path / "pik-recon.toml").write_text(f'[report]\ntimezone = "{zone}"\n',
-                                             encoding="utf-8")
-    out = tmp_path / "out"
-    done = invoke_cli(["report", "--since", SINCE, "--until", "2026-11-21", "--out", str(out),
-                       "--format", "csv,xlsx"],
-                      {**report_env, "PIK_RECON_CONFIG": str(tmp_path / "pik-recon.toml")},
-                      tmp_path)
-    assert done.returncode == 0, done.stderr
+    out = _paid_links_reported(report_env, tmp_path, zone, "csv,xlsx", [
+        (f"pl_turn{i}", "5", "USDT", "turn", paid) for i, paid in enumerate(TURNS)])
     with (out / "findings.csv").open(encoding="utf-8", newline="") as fh:
         in_csv = {r["link_id"]: r["link_paid_at"] for r in csv.DictReader(fh)
                   if r["link_id"].startswith("pl_turn")}
