@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -191,9 +192,10 @@ def _lines_exact(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]
 
 
 def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings,
-                plain_lines: int) -> _Raw:
+                scanned: Future[tuple[str, int]]) -> _Raw:
     """Stage the file as text cells in the temp table `csv_cells` (c0..cN, then rec and line
-    unless the rows are in file order, one per line: `plain_lines`, as _scan counts).
+    unless the rows are in file order, one per line: as `scanned`, _scan running beside the
+    staging, counts).
 
     DuckDB's strict reader first; a file it refuses (a broken quote, a row with too many
     cells, a blank line) is read by Python's csv module, which names every bad line.
@@ -214,7 +216,7 @@ def read_export(warehouse: Warehouse, path: Path, settings: OrdersSettings,
             {"path": str(path), "delim": delimiter})
         rows = warehouse.fetchone("SELECT count(*) FROM csv_cells")
         count = int(rows[0]) if rows else 0
-        if plain_lines == count:
+        if scanned.result()[1] == count:
             return _Raw(header, [], count, in_file_order=True)
         _, _, lines, rejects = _lines_exact(path, delimiter)
         if rejects or len(lines) != count:
@@ -300,34 +302,48 @@ def load_orders(warehouse: Warehouse, path: Path, settings: OrdersSettings,
     """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    (digest, plain_lines), mapping = _scan(path), mapping_digest(settings)
-    latest = warehouse.fetchone("SELECT id, file_sha256, mapping_sha256 FROM order_imports "
-                                "WHERE account = ? ORDER BY id DESC LIMIT 1", [account])
-    if latest is not None and tuple(latest[1:]) == (digest, mapping):
-        return LoadResult(int(latest[0]), str(path), 0, 0, 0, 0, [], already_loaded=True)
+    mapping = mapping_digest(settings)
     exported_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    try:  # temp tables, outside the transaction: dropped whatever happens
-        raw = read_export(warehouse, path, settings, plain_lines)
-        _stage_orders(warehouse, raw, settings, path)
-        read_as = number_format.decide(warehouse, path, settings)
-        result = _parse(warehouse, raw, read_as, path)
-        _refuse_too_many_rejects(path, result, settings)
-        held = warehouse.fetchone("SELECT count(*) FROM orders WHERE account = ?", [account])
-        result = _without_orders(path, result, settings, int(held[0]) if held else 0)
-        with warehouse.transaction():
-            result = dataclasses.replace(result,
-                                         import_id=warehouse.next_id("order_imports_seq"))
-            warehouse.execute(query("orders_replace"), {"exported_at": exported_at,
-                                                        "account": account})
-            warehouse.execute(query("orders_merge"), {"import_id": result.import_id,
-                                                      "account": account,
-                                                      "exported_at": exported_at})
-            _record_import(warehouse, account, result, (digest, mapping), exported_at,
-                           now or datetime.now(UTC))
-    finally:
-        warehouse.execute("DROP TABLE IF EXISTS orders_parsed; DROP TABLE IF EXISTS "
-                          "status_map; DROP VIEW IF EXISTS orders_cells; DROP VIEW IF EXISTS "
-                          "orders_raw; DROP TABLE IF EXISTS csv_cells")
+    # the file's digest and line count are read on a thread of their own while DuckDB stages
+    # it (both release the GIL); temp tables, outside the transaction: dropped whatever happens
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanned = pool.submit(_scan, path)
+        try:
+            raw = read_export(warehouse, path, settings, scanned)
+            digest = scanned.result()[0]
+            latest = warehouse.fetchone("SELECT id, file_sha256, mapping_sha256 FROM "
+                                        "order_imports WHERE account = ? ORDER BY id DESC "
+                                        "LIMIT 1", [account])
+            if latest is not None and tuple(latest[1:]) == (digest, mapping):
+                return LoadResult(int(latest[0]), str(path), 0, 0, 0, 0, [],
+                                  already_loaded=True)
+            return _load(warehouse, path, settings, raw, (digest, mapping), exported_at,
+                         now, account)
+        finally:
+            warehouse.execute("DROP TABLE IF EXISTS orders_parsed; DROP TABLE IF EXISTS "
+                              "status_map; DROP VIEW IF EXISTS orders_cells; DROP VIEW IF "
+                              "EXISTS orders_raw; DROP TABLE IF EXISTS csv_cells")
+
+
+def _load(warehouse: Warehouse, path: Path, settings: OrdersSettings, raw: _Raw,
+          digests: tuple[str, str], exported_at: datetime, now: datetime | None, account: str
+          ) -> LoadResult:
+    """Type the staged export, and store it in one transaction unless it is refused."""
+    _stage_orders(warehouse, raw, settings, path)
+    read_as = number_format.decide(warehouse, path, settings)
+    result = _parse(warehouse, raw, read_as, path)
+    _refuse_too_many_rejects(path, result, settings)
+    held = warehouse.fetchone("SELECT count(*) FROM orders WHERE account = ?", [account])
+    result = _without_orders(path, result, settings, int(held[0]) if held else 0)
+    with warehouse.transaction():
+        result = dataclasses.replace(result, import_id=warehouse.next_id("order_imports_seq"))
+        warehouse.execute(query("orders_replace"), {"exported_at": exported_at,
+                                                    "account": account})
+        warehouse.execute(query("orders_merge"), {"import_id": result.import_id,
+                                                  "account": account,
+                                                  "exported_at": exported_at})
+        _record_import(warehouse, account, result, digests, exported_at,
+                       now or datetime.now(UTC))
     return result
 
 

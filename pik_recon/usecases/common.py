@@ -15,9 +15,12 @@ from pik_recon.warehouse import DEFAULT_MEMORY_LIMIT, Warehouse
 WRITE_WAIT_SECONDS = 60
 
 
-def open_for_writing(config: Config, *, create: bool = True) -> Warehouse:
-    """The warehouse to write (created and migrated when new, unless `create` is false)."""
-    return Warehouse.open(config.db_path, create=create, wait_seconds=WRITE_WAIT_SECONDS)
+def open_for_writing(config: Config, *, create: bool = True,
+                     memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Warehouse:
+    """The warehouse to write (created and migrated when new, unless `create` is false).
+    DuckDB spills past `memory_limit`."""
+    return Warehouse.open(config.db_path, create=create, wait_seconds=WRITE_WAIT_SECONDS,
+                          memory_limit=memory_limit)
 
 
 def open_for_reading(config: Config, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Warehouse:
