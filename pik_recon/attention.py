@@ -95,7 +95,7 @@ def needs_attention(warehouse: Warehouse, accounts: Sequence[str]) -> Attention:
     rows = warehouse.fetchall(query("attention"), {"accounts": list(accounts)})
     return Attention(tuple((str(a), int(r)) for a, r in runs),
                      tuple(OpenFindings(account, category, severity, currency, int(n),
-                                        int(new), amount if amount is not None else Decimal(0),
+                                        int(new), Decimal(amount if amount is not None else 0),
                                         int(unpriced))
                            for account, category, severity, currency, n, new, amount,
                            unpriced in rows))

@@ -203,6 +203,7 @@ class Warehouse:
         try:
             warehouse.execute("SET TimeZone = 'UTC'")
             warehouse.execute(f"SET memory_limit = '{memory_limit}'")
+            warehouse.execute(query("money_macros"))
             warehouse.check_schema(read_only)
             _tighten(path, new)
             if not read_only:

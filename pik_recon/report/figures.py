@@ -299,14 +299,15 @@ def read_figures(warehouse: Warehouse, settings: ReportSettings, accounts: list[
     select_findings(warehouse, since, until, run_rows(data))
     for row in warehouse.fetchall(query("report_summary"), period):
         counts = {name: int(row[2 + 2 * i]) for i, name in enumerate(ALL_FIELDS)}
-        amounts = {name: row[3 + 2 * i] for i, name in enumerate(ALL_FIELDS)}
+        amounts = {name: Decimal(row[3 + 2 * i]) for i, name in enumerate(ALL_FIELDS)}
         data.summary.append(CurrencySummary(row[0], row[1], counts, amounts))
     data.summary = with_stakes(data.summary, data.attention, accounts)
     buckets = bucket_rows(settings.aging_buckets)
     data.bucket_labels = [label for _, label, _, _ in buckets]
     warehouse.temp_table("aging_buckets", BUCKET_COLUMNS, buckets)
     data.aging, data.transit_aging = (
-        [AgingRow(account, c, label, int(n), amount) for account, c, _, label, n, amount
+        [AgingRow(account, c, label, int(n), Decimal(amount))
+         for account, c, _, label, n, amount
          in warehouse.fetchall(query(name), period)]
         for name in ("report_aging", "report_transit_aging"))
     data.by_category = _by_category(warehouse, period)

@@ -29,7 +29,7 @@ open_findings AS (
     WHERE NOT is_acknowledged(a.reopened_at, a.state_digest, f.state_digest)
 )
 SELECT account, category, severity, at_stake_currency, count(*) AS findings,
-       count(*) FILTER (WHERE is_new) AS new, sum(at_stake) AS amount,
+       count(*) FILTER (WHERE is_new) AS new, exact_sum(at_stake) AS amount,
        count(*) FILTER (WHERE at_stake IS NULL AND at_stake_currency IS NOT NULL) AS unpriced
 FROM open_findings
 GROUP BY account, category, severity, at_stake_currency

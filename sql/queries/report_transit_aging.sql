@@ -2,7 +2,7 @@
 -- per account of the report and currency, by its age in whole days at $until since it was
 -- confirmed.
 -- Staged: aging_buckets(position, label, low, high). Parameters: $accounts, $since, $until.
-SELECT t.account, t.currency, b.position, b.label, count(*) AS n, sum(t.amount) AS amount
+SELECT t.account, t.currency, b.position, b.label, count(*) AS n, exact_sum(t.amount) AS amount
 FROM transactions AS t
 JOIN aging_buckets AS b
   ON date_diff('day', t.confirmed_at, $until) BETWEEN b.low AND b.high
