@@ -179,8 +179,12 @@ def _lines_exact(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]
             except StopIteration:
                 break
             except csv.Error as exc:
-                rejects.append(Reject(start, None, None, f"not readable as CSV: {exc}"))
-                break
+                # past a quote never closed no row can be told from the next: refused whole,
+                # so no row after it is dropped unnamed
+                raise InputError(f"{path} line {start}: not readable as CSV ({exc}); from "
+                                 "there to the end of the file no row can be told apart (a "
+                                 "quote opened and never closed?); nothing was loaded. Fix "
+                                 "the export and load it again.") from None
             if len(row) != len(header) and any(cell.strip() for cell in row):
                 rejects.append(Reject(start, None, None, f"has {len(row)} cells, the header "
                                                          f"has {len(header)}"))
