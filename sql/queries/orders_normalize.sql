@@ -35,8 +35,32 @@ numbers AS (
     SELECT
         *,
         regexp_full_match(number_text, $number_pattern) AS number_ok,
-        replace(replace(number_text, $thousands, ''), $decimal, '.') AS plain_number
+        replace(replace(number_text, $thousands, ''), $decimal, '.') AS plain_number,
+        -- the symbol or code written before and after the number, when one is
+        CASE WHEN number_text <> trim(coalesce(amount, '')) THEN
+            [m FOR m IN [
+                regexp_extract(trim(amount), '^([A-Za-z]{3,5}|[$€£¥₮₿Ξ])\s*', 1),
+                regexp_extract(trim(amount), '\s*([A-Za-z]{3,5}|[$€£¥₮₿Ξ])$', 1)] IF m <> '']
+        END AS marks
     FROM cells
+),
+marked AS (
+    SELECT
+        *,
+        -- a code names the currency itself; a symbol stands for the currencies written with it
+        -- ('$' for dollars and the dollar stablecoins)
+        coalesce(list_bool_and([CASE m
+            WHEN '$' THEN list_contains(['USD', 'USDT', 'USDC', 'DAI', 'BUSD', 'TUSD', 'USDP',
+                                         'PYUSD', 'FDUSD', 'CAD', 'AUD', 'NZD', 'HKD', 'SGD'],
+                                        cur)
+            WHEN '€' THEN list_contains(['EUR', 'EURC', 'EURT'], cur)
+            WHEN '£' THEN cur = 'GBP'
+            WHEN '¥' THEN list_contains(['JPY', 'CNY'], cur)
+            WHEN '₮' THEN cur = 'USDT'
+            WHEN '₿' THEN list_contains(['BTC', 'XBT'], cur)
+            WHEN 'Ξ' THEN cur = 'ETH'
+            ELSE upper(m) = cur END FOR m IN marks]), true) AS marks_fit
+    FROM numbers
 ),
 typed AS (
     SELECT
@@ -52,7 +76,7 @@ typed AS (
                 TRY_CAST(time_text AS TIMESTAMPTZ)
             ELSE TRY_CAST(time_text AS TIMESTAMP) AT TIME ZONE $timezone
         END AS created_value
-    FROM numbers
+    FROM marked
 )
 SELECT
     rec, line, filtered_out, oid AS order_id, amount AS amount_text, amount_value, cur AS currency,
@@ -64,6 +88,7 @@ SELECT
         WHEN oid IS NULL OR oid = '' THEN 'order_id'
         WHEN NOT number_ok OR amount_value IS NULL THEN 'amount'
         WHEN cur = '' OR NOT regexp_full_match(cur, '[A-Z0-9]{2,10}') THEN 'currency'
+        WHEN amount_value = 0 OR NOT marks_fit THEN 'amount'
         WHEN mapped_status IS NULL THEN 'status'
         WHEN created_value IS NULL THEN 'created_at'
     END AS bad_field,
@@ -77,6 +102,9 @@ SELECT
         WHEN amount_value IS NULL THEN 'the amount has more than 18 decimals or 20 digits'
         WHEN cur = '' THEN 'the currency is empty'
         WHEN NOT regexp_full_match(cur, '[A-Z0-9]{2,10}') THEN 'the currency is not a code'
+        WHEN amount_value = 0 THEN 'the amount must be positive'
+        WHEN NOT marks_fit THEN 'the amount is written in ' || array_to_string(marks, ' and ')
+            || ', not in the currency ' || cur
         WHEN mapped_status IS NULL THEN 'the status is not one of ' || $status_values
         WHEN created_value IS NULL THEN 'the time is not like ' || $time_example
     END AS reason
