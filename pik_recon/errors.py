@@ -17,7 +17,8 @@
     │       ├── ServerError: 5xx
     │       └── TransportError: timeout, refused, dropped connection
     ├── WarehouseError (5)
-    │   └── WarehouseBusyError (4, transient): another process holds the warehouse
+    │   ├── WarehouseBusyError (4, transient): another process holds the warehouse
+    │   └── AmountTooLargeError: a sum of amounts past what DECIMAL(38, 18) holds
     ├── FileError (5): a file or folder pik-recon writes failed in a way it cannot classify
     │   └── NoSpaceError (4, transient): its disk, or the user's quota, is full
     ├── LockHeldError (4, transient): another run of the same job holds its lock
@@ -147,6 +148,11 @@ class TransportError(TransientApiError):
 
 class WarehouseError(PikReconError):
     """The DuckDB warehouse failed."""
+
+
+class AmountTooLargeError(WarehouseError):
+    """A sum a finding would store (money received on a link, an order's paid links) is
+    past the 20 integer digits of DECIMAL(38, 18): nothing is rounded, and nothing stored."""
 
 
 class WarehouseBusyError(WarehouseError):

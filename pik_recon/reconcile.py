@@ -60,6 +60,25 @@ def require_synced(warehouse: Warehouse, account: str = DEFAULT_ACCOUNT,
                          f"`{run}` first ({why})")
 
 
+# a bound on what each link's transactions add up to: their whole units, plus one per
+# transaction for its decimals; below 10^20 every sum of them fits DECIMAL(38, 18)
+_LARGEST_LINK_TOTAL = """
+    SELECT coalesce(max(units), 0) FROM (
+        SELECT sum(CAST(trunc(amount) AS HUGEINT)) + count(*) AS units
+        FROM transactions WHERE account = ? AND vanished_at IS NULL
+        GROUP BY payment_link_id)"""
+
+
+def _stage_link_sum(warehouse: Warehouse, account: str) -> None:
+    """The sum reconcile_money adds each link's money with: DuckDB's own, unless a link's
+    transactions may add up past 20 integer digits, where only fitting_sum (ten times
+    slower) is exact or names the sum that cannot be stored."""
+    largest = warehouse.fetchone(_LARGEST_LINK_TOTAL, [account])
+    exact = largest is not None and int(largest[0]) >= 10**20
+    body = "fitting_sum(amount, what)" if exact else "sum(amount)"
+    warehouse.execute(f"CREATE OR REPLACE TEMP MACRO link_sum(amount, what) AS {body}")
+
+
 def reconcile(warehouse: Warehouse, settings: MatchingSettings,
               as_of: datetime | None = None, *, account: str = DEFAULT_ACCOUNT,
               money: ReconcileSettings | None = None, capture: bool = False
@@ -97,6 +116,7 @@ def reconcile(warehouse: Warehouse, settings: MatchingSettings,
         warehouse.execute(query("reconcile_rejects"),
                           {"run_id": run_id, "account": account,
                            "severity": SEVERITY["order_rejected"]})
+        _stage_link_sum(warehouse, account)
         warehouse.execute(query("reconcile_money"), {
             "run_id": run_id, "account": account, "as_of": as_of,
             "settlement_hours": money.settlement_hours,

@@ -18,7 +18,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pik_recon.errors import PikReconError, UsageError, WarehouseBusyError, WarehouseError
+from pik_recon.errors import (
+    AmountTooLargeError,
+    PikReconError,
+    UsageError,
+    WarehouseBusyError,
+    WarehouseError,
+)
 from pik_recon.logs import get_logger
 from pik_recon.paths import errno_in, path_error
 
@@ -107,6 +113,7 @@ _USER_TABLES = ("SELECT schema_name, table_name FROM duckdb_tables() WHERE datab
                 "current_database() AND NOT internal AND NOT temporary UNION ALL "
                 "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = "
                 "current_database() AND NOT internal AND NOT temporary ORDER BY 1, 2")
+_OWN_ERROR = "pik-recon: "  # how an error() of the project's SQL begins
 _QUOTED_FILE = re.compile(r'file \\?"([^"\\]+)\\?"', re.IGNORECASE)  # also JSON-escaped
 
 
@@ -118,6 +125,8 @@ def _translate(exc: duckdb.Error, path: Path, what: str = "warehouse", doing: st
         return WarehouseBusyError(f"warehouse {path} is in use by another pik-recon process; "
                                   "try again when it has finished")
     text = str(exc)
+    if _OWN_ERROR in text:  # raised by the project's own SQL (money_macros.sql)
+        return AmountTooLargeError(text.split(_OWN_ERROR, 1)[1])
     for words, kind, message in _OPEN_ERRORS:
         if words in text.lower():
             return kind(message.format(path=path))

@@ -10,3 +10,14 @@ CREATE OR REPLACE TEMP MACRO exact_sum(amount) AS
     || '.'
     || lpad(CAST(sum(CAST((amount - trunc(amount)) * 1000000000000000000 AS HUGEINT))
                  % 1000000000000000000 AS VARCHAR), 18, '0');
+
+-- fitting_sum(amount, what): the sum of DECIMAL(38, 18) amounts as a DECIMAL(38, 18), where a
+-- finding's money is stored (NULL when nothing is summed). A sum past 20 integer digits does
+-- not fit: the statement stops with an error naming `what` and the exact sum, which pik-recon
+-- reports as such, never a wrong or rounded amount.
+CREATE OR REPLACE TEMP MACRO fitting_sum(amount, what) AS
+    CASE WHEN count(amount) > 0 THEN
+        coalesce(TRY_CAST(exact_sum(amount) AS DECIMAL(38, 18)),
+                 error('pik-recon: ' || what || ' add up to ' || exact_sum(amount)
+                       || ', past the 20 integer digits of an amount the warehouse holds'))
+    END;

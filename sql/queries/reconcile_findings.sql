@@ -64,11 +64,17 @@ per_order AS (
         array_to_string(list_sort(list(link_id) FILTER (WHERE link_id IS NOT NULL)), ';')
             AS link_ids,
         -- what the paid links beyond the first (the earliest paid) brought: owed back
-        sum(link_amount) FILTER (WHERE link_status = 'paid')
-            - arg_min(link_amount, (coalesce(link_paid_at, TIMESTAMPTZ 'infinity'), link_id))
-                FILTER (WHERE link_status = 'paid') AS paid_beyond_first
-    FROM linked
-    WHERE several
+        fitting_sum(CASE WHEN link_status = 'paid' AND NOT first_paid THEN link_amount END,
+                    'the paid links of order ' || any_value(order_id) || ' beyond the first')
+            AS paid_beyond_first
+    FROM (SELECT
+              *,
+              link_status = 'paid' AND row_number() OVER (
+                  PARTITION BY order_row, link_status = 'paid'
+                  ORDER BY coalesce(link_paid_at, TIMESTAMPTZ 'infinity'), link_id) = 1
+                  AS first_paid
+          FROM linked
+          WHERE several)
     GROUP BY order_row
     UNION ALL
     -- one link or none: the same values without grouping

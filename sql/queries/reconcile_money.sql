@@ -9,7 +9,9 @@
 -- verified links sync started: that sync holds every link that existed then, and a link
 -- exists before its payments. The webhook categories need $capture (the account's webhook
 -- secret is set); only signed events count.
--- Staged: link_matches, currency_groups(currency, grp), tolerances(currency, tolerance).
+-- Staged: link_matches, currency_groups(currency, grp), tolerances(currency, tolerance),
+-- and the macro link_sum(amount, what): DuckDB's sum(), or fitting_sum (money_macros.sql)
+-- when a link's transactions may add up past 20 integer digits (reconcile.py).
 -- Parameters: $run_id, $account, $as_of, $settlement_hours, $webhook_grace_hours, $capture,
 -- $categories and $severities (the severity of each, in the same order).
 INSERT INTO findings (run_id, account, category, severity, order_id, link_id, link_ids,
@@ -75,11 +77,19 @@ per_link AS (
         payment_link_id AS link_id,
         any_value(known) AS known,
         count(*) FILTER (WHERE money AND in_currency) AS paying,
-        coalesce(sum(amount) FILTER (WHERE money AND in_currency), 0) AS received,
-        sum(amount) FILTER (WHERE overdue AND in_currency) AS overdue,
-        sum(amount) FILTER (WHERE unknown AND in_currency) AS unknown,
-        sum(amount) FILTER (WHERE missed AND in_currency) AS missed,
-        sum(amount) FILTER (WHERE contradicts AND in_currency) AS contradicted,
+        coalesce(link_sum(CASE WHEN money AND in_currency THEN amount END,
+                             'the transactions received on link ' || payment_link_id), 0)
+            AS received,
+        link_sum(CASE WHEN overdue AND in_currency THEN amount END,
+                    'the unsettled transactions of link ' || payment_link_id) AS overdue,
+        link_sum(CASE WHEN unknown AND in_currency THEN amount END,
+                    'the transactions of unknown link ' || payment_link_id) AS unknown,
+        link_sum(CASE WHEN missed AND in_currency THEN amount END,
+                    'the transactions of link ' || payment_link_id || ' no webhook announced')
+            AS missed,
+        link_sum(CASE WHEN contradicts AND in_currency THEN amount END,
+                    'the transactions of link ' || payment_link_id || ' a webhook contradicts')
+            AS contradicted,
         min(created_at) AS first_created_at
     FROM tx
     GROUP BY payment_link_id
