@@ -108,15 +108,16 @@ def select(findings: list[Finding], *, state: str | None = None, category: str |
 
 
 def _by_key(findings: list[Finding], keys: list[str], where: list[str] | None,
-            runs: Sequence[int]) -> list[Finding]:
-    """The findings the keys name; every unknown key is named (with where it came from)."""
+            runs: Sequence[int], undone: str = "acknowledged") -> list[Finding]:
+    """The findings the keys name; every unknown key is named (with where it came from),
+    and nothing is `undone`."""
     known = {f.key: f for f in findings}
     places = where or [""] * len(keys)
     unknown = [(f"{place}: " if place else "") + f"no finding {key!r} in {runs_named(runs)}"
                for key, place in zip(keys, places, strict=True) if key not in known]
     if unknown:
         raise InputError(f"{len(unknown)} finding id(s) not found; `pik-recon findings list` "
-                         "shows the ids of the last run; nothing was acknowledged:", unknown)
+                         f"shows the ids of the last run; nothing was {undone}:", unknown)
     return [known[key] for key in keys]
 
 
@@ -209,7 +210,7 @@ def reopen(warehouse: Warehouse, accounts: Sequence[str], keys: list[str], by: s
            now: datetime) -> list[Finding]:
     """Withdraw the acknowledgement of findings of the accounts' last runs, all or none."""
     runs, findings = findings_of(warehouse, accounts)
-    chosen = _by_key(findings, keys, None, runs)
+    chosen = _by_key(findings, keys, None, runs, undone="reopened")
     not_acked = [f.key for f in chosen if not f.acknowledged]
     if not_acked:
         raise UsageError(f"finding(s) {', '.join(not_acked)} are not acknowledged; only an "

@@ -102,6 +102,11 @@ def test_unknown_ids_reopen_and_acknowledging_from_the_report_s_csv(
     assert "no finding 'nope00000000' in reconciliation run 1" in said
     assert warehouse_rows(workdir / "wh.duckdb", "SELECT count(*) FROM finding_acks") == [(0,)]
     assert _cli(env, workdir, "findings", "ack", first, "--note", "checked")[0] == 0
+    code, said = _cli(env, workdir, "findings", "reopen", first, "999999")
+    assert code == 2
+    assert "no finding '999999' in reconciliation run 1" in said
+    assert "nothing was reopened" in said and "acknowledged:" not in said
+    assert {f["id"] for f in _findings(env, workdir, "--acknowledged")} == {first}
     assert _cli(env, workdir, "findings", "reopen", first)[0] == 0
     assert {f["id"] for f in _findings(env, workdir, "--acknowledged")} == set()
 
