@@ -101,6 +101,10 @@ def _columns(where: str, value: Any) -> tuple[tuple[str, str], ...]:
         if not isinstance(column, str):
             raise ConfigError(f"config [{where}.columns] {key} = {column!r}: expected a "
                               "column name")
+        if not column.strip() and key in REQUIRED_ORDER_FIELDS:
+            raise ConfigError(f"config [{where}.columns] {key} = {column!r}: every order needs "
+                              f"its {key}; name the export's column that holds it (only "
+                              f"{' and '.join(ORDER_FIELDS[5:])} may be \"\", for none)")
         mapping[key] = column
     return tuple((k, v) for k, v in mapping.items() if v)
 
