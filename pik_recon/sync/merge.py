@@ -140,6 +140,8 @@ def _quarantine(wh: Warehouse, resource: Resource,
     select, lists = listed(_QUARANTINE_COLUMNS, [
         (store.account, store.run_id, r.listed_status, r.record_id, r.reason, r.record)
         for store, r in rejected])
+    wh.execute(f"WITH quarantine_batch AS ({select}) " + resource.shared("quarantine_status"),
+               lists)
     wh.execute(f"WITH quarantine_batch AS ({select}) " + resource.shared("quarantine"),
                {**lists, **params, "resource": resource.name})
     after = _quarantined(wh, runs)

@@ -55,13 +55,20 @@ def gap_verdict(proof: Proof | None, reason: str, resource: Resource) -> str:
             f"are accounted for ({proof.missing:,} missing)")
 
 
-def moved_note(totals: dict[str, int], counts: dict[str, int], resource: Resource
-               ) -> tuple[int, str]:
+def moved_note(totals: dict[str, int], counts: dict[str, int],
+               quarantined: dict[str, int], resource: Resource) -> tuple[int, str]:
     """How many records PIK lists under a status the warehouse does not hold them in (they
-    changed or appeared after they were read, or were not read at all), as information."""
-    moved = sum(max(0, totals[s] - counts.get(s, 0)) for s in totals)
-    if not moved:
-        return 0, "the warehouse's count per status equals PIK's totals"
-    return moved, (f"{moved:,} {resource.name} under another status at PIK than in the "
-                   "warehouse (changed or appeared while the sync ran, or not read); the "
-                   "next sync reads them")
+    changed or appeared after they were read, or were not read at all), beside those it
+    lists that this run quarantined instead of holding, as information."""
+    moved = sum(max(0, totals[s] - counts.get(s, 0) - quarantined.get(s, 0)) for s in totals)
+    kept = {s: n for s, n in quarantined.items() if n and s in totals}
+    notes = []
+    if kept:
+        where = ", ".join(f"{n:,} {s}" for s, n in kept.items())
+        notes.append(f"{resource.many(sum(kept.values()))} PIK lists ({where}) not held: "
+                     "malformed, quarantined instead (the `quarantine` table says why)")
+    if moved:
+        notes.append(f"{resource.many(moved)} under another status at PIK than in the "
+                     "warehouse (changed or appeared while the sync ran, or not read); the "
+                     "next sync reads them")
+    return moved, "; ".join(notes) or "the warehouse's count per status equals PIK's totals"

@@ -43,6 +43,8 @@ class SyncResult:
     accounted: int | None = None  # records the proof accounted for then
     totals: dict[str, int] = field(default_factory=dict)  # PIK per status (information)
     counts: dict[str, int] = field(default_factory=dict)  # the warehouse per status then
+    # this run's quarantined records per status whose list showed them (not held)
+    quarantined_listed: dict[str, int] = field(default_factory=dict)
     moved: int | None = None  # records PIK lists under another status than held
     moved_note: str = ""  # the per-status comparison, in a sentence
     requests: RequestCounts = field(default_factory=RequestCounts)
@@ -157,7 +159,16 @@ class SyncSession:
 
     # --- what the warehouse holds --------------------------------------------------------
     async def held_counts(self) -> dict[str, int]:
-        return await self._db(self._store.counts)
+        """Records per status this run has in hand: held, or quarantined from its list."""
+        held, quarantined = await self._db(self._store.counts)
+        return {s: n + quarantined.get(s, 0) for s, n in held.items()}
+
+    async def _take_counts(self) -> None:
+        """The warehouse's counts per status against PIK's totals, into the result."""
+        result = self.result
+        result.counts, result.quarantined_listed = await self._db(self._store.counts)
+        result.moved, result.moved_note = moved_note(
+            result.totals, result.counts, result.quarantined_listed, self.resource)
 
     async def known(self) -> int:
         """Records held that PIK has not been seen to lose."""
@@ -199,9 +210,7 @@ class SyncSession:
         await self._writer.drain()
         result = self.result
         result.totals = {s: pages[s].total for s in self.resource.statuses}
-        result.counts = await self.held_counts()
-        result.moved, result.moved_note = moved_note(result.totals, result.counts,
-                                                     self.resource)
+        await self._take_counts()
         self.note(result.moved_note)
 
     def take_proof(self, proof: Proof) -> None:
@@ -220,9 +229,7 @@ class SyncSession:
         self.note(f"{self.resource.many(len(gone))} PIK does not know (404 by id) marked "
                   "vanished")
         if result.totals:
-            result.counts = await self.held_counts()
-            result.moved, result.moved_note = moved_note(result.totals, result.counts,
-                                                         self.resource)
+            await self._take_counts()
 
     def count_up(self) -> None:
         """What the writer merged for this run, into its result."""

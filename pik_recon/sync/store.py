@@ -104,13 +104,15 @@ class SyncStore:
                                "verified", [self.account, self.resource.name])
         return bool(row and row[0])
 
-    def counts(self) -> dict[str, int]:
-        """Records per status (vanished ones left out), plus this run's quarantined records
-        under the status whose list showed them."""
-        counts = dict.fromkeys(self.resource.statuses, 0)
-        for status, n in self._fetch("counts"):
-            counts[status] = counts.get(status, 0) + int(n)
-        return counts
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Records held per status (vanished ones left out), and this run's quarantined
+        records per status whose list showed them."""
+        held = dict.fromkeys(self.resource.statuses, 0)
+        quarantined = dict.fromkeys(self.resource.statuses, 0)
+        for status, n_held, n_quarantined in self._fetch("counts"):
+            held[status] = held.get(status, 0) + int(n_held)
+            quarantined[status] = quarantined.get(status, 0) + int(n_quarantined)
+        return held, quarantined
 
     def accounted(self, include_final: bool) -> int:
         """Records this run accounts for (sql/queries/sync/accounted.sql)."""

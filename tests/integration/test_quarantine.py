@@ -6,6 +6,7 @@ import json
 import urllib.request
 from pathlib import Path
 
+from pik_recon.links import STATUSES as LINK_STATUSES
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, generate_links
 from tests.conftest import cli_env, invoke_cli, sandbox_snapshot, warehouse_rows, warehouse_snapshot
@@ -43,8 +44,10 @@ def test_malformed_records_are_quarantined(sandbox: SandboxServer, sandbox_state
                               "WHERE resource = 'links' ORDER BY id")
     found = {(reason, json.loads(record).get("amount")): listed for listed, reason, record in rows}
     assert set(found) == {(reason, record.get("amount")) for record, _, reason in MALFORMED}
-    for record, status, reason in MALFORMED:  # seen first in every link's list, or its own
-        assert found[(reason, record.get("amount"))] in (None, status)
+    # under the status list that showed it: its own, or another the drift moved it to; none
+    # when only the list of every link showed it
+    for record, _, reason in MALFORMED:
+        assert found[(reason, record.get("amount"))] in (None, *LINK_STATUSES)
     # the proof counts them: PIK's total includes them, so the sync is still verified
     assert warehouse_rows(db, "SELECT resource, quarantined, verified FROM sync_runs "
                               "ORDER BY id") == [
@@ -90,3 +93,38 @@ def test_amounts_that_are_not_plain_positive_decimals_are_quarantined(
                   f"amount {amount!r} is not a plain positive decimal (digits, optionally a "
                   "point and decimals, e.g. '75.00')")
         for link_id, amount in planted.items()}
+
+
+def test_a_quarantined_record_is_counted_once_and_never_as_held(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    """PIK lists a malformed paid link in its paid list and among every link: each sync,
+    full or incremental, quarantines it once, under paid, and its table shows what the
+    warehouse holds, saying the one PIK lists beyond it was quarantined."""
+    with sandbox_state.lock:
+        generate_links(sandbox_state, 300)
+        sandbox_state.faults.drift_per_request = 0
+        sandbox_state.inject_raw({**GOOD, "id": "pl_float_amount", "amount": 75.1,
+                                  "status": "paid"}, "paid")
+        pik_paid = sandbox_state.counts()["paid"]
+    env = cli_env(workdir, sandbox.base_url)
+    db = workdir / "wh.duckdb"
+    for args, mode in ((["sync"], "full"), (["sync"], "incremental"),
+                       (["sync", "--full"], "full")):
+        done = invoke_cli(["--log-format", "json", *args], env, workdir)
+        assert done.returncode == 0, done.stderr
+        links = [r for r in map(json.loads, done.stdout.splitlines())
+                 if r.get("resource") == "links"]
+        assert [(r["mode"], r["quarantined"], r["warehouse_counts"]["paid"],
+                 r["pik_totals"]["paid"], r["moved"]) for r in links] == [
+            (mode, 1, pik_paid - 1, pik_paid, 0)]
+    text = invoke_cli(["sync"], env, workdir)
+    assert text.returncode == 0, text.stderr
+    assert f"paid               {pik_paid - 1}        {pik_paid}" in text.stdout
+    assert "quarantined 1," in text.stdout
+    assert "1 link PIK lists (1 paid) not held: malformed, quarantined instead" in text.stdout
+    assert "under another status" not in text.stdout
+    held = warehouse_rows(db, "SELECT count(*) FROM payment_links WHERE status = 'paid'")
+    assert held == [(pik_paid - 1,)]
+    assert warehouse_rows(db, "SELECT DISTINCT listed_status, link_id, count(*) OVER "
+                              "(PARTITION BY sync_run_id) FROM quarantine") == [
+        ("paid", "pl_float_amount", 1)]

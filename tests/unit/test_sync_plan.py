@@ -115,9 +115,18 @@ def test_verdicts_say_what_was_counted() -> None:
     assert gap_verdict(Proof(40, 37), "x", TRANSACTIONS) == (
         "not verified: x; PIK counts 40 transactions, 37 are accounted for (3 missing)")
     assert Proof(3, 3).holds and not Proof(3, 2).holds and Proof(3, 4).surplus == 1
-    moved, text = moved_note({"active": 5, "paid": 9}, {"active": 7, "paid": 6}, LINKS)
+    moved, text = moved_note({"active": 5, "paid": 9}, {"active": 7, "paid": 6}, {}, LINKS)
     assert moved == 3 and text.startswith("3 links under another status at PIK than in the "
                                          "warehouse")
+    # quarantined records PIK lists are neither held nor moved: said apart
+    moved, text = moved_note({"active": 5, "paid": 9}, {"active": 5, "paid": 7},
+                             {"paid": 1}, LINKS)
+    assert (moved, text) == (1, "1 link PIK lists (1 paid) not held: malformed, quarantined "
+                             "instead (the `quarantine` table says why); 1 link under another "
+                             "status at PIK than in the warehouse (changed or appeared while "
+                             "the sync ran, or not read); the next sync reads them")
+    assert moved_note({"paid": 2}, {"paid": 2}, {"paid": 0}, LINKS) == (
+        0, "the warehouse's count per status equals PIK's totals")
 
 
 @pytest.mark.parametrize(("setting", "minimum", "budget"), [
