@@ -85,7 +85,9 @@ def test_a_sync_loads_the_spool_first_and_neither_blocks_the_other(
               if started <= sent <= finished]
     assert len(during) >= 50
     assert {status for _, status in during} == {200}
-    assert max(seconds for seconds, _ in during) < 1.0  # PIK allows 10 s
+    # PIK allows 10 s; an answer held behind the sync would wait about as long as the sync,
+    # and a busy machine (2 cores, other tests) may slow a free one past a second
+    assert max(seconds for seconds, _ in during) < min(2.0, (finished - started) / 2)
     loaded = {row[0] for row in warehouse_rows(workdir / "wh.duckdb",
                                                "SELECT event_id FROM webhook_events")}
     assert {f"evt_{n:06d}" for n in range(50)} <= loaded
