@@ -117,6 +117,19 @@ def _status_map(where: str, value: Any) -> tuple[tuple[str, str], ...]:
         if status not in ORDER_STATUSES:
             raise ConfigError(f"config [{where}.status_map] \"{shop_value}\" = {status!r}: "
                               f"expected one of {', '.join(ORDER_STATUSES)}")
+    return _once_each(f"[{where}.status_map]", "shop value", value)
+
+
+def _once_each(where: str, what: str, value: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The table's entries, each key once: keys are compared case-insensitively and
+    without surrounding spaces, so two that read as one are refused (either could be meant)."""
+    seen: dict[str, str] = {}
+    for key in value:
+        same = key.strip().lower()
+        if same in seen:
+            raise ConfigError(f"config {where} has the {what} {seen[same]!r} twice, also as "
+                              f"{key!r}: {what}s compare case-insensitively; keep one")
+        seen[same] = key
     return tuple(value.items())
 
 
@@ -131,15 +144,24 @@ def _tolerance(_: str, value: Any) -> tuple[tuple[str, str], ...]:
         if not ok:
             raise ConfigError(f"config [matching.tolerance] {currency} = {amount!r}: expected "
                               "a decimal string >= 0, e.g. \"0.01\"")
-    return tuple((c.upper(), a) for c, a in value.items())
+    return tuple((c.upper(), a) for c, a in _once_each("[matching.tolerance]", "currency",
+                                                       value))
 
 
 def _groups(_: str, value: Any) -> tuple[tuple[str, ...], ...]:
     if not isinstance(value, list):
         raise ConfigError("config [matching] equivalent_currencies: expected a list of lists, "
                           "e.g. [[\"USD\", \"USDT\"]]")
-    return tuple(tuple(c.upper() for c in _string_list(
-        "[matching] equivalent_currencies", group, allow_empty=False)) for group in value)
+    merged: list[set[str]] = []
+    for group in value:
+        joined = {c.strip().upper() for c in _string_list(
+            "[matching] equivalent_currencies", group, allow_empty=False)}
+        # equivalence is transitive: groups that share a currency are one group
+        for other in [g for g in merged if g & joined]:
+            joined |= other
+            merged.remove(other)
+        merged.append(joined)
+    return tuple(tuple(sorted(g)) for g in merged)
 
 
 def _one_char(name: str) -> Any:

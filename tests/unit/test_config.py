@@ -62,6 +62,10 @@ def test_option_beats_environment_beats_file(tmp_path: Path) -> None:
      "config [accounts.a.orders] delimiter = 'x': expected one of"),
     ('[accounts.a]\nkey_env = "K"\n[accounts.a.orders.columns]\ntotal = "Sum"\n',
      "config [accounts.a.orders.columns] has unknown field 'total'"),
+    ('[orders.status_map]\n"Paid" = "paid"\n"paid " = "paid"\n',
+     "config [orders.status_map] has the shop value 'Paid' twice, also as 'paid '"),
+    ('[matching.tolerance]\nUSDT = "0.01"\nusdt = "0.01"\n',
+     "config [matching.tolerance] has the currency 'USDT' twice, also as 'usdt'"),
     ('[orders.columns]\ncurrency = ""\n',
      "config [orders.columns] currency = '': every order needs its currency"),
     ('[orders.columns]\norder_id = "  "\n',
@@ -227,3 +231,13 @@ def test_a_command_names_every_mistake_and_runs_nothing(tmp_path: Path,
     assert err.count(f"  {path}: config [") == 3
     assert not db.exists()
 
+
+
+def test_equivalent_currencies_that_share_one_are_one_group(tmp_path: Path) -> None:
+    """USD = USDT and USD = USDC make USDT = USDC too: one group, each currency once (a
+    currency in two groups counted a link's money twice)."""
+    path = tmp_path / "c.toml"
+    path.write_text('[matching]\nequivalent_currencies = [["USD", "usdt"], ["EUR", "EURC"], '
+                    '["usdc", "USD", "USDC"]]\n')
+    assert load_config(config_path=str(path), env={}).matching.equivalent_currencies == (
+        ("EUR", "EURC"), ("USD", "USDC", "USDT"))
