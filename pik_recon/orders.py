@@ -284,7 +284,15 @@ def _stage_orders(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, pat
                          f"{'; '.join(missing)}. Columns found: {found}. Set them under "
                          "[orders.columns] in pik-recon.toml.")
     sources = {**columns, "filter_value": settings.filter_column}
-    position = {name: i for i, name in reversed(list(enumerate(raw.header)))}
+    twice = [f"'{name}' (columns "
+             f"{', '.join(str(i + 1) for i, h in enumerate(raw.header) if h == name)})"
+             for name in dict.fromkeys(v for v in sources.values() if v)
+             if raw.header.count(name) > 1]
+    if twice:
+        raise InputError(f"{path}: the header names a mapped column more than once: "
+                         f"{'; '.join(twice)}; either could hold the values, so nothing was "
+                         "loaded. Rename one in the export, or map [orders.columns] to another.")
+    position = {name: i for i, name in enumerate(raw.header)}
     picks = [f"c{position[sources[f]]}" if sources.get(f) in position else "NULL"
              for f in RAW_FIELDS]
     place = ("CAST(rowid AS INTEGER) AS rec, CAST(rowid + 2 AS INTEGER) AS line"
@@ -363,7 +371,9 @@ def _parse(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path
         "number_pattern": pattern, "thousands": settings.thousands_separator or "\x00",
         "decimal": settings.decimal_separator, "use_date_format": bool(settings.date_format),
         "date_format": settings.date_format or "%Y-%m-%d",
-        "timezone": settings.timezone, "line_items": settings.line_items,
+        # a format with %z or %Z reads each time's own offset: none is applied again
+        "timezone": "UTC" if _zoned(settings.date_format) else settings.timezone,
+        "line_items": settings.line_items,
         "filter_values": [v.strip().lower() for v in settings.filter_values],
         "number_example": number_example, "time_example": _time_example(settings),
         "status_values": ", ".join(repr(k) for k, _ in settings.status_map)})
@@ -379,6 +389,11 @@ def _parse(warehouse: Warehouse, raw: _Raw, settings: OrdersSettings, path: Path
                       len(rejects), rejects,
                       hints=setting_hints(rejects, rows_read, dict(settings.columns)),
                       read_as=number_format.describe(settings))
+
+
+def _zoned(date_format: str | None) -> bool:
+    """The format reads an offset or zone name from each time."""
+    return bool(date_format) and ("%z" in date_format or "%Z" in date_format)
 
 
 def _refuse_too_many_rejects(path: Path, result: LoadResult, settings: OrdersSettings

@@ -8,9 +8,11 @@ CREATE OR REPLACE TEMP TABLE orders_parsed AS
 WITH firsts AS (
     SELECT * FROM orders_cells WHERE NOT $line_items
     UNION ALL
-    -- line-item exports carry the order's totals on its first row only
+    -- line-item exports carry the order's totals on its first row only; a row without an
+    -- order id is no order's line, and is rejected on its own
     (SELECT * FROM orders_cells WHERE $line_items
-     QUALIFY rec = min(rec) OVER (PARTITION BY trim(order_id)))
+     QUALIFY rec = min(rec) OVER (PARTITION BY trim(order_id))
+             OR coalesce(trim(order_id), '') = '')
 ),
 kept AS (
     SELECT
@@ -72,7 +74,9 @@ typed AS (
         CASE
             WHEN $use_date_format THEN
                 try_strptime(time_text, $date_format) AT TIME ZONE $timezone
-            WHEN regexp_matches(time_text, '(Z|[+-]\d{2}(:?\d{2})?)$') THEN
+            -- an offset follows a time ('2026-11-24' ends in a day, not an offset)
+            WHEN regexp_matches(time_text, '\d:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$')
+                THEN
                 TRY_CAST(time_text AS TIMESTAMPTZ)
             ELSE TRY_CAST(time_text AS TIMESTAMP) AT TIME ZONE $timezone
         END AS created_value

@@ -1,0 +1,77 @@
+"""Export shapes that leave a row's value in doubt: a mapped column named twice in the
+header is refused whole; rows without an order id in a line-item export are each rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pik_recon.config import load_config
+from pik_recon.errors import InputError
+from pik_recon.orders import load_orders
+from pik_recon.warehouse import Warehouse
+
+TIME = "2026-11-01T00:00:00Z"
+
+
+def test_a_mapped_column_named_twice_is_refused_naming_both_positions(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,amount,currency,status,created_at,amount\n"
+                    f"A1,10.00,USDT,paid,{TIME},99.00\n")
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        with pytest.raises(InputError) as refused:
+            load_orders(wh, path, load_config(env={}).orders)
+        stored = wh.fetchone("SELECT (SELECT count(*) FROM orders) + "
+                             "(SELECT count(*) FROM order_imports)")
+    assert "the header names a mapped column more than once: 'amount' (columns 2, 6)" in (
+        str(refused.value))
+    assert refused.value.exit_code == 2
+    assert stored == (0,)
+
+
+def test_each_line_item_row_without_an_order_id_is_rejected_with_its_line(
+        tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,amount,currency,status,created_at\n"
+                    f"A1,10.00,USDT,awaiting_payment,{TIME}\n"
+                    "A1,,,,\n"
+                    f",20.00,USDT,paid,{TIME}\n"
+                    f" ,30.00,USDT,paid,{TIME}\n"
+                    f",40.00,USDT,paid,{TIME}\n"
+                    f"A2,11.00,USDT,paid,{TIME}\n")
+    settings = dataclasses.replace(load_config(env={}).orders, line_items=True,
+                                   max_rejected_share=Decimal("0.9"))
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        result = load_orders(wh, path, settings)
+        stored = wh.fetchall("SELECT order_id, amount FROM orders ORDER BY order_id")
+    assert stored == [("A1", Decimal("10")), ("A2", Decimal("11"))]
+    assert [(r.line, r.value, r.reason) for r in result.rejects] == [
+        (4, None, "the order id is empty"), (5, "", "the order id is empty"),
+        (6, None, "the order id is empty")]
+    assert (result.rows_read, result.loaded, result.rejected) == (6, 2, 3)
+
+
+@pytest.mark.parametrize(("date_format", "cells", "expected"), [
+    # a date alone is midnight in the configured zone: '-24' is its day, not an offset
+    (None, ["2026-11-24", "2026-11-24T00:00:00", "2026-11-24T00:00:00-03:00"],
+     ["2026-11-24T05:00:00+00:00", "2026-11-24T05:00:00+00:00", "2026-11-24T03:00:00+00:00"]),
+    # a format that reads each time's offset applies no zone on top of it
+    ("%d.%m.%Y %H:%M %z", ["24.11.2026 10:00 +0000", "24.11.2026 10:00 +0100"],
+     ["2026-11-24T10:00:00+00:00", "2026-11-24T09:00:00+00:00"]),
+    ("%d.%m.%Y %H:%M", ["24.11.2026 10:00"], ["2026-11-24T15:00:00+00:00"]),
+])
+def test_times_are_read_in_the_zone_the_file_or_the_config_gives(
+        tmp_path: Path, date_format: str | None, cells: list[str], expected: list[str]) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,amount,currency,status,created_at\n" + "".join(
+        f"T{n},10.00,USDT,awaiting_payment,{cell}\n" for n, cell in enumerate(cells)))
+    settings = dataclasses.replace(load_config(env={}).orders, timezone="America/New_York",
+                                   date_format=date_format)
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        result = load_orders(wh, path, settings)
+        stored = wh.fetchall("SELECT created_at FROM orders ORDER BY order_id")
+    assert result.rejected == 0
+    assert [row[0].isoformat() for row in stored] == expected
