@@ -148,9 +148,11 @@ def acknowledge(warehouse: Warehouse, accounts: Sequence[str], keys: list[str],
     return chosen
 
 
-def read_acks(path: Path) -> tuple[list[str], list[str], list[str], list[str]]:
+def read_acks(path: Path
+              ) -> tuple[list[str], list[str], list[str], list[str], list[int | None]]:
     """Ids and notes from a CSV (findings.csv with notes filled in, or `finding_id,note`):
-    rows with a note; with who, if the file says, and the line of each."""
+    rows with a note; with who and the run the row was written from, if the file says, and
+    the line of each."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
@@ -168,7 +170,7 @@ def read_acks(path: Path) -> tuple[list[str], list[str], list[str], list[str]]:
             if id_column is None or "note" not in header:
                 raise InputError(f"{path}: needs the columns finding_id (or id) and note; "
                                  f"found {', '.join(header) or 'no header'}")
-            keys, notes, bys, where = [], [], [], []
+            keys, notes, bys, where, runs = [], [], [], [], []
             for record in reader:
                 note = (record.get("note") or "").strip()
                 if note and (record.get(id_column) or "").strip():
@@ -176,21 +178,57 @@ def read_acks(path: Path) -> tuple[list[str], list[str], list[str], list[str]]:
                     notes.append(note)
                     bys.append((record.get("acknowledged_by") or "").strip())
                     where.append(f"{path} line {reader.line_num}")
+                    run = (record.get("run_id") or "").strip()
+                    if run and not run.isdigit():
+                        raise InputError(f"{where[-1]}, column 'run_id': {run!r} is not a "
+                                         "run number")
+                    runs.append(int(run) if run else None)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{path}: not a readable UTF-8 CSV ({exc})") from None
-    return keys, notes, bys, where
+    return keys, notes, bys, where, runs
+
+
+def _changed_since(warehouse: Warehouse, current: dict[str, Finding], keys: list[str],
+                   runs: list[int | None], where: list[str]) -> None:
+    """Refuse rows written from an earlier run whose finding has changed since: the note
+    was written about what that run said (an amount, a status), not about what the finding
+    says now."""
+    asked = [(i, run) for i, run in enumerate(runs) if run is not None and keys[i] in current]
+    if not asked:
+        return
+    then = {(int(run), key): digest for run, key, digest in warehouse.fetchall(
+        "SELECT run_id, finding_key, state_digest FROM findings WHERE list_contains(?, run_id) "
+        "AND list_contains(?, finding_key)",
+        [sorted({run for _, run in asked}), sorted({keys[i] for i, _ in asked})])}
+    changed = [f"{where[i]}: finding {keys[i]!r} of run {run} has changed since (it is now "
+               f"{_said(current[keys[i]])})" for i, run in asked
+               if then.get((run, keys[i])) != current[keys[i]].digest]
+    if changed:
+        raise InputError(f"{len(changed)} finding(s) changed since the run the file was "
+                         "written from, so their notes may not hold; nothing was acknowledged. "
+                         "Acknowledge them from a report of the last run, or one by one with "
+                         "`pik-recon findings ack ID --note`:", changed)
+
+
+def _said(finding: Finding) -> str:
+    """What a finding says now, in a few words."""
+    def amount(value: Decimal | None, currency: str | None) -> str:
+        return "-" if value is None else f"{format(value.normalize(), 'f')} {currency}"
+    return (f"{finding.category}: order {amount(finding.order_amount, finding.order_currency)}"
+            f", link {amount(finding.link_amount, finding.link_currency)}")
 
 
 def acknowledge_from(warehouse: Warehouse, accounts: Sequence[str], path: Path,
                      by: str | None, now: datetime) -> tuple[list[Finding], int]:
     """Acknowledge every row of the file that has a note, unless it is acknowledged with
     that note already; returns those acknowledged and how many were so already."""
-    keys, notes, bys, where = read_acks(path)
+    keys, notes, bys, where, written_from = read_acks(path)
     if not keys:
         raise InputError(f"{path}: no row has both a finding_id and a note; fill in the note "
                          "of each finding to acknowledge")
     runs, findings = findings_of(warehouse, accounts)
     current = {f.key: f for f in findings}
+    _changed_since(warehouse, current, keys, written_from, where)
     todo = [i for i, key in enumerate(keys)
             if not (key in current and current[key].acknowledged
                     and current[key].note == notes[i])]

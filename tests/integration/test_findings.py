@@ -141,3 +141,45 @@ def test_reconcile_before_any_sync_is_refused_and_stores_nothing(workdir: Path) 
     assert warehouse_rows(workdir / "wh.duckdb", "SELECT (SELECT count(*) FROM reconcile_runs) "
                           "+ (SELECT count(*) FROM findings) + (SELECT count(*) FROM "
                           "order_imports) + (SELECT count(*) FROM orders)") == [(0,)]
+
+
+def test_notes_written_against_an_earlier_run_are_refused_once_the_finding_changed(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    """A report's findings.csv says which run it was written from: a note on a finding that
+    has changed since (the order asks for another amount) is about what that run said, so
+    the file is refused whole; unchanged findings of an older run are acknowledged."""
+    env = {**_shop(sandbox_state, workdir), "PIK_BASE_URL": sandbox.base_url}
+    assert _cli(env, workdir, "sync")[0] == 0
+    assert _cli(env, workdir, "reconcile", "--orders", str(workdir / "orders.csv"))[0] == 0
+    _report(env, workdir, "r1")
+    with (workdir / "r1" / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["note"] = "checked" if row["order_id"] in ("A1", "A3") else ""
+    noted = workdir / "noted.csv"
+    with noted.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    changed = workdir / "orders-2.csv"  # a newer export: A1 now asks for 400.00
+    changed.write_text(ORDERS.replace("A1,10.50", "A1,400.00"), encoding="utf-8")
+    later = time.time() + 60
+    os.utime(changed, (later, later))
+    assert _cli(env, workdir, "reconcile", "--orders", str(changed))[0] == 0
+
+    code, said = _cli(env, workdir, "findings", "ack", "--from", str(noted))
+    a1 = next(r for r in rows if r["order_id"] == "A1")
+    assert code == 2
+    assert f"finding '{a1['finding_id']}' of run 1 has changed since" in said
+    assert "order 400 USDT, link 10 USDT" in said and "nothing was acknowledged" in said
+    assert warehouse_rows(workdir / "wh.duckdb", "SELECT count(*) FROM finding_acks") == [(0,)]
+
+    for row in rows:  # the changed one left out: the other, unchanged since run 1, is taken
+        row["note"] = "checked" if row["order_id"] == "A3" else ""
+    with noted.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    code, said = _cli(env, workdir, "findings", "ack", "--from", str(noted))
+    assert code == 0 and "acknowledged 1 finding(s)" in said
+    assert {f["order_id"] for f in _findings(env, workdir, "--acknowledged")} == {"A3"}
