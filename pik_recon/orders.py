@@ -57,6 +57,8 @@ class LoadResult:
     already_loaded: bool = False
     hints: list[str] = field(default_factory=list)  # settings that would read the rejects
     read_as: str = ""  # the number format the amounts were read in
+    # of `loaded`, orders a newer export (by file time) holds already: it stays, this one not
+    superseded: int = 0
 
 
 # What most rejected values look like, and the [orders] setting that reads them.
@@ -354,6 +356,11 @@ def _load(warehouse: Warehouse, path: Path, settings: OrdersSettings, raw: _Raw,
         warehouse.execute(query("orders_merge"), {"import_id": result.import_id,
                                                   "account": account,
                                                   "exported_at": exported_at})
+        kept = warehouse.fetchone("SELECT count(*) FROM orders_parsed AS p JOIN orders AS o "
+                                  "ON o.account = ? AND o.order_id = p.order_id WHERE "
+                                  "p.bad_field IS NULL AND NOT p.filtered_out AND "
+                                  "o.import_id <> ?", [account, result.import_id])
+        result = dataclasses.replace(result, superseded=int(kept[0]) if kept else 0)
         _record_import(warehouse, account, result, digests, exported_at,
                        now or datetime.now(UTC))
     return result

@@ -29,7 +29,8 @@ def print_load(out: Output, result: LoadResult, account: str) -> None:
     out.result("orders_load", {
         "account": account, "file": str(result.file), "import_id": result.import_id,
         "already_loaded": result.already_loaded, "rows_read": result.rows_read,
-        "loaded": result.loaded, "filtered": result.filtered, "rejected": result.rejected,
+        "loaded": result.loaded, "superseded": result.superseded,
+        "filtered": result.filtered, "rejected": result.rejected,
         "rejects": [_reject_line(result, r.line, r.column, r.value, r.reason)
                     for r in result.rejects[:SHOWN_REJECTS]], "hints": result.hints,
         "amounts_read_with": result.read_as or None})
@@ -42,6 +43,10 @@ def print_load(out: Output, result: LoadResult, account: str) -> None:
     out.line(f"{result.file}: {result.rows_read} rows read, {result.loaded} orders loaded, "
              f"{result.filtered} left out by the filter, {result.rejected} rejected.")
     out.line(f"  amounts read with {result.read_as}.")
+    if result.superseded:
+        out.line(f"  {result.superseded} of these orders were kept as they were: an export "
+                 "with a later file time holds them already (the newer export wins; touch "
+                 "this file, or load it last with a newer time, if it is the current one)")
     for reject in result.rejects[:SHOWN_REJECTS]:
         out.line("  " + _reject_line(result, reject.line, reject.column, reject.value,
                                      reject.reason))

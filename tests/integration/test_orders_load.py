@@ -101,13 +101,27 @@ def test_same_file_twice_and_newer_export_supersedes(tmp_path: Path) -> None:
         assert load_orders(wh, first, config.orders).loaded == 2
         again = load_orders(wh, first, config.orders)
         assert again.already_loaded
-        load_orders(wh, newer, config.orders)
+        assert load_orders(wh, newer, config.orders).superseded == 0
         older_copy = tmp_path / "older-copy.csv"
         older_copy.write_text(first.read_text() + "\n")
         os.utime(older_copy, (time.time() - 7200, time.time() - 7200))
-        load_orders(wh, older_copy, config.orders)
+        older = load_orders(wh, older_copy, config.orders)
         rows = wh.fetchall("SELECT order_id, status FROM orders ORDER BY order_id")
     assert rows == [("X1", "paid"), ("X2", "awaiting_payment")]
+    # neither of the older export's rows is what the warehouse holds, and the load says so
+    assert (older.loaded, older.superseded) == (2, 2)
+    done = invoke_cli(["orders", "load", str(older_copy)],
+                      {**os.environ, "PIK_RECON_DB": str(tmp_path / "wh2.duckdb")}, tmp_path)
+    assert done.returncode == 0 and "were kept as they were" not in done.stdout
+    os.utime(newer, (time.time() - 60, time.time() - 60))
+    again = invoke_cli(["orders", "load", str(newer)],
+                       {**os.environ, "PIK_RECON_DB": str(tmp_path / "wh2.duckdb")}, tmp_path)
+    assert again.returncode == 0, again.stderr
+    older_again = invoke_cli(["orders", "load", str(first)],
+                             {**os.environ, "PIK_RECON_DB": str(tmp_path / "wh2.duckdb")},
+                             tmp_path)
+    assert "1 of these orders were kept as they were: an export with a later file time " \
+        "holds them already" in older_again.stdout
 
 
 def test_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
