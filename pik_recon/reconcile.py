@@ -71,8 +71,8 @@ _LARGEST_LINK_TOTAL = """
 
 def _stage_link_sum(warehouse: Warehouse, account: str) -> None:
     """The sum reconcile_money adds each link's money with: DuckDB's own, unless a link's
-    transactions may add up past 20 integer digits, where only fitting_sum (ten times
-    slower) is exact or names the sum that cannot be stored."""
+    transactions may add up past 20 integer digits, where only fitting_sum (about twenty
+    times slower per sum) is exact, or names the sum that cannot be stored."""
     largest = warehouse.fetchone(_LARGEST_LINK_TOTAL, [account])
     exact = largest is not None and int(largest[0]) >= 10**20
     body = "fitting_sum(amount, what)" if exact else "sum(amount)"
