@@ -114,6 +114,11 @@ class SyncStore:
             quarantined[status] = quarantined.get(status, 0) + int(n_quarantined)
         return held, quarantined
 
+    def quarantined_held(self) -> list[tuple[str, str]]:
+        """(id, status held) of records this run saw only malformed that the warehouse
+        holds from an earlier, readable observation."""
+        return [(str(i), str(status)) for i, status in self._fetch("quarantined_held")]
+
     def accounted(self, include_final: bool) -> int:
         """Records this run accounts for (sql/queries/sync/accounted.sql)."""
         return int(self._fetch("accounted", include_final=include_final)[0][0])

@@ -128,3 +128,30 @@ def test_a_quarantined_record_is_counted_once_and_never_as_held(
     assert warehouse_rows(db, "SELECT DISTINCT listed_status, link_id, count(*) OVER "
                               "(PARTITION BY sync_run_id) FROM quarantine") == [
         ("paid", "pl_float_amount", 1)]
+
+
+def test_a_held_link_served_malformed_is_named_with_the_status_the_warehouse_keeps(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    """A link synced active whose record PIK later serves malformed (paid, its paid_at
+    without a zone): the warehouse keeps the last readable status, and the sync says so,
+    naming the link, rather than passing it off as current."""
+    with sandbox_state.lock:
+        generate_links(sandbox_state, 200)
+        sandbox_state.faults.drift_per_request = 0
+        link = sandbox_state.create("250.00", "USDT", "Order #Q1")
+    env = cli_env(workdir, sandbox.base_url)
+    first = invoke_cli(["sync"], env, workdir)
+    assert first.returncode == 0, first.stderr
+    assert "came malformed" not in first.stdout
+    with sandbox_state.lock:
+        sandbox_state.remove(link)
+        sandbox_state.inject_raw({**GOOD, "id": link.id, "amount": "250.00", "status": "paid",
+                                  "paid_at": "2026-12-03 10:00:00"}, "paid")
+    for args in (["sync"], ["sync", "--full"]):
+        done = invoke_cli(args, env, workdir)
+        assert done.returncode == 0, done.stderr
+        assert (f"1 link held came malformed this time: {link.id} (active). The warehouse "
+                "keeps the last readable status, which may be out of date") in done.stdout
+    assert warehouse_rows(workdir / "wh.duckdb",
+                          f"SELECT status FROM payment_links WHERE id = '{link.id}'") == [
+        ("active",)]
