@@ -353,14 +353,12 @@ def _load(warehouse: Warehouse, path: Path, settings: OrdersSettings, raw: _Raw,
         result = dataclasses.replace(result, import_id=warehouse.next_id("order_imports_seq"))
         warehouse.execute(query("orders_replace"), {"exported_at": exported_at,
                                                     "account": account})
-        warehouse.execute(query("orders_merge"), {"import_id": result.import_id,
-                                                  "account": account,
-                                                  "exported_at": exported_at})
-        kept = warehouse.fetchone("SELECT count(*) FROM orders_parsed AS p JOIN orders AS o "
-                                  "ON o.account = ? AND o.order_id = p.order_id WHERE "
-                                  "p.bad_field IS NULL AND NOT p.filtered_out AND "
-                                  "o.import_id <> ?", [account, result.import_id])
-        result = dataclasses.replace(result, superseded=int(kept[0]) if kept else 0)
+        # the rows it inserts: the readable ones but those a newer export holds
+        inserted = warehouse.fetchone(query("orders_merge"), {"import_id": result.import_id,
+                                                              "account": account,
+                                                              "exported_at": exported_at})
+        result = dataclasses.replace(
+            result, superseded=result.loaded - (int(inserted[0]) if inserted else 0))
         _record_import(warehouse, account, result, digests, exported_at,
                        now or datetime.now(UTC))
     return result

@@ -38,11 +38,13 @@ numbers AS (
         *,
         regexp_full_match(number_text, $number_pattern) AS number_ok,
         replace(replace(number_text, $thousands, ''), $decimal, '.') AS plain_number,
-        -- the symbol or code written before and after the number, when one is
+        -- the symbol or code orders_cells took off before and after the number, when it
+        -- took one (a mark holds no digit, so the number is the first place its text is at)
         CASE WHEN number_text <> trim(coalesce(amount, '')) THEN
-            [m FOR m IN [
-                regexp_extract(trim(amount), '^([A-Za-z]{3,5}|[$€£¥₮₿Ξ])\s*', 1),
-                regexp_extract(trim(amount), '\s*([A-Za-z]{3,5}|[$€£¥₮₿Ξ])$', 1)] IF m <> '']
+            [trim(m) FOR m IN [
+                left(trim(amount), strpos(trim(amount), number_text) - 1),
+                substring(trim(amount), strpos(trim(amount), number_text) + length(number_text))]
+             IF trim(m) <> '']
         END AS marks
     FROM cells
 ),
