@@ -10,7 +10,7 @@ from pathlib import Path
 from pik_recon.sandbox.payments import transaction_from_record
 from pik_recon.sandbox.server import SandboxServer
 from pik_recon.sandbox.state import SandboxState, load_links
-from tests.conftest import cli_env, invoke_cli, warehouse_rows
+from tests.conftest import CliRun, cli_env, invoke_cli, warehouse_rows
 
 BIG = "99999999999999999999.5"  # 20 integer digits: two of them add up to 21
 SIXTY = "60000000000000000000"
@@ -29,11 +29,18 @@ def _money(tx_id: str, link_id: str, amount: str) -> dict[str, str]:
             "tx_hash": f"hash_{tx_id}"}
 
 
-def _seed(state: SandboxState, links: list[dict[str, str]],
-          transactions: list[dict[str, str]]) -> None:
+def _sync_and_reconcile(sandbox: SandboxServer, state: SandboxState, workdir: Path,
+                        links: list[dict[str, str]], transactions: list[dict[str, str]],
+                        order: str) -> CliRun:
+    """PIK holding these paid links and their money, synced; then `reconcile --orders` of
+    one paid order (`id,amount,currency`)."""
     with state.lock:
         load_links(state, links)
         state.transactions.add_many([transaction_from_record(t) for t in transactions])
+    env = cli_env(workdir, sandbox.base_url)
+    synced = invoke_cli(["sync"], env, workdir)
+    assert synced.returncode == 0, synced.stderr
+    return invoke_cli(["reconcile", "--orders", str(_orders(workdir, [order]))], env, workdir)
 
 
 def _orders(workdir: Path, rows: list[str]) -> Path:
@@ -45,14 +52,11 @@ def _orders(workdir: Path, rows: list[str]) -> Path:
 
 def test_two_paid_links_of_twenty_digits_on_one_order_are_a_duplicate_payment(
         sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
-    _seed(sandbox_state, [_link("pl_big1", BIG, "Order #BIG"), _link("pl_big2", BIG,
-                                                                     "Order #BIG")],
-          [_money("txn_big1", "pl_big1", BIG), _money("txn_big2", "pl_big2", BIG)])
-    env = cli_env(workdir, sandbox.base_url)
-    synced = invoke_cli(["sync"], env, workdir)
-    assert synced.returncode == 0, synced.stderr
-    done = invoke_cli(["reconcile", "--orders", str(_orders(workdir, [f"BIG,{BIG},USDT"]))],
-                      env, workdir)
+    done = _sync_and_reconcile(
+        sandbox, sandbox_state, workdir,
+        [_link("pl_big1", BIG, "Order #BIG"), _link("pl_big2", BIG, "Order #BIG")],
+        [_money("txn_big1", "pl_big1", BIG), _money("txn_big2", "pl_big2", BIG)],
+        f"BIG,{BIG},USDT")
     assert done.returncode == 0, done.stderr
     assert warehouse_rows(workdir / "wh.duckdb", "SELECT category, link_ids, at_stake FROM "
                           "findings WHERE order_id = 'BIG'") == [
@@ -61,13 +65,10 @@ def test_two_paid_links_of_twenty_digits_on_one_order_are_a_duplicate_payment(
 
 def test_money_on_one_link_past_twenty_digits_stops_the_reconcile_naming_the_sum(
         sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
-    _seed(sandbox_state, [_link("pl_sixty1", SIXTY, "Order #S")],
-          [_money("txn_s1", "pl_sixty1", SIXTY), _money("txn_s2", "pl_sixty1", SIXTY)])
-    env = cli_env(workdir, sandbox.base_url)
-    synced = invoke_cli(["sync"], env, workdir)
-    assert synced.returncode == 0, synced.stderr
-    done = invoke_cli(["reconcile", "--orders", str(_orders(workdir, [f"S,{SIXTY},USDT"]))],
-                      env, workdir)
+    done = _sync_and_reconcile(
+        sandbox, sandbox_state, workdir, [_link("pl_sixty1", SIXTY, "Order #S")],
+        [_money("txn_s1", "pl_sixty1", SIXTY), _money("txn_s2", "pl_sixty1", SIXTY)],
+        f"S,{SIXTY},USDT")
     assert done.returncode == 5, done.stdout
     assert ("the transactions received on link pl_sixty1 add up to "
             "120000000000000000000.000000000000000000, past the 20 integer digits") in (
