@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -110,7 +111,8 @@ def load(app: AppContext, file: Path, accounts: tuple[str, ...]) -> None:
 @click.option("--orders", "orders_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Load this orders export first.")
 @click.option("--as-of", "as_of", metavar="WHEN", help="Count ages up to this time "
-              "(default: now); same forms as report --since.")
+              "(default: now); same forms as report --since, a bare date or time in [report] "
+              "timezone.")
 @account_option("Reconcile the orders and links")
 @click.pass_obj
 def reconcile_command(app: AppContext, orders_file: Path | None, as_of: str | None,
@@ -130,7 +132,8 @@ def reconcile_command(app: AppContext, orders_file: Path | None, as_of: str | No
     moment = None
     if as_of:
         try:
-            moment = parse_when(as_of, now=datetime.now(UTC))
+            moment = parse_when(as_of, now=datetime.now(UTC),
+                                tz=ZoneInfo(app.config().report.timezone))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--as-of") from None
     outcome = reconcile(app.config(), chosen, as_of=moment,

@@ -91,7 +91,8 @@ def _orders_file(options: dict[str, Any], account: str) -> Path | None:
 def reconcile_step(config: Config, step: Step, context: JobContext) -> StepResult:
     started = datetime.now(UTC)
     options = step.options
-    as_of = parse_when(options["as_of"], now=context.now) if "as_of" in options else None
+    as_of = (parse_when(str(options["as_of"]), now=context.now,
+                        tz=ZoneInfo(context.job.timezone)) if "as_of" in options else None)
     outcome = reconcile(config, context.accounts_for(step), as_of=as_of,
                         orders=lambda account: _orders_file(options, account))
     return step_result("reconcile", started, context, outcome)

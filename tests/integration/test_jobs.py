@@ -342,3 +342,18 @@ def test_under_log_format_json_every_line_is_one_json_object(
                          cli_env(workdir, slow_sandbox.base_url), workdir)
     assert failing.returncode == 2
     assert [json.loads(line)["level"] for line in failing.stderr.splitlines()] == ["error"]
+
+
+def test_a_jobs_as_of_without_an_offset_is_read_in_the_jobs_timezone(
+        sandbox: SandboxServer, workdir: Path) -> None:
+    jobs = workdir / "jobs"
+    jobs.mkdir()
+    (jobs / "tokyo.toml").write_text('[schedule]\ncron = "0 3 * * *"\ntimezone = "Asia/Tokyo"\n'
+                                     '\n[[steps]]\ntype = "sync"\n\n[[steps]]\n'
+                                     'type = "reconcile"\nas_of = "2026-11-20"\n',
+                                     encoding="utf-8")
+    done = invoke_cli(["run", "tokyo"], cli_env(workdir, sandbox.base_url), workdir)
+    assert done.returncode == 0, done.stderr
+    with duckdb.connect(str(workdir / "wh.duckdb"), read_only=True) as wh:
+        assert wh.execute("SELECT strftime(as_of AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') "
+                          "FROM reconcile_runs").fetchall() == [("2026-11-19 15:00",)]

@@ -251,3 +251,17 @@ def test_an_account_without_any_transaction_has_every_paid_link_without_money(
 
     assert set(_found(workdir)) == {("paid_without_transaction", ids["A1"]),
                                     ("paid_without_transaction", ids["A2"])}
+
+
+def test_an_as_of_without_an_offset_is_read_in_the_report_timezone(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    """Finance in Tokyo fixing "now" at 2026-11-20 means midnight there, 15:00 UTC the day
+    before; an explicit offset is kept as written."""
+    _shop(sandbox_state, workdir, {"T1": "10.00"}, extra='\n[report]\ntimezone = "Asia/Tokyo"\n')
+    env = cli_env(workdir, sandbox.base_url)
+    _cli(env, workdir, "sync")
+    for given in ("2026-11-20", "2026-11-20T09:30:00", "2026-11-20T09:30:00+00:00"):
+        _cli(env, workdir, "reconcile", "--as-of", given)
+    assert warehouse_rows(workdir / "wh.duckdb", "SELECT strftime(as_of AT TIME ZONE 'UTC', "
+                          "'%Y-%m-%d %H:%M') FROM reconcile_runs ORDER BY id") == [
+        ("2026-11-19 15:00",), ("2026-11-20 00:30",), ("2026-11-20 09:30",)]
