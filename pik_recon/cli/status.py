@@ -83,7 +83,7 @@ def _print_account(out: Output, state: Status, several: bool) -> None:
         out.line(f"== account {state.account}")
     for name, last in state.last_syncs.items():
         if not last.verified:
-            out.line(f"WARNING: the last sync{whose} could not prove the {name} complete: "
+            out.line(f"WARNING: the last sync{whose} could not verify the {name}: "
                      f"{last.verdict}")
     if state.last_sync_at is not None and state.stale:
         out.line(f"WARNING: the data{whose} is stale: the last sync finished "

@@ -105,8 +105,9 @@ class Freshness:
                             f"({why}): the figures are those of the sync that finished "
                             f"{when(self.last_sync_at, zone)}")
         if not self.verified:
-            problems.append(f"the last sync ({when(self.last_sync_at, zone)}) could not prove "
-                            f"the links complete ({self.verdict}), so links may be missing")
+            problems.append(f"the last sync ({when(self.last_sync_at, zone)}) could not verify "
+                            f"the links ({self.verdict}), so links may be missing or out of "
+                            "date")
         if self.stale:
             problems.append(f"the data is stale: the last sync finished "
                             f"{when(self.last_sync_at, zone)}, more than "

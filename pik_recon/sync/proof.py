@@ -42,6 +42,17 @@ def verified_verdict(proof: Proof, observed: int, resource: Resource) -> str:
             f"({observed:,} observed in this sync{kept})")
 
 
+def stale_verdict(stale: list[tuple[str, str]], resource: Resource) -> str:
+    """Why a sync whose proof holds is not verified: records held that PIK served only
+    malformed, whose current state the warehouse does not know."""
+    shown = ", ".join(f"{i} (held as {status})" for i, status in stale[:5])
+    more = f" and {len(stale) - 5:,} more" if len(stale) > 5 else ""
+    return (f"not verified: PIK served {resource.many(len(stale))} the warehouse holds "
+            f"malformed this time: {shown}{more}; the warehouse keeps the last readable "
+            "status, which may be out of date (the quarantine table says why); sync again "
+            f"once PIK serves {'it' if len(stale) == 1 else 'them'} readable")
+
+
 def gap_verdict(proof: Proof | None, reason: str, resource: Resource) -> str:
     """Why a sync is not verified, with the gap it leaves."""
     if proof is None:

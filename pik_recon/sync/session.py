@@ -169,7 +169,7 @@ class SyncSession:
         result.counts, result.quarantined_listed = await self._db(self._store.counts)
         result.moved, result.moved_note = moved_note(
             result.totals, result.counts, result.quarantined_listed, self.resource)
-        stale = await self._db(self._store.quarantined_held)
+        stale = await self.held_malformed()
         if stale:
             shown = ", ".join(f"{i} ({status})" for i, status in stale[:5])
             more = f" and {len(stale) - 5:,} more" if len(stale) > 5 else ""
@@ -177,6 +177,10 @@ class SyncSession:
                 f"; {self.resource.many(len(stale))} held came malformed this time: "
                 f"{shown}{more}. The warehouse keeps the last readable status, which may be "
                 "out of date, and the reconciliation judges by it")
+
+    async def held_malformed(self) -> list[tuple[str, str]]:
+        """Records held that this run saw only malformed: ids and the status kept."""
+        return await self._db(self._store.quarantined_held)
 
     async def known(self) -> int:
         """Records held that PIK has not been seen to lose."""

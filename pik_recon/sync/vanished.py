@@ -14,11 +14,14 @@ In an incremental sync, records held in a final status are accounted for without
 (a final status never changes), so only records held open that nothing showed are checked;
 those held final are checked whenever a proof that holds rests on observation alone: after a
 full sweep, or the full sweep an incremental sync falls back to.
+
+A record held that PIK served only malformed in this run is counted, but its state now is
+unknown: the warehouse keeps the last readable one, so the sync is not verified, naming it.
 """
 
 from __future__ import annotations
 
-from pik_recon.sync.proof import Proof, gap_verdict, verified_verdict
+from pik_recon.sync.proof import Proof, gap_verdict, stale_verdict, verified_verdict
 from pik_recon.sync.session import SyncSession
 
 
@@ -38,6 +41,10 @@ async def confirm(session: SyncSession, proof: Proof, include_final: bool) -> No
         session.conclude(gap_verdict(Proof(proof.total, accounted),
                                      f"PIK returned {what.many(found)} by id that its total "
                                      "does not count", what))
+        return
+    stale = await session.held_malformed()
+    if stale:
+        session.conclude(stale_verdict(stale, what))
         return
     await session.mark_vanished()
     observed = await session.accounted(False)

@@ -130,11 +130,13 @@ def test_a_quarantined_record_is_counted_once_and_never_as_held(
         ("paid", "pl_float_amount", 1)]
 
 
-def test_a_held_link_served_malformed_is_named_with_the_status_the_warehouse_keeps(
+def test_a_held_link_served_malformed_leaves_the_sync_unverified_naming_it(
         sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
     """A link synced active whose record PIK later serves malformed (paid, its paid_at
-    without a zone): the warehouse keeps the last readable status, and the sync says so,
-    naming the link, rather than passing it off as current."""
+    without a zone): the warehouse keeps the last readable status, and the sync, full or
+    incremental, is not verified (exit 4), naming the link, rather than passing a state that
+    may be out of date off as current. Status and the report say it; once PIK serves the
+    record readable, the next sync is verified and holds it paid."""
     with sandbox_state.lock:
         generate_links(sandbox_state, 200)
         sandbox_state.faults.drift_per_request = 0
@@ -145,13 +147,39 @@ def test_a_held_link_served_malformed_is_named_with_the_status_the_warehouse_kee
     assert "came malformed" not in first.stdout
     with sandbox_state.lock:
         sandbox_state.remove(link)
-        sandbox_state.inject_raw({**GOOD, "id": link.id, "amount": "250.00", "status": "paid",
-                                  "paid_at": "2026-12-03 10:00:00"}, "paid")
+        broken = sandbox_state.inject_raw({**GOOD, "id": link.id, "amount": "250.00",
+                                           "status": "paid", "paid_at": "2026-12-03 10:00:00"},
+                                          "paid")
+    verdict = (f"not verified: PIK served 1 link the warehouse holds malformed this time: "
+               f"{link.id} (held as active); the warehouse keeps the last readable status, "
+               "which may be out of date (the quarantine table says why); sync again once PIK "
+               "serves it readable")
     for args in (["sync"], ["sync", "--full"]):
         done = invoke_cli(args, env, workdir)
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 4, done.stderr
         assert (f"1 link held came malformed this time: {link.id} (active). The warehouse "
                 "keeps the last readable status, which may be out of date") in done.stdout
+        assert verdict in done.stderr
     assert warehouse_rows(workdir / "wh.duckdb",
                           f"SELECT status FROM payment_links WHERE id = '{link.id}'") == [
         ("active",)]
+    shown = invoke_cli(["status"], env, workdir)
+    assert f"WARNING: the last sync could not verify the links: {verdict}" in shown.stdout
+    assert invoke_cli(["reconcile"], env, workdir).returncode == 0
+    out = workdir / "rep"
+    reported = invoke_cli(["report", "--since", "30d", "--out", str(out), "--format", "json"],
+                          env, workdir)
+    assert reported.returncode == 0, reported.stderr
+    assert "could not verify the links" in reported.stdout
+    freshness = json.loads((out / "report.json").read_text(encoding="utf-8"))["freshness"]
+    assert (freshness["verified"], freshness["verdict"]) == (False, verdict)
+    with sandbox_state.lock:
+        sandbox_state.remove(broken)
+        sandbox_state.inject_raw({**GOOD, "id": link.id, "amount": "250.00", "status": "paid",
+                                  "paid_at": "2026-12-03T10:00:00Z"}, "paid")
+    mended = invoke_cli(["sync"], env, workdir)
+    assert mended.returncode == 0, mended.stderr
+    assert "came malformed" not in mended.stdout
+    assert warehouse_rows(workdir / "wh.duckdb",
+                          f"SELECT status FROM payment_links WHERE id = '{link.id}'") == [
+        ("paid",)]
