@@ -41,7 +41,9 @@ def print_load(out: Output, result: LoadResult, account: str) -> None:
         out.line(f"{result.file}: already loaded with this mapping (import "
                  f"{result.import_id}); nothing changed.")
         return
-    out.line(f"{result.file}: {result.rows_read} rows read, {result.loaded} orders loaded, "
+    rows = "row" if result.rows_read == 1 else "rows"
+    orders = "order" if result.loaded == 1 else "orders"
+    out.line(f"{result.file}: {result.rows_read} {rows} read, {result.loaded} {orders} loaded, "
              f"{result.filtered} left out by the filter, {result.rejected} rejected.")
     out.line(f"  amounts read with {result.read_as}.")
     if result.superseded:

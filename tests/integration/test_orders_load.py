@@ -199,6 +199,19 @@ def test_a_file_no_row_of_which_reads_names_the_setting_and_loads_once_it_is_set
             ("A1", Decimal("12.5")), ("A2", Decimal("1234.56")), ("A3", Decimal("0.75"))]
 
 
+def test_a_file_of_one_order_says_one_row_and_one_order(tmp_path: Path) -> None:
+    export = tmp_path / "orders.csv"
+    export.write_text("order_id,amount,currency,status,created_at\n"
+                      "A1,12.50,USDT,paid,2026-11-01T10:00:00Z\n", encoding="utf-8")
+    env = {**os.environ, "PIK_RECON_DB": str(tmp_path / "wh.duckdb")}
+
+    done = invoke_cli(["orders", "load", str(export)], env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert f"{export}: 1 row read, 1 order loaded, 0 left out by the filter, 0 rejected." in (
+        done.stdout)
+
+
 def test_mostly_unreadable_times_name_the_date_format(tmp_path: Path) -> None:
     export = tmp_path / "orders.csv"
     export.write_text("order_id,amount,currency,status,created_at\n"
