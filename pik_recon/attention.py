@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from pik_recon.categories import ATTENTION_SEVERITIES, findings_exit_code, worst
+from pik_recon.money import EXACT
 from pik_recon.warehouse import Warehouse, query
 
 
@@ -75,7 +76,7 @@ class Attention:
             if g.currency is None or g.severity not in chosen:
                 continue
             count, amount = sums.get(g.currency, (0, Decimal(0)))
-            sums[g.currency] = (count + g.count, amount + g.amount)
+            sums[g.currency] = (count + g.count, EXACT.add(amount, g.amount))
         return [(currency, *sums[currency]) for currency in sorted(sums)]
 
     def unpriced(self, severities: Iterable[str] = ATTENTION_SEVERITIES) -> int:
@@ -85,6 +86,19 @@ class Attention:
 
 
 
+def _stage_attention_sum(warehouse: Warehouse, run_ids: list[int]) -> None:
+    """The sum attention.sql adds the money at stake with: DuckDB's own, exact wherever the
+    runs' findings cannot add up past 20 integer digits (their largest amount times their
+    count stays below 10^20), else exact_sum (money_macros.sql): 0.15 s against 0.03 s for
+    394,295 findings."""
+    largest, count = warehouse.fetchone(
+        "SELECT coalesce(max(abs(at_stake)), 0), count(*) FROM findings "
+        "WHERE list_contains(?, run_id)", [run_ids]) or (0, 0)
+    fits = Decimal(largest) * int(count) < 10**20
+    body = "CAST(sum(amount) AS VARCHAR)" if fits else "exact_sum(amount)"
+    warehouse.execute(f"CREATE OR REPLACE TEMP MACRO attention_sum(amount) AS {body}")
+
+
 def needs_attention(warehouse: Warehouse, accounts: Sequence[str]) -> Attention:
     """The open findings of the last finished reconciliation of each of `accounts`, with
     the money at stake in them, whatever period anyone asks about."""
@@ -92,6 +106,7 @@ def needs_attention(warehouse: Warehouse, accounts: Sequence[str]) -> Attention:
                               "'finished' AND list_contains(?, account) GROUP BY account "
                               "ORDER BY account", [list(accounts)])
     warehouse.execute(query("latest_acks"))
+    _stage_attention_sum(warehouse, [int(r) for _, r in runs])
     rows = warehouse.fetchall(query("attention"), {"accounts": list(accounts)})
     return Attention(tuple((str(a), int(r)) for a, r in runs),
                      tuple(OpenFindings(account, category, severity, currency, int(n),

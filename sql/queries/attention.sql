@@ -4,7 +4,8 @@
 -- many, how many its previous run did not have (same category, order and link), the money,
 -- and how many whose money is not known (a currency but no amount: runs from before
 -- migration 012). A finding about no money has no currency.
--- Staged: latest_acks (latest_acks.sql). Parameters: $accounts.
+-- Staged: latest_acks (latest_acks.sql) and the macro attention_sum(amount): text of the
+-- exact sum (attention.py). Parameters: $accounts.
 WITH ranked AS (
     SELECT account, id, row_number() OVER (PARTITION BY account ORDER BY id DESC) AS n
     FROM reconcile_runs
@@ -29,7 +30,7 @@ open_findings AS (
     WHERE NOT is_acknowledged(a.reopened_at, a.state_digest, f.state_digest)
 )
 SELECT account, category, severity, at_stake_currency, count(*) AS findings,
-       count(*) FILTER (WHERE is_new) AS new, exact_sum(at_stake) AS amount,
+       count(*) FILTER (WHERE is_new) AS new, attention_sum(at_stake) AS amount,
        count(*) FILTER (WHERE at_stake IS NULL AND at_stake_currency IS NOT NULL) AS unpriced
 FROM open_findings
 GROUP BY account, category, severity, at_stake_currency

@@ -4,6 +4,7 @@ never a rounded or wrapped amount. Synced from the sandbox over HTTP, reconciled
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -76,3 +77,23 @@ def test_money_on_one_link_past_twenty_digits_stops_the_reconcile_naming_the_sum
     assert "Traceback" not in done.stderr
     assert warehouse_rows(workdir / "wh.duckdb", "SELECT (SELECT count(*) FROM findings) + "
                           "(SELECT count(*) FROM reconcile_runs)") == [(0,)]
+
+
+def test_open_money_past_twenty_digits_adds_up_exactly_in_what_needs_attention(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    env = cli_env(workdir, sandbox.base_url)
+    assert invoke_cli(["sync"], env, workdir).returncode == 0
+    # two paid orders of 20 integer digits and 18 decimals without a link, in a currency no
+    # link of the sandbox has: their money at stake adds up to 21 integer digits (past what
+    # DuckDB's own sum of DECIMAL(38, 18) holds) and 39 significant ones (past Python's
+    # default 28)
+    orders = _orders(workdir, ["BIG1,99999999999999999999.000000000000000001,PAXG",
+                               "BIG2,99999999999999999999.000000000000000002,PAXG"])
+    done = invoke_cli(["reconcile", "--orders", str(orders)], env, workdir)
+    assert done.returncode == 0, done.stderr
+    status = invoke_cli(["--log-format", "json", "status"], env, workdir)
+    assert status.returncode == 0, status.stderr
+    result = [json.loads(line) for line in status.stdout.splitlines() if "needs_attention" in line]
+    at_stake = {row["currency"]: (row["findings"], row["amount"])
+                for row in result[0]["needs_attention"]["at_stake"]}
+    assert at_stake["PAXG"] == (2, "199999999999999999998.000000000000000003")
