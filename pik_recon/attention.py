@@ -94,7 +94,7 @@ def _stage_attention_sum(warehouse: Warehouse, run_ids: list[int]) -> None:
     largest, count = warehouse.fetchone(
         "SELECT coalesce(max(abs(at_stake)), 0), count(*) FROM findings "
         "WHERE list_contains(?, run_id)", [run_ids]) or (0, 0)
-    fits = Decimal(largest) * int(count) < 10**20
+    fits = EXACT.multiply(Decimal(largest), int(count)) < 10**20
     body = "CAST(sum(amount) AS VARCHAR)" if fits else "exact_sum(amount)"
     warehouse.execute(f"CREATE OR REPLACE TEMP MACRO attention_sum(amount) AS {body}")
 
