@@ -97,7 +97,10 @@ def test_two_runs_at_once_and_a_killed_holder(slow_sandbox: SandboxServer,
         first = subprocess.Popen([*pik_recon_cmd(), "run", "nightly"], env=env, cwd=workdir,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            _wait_for(lambda: lock_file.exists() and lock_file.read_text())
+            # holding the lock, then recorded in job_runs, then syncing: its first request
+            # to the sandbox (a connection the sandbox accepted) comes after its record
+            _wait_for(lambda: _accepted(slow_sandbox.port))
+            assert lock_file.read_text()
             second = run_cli(["run", "nightly"], env, workdir, timeout=120)
         finally:
             first.send_signal(signal.SIGKILL)
@@ -195,6 +198,15 @@ class _Scheduler:
         code = self.proc.wait(timeout=120)
         self._reader.join(timeout=30)
         return code
+
+
+def _accepted(port: int) -> bool:
+    """A TCP connection to this loopback port is established (Linux: /proc/net/tcp)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
+            return True
+    return False
 
 
 def _wait_for(predicate: Callable[[], object], seconds: float = 60) -> None:
