@@ -1,7 +1,8 @@
 -- One finding per order at most (the first category that applies, in report order), one per
 -- link that matches no order. Only orders with several links are grouped (by their row: ids
 -- are unique in the table, and an integer key groups faster than text); an order with one
--- link or none gives the same values straight from its one row.
+-- link or none gives the same values straight from its one row. Orders and links are joined
+-- to link_matches by row too (order_row, link_row: reconcile_matches.sql).
 -- Orders and links of one account. Staged: link_matches (of that account),
 -- currency_groups(currency, grp), tolerances(currency, tolerance).
 -- Each finding carries the money it puts at stake, in that money's currency.
@@ -12,7 +13,7 @@ INSERT INTO findings (run_id, category, severity, order_id, link_id, link_ids, o
                       at_stake_currency, finding_key, state_digest, account)
 WITH shared AS (
     -- orders matched by more than one link; every other order has one row below
-    SELECT order_id FROM link_matches GROUP BY order_id HAVING count(*) > 1
+    SELECT order_row FROM link_matches GROUP BY order_row HAVING count(*) > 1
 ),
 per_link AS (
     SELECT
@@ -22,14 +23,14 @@ per_link AS (
         l.currency AS link_currency, l.paid_at AS link_paid_at, l.description, m.method,
         coalesce(gl.grp, l.currency) = coalesce(gor.grp, o.currency) AS same_currency,
         abs(l.amount - o.amount) <= coalesce(t.tolerance, 0) AS amount_ok,
-        s.order_id IS NOT NULL AS several
+        s.order_row IS NOT NULL AS several
     FROM orders AS o
-    LEFT JOIN link_matches AS m ON m.order_id = o.order_id
-    LEFT JOIN payment_links AS l ON l.account = $account AND l.id = m.link_id
+    LEFT JOIN link_matches AS m ON m.order_row = o.rowid
+    LEFT JOIN payment_links AS l ON l.account = $account AND l.rowid = m.link_row
     LEFT JOIN currency_groups AS gl ON gl.currency = upper(l.currency)
     LEFT JOIN currency_groups AS gor ON gor.currency = upper(o.currency)
     LEFT JOIN tolerances AS t ON t.currency = upper(o.currency)
-    LEFT JOIN shared AS s ON s.order_id = o.order_id
+    LEFT JOIN shared AS s ON s.order_row = o.rowid
     WHERE o.account = $account
 ),
 linked AS (
@@ -134,7 +135,7 @@ orphan_findings AS (
         NULL, l.id, l.id, NULL, NULL, l.amount, l.currency, NULL, NULL, l.status,
         date_diff('day', l.created_at, $as_of), NULL, l.description, l.amount, l.currency
     FROM payment_links AS l
-    ANTI JOIN link_matches AS m ON m.link_id = l.id
+    ANTI JOIN link_matches AS m ON m.link_row = l.rowid
     WHERE l.account = $account
 )
 SELECT $run_id, f.category, s.severity, f.* EXCLUDE (category),
