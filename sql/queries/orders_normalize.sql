@@ -37,13 +37,14 @@ numbers AS (
     SELECT
         *,
         regexp_full_match(number_text, $number_pattern) AS number_ok,
+        regexp_full_match(cur, '[A-Z0-9]{2,10}') AS code_ok,
         replace(replace(number_text, $thousands, ''), $decimal, '.') AS plain_number,
         -- the symbol or code orders_cells took off before and after the number, when it
         -- took one (a mark holds no digit, so the number is the first place its text is at)
-        CASE WHEN number_text <> trim(coalesce(amount, '')) THEN
+        CASE WHEN number_text <> amount_cell THEN
             [trim(m) FOR m IN [
-                left(trim(amount), strpos(trim(amount), number_text) - 1),
-                substring(trim(amount), strpos(trim(amount), number_text) + length(number_text))]
+                left(amount_cell, strpos(amount_cell, number_text) - 1),
+                substring(amount_cell, strpos(amount_cell, number_text) + length(number_text))]
              IF trim(m) <> '']
         END AS marks
     FROM cells
@@ -70,8 +71,8 @@ typed AS (
     SELECT
         *,
         -- a cast would round decimals past the 18th: such an amount is refused instead
-        CASE WHEN number_ok AND length(rtrim(regexp_extract(plain_number, '\.([0-9]*)', 1),
-                                             '0')) <= 18
+        -- (a number that reads is digits, then maybe '.' and digits)
+        CASE WHEN number_ok AND length(rtrim(split_part(plain_number, '.', 2), '0')) <= 18
              THEN TRY_CAST(plain_number AS DECIMAL(38, 18)) END AS amount_value,
         CASE
             WHEN $use_date_format THEN
@@ -93,7 +94,7 @@ SELECT
         WHEN filtered_out THEN NULL
         WHEN oid IS NULL OR oid = '' THEN 'order_id'
         WHEN NOT number_ok OR amount_value IS NULL THEN 'amount'
-        WHEN cur = '' OR NOT regexp_full_match(cur, '[A-Z0-9]{2,10}') THEN 'currency'
+        WHEN cur = '' OR NOT code_ok THEN 'currency'
         WHEN amount_value = 0 OR NOT marks_fit THEN 'amount'
         WHEN mapped_status IS NULL THEN 'status'
         WHEN created_value IS NULL THEN 'created_at'
@@ -107,7 +108,7 @@ SELECT
         WHEN NOT number_ok THEN 'the amount is not a number like ' || $number_example
         WHEN amount_value IS NULL THEN 'the amount has more than 18 decimals or 20 digits'
         WHEN cur = '' THEN 'the currency is empty'
-        WHEN NOT regexp_full_match(cur, '[A-Z0-9]{2,10}') THEN 'the currency is not a code'
+        WHEN NOT code_ok THEN 'the currency is not a code'
         WHEN amount_value = 0 THEN 'the amount must be positive'
         WHEN NOT marks_fit THEN 'the amount is written in ' || array_to_string(marks, ' and ')
             || ', not in the currency ' || cur
