@@ -290,6 +290,12 @@ class Warehouse:
                 self.con.execute("ROLLBACK")
             raise
 
+    def pool_blocks(self, size: str) -> None:
+        """Let DuckDB keep up to `size` of the blocks it frees, until the warehouse closes: a
+        statement working near the memory limit then reuses them instead of giving them back
+        to the system and faulting them in again."""
+        self.execute(f"SET block_allocator_memory = '{size}'")
+
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
         try:
             self.con.execute(sql, params)
