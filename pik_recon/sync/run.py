@@ -125,6 +125,7 @@ async def sync_list(run: ListSync, resource: Resource) -> SyncResult:
 async def _budget_spent(session: SyncSession, incremental: bool) -> None:
     """Stop where the budget ran out, keeping what was read, with the gap it leaves."""
     accounted = await session.accounted(incremental)
+    await session.take_held_counts()
     top, what = session.every.top, session.resource
     session.take_proof(Proof(top, accounted))
     budget = session.result.requests.budget or 0

@@ -163,6 +163,13 @@ class SyncSession:
         held, quarantined = await self._db(self._store.counts)
         return {s: n + quarantined.get(s, 0) for s, n in held.items()}
 
+    async def take_held_counts(self) -> None:
+        """The warehouse's counts per status, into the result, when no status total was
+        read to set them beside (a budget spent before the first pages)."""
+        if not self.result.counts:
+            self.result.counts, self.result.quarantined_listed = await self._db(
+                self._store.counts)
+
     async def _take_counts(self) -> None:
         """The warehouse's counts per status against PIK's totals, into the result."""
         result = self.result

@@ -77,13 +77,25 @@ typed AS (
         CASE
             WHEN $use_date_format THEN
                 try_strptime(time_text, $date_format) AT TIME ZONE $timezone
-            -- an offset follows a time ('2026-11-24' ends in a day, not an offset)
-            WHEN regexp_matches(time_text, '\d:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$')
-                THEN
+            -- the whole cell is a time, nothing after it: DuckDB's cast would drop trailing
+            -- text ('10:00 PM', '10:00 America/New_York'), reading another instant. An
+            -- offset follows a time ('2026-11-24' ends in a day, not an offset) and is
+            -- at most 14 hours, as every zone's is
+            WHEN regexp_full_match(time_text, '\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?'
+                                              || '\s*(Z|[+-](0\d|1[0-4])(:?[0-5]\d)?)') THEN
                 TRY_CAST(time_text AS TIMESTAMPTZ)
-            ELSE TRY_CAST(time_text AS TIMESTAMP) AT TIME ZONE $timezone
-        END AS created_value
+            WHEN regexp_full_match(time_text, '\d{4}-\d{2}-\d{2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?')
+                THEN TRY_CAST(time_text AS TIMESTAMP) AT TIME ZONE $timezone
+        END AS parsed_time
     FROM marked
+),
+timed AS (
+    SELECT
+        *,
+        -- a time of this era only: no 'infinity', no year 26 read from '24.11.26' by %Y
+        CASE WHEN isfinite(parsed_time) AND year(parsed_time) BETWEEN 1900 AND 9999
+             THEN parsed_time END AS created_value
+    FROM typed
 )
 SELECT
     rec, line, filtered_out, oid AS order_id, amount AS amount_text, amount_value, cur AS currency,
@@ -115,4 +127,4 @@ SELECT
         WHEN mapped_status IS NULL THEN 'the status is not one of ' || $status_values
         WHEN created_value IS NULL THEN 'the time is not like ' || $time_example
     END AS reason
-FROM typed;
+FROM timed;

@@ -75,3 +75,53 @@ def test_times_are_read_in_the_zone_the_file_or_the_config_gives(
         stored = wh.fetchall("SELECT created_at FROM orders ORDER BY order_id")
     assert result.rejected == 0
     assert [row[0].isoformat() for row in stored] == expected
+
+
+@pytest.mark.parametrize(("date_format", "cell"), [
+    # text after a time would be dropped by a cast, reading another instant: rejected
+    (None, "2026-11-24 10:00 PM"), (None, "2026-11-24T10:00:00 America/New_York"),
+    (None, "2026-11-24 10:00:00 EST"), (None, "2026-11-24T10:00:00 UTC"),
+    (None, "2026-11-24 10:00 foo"), (None, "2026-11-24T10:00:00+01:00:30"),
+    # no zone is 25 hours from UTC; no order was placed at infinity, in 1970 by default, or
+    # in the years 26 and 99999
+    (None, "2026-11-24T10:00:00+25:00"), (None, "infinity"), (None, "-infinity"),
+    (None, "epoch"), (None, "99999-11-24 10:00"), ("%d.%m.%Y %H:%M", "24.11.26 10:00"),
+])
+def test_a_time_with_anything_it_does_not_read_is_rejected(
+        tmp_path: Path, date_format: str | None, cell: str) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,amount,currency,status,created_at\n"
+                    "T1,10.00,USDT,paid,2026-11-24T10:00:00Z\n"
+                    f"T2,10.00,USDT,paid,{cell}\n")
+    settings = dataclasses.replace(load_config(env={}).orders, timezone="Europe/Berlin",
+                                   date_format=date_format, max_rejected_share=Decimal("0.9"))
+    if date_format:  # the good row in the format too
+        path.write_text(path.read_text().replace("2026-11-24T10:00:00Z", "24.11.2026 11:00"))
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        result = load_orders(wh, path, settings)
+        stored = wh.fetchall("SELECT order_id, created_at FROM orders")
+    assert [(o, t.isoformat()) for o, t in stored] == [("T1", "2026-11-24T10:00:00+00:00")]
+    assert [(r.line, r.column, r.value) for r in result.rejects] == [(3, "created_at", cell)]
+    assert result.rejects[0].reason.startswith("the time is not like ")
+
+
+def test_an_order_id_on_two_rows_rejects_both_even_when_one_is_unreadable(
+        tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,amount,currency,status,created_at\n"
+                    f"X1,5.00,USDT,paid,{TIME}\n"
+                    f"X4,7.00,USDT,paid,{TIME}\n"
+                    f"X4,bad,USDT,paid,{TIME}\n"
+                    f"X5,8.00,USDT,paid,{TIME}\n"
+                    f" X5 ,9.00,USDT,paid,{TIME}\n")
+    settings = dataclasses.replace(load_config(env={}).orders, max_rejected_share=Decimal("0.9"))
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        result = load_orders(wh, path, settings)
+        stored = wh.fetchall("SELECT order_id FROM orders")
+    assert stored == [("X1",)]
+    repeated = "the order id is on more than one row (lines {}); only a line-item export " \
+               "(line_items = true) may repeat it"
+    assert [(r.line, r.column, r.reason) for r in result.rejects] == [
+        (3, "order_id", repeated.format("3, 4")),
+        (4, "amount", "the amount is not a number like 1,234.50"),
+        (5, "order_id", repeated.format("5, 6")), (6, "order_id", repeated.format("5, 6"))]

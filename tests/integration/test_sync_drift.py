@@ -165,3 +165,28 @@ def test_the_summary_shows_the_budget_and_the_moves_as_information(
     assert set(json.loads(totals)) == set(json.loads(counts)) == set(STATUSES)
     assert (f"{moved:,} links under another status at PIK than in the warehouse (changed or "
             "appeared while the sync ran, or not read)") in done.stdout
+
+
+def test_a_budget_spent_before_any_total_still_shows_what_the_warehouse_holds(
+        sandbox: SandboxServer, sandbox_state: SandboxState, workdir: Path) -> None:
+    _moving(sandbox_state, 0, "newest", fault_rate=0)
+    env = cli_env(workdir, sandbox.base_url)
+    assert invoke_cli(["sync"], env, workdir).returncode == 0
+    db = workdir / "wh.duckdb"
+    held = dict(warehouse_rows(db, "SELECT status, count(*) FROM payment_links GROUP BY "
+                                   "status"))
+    assert sum(held.values()) == LINKS
+    config = workdir / "pik-recon.toml"
+    config.write_text(config.read_text(encoding="utf-8") + "[sync]\nrequest_budget = 2\n",
+                      encoding="utf-8")
+
+    done = invoke_cli(["--log-format", "json", "sync", "--full"], env, workdir)
+
+    assert done.returncode == 4, done.stderr
+    links = [r for r in map(json.loads, done.stdout.splitlines())
+             if r.get("resource") == "links"][-1]
+    assert links["verified"] is False and "request budget of 2 requests" in links["verdict"]
+    assert links["warehouse_counts"] == {s: held.get(s, 0) for s in STATUSES}
+    counts = warehouse_rows(db, "SELECT warehouse_counts FROM sync_runs WHERE resource = "
+                                "'links' ORDER BY id DESC LIMIT 1")[0][0]
+    assert json.loads(counts) == links["warehouse_counts"]
