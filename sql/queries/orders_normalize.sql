@@ -19,6 +19,8 @@ kept AS (
         *,
         len($filter_values) > 0
             AND NOT list_contains($filter_values, lower(trim(coalesce(filter_value, ''))))
+            -- a line-item row without an order id is nobody's: rejected, not left out
+            AND NOT ($line_items AND coalesce(trim(order_id), '') = '')
             AS filtered_out
     FROM firsts
 ),

@@ -125,3 +125,21 @@ def test_an_order_id_on_two_rows_rejects_both_even_when_one_is_unreadable(
         (3, "order_id", repeated.format("3, 4")),
         (4, "amount", "the amount is not a number like 1,234.50"),
         (5, "order_id", repeated.format("5, 6")), (6, "order_id", repeated.format("5, 6"))]
+
+
+def test_a_line_item_row_without_an_order_id_is_rejected_whatever_the_filter_says(
+        tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,amount,currency,status,created_at,method\n"
+                    f"A1,10.00,USDT,paid,{TIME},crypto\n"
+                    ",,,,,card\n"
+                    f"B1,12.00,USD,paid,{TIME},card\n")
+    settings = dataclasses.replace(load_config(env={}).orders, line_items=True,
+                                   filter_column="method", filter_values=("crypto",),
+                                   max_rejected_share=Decimal("0.9"))
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        result = load_orders(wh, path, settings)
+        stored = wh.fetchall("SELECT order_id FROM orders")
+    assert stored == [("A1",)]
+    assert [(r.line, r.reason) for r in result.rejects] == [(3, "the order id is empty")]
+    assert (result.loaded, result.filtered, result.rejected) == (1, 1, 1)
