@@ -171,9 +171,7 @@ def plan(rows: list[CreateRow], ledger: Ledger) -> tuple[list[CreateRow], dict[s
     for row in rows:
         old = known.get(row.order_id)
         if old is not None and (old.amount != row.amount or old.currency != row.currency):
-            settled[row.order_id] = Outcome(row, "conflict", old.link_id, old.url, (
-                f"order already has a link request for {old.amount.normalize():f} "
-                f"{old.currency}"))
+            settled[row.order_id] = Outcome(row, "conflict", error=_conflict(old))
         elif old is not None and old.state == "created":
             settled[row.order_id] = Outcome(row, "exists", old.link_id, old.url)
         elif old is None and row.description in taken:
@@ -183,6 +181,15 @@ def plan(rows: list[CreateRow], ledger: Ledger) -> tuple[list[CreateRow], dict[s
         else:
             todo.append(row)
     return todo, settled
+
+
+def _conflict(old: LedgerRow) -> str:
+    """Name the order's existing link without handing out its URL: the URL asks for the
+    other amount, and the row beside it shows this file's amount."""
+    asked = f"{old.amount.normalize():f} {old.currency}"
+    if old.link_id:
+        return f"order already has link {old.link_id} for {asked}; not created"
+    return f"order already has a link request for {asked}; not created"
 
 
 @dataclass

@@ -99,7 +99,9 @@ def test_conflict_is_reported_not_created(sandbox: SandboxServer, sandbox_state:
     assert done.returncode == 1
     out = {r["order_id"]: r for r in _output(workdir / "invoices-links.csv")}
     assert out["A"]["state"] == "conflict"
-    assert out["A"]["error"] == "order already has a link request for 10 USDT"
+    assert out["A"]["error"].startswith("order already has link ")
+    assert out["A"]["error"].endswith(" for 10 USDT; not created")
+    assert (out["A"]["link_id"], out["A"]["url"], out["A"]["amount"]) == ("", "", "12.00")
     assert (out["B"]["state"], out["C"]["state"]) == ("exists", "created")
     assert len(sandbox_state.log.posts) == 3
 
