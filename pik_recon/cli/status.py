@@ -57,7 +57,7 @@ def _attention_payload(attention: Attention, accounts: list[str]) -> dict[str, A
             "not_known_for": [a for a in accounts if a not in reconciled]}
 
 
-def _attention_text(attention: Attention, accounts: list[str]) -> str:
+def _attention_text(attention: Attention, accounts: list[str], synced: bool) -> str:
     """What needs attention over every account shown: the same figure as a report's
     headline and a job's alert; never "nothing" for an account no reconciliation has
     judged."""
@@ -66,8 +66,8 @@ def _attention_text(attention: Attention, accounts: list[str]) -> str:
     reconciled = {account for account, _ in attention.runs}
     unknown = [a for a in accounts if a not in reconciled]
     if not reconciled:
-        return ("needs attention: not known, no reconciliation has run yet "
-                "(run pik-recon reconcile)")
+        first = "pik-recon sync, then pik-recon reconcile" if not synced else "pik-recon reconcile"
+        return f"needs attention: not known, no reconciliation has run yet (run {first})"
     critical, warning = attention.count("critical"), attention.count("warning")
     stake = ", ".join(money(a, c) for c, _, a in attention.at_stake())
     line = ("needs attention: nothing (no open critical or warning findings)"
@@ -144,7 +144,8 @@ def status(app: AppContext, accounts: tuple[str, ...]) -> None:
     several = len(config.account_names) > 1
     for state in states:
         _print_account(out, state, several)
-    out.line(_attention_text(attention, names))
+    synced = any(state.last_sync_at is not None for state in states)
+    out.line(_attention_text(attention, names, synced))
     if hooks:
         out.table("Webhook capture", WEBHOOK_COLUMNS, _webhook_rows(hooks),
                   right=("loaded", "waiting in spool"))

@@ -32,6 +32,22 @@ def test_a_synced_warehouse_never_reconciled_needs_attention_not_known(
     assert "needs attention: nothing" not in shown.stdout
 
 
+def test_a_warehouse_with_orders_and_no_sync_says_to_sync_before_reconciling(
+        workdir: Path) -> None:
+    env = cli_env(workdir, "http://127.0.0.1:9/v1")
+    orders = workdir / "orders.csv"
+    orders.write_text("order_id,amount,currency,status,created_at\n"
+                      "A,10.00,USDT,awaiting_payment,2026-11-01T10:00:00Z\n")
+    assert invoke_cli(["orders", "load", str(orders)], env, workdir).returncode == 0
+    shown = invoke_cli(["status"], env, workdir)
+    assert shown.returncode == 0, shown.stderr
+    assert ("needs attention: not known, no reconciliation has run yet (run pik-recon sync, "
+            "then pik-recon reconcile)") in shown.stdout
+    refused = invoke_cli(["reconcile"], env, workdir)
+    assert refused.returncode == 2
+    assert "sync" in refused.stderr
+
+
 def test_wrong_key_is_exit_3(sandbox: SandboxServer, workdir: Path) -> None:
     done = invoke_cli(["sync"], cli_env(workdir, sandbox.base_url, key="sk_wrong"), workdir)
     assert done.returncode == 3
