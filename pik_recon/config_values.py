@@ -255,10 +255,13 @@ def parse_formats(value: Any) -> tuple[str, ...]:
     if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
         raise ConfigError(f"report formats {value!r}: expected some of "
                           f"{', '.join(REPORT_FORMATS)}")
-    cleaned = tuple(dict.fromkeys(i.strip().lower() for i in items if i.strip()))
+    if not all(i.strip() for i in items):
+        raise ConfigError(f"report formats {value!r}: an empty entry; name one or more of "
+                          f"{', '.join(REPORT_FORMATS)}, such as csv,html")
+    cleaned = tuple(dict.fromkeys(i.strip().lower() for i in items))
     unknown = [i for i in cleaned if i not in REPORT_FORMATS]
-    if unknown or not cleaned:
-        raise ConfigError(f"report formats {value!r}: unknown {', '.join(unknown) or 'none'};"
+    if unknown:
+        raise ConfigError(f"report formats {value!r}: unknown {', '.join(unknown)};"
                           f" choose from {', '.join(REPORT_FORMATS)}")
     return cleaned
 

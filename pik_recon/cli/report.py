@@ -154,8 +154,13 @@ def report(app: AppContext, since: str, until: str | None, out: Path | None,
     zone = ZoneInfo(config.report.timezone)
     start = _when(since, "--since", now, zone)
     end = _when(until, "--until", now, zone) if until else now
-    if end <= start:
+    if end <= start and until:
         raise click.BadParameter("must be after --since", param_hint="--until")
+    if end <= start:
+        raise click.BadParameter(
+            f"{since!r} is {start:%Y-%m-%d %H:%M:%S %Z}, not before now (the period ends now "
+            "when --until is not given); give an earlier --since, such as 7d or yesterday",
+            param_hint="--since")
     try:
         chosen = parse_formats(formats) if formats else None
     except ConfigError as exc:

@@ -522,3 +522,24 @@ def test_a_sync_that_did_not_finish_after_the_figures_is_said_first(
     page = (out / "report.html").read_text(encoding="utf-8")
     assert all(part in page for part in said)
     assert "sk_not_this_account" not in done.stdout + page + json.dumps(fresh)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--since", "0d"], "Invalid value for --since: '0d' is "),
+    (["--since", "2999-01-01"], "not before now (the period ends now when --until is not given)"),
+    (["--since", SINCE, "--until", "2026-07-01"], "Invalid value for --until: must be after "
+                                                  "--since"),
+    (["--since", SINCE, "--format", "csv,,json"], "Invalid value for --format: report formats "
+                                                  "'csv,,json': an empty entry"),
+    (["--since", SINCE, "--format", ","], "Invalid value for --format: report formats ',': "
+                                          "an empty entry"),
+    (["--since", SINCE, "--format", "csv,pdf"], "Invalid value for --format: report formats "
+                                                "'csv,pdf': unknown pdf; choose from csv"),
+])
+def test_a_bad_period_or_format_names_the_option_at_fault_and_writes_nothing(
+        report_env: dict[str, str], tmp_path: Path, options: list[str], message: str) -> None:
+    out = tmp_path / "out"
+    done = invoke_cli(["report", *options, "--out", str(out)], report_env, tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert not out.exists()
