@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pik_recon.categories import CATEGORIES, SEVERITIES, finding_state
 from pik_recon.errors import InputError, UsageError
@@ -189,20 +190,26 @@ def read_acks(path: Path
 
 
 def _changed_since(warehouse: Warehouse, current: dict[str, Finding], keys: list[str],
-                   runs: list[int | None], where: list[str]) -> None:
+                   runs: list[int | None], where: list[str], last_runs: list[int]) -> None:
     """Refuse rows written from an earlier run whose finding has changed since: the note
     was written about what that run said (an amount, a status), not about what the finding
     says now."""
     asked = [(i, run) for i, run in enumerate(runs) if run is not None and keys[i] in current]
     if not asked:
         return
-    then = {(int(run), key): digest for run, key, digest in warehouse.fetchall(
-        "SELECT run_id, finding_key, state_digest FROM findings WHERE list_contains(?, run_id) "
-        "AND list_contains(?, finding_key)",
-        [sorted({run for _, run in asked}), sorted({keys[i] for i, _ in asked})])}
-    changed = [f"{where[i]}: finding {keys[i]!r} of run {run} has changed since (it is now "
-               f"{_said(current[keys[i]])})" for i, run in asked
-               if then.get((run, keys[i])) != current[keys[i]].digest]
+    said: dict[tuple[int, str], tuple[Any, ...]] = {
+        (int(row[0]), row[1]): row[2:] for row in warehouse.fetchall(
+            f"SELECT run_id, finding_key, state_digest, {', '.join(SAID)} FROM findings "
+            "WHERE list_contains(?, run_id) AND list_contains(?, finding_key)",
+            [sorted({run for _, run in asked} | set(last_runs)),
+             sorted({keys[i] for i, _ in asked})])}
+    now = {key: row[1:] for (run, key), row in said.items()
+           if run in last_runs and key in current and row[0] == current[key].digest}
+    changed = [f"{where[i]}: finding {keys[i]!r} of run {run} has changed since: "
+               f"{_what_changed(said[run, keys[i]][1:], now[keys[i]])}" for i, run in asked
+               if (run, keys[i]) in said and said[run, keys[i]][0] != current[keys[i]].digest]
+    changed += [f"{where[i]}: finding {keys[i]!r} is not among those of run {run}"
+                for i, run in asked if (run, keys[i]) not in said]
     if changed:
         raise InputError(f"{len(changed)} finding(s) changed since the run the file was "
                          "written from, so their notes may not hold; nothing was acknowledged. "
@@ -210,12 +217,34 @@ def _changed_since(warehouse: Warehouse, current: dict[str, Finding], keys: list
                          "`pik-recon findings ack ID --note`:", changed)
 
 
-def _said(finding: Finding) -> str:
-    """What a finding says now, in a few words."""
-    def amount(value: Decimal | None, currency: str | None) -> str:
-        return "-" if value is None else f"{format(value.normalize(), 'f')} {currency}"
-    return (f"{finding.category}: order {amount(finding.order_amount, finding.order_currency)}"
-            f", link {amount(finding.link_amount, finding.link_currency)}")
+# What a finding says, as its digest holds it, and how each is named when it changes.
+SAID = ("order_amount", "order_currency", "link_amount", "link_currency", "order_status",
+        "link_status", "link_ids", "received_amount", "transaction_ids", "description")
+
+
+def _what_changed(then: tuple[Any, ...], now: tuple[Any, ...]) -> str:
+    """Each thing a finding said then and says otherwise now, exactly (every decimal)."""
+    from pik_recon.report.display import money
+
+    was, is_ = dict(zip(SAID, then, strict=True)), dict(zip(SAID, now, strict=True))
+
+    def amount(values: dict[str, Any], field: str, currency: str) -> str:
+        value = values[field]
+        return "none" if value is None else money(value, values[currency])
+
+    parts = []
+    for name, field, currency in (("order amount", "order_amount", "order_currency"),
+                                  ("link amount", "link_amount", "link_currency"),
+                                  ("money received", "received_amount", "link_currency")):
+        then_said, now_said = amount(was, field, currency), amount(is_, field, currency)
+        if then_said != now_said:
+            parts.append(f"{name} {then_said}, now {now_said}")
+    for name, field in (("order status", "order_status"), ("link status", "link_status"),
+                        ("links", "link_ids"), ("transactions", "transaction_ids"),
+                        ("description", "description")):
+        if was[field] != is_[field]:
+            parts.append(f"{name} {was[field] or 'none'}, now {is_[field] or 'none'}")
+    return "; ".join(parts) or "what it says differs in a way not shown here"
 
 
 def acknowledge_from(warehouse: Warehouse, accounts: Sequence[str], path: Path,
@@ -228,7 +257,7 @@ def acknowledge_from(warehouse: Warehouse, accounts: Sequence[str], path: Path,
                          "of each finding to acknowledge")
     runs, findings = findings_of(warehouse, accounts)
     current = {f.key: f for f in findings}
-    _changed_since(warehouse, current, keys, written_from, where)
+    _changed_since(warehouse, current, keys, written_from, where, runs)
     todo = [i for i, key in enumerate(keys)
             if not (key in current and current[key].acknowledged
                     and current[key].note == notes[i])]
