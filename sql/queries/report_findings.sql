@@ -20,6 +20,7 @@ WITH scoped AS (
     FROM findings AS f
     JOIN report_runs AS r ON r.run_id = f.run_id
     LEFT JOIN orders AS o ON o.account = f.account AND o.order_id = f.order_id
+       AND f.category <> 'order_rejected'  -- a row, not the order an earlier export held
     LEFT JOIN payment_links AS l
         ON f.order_id IS NULL AND l.account = f.account AND l.id = f.link_id
     LEFT JOIN payment_links AS p ON p.account = f.account AND p.id = f.link_id

@@ -5,6 +5,7 @@ as newest is the current data, even when its bytes equal an earlier import."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import time
@@ -347,3 +348,30 @@ def test_an_export_with_no_order_loads_as_a_quiet_window_and_says_so(
             "stay current") in load.stdout
     assert _snapshot(tmp_path / "wh.duckdb")["orders"] == orders
     assert len(orders) == 10
+
+
+def test_a_rejected_row_of_an_order_held_from_an_earlier_export_has_no_creation_time(
+        tmp_path: Path) -> None:
+    """The finding is about the row, which could not be read: the creation time of the order
+    an earlier export held is not the row's, so the reports leave it empty."""
+    env = _workdir(tmp_path, "[orders]\nmax_rejected_share = 0.05\n")
+    clean = _export(tmp_path / "monday.csv", 100, {}, age_seconds=7200)
+    assert invoke_cli(["reconcile", "--orders", str(clean)], env, tmp_path).returncode == 0
+    broken = _export(tmp_path / "tuesday.csv", 100, {41: "12.5O"}, age_seconds=3600)
+    assert invoke_cli(["reconcile", "--orders", str(broken)], env, tmp_path).returncode == 0
+    held = warehouse_rows(tmp_path / "wh.duckdb",
+                          "SELECT created_at IS NOT NULL FROM orders WHERE order_id = 'O41'")
+    out = tmp_path / "r"
+    done = invoke_cli(["report", "--since", "2026-11-01", "--until", "2026-12-01", "--out",
+                       str(out), "--format", "csv,xlsx"], env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert held == [(True,)]
+    with (out / "findings.csv").open(encoding="utf-8", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["category"] == "order_rejected"]
+    assert [(r["order_id"], r["order_created_at"]) for r in rows] == [("O41", "")]
+    sheet = openpyxl.load_workbook(out / "report.xlsx")["Findings"]
+    header = [c.value for c in sheet[1]]
+    (row,) = [r for r in sheet.iter_rows(min_row=2, values_only=True)
+              if r[header.index("category")] == "order_rejected"]
+    assert row[header.index("order created")] is None
