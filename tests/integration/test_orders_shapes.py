@@ -77,6 +77,31 @@ def test_times_are_read_in_the_zone_the_file_or_the_config_gives(
     assert [row[0].isoformat() for row in stored] == expected
 
 
+@pytest.mark.parametrize("date_format", [None, "%Y-%m-%d %H:%M:%S"])
+def test_a_time_a_daylight_saving_change_skips_or_repeats_is_read_by_one_rule(
+        tmp_path: Path, date_format: str | None) -> None:
+    """Europe/Berlin skips 02:00-03:00 on 29 March 2026 and repeats 02:00-03:00 (CEST,
+    then CET) on 25 October 2026: a skipped time takes the offset before the change (+01:00),
+    a repeated one its second, standard-time occurrence (+01:00)."""
+    cells = {"S1": ("2026-03-29 01:59:59", "2026-03-29T00:59:59+00:00"),
+             "S2": ("2026-03-29 02:30:00", "2026-03-29T01:30:00+00:00"),
+             "S3": ("2026-03-29 03:00:00", "2026-03-29T01:00:00+00:00"),
+             "R1": ("2026-10-25 01:59:59", "2026-10-24T23:59:59+00:00"),
+             "R2": ("2026-10-25 02:30:00", "2026-10-25T01:30:00+00:00"),
+             "R3": ("2026-10-25 03:00:00", "2026-10-25T02:00:00+00:00")}
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,amount,currency,status,created_at\n" + "".join(
+        f"{order},10.00,USDT,paid,{cell}\n" for order, (cell, _) in cells.items()))
+    settings = dataclasses.replace(load_config(env={}).orders, timezone="Europe/Berlin",
+                                   date_format=date_format)
+    with Warehouse.open(tmp_path / "wh.duckdb") as wh:
+        result = load_orders(wh, path, settings)
+        stored = dict(wh.fetchall("SELECT order_id, created_at FROM orders"))
+    assert result.rejected == 0
+    assert {order: t.isoformat() for order, t in stored.items()} == {
+        order: utc for order, (_, utc) in cells.items()}
+
+
 @pytest.mark.parametrize(("date_format", "cell"), [
     # text after a time would be dropped by a cast, reading another instant: rejected
     (None, "2026-11-24 10:00 PM"), (None, "2026-11-24T10:00:00 America/New_York"),
